@@ -1,0 +1,99 @@
+//! Hot ops on the CPU backend: RoIAlign at SlowFast-head scale (512 RoIs, 7×7, on a
+//! `[2, 2304, 16, 29]` stride-16 map), forward and forward+backward, and NMS on 5000 boxes.
+//! The torchvision numbers to compare with come from `tests/reference/bench_ops.py`.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use avaloc::ops;
+use burn::backend::{Autodiff, Flex};
+use burn::tensor::{Distribution, Tensor, TensorData, backend::Backend};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+/// Deterministic pseudo-random numbers in [0, 1) (xorshift), so runs see the same inputs.
+fn uniform(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 24) as f32
+        })
+        .collect()
+}
+
+/// `k` RoIs over a `width × height` image spread across `batch` images, each at least 16 px.
+fn rois<B: Backend>(
+    k: usize,
+    batch: usize,
+    width: f32,
+    height: f32,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    let u = uniform(5 * k, 7);
+    let mut rows = Vec::with_capacity(5 * k);
+    for r in u.chunks_exact(5) {
+        let (w, h) = (
+            16.0 + r[3] * (width - 16.0) * 0.5,
+            16.0 + r[4] * (height - 16.0) * 0.5,
+        );
+        let (x1, y1) = (r[1] * (width - w), r[2] * (height - h));
+        rows.extend([(r[0] * batch as f32).floor(), x1, y1, x1 + w, y1 + h]);
+    }
+    Tensor::from_data(TensorData::new(rows, [k, 5]), device)
+}
+
+fn roi_align(c: &mut Criterion) {
+    let device = Default::default();
+    let features =
+        Tensor::<Flex, 4>::random([2, 2304, 16, 29], Distribution::Normal(0.0, 1.0), &device);
+    let boxes = rois::<Flex>(512, 2, 29.0 * 16.0, 16.0 * 16.0, &device);
+    let mut group = c.benchmark_group("roi_align");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    group.bench_function("forward_512x7x7_2304x16x29", |b| {
+        b.iter(|| {
+            let out = ops::roi_align(features.clone(), boxes.clone(), [7, 7], 1.0 / 16.0, 0, true);
+            black_box(out.into_data())
+        })
+    });
+    let features_ad = Tensor::<Autodiff<Flex>, 4>::from_inner(features.clone());
+    let boxes_ad = Tensor::<Autodiff<Flex>, 2>::from_inner(boxes.clone());
+    group.bench_function("forward_backward_512x7x7_2304x16x29", |b| {
+        b.iter(|| {
+            let x = features_ad.clone().require_grad();
+            let out = ops::roi_align(x.clone(), boxes_ad.clone(), [7, 7], 1.0 / 16.0, 0, true);
+            let grads = out.sum().backward();
+            black_box(x.grad(&grads).unwrap().into_data())
+        })
+    });
+    group.finish();
+}
+
+fn nms(c: &mut Criterion) {
+    let device = Default::default();
+    let n = 5000;
+    let u = uniform(5 * n, 11);
+    let mut boxes = Vec::with_capacity(4 * n);
+    let mut scores = Vec::with_capacity(n);
+    for r in u.chunks_exact(5) {
+        let (x, y, w, h) = (
+            r[0] * 800.0,
+            r[1] * 600.0,
+            8.0 + r[2] * 120.0,
+            8.0 + r[3] * 120.0,
+        );
+        boxes.extend([x, y, x + w, y + h]);
+        scores.push(r[4]);
+    }
+    let boxes = Tensor::<Flex, 2>::from_data(TensorData::new(boxes, [n, 4]), &device);
+    let scores = Tensor::<Flex, 1>::from_data(TensorData::new(scores, [n]), &device);
+    c.bench_function("nms_5000_iou0.7", |b| {
+        b.iter(|| black_box(ops::nms(boxes.clone(), scores.clone(), 0.7).into_data()))
+    });
+}
+
+criterion_group!(benches, roi_align, nms);
+criterion_main!(benches);

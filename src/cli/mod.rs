@@ -1,0 +1,50 @@
+//! The `avaloc` command line: one file per subcommand.
+
+mod weights;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+use crate::backend::{BackendChoice, BackendKind};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "avaloc",
+    version,
+    about = "Spatio-temporal action localization for AVA on Burn"
+)]
+pub struct Cli {
+    /// Backend to run on (each needs its cargo feature compiled in).
+    #[arg(long, global = true, value_enum, default_value = "flex")]
+    pub backend: BackendKind,
+    /// Device index for GPU backends (default: the first device).
+    #[arg(long, global = true)]
+    pub device: Option<usize>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect checkpoints and check them against networks.
+    #[command(subcommand)]
+    Weights(weights::WeightsCommand),
+}
+
+impl Cli {
+    pub fn backend_choice(&self) -> BackendChoice {
+        BackendChoice {
+            kind: self.backend,
+            device: self.device,
+        }
+    }
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let backend = cli.backend_choice();
+    match cli.command {
+        Command::Weights(command) => weights::run(command, backend),
+    }
+}

@@ -1,0 +1,11 @@
+//! avaloc: spatio-temporal action localization for AVA and AVA-Kinetics on Burn.
+//!
+//! See `DESIGN.md` in the shared folder for the system diagram; each stage lives in the module
+//! named after it.
+
+pub mod backend;
+pub mod cli;
+pub mod config;
+pub mod nn;
+pub mod ops;
+pub mod weights;

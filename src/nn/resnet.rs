@@ -1,0 +1,197 @@
+//! ResNet / ResNeXt 2-D trunk with bottleneck blocks, as torchvision's `resnet50`,
+//! `resnet101`, `resnext101_32x8d`: stride on the 3×3 convolution, frozen batch norm.
+//! Field names follow torchvision's so its checkpoints map with two renames
+//! ([`crate::weights::torchvision_resnet`]).
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::tensor::{Tensor, activation::relu, backend::Backend, module::max_pool2d};
+
+use super::FrozenBatchNorm2d;
+
+/// Bottleneck output channels are `planes * EXPANSION`.
+const EXPANSION: usize = 4;
+const BN_EPS: f64 = 1e-5;
+
+#[derive(Config, Debug)]
+pub struct ResNetConfig {
+    /// Bottleneck blocks per stage: `[3, 4, 6, 3]` for depth 50, `[3, 4, 23, 3]` for 101.
+    pub blocks: [usize; 4],
+    /// Groups of the 3×3 convolutions (32 for ResNeXt 32×8d).
+    #[config(default = 1)]
+    pub groups: usize,
+    /// Channels per group at the first stage (8 for ResNeXt 32×8d).
+    #[config(default = 64)]
+    pub width_per_group: usize,
+    /// Classes of the classification head (`fc`); `None` for a backbone without one.
+    #[config(default = "None")]
+    pub num_classes: Option<usize>,
+}
+
+impl ResNetConfig {
+    /// Blocks per stage for torchvision's depths.
+    pub fn blocks_for_depth(depth: usize) -> Option<[usize; 4]> {
+        match depth {
+            50 => Some([3, 4, 6, 3]),
+            101 => Some([3, 4, 23, 3]),
+            152 => Some([3, 8, 36, 3]),
+            _ => None,
+        }
+    }
+
+    /// Output channels of each stage (`C2..C5`).
+    pub fn stage_channels(&self) -> [usize; 4] {
+        [64, 128, 256, 512].map(|planes| planes * EXPANSION)
+    }
+
+    pub fn init<B: Backend>(&self, device: &B::Device) -> ResNet<B> {
+        let mut in_channels = 64;
+        let mut stage = |planes: usize, stride: usize, blocks: usize| -> Vec<Bottleneck<B>> {
+            (0..blocks)
+                .map(|i| {
+                    let block = Bottleneck::new(
+                        in_channels,
+                        planes,
+                        if i == 0 { stride } else { 1 },
+                        self.groups,
+                        self.width_per_group,
+                        device,
+                    );
+                    in_channels = planes * EXPANSION;
+                    block
+                })
+                .collect()
+        };
+        let layer1 = stage(64, 1, self.blocks[0]);
+        let layer2 = stage(128, 2, self.blocks[1]);
+        let layer3 = stage(256, 2, self.blocks[2]);
+        let layer4 = stage(512, 2, self.blocks[3]);
+        ResNet {
+            conv1: conv(3, 64, 7, 2, 1, device),
+            bn1: FrozenBatchNorm2d::new(64, BN_EPS, device),
+            layer1,
+            layer2,
+            layer3,
+            layer4,
+            fc: self
+                .num_classes
+                .map(|n| LinearConfig::new(512 * EXPANSION, n).init(device)),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct ResNet<B: Backend> {
+    pub conv1: Conv2d<B>,
+    pub bn1: FrozenBatchNorm2d<B>,
+    pub layer1: Vec<Bottleneck<B>>,
+    pub layer2: Vec<Bottleneck<B>>,
+    pub layer3: Vec<Bottleneck<B>>,
+    pub layer4: Vec<Bottleneck<B>>,
+    pub fc: Option<Linear<B>>,
+}
+
+impl<B: Backend> ResNet<B> {
+    /// Stage outputs `C2..C5` (strides 4, 8, 16, 32) of `[N, 3, H, W]` images.
+    pub fn forward_features(&self, x: Tensor<B, 4>) -> [Tensor<B, 4>; 4] {
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = max_pool2d(x, [3, 3], [2, 2], [1, 1], [1, 1], false);
+        let run =
+            |x: Tensor<B, 4>, blocks: &[Bottleneck<B>]| blocks.iter().fold(x, |x, b| b.forward(x));
+        let c2 = run(x, &self.layer1);
+        let c3 = run(c2.clone(), &self.layer2);
+        let c4 = run(c3.clone(), &self.layer3);
+        let c5 = run(c4.clone(), &self.layer4);
+        [c2, c3, c4, c5]
+    }
+
+    /// Class logits `[N, classes]` (global average pooling then `fc`).
+    ///
+    /// # Panics
+    /// When the network was built without a classification head.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 2> {
+        let fc = self
+            .fc
+            .as_ref()
+            .expect("ResNet::forward needs num_classes (an fc head)");
+        let [_, _, _, c5] = self.forward_features(x);
+        let [n, c, _, _] = c5.dims();
+        fc.forward(c5.mean_dim(3).mean_dim(2).reshape([n, c]))
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct Bottleneck<B: Backend> {
+    pub conv1: Conv2d<B>,
+    pub bn1: FrozenBatchNorm2d<B>,
+    pub conv2: Conv2d<B>,
+    pub bn2: FrozenBatchNorm2d<B>,
+    pub conv3: Conv2d<B>,
+    pub bn3: FrozenBatchNorm2d<B>,
+    pub downsample: Option<Downsample<B>>,
+}
+
+/// The 1×1 projection shortcut of a block that changes stride or width.
+#[derive(Module, Debug)]
+pub struct Downsample<B: Backend> {
+    pub conv: Conv2d<B>,
+    pub bn: FrozenBatchNorm2d<B>,
+}
+
+impl<B: Backend> Bottleneck<B> {
+    fn new(
+        in_channels: usize,
+        planes: usize,
+        stride: usize,
+        groups: usize,
+        width_per_group: usize,
+        device: &B::Device,
+    ) -> Self {
+        let width = planes * width_per_group / 64 * groups;
+        let out = planes * EXPANSION;
+        let bn = |c| FrozenBatchNorm2d::new(c, BN_EPS, device);
+        Self {
+            conv1: conv(in_channels, width, 1, 1, 1, device),
+            bn1: bn(width),
+            conv2: conv(width, width, 3, stride, groups, device),
+            bn2: bn(width),
+            conv3: conv(width, out, 1, 1, 1, device),
+            bn3: bn(out),
+            downsample: (stride != 1 || in_channels != out).then(|| Downsample {
+                conv: conv(in_channels, out, 1, stride, 1, device),
+                bn: bn(out),
+            }),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let identity = match &self.downsample {
+            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            None => x.clone(),
+        };
+        let y = relu(self.bn1.forward(self.conv1.forward(x)));
+        let y = relu(self.bn2.forward(self.conv2.forward(y)));
+        let y = self.bn3.forward(self.conv3.forward(y));
+        relu(y + identity)
+    }
+}
+
+/// A bias-free `k × k` convolution with "same" padding `k / 2`.
+fn conv<B: Backend>(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+    device: &B::Device,
+) -> Conv2d<B> {
+    let p = kernel / 2;
+    Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .with_groups(groups)
+        .with_bias(false)
+        .init(device)
+}

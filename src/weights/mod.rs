@@ -1,0 +1,22 @@
+//! Weight import and export.
+//!
+//! A checkpoint ([`Checkpoint`]) is read as data, never executed: safetensors files, and
+//! PyTorch `.pth` / `.pyth` / `.pt` files (zip or legacy format) through burn-store's pickle
+//! reader, which understands tensors and dictionaries only. Each source naming (torchvision,
+//! detectron2, PySlowFast, ...) has an explicit [`KeyMap`] onto our module tree, and
+//! [`load_into`] is strict by default: one error lists every missing key, every unexpected key
+//! and every shape mismatch.
+
+mod checkpoint;
+mod error;
+mod keymap;
+mod load;
+mod save;
+mod torchvision;
+
+pub use checkpoint::{Checkpoint, CheckpointFormat, TensorInfo};
+pub use error::WeightsError;
+pub use keymap::KeyMap;
+pub use load::{LoadMode, LoadReport, ShapeMismatch, load_into};
+pub use save::save_safetensors;
+pub use torchvision::torchvision_resnet;

@@ -1,0 +1,124 @@
+//! Shared helpers for the parity tests: reading the fixtures that tests/reference/*.py wrote.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
+use safetensors::{Dtype, SafeTensors};
+
+/// The CPU backend the suite runs on, and its autodiff variant for gradient checks.
+pub type TestBackend = burn::backend::Flex;
+pub type TestAutodiff = burn::backend::Autodiff<TestBackend>;
+
+pub fn fixture_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// One fixture file: named tensors plus the JSON case list in its metadata.
+pub struct Fixture {
+    bytes: Vec<u8>,
+    name: String,
+}
+
+impl Fixture {
+    pub fn open(name: &str) -> Self {
+        let path = fixture_path(&format!("{name}.safetensors"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| {
+            panic!("{}: {e} (regenerate with tests/reference)", path.display())
+        });
+        Self {
+            bytes,
+            name: name.to_string(),
+        }
+    }
+
+    fn view(&self) -> SafeTensors<'_> {
+        SafeTensors::deserialize(&self.bytes).expect("valid safetensors fixture")
+    }
+
+    pub fn cases(&self) -> Vec<serde_json::Value> {
+        let (_, meta) = SafeTensors::read_metadata(&self.bytes).expect("metadata");
+        let meta = meta.metadata().as_ref().expect("fixture metadata");
+        serde_json::from_str(&meta["cases"]).expect("cases JSON")
+    }
+
+    pub fn shape(&self, key: &str) -> Vec<usize> {
+        self.view()
+            .tensor(key)
+            .unwrap_or_else(|_| panic!("{}: no tensor {key}", self.name))
+            .shape()
+            .to_vec()
+    }
+
+    /// Float tensor values as f32 (f32 or i64 storage).
+    pub fn floats(&self, key: &str) -> Vec<f32> {
+        let view = self.view();
+        let t = view
+            .tensor(key)
+            .unwrap_or_else(|_| panic!("{}: no tensor {key}", self.name));
+        match t.dtype() {
+            Dtype::F32 => t
+                .data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
+            Dtype::I64 => self.ints(key).into_iter().map(|v| v as f32).collect(),
+            other => panic!("{}: {key} has unsupported dtype {other:?}", self.name),
+        }
+    }
+
+    pub fn ints(&self, key: &str) -> Vec<i64> {
+        let view = self.view();
+        let t = view
+            .tensor(key)
+            .unwrap_or_else(|_| panic!("{}: no tensor {key}", self.name));
+        assert_eq!(t.dtype(), Dtype::I64, "{key} is not int64");
+        t.data()
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().unwrap()))
+            .collect()
+    }
+
+    pub fn tensor<B: Backend, const D: usize>(&self, key: &str) -> Tensor<B, D> {
+        let shape = self.shape(key);
+        Tensor::from_data(
+            TensorData::new(self.floats(key), shape),
+            &Default::default(),
+        )
+    }
+
+    pub fn int_tensor<B: Backend, const D: usize>(&self, key: &str) -> Tensor<B, D, Int> {
+        let shape = self.shape(key);
+        Tensor::from_data(TensorData::new(self.ints(key), shape), &Default::default())
+    }
+}
+
+pub fn values<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().to_vec().unwrap()
+}
+
+pub fn int_values<B: Backend, const D: usize>(t: Tensor<B, D, Int>) -> Vec<i64> {
+    t.into_data().convert::<i64>().to_vec().unwrap()
+}
+
+/// Largest absolute difference; panics on length mismatch.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "length mismatch");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// Asserts `actual` matches `expected` within `tol`, naming the case on failure.
+pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tol: f32) {
+    assert_eq!(actual.len(), expected.len(), "{what}: length mismatch");
+    assert!(
+        actual.iter().all(|v| v.is_finite()),
+        "{what}: non-finite values"
+    );
+    let err = max_abs_diff(actual, expected);
+    assert!(err <= tol, "{what}: max abs error {err:e} > {tol:e}");
+}
