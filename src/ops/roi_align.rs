@@ -1,17 +1,19 @@
 //! RoIAlign with the exact semantics of `torchvision.ops.roi_align`.
 //!
-//! RoIAlign is linear in the features: every output value is a weighted sum of a few feature
-//! pixels. The weights depend only on the RoIs, so they are computed on the host from one read
-//! of the `[K, 5]` RoI tensor (no per-RoI round trips), and the sum itself runs on the device as
-//! a gather of feature rows followed by a batched weighted reduction. The gradient with respect
-//! to the features is therefore the exact transpose of the forward map (scatter-add through
-//! `select`), as in torchvision's backward kernel.
+//! RoIAlign is linear in the features, and its bilinear sampling is separable: a sample at
+//! `(y, x)` puts weight `wy(row) * wx(col)` on the four surrounding pixels, and torchvision's
+//! "outside the map" rule (`y < -1 || y > H || x < -1 || x > W` gives zero) is a product of a
+//! row test and a column test. So for each RoI the output is `Ay · F · Bxᵀ` per channel, where
+//! `Ay` (`[PH, rows]`) and `Bx` (`[PW, cols]`) hold the summed sample weights of each bin over
+//! the rows and columns the RoI touches.
 //!
-//! Bilinear sampling is separable: a sample at `(y, x)` puts weight `wy(row) * wx(col)` on the
-//! four surrounding pixels, and torchvision's "outside the map" rule (`y < -1 || y > H || x < -1
-//! || x > W` gives zero) is a product of a row test and a column test. So each output bin's
-//! weights are the outer product of a per-row list and a per-column list, with duplicate
-//! rows/columns merged; that keeps the number of gathered rows per bin small.
+//! The weights depend only on the RoIs: they are computed on the host from one read of the
+//! `[K, 5]` RoI tensor (no per-RoI round trips). On the device, each RoI's support window of
+//! the feature map is gathered once (one `select` of pixel rows), then one batched matmul
+//! applies the bin weights. RoIs are processed in chunks of similar window size to bound
+//! memory.
+//! The gradient with respect to the features is the exact transpose of this linear map
+//! (matmul and `select` backward), as in torchvision's backward kernel.
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
@@ -19,8 +21,8 @@ use super::OpError;
 
 const OP: &str = "roi_align";
 
-/// Upper bound on gathered elements (rows × channels) materialised per chunk of RoIs.
-const CHUNK_ELEMENTS: usize = 1 << 24;
+/// Upper bound on the elements of the intermediates materialised per chunk of RoIs.
+const CHUNK_ELEMENTS: usize = 1 << 23;
 
 /// RoIAlign of `rois` (`[K, 5]`, rows `(batch_index, x1, y1, x2, y2)` in input pixels) over
 /// `features` (`[N, C, H, W]`), giving `[K, C, output_h, output_w]`.
@@ -102,83 +104,78 @@ pub fn try_roi_align<B: Backend>(
         sampling_ratio,
         aligned,
     };
-    let bins: Vec<Vec<(u32, f32)>> = rois_host
+    let windows: Vec<Window> = rois_host
         .chunks_exact(5)
         .enumerate()
-        .map(|(row, roi)| geometry.roi_bins(row, roi))
+        .map(|(row, roi)| geometry.window(row, roi))
         .collect::<Result<_, _>>()?;
 
+    // Similar window sizes share a chunk, so little is padded.
+    let mut order: Vec<usize> = (0..num_rois).collect();
+    order.sort_by_key(|&k| windows[k].rows * windows[k].cols);
     // Rows of the flattened map are pixels (b, y, x); columns are channels.
     let pixels = features
         .permute([0, 2, 3, 1])
         .reshape([batch * height * width, channels]);
-    let bins_per_roi = pooled_h * pooled_w;
     let mut outputs = Vec::new();
     let mut start = 0;
     while start < num_rois {
-        let (end, taps) = chunk_end(&bins, start, bins_per_roi, channels);
-        outputs.push(weighted_gather(
-            pixels.clone(),
-            &bins[start..end],
-            bins_per_roi,
-            taps,
-            &device,
-        ));
+        let (end, rows, cols) = chunk_end(&windows, &order, start, &geometry, channels);
+        let chunk: Vec<&Window> = order[start..end].iter().map(|&k| &windows[k]).collect();
+        outputs.push(geometry.pool_chunk(pixels.clone(), &chunk, rows, cols, &device));
         start = end;
     }
     let pooled = Tensor::cat(outputs, 0);
-    Ok(pooled
-        .reshape([num_rois, pooled_h, pooled_w, channels])
-        .permute([0, 3, 1, 2]))
+    if order.iter().enumerate().all(|(p, &k)| p == k) {
+        return Ok(pooled);
+    }
+    // Back to the input order: position of RoI k in the sorted order.
+    let mut position = vec![0i64; num_rois];
+    for (p, &k) in order.iter().enumerate() {
+        position[k] = p as i64;
+    }
+    let position = Tensor::<B, 1, Int>::from_data(TensorData::new(position, [num_rois]), &device);
+    Ok(pooled.select(0, position))
 }
 
-/// The RoIs `[start, end)` that fit in one chunk, and the taps per bin to pad them to.
+/// The sorted RoIs `order[start..end]` that fit in one chunk, with the chunk's window size.
 fn chunk_end(
-    bins: &[Vec<(u32, f32)>],
+    windows: &[Window],
+    order: &[usize],
     start: usize,
-    bins_per_roi: usize,
+    geometry: &Geometry,
     channels: usize,
-) -> (usize, usize) {
-    let taps_of = |roi: &Vec<(u32, f32)>| roi.len() / bins_per_roi;
-    let mut taps = taps_of(&bins[start]).max(1);
+) -> (usize, usize, usize) {
+    // The intermediates: gathered windows `[n, rows·cols, C]` and the output `[n, C, PH·PW]`.
+    let bins = geometry.pooled_h * geometry.pooled_w;
+    let elements = |n: usize, rows: usize, cols: usize| n * (rows * cols + bins) * channels;
+    let first = &windows[order[start]];
+    let (mut rows, mut cols) = (first.rows, first.cols);
     let mut end = start + 1;
-    while end < bins.len() {
-        let next_taps = taps.max(taps_of(&bins[end]));
-        if (end + 1 - start) * bins_per_roi * next_taps * channels > CHUNK_ELEMENTS {
+    while end < order.len() {
+        let w = &windows[order[end]];
+        let (r, c) = (rows.max(w.rows), cols.max(w.cols));
+        if elements(end + 1 - start, r, c) > CHUNK_ELEMENTS {
             break;
         }
-        taps = next_taps;
-        end += 1;
+        (rows, cols, end) = (r, c, end + 1);
     }
-    (end, taps)
+    (end, rows, cols)
 }
 
-/// Sum of `weight * pixels[index]` for each bin of the given RoIs: `[R * bins_per_roi, C]`.
-fn weighted_gather<B: Backend>(
-    pixels: Tensor<B, 2>,
-    rois: &[Vec<(u32, f32)>],
-    bins_per_roi: usize,
-    taps: usize,
-    device: &B::Device,
-) -> Tensor<B, 2> {
-    let channels = pixels.dims()[1];
-    let rows = rois.len() * bins_per_roi;
-    let mut index = vec![0i32; rows * taps];
-    let mut weight = vec![0f32; rows * taps];
-    for (r, roi) in rois.iter().enumerate() {
-        let roi_taps = roi.len() / bins_per_roi;
-        for bin in 0..bins_per_roi {
-            let dst = (r * bins_per_roi + bin) * taps;
-            for (t, &(i, w)) in roi[bin * roi_taps..(bin + 1) * roi_taps].iter().enumerate() {
-                index[dst + t] = i as i32;
-                weight[dst + t] = w;
-            }
-        }
-    }
-    let index = Tensor::<B, 1, Int>::from_data(TensorData::new(index, [rows * taps]), device);
-    let weight = Tensor::<B, 3>::from_data(TensorData::new(weight, [rows, taps, 1]), device);
-    let gathered = pixels.select(0, index).reshape([rows, taps, channels]);
-    (gathered * weight).sum_dim(1).reshape([rows, channels])
+/// One RoI's support window on the map and its separable bin weights.
+struct Window {
+    /// Flat index `b * H * W` of the RoI's image in the `[N * H * W, C]` pixel rows.
+    base: usize,
+    /// First row and column of the window, and its size.
+    y0: usize,
+    x0: usize,
+    rows: usize,
+    cols: usize,
+    /// `[PH][rows]` row weights, already divided by the bin's sample count.
+    row_weights: Vec<f32>,
+    /// `[PW][cols]` column weights.
+    col_weights: Vec<f32>,
 }
 
 /// Everything about the feature map and the op's arguments that the bin weights depend on.
@@ -194,9 +191,8 @@ struct Geometry {
 }
 
 impl Geometry {
-    /// The taps `(flat pixel index, weight)` of every bin of one RoI, bin-major, each bin padded
-    /// to the same number of taps (index 0, weight 0).
-    fn roi_bins(&self, row: usize, roi: &[f32]) -> Result<Vec<(u32, f32)>, OpError> {
+    /// The support window and bin weights of one RoI (`roi` is a `[5]` row).
+    fn window(&self, row: usize, roi: &[f32]) -> Result<Window, OpError> {
         // torchvision truncates the batch index to an integer.
         let batch_index = roi[0];
         if !(batch_index >= 0.0 && (batch_index as usize) < self.batch) {
@@ -207,7 +203,6 @@ impl Geometry {
                 batch: self.batch,
             });
         }
-        let base = batch_index as usize * self.height * self.width;
         // Same float arithmetic, in the same order, as torchvision's CPU kernel.
         let offset = if self.aligned { 0.5f32 } else { 0.0 };
         let start_w = roi[1] * self.spatial_scale - offset;
@@ -233,28 +228,91 @@ impl Geometry {
         let grid_w = grid(roi_w, self.pooled_w);
         let count = (grid_h * grid_w).max(1) as f32;
 
-        let rows: Vec<Vec<(usize, f32)>> = (0..self.pooled_h)
+        let row_taps: Vec<Vec<(usize, f32)>> = (0..self.pooled_h)
             .map(|p| axis_taps(start_h, bin_h, p, grid_h, self.height))
             .collect();
-        let cols: Vec<Vec<(usize, f32)>> = (0..self.pooled_w)
+        let col_taps: Vec<Vec<(usize, f32)>> = (0..self.pooled_w)
             .map(|p| axis_taps(start_w, bin_w, p, grid_w, self.width))
             .collect();
-        let taps = rows.iter().map(Vec::len).max().unwrap_or(0)
-            * cols.iter().map(Vec::len).max().unwrap_or(0);
-        let mut bins = Vec::with_capacity(self.pooled_h * self.pooled_w * taps);
-        for row_taps in &rows {
-            for col_taps in &cols {
-                let before = bins.len();
-                for &(y, wy) in row_taps {
-                    for &(x, wx) in col_taps {
-                        bins.push(((base + y * self.width + x) as u32, wy * wx / count));
+        let (y0, rows, row_weights) = dense_weights(&row_taps, 1.0 / count);
+        let (x0, cols, col_weights) = dense_weights(&col_taps, 1.0);
+        Ok(Window {
+            base: batch_index as usize * self.height * self.width,
+            y0,
+            x0,
+            rows,
+            cols,
+            row_weights,
+            col_weights,
+        })
+    }
+
+    /// Pools a chunk of RoIs whose windows fit in `rows × cols`: `[R, C, PH, PW]`.
+    ///
+    /// The separable weights are expanded to one `[rows·cols, PH·PW]` matrix per RoI (their
+    /// Kronecker product), so a single batched matmul of the transposed windows produces the
+    /// output directly in torchvision's channel-major layout (a permute of the output would
+    /// cost more than the arithmetic on CPU backends).
+    fn pool_chunk<B: Backend>(
+        &self,
+        pixels: Tensor<B, 2>,
+        chunk: &[&Window],
+        rows: usize,
+        cols: usize,
+        device: &B::Device,
+    ) -> Tensor<B, 4> {
+        let (n, ph, pw) = (chunk.len(), self.pooled_h, self.pooled_w);
+        let (taps, bins) = (rows * cols, ph * pw);
+        let channels = pixels.dims()[1];
+        let mut index = Vec::with_capacity(n * taps);
+        let mut weights = vec![0f32; n * taps * bins];
+        for (r, w) in chunk.iter().enumerate() {
+            // Window positions past the map edge read its last row / column with zero weight.
+            for i in 0..rows {
+                let y = (w.y0 + i).min(self.height - 1);
+                for j in 0..cols {
+                    let x = (w.x0 + j).min(self.width - 1);
+                    index.push((w.base + y * self.width + x) as i32);
+                }
+            }
+            for i in 0..w.rows {
+                for j in 0..w.cols {
+                    let dst = (r * taps + i * cols + j) * bins;
+                    for p in 0..ph {
+                        let wy = w.row_weights[p * w.rows + i];
+                        for q in 0..pw {
+                            weights[dst + p * pw + q] = wy * w.col_weights[q * w.cols + j];
+                        }
                     }
                 }
-                bins.resize(before + taps, (0, 0.0));
             }
         }
-        Ok(bins)
+        let index = Tensor::<B, 1, Int>::from_data(TensorData::new(index, [n * taps]), device);
+        let weights = Tensor::<B, 3>::from_data(TensorData::new(weights, [n, taps, bins]), device);
+        let windows = pixels.select(0, index).reshape([n, taps, channels]);
+        windows
+            .swap_dims(1, 2)
+            .matmul(weights)
+            .reshape([n, channels, ph, pw])
     }
+}
+
+/// Per-bin taps as a dense `[bins][len]` matrix over the contiguous range of pixels they
+/// touch: `(first pixel, len, weights * scale)`. No taps (a RoI wholly off the map) gives one
+/// zero-weight pixel.
+fn dense_weights(taps: &[Vec<(usize, f32)>], scale: f32) -> (usize, usize, Vec<f32>) {
+    let touched = taps.iter().flatten().map(|&(p, _)| p);
+    let (Some(first), Some(last)) = (touched.clone().min(), touched.max()) else {
+        return (0, 1, vec![0.0; taps.len()]);
+    };
+    let len = last - first + 1;
+    let mut dense = vec![0f32; taps.len() * len];
+    for (bin, bin_taps) in taps.iter().enumerate() {
+        for &(p, w) in bin_taps {
+            dense[bin * len + p - first] += w * scale;
+        }
+    }
+    (first, len, dense)
 }
 
 /// Along one axis of length `size`: the pixels that bin `p`'s samples touch, with their summed
