@@ -6,6 +6,9 @@
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod data;
+pub mod eval;
+pub mod io;
 pub mod nn;
 pub mod ops;
 pub mod weights;

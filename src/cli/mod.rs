@@ -1,5 +1,6 @@
 //! The `avaloc` command line: one file per subcommand.
 
+mod eval;
 mod weights;
 
 use anyhow::Result;
@@ -29,6 +30,8 @@ pub enum Command {
     /// Inspect checkpoints and check them against networks.
     #[command(subcommand)]
     Weights(weights::WeightsCommand),
+    /// AVA frame-mAP at IoU 0.5 of a detections CSV (official protocol).
+    Eval(eval::EvalArgs),
 }
 
 impl Cli {
@@ -46,5 +49,6 @@ pub fn main() -> Result<()> {
     let backend = cli.backend_choice();
     match cli.command {
         Command::Weights(command) => weights::run(command, backend),
+        Command::Eval(args) => eval::run(args),
     }
 }

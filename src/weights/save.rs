@@ -14,18 +14,16 @@ pub fn save_safetensors<B: Backend, M: Module<B>>(
     path: impl AsRef<Path>,
 ) -> Result<(), WeightsError> {
     let path = path.as_ref();
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| WeightsError::format(path, "not a file path"))?;
-    let tmp = path.with_file_name(format!(".{}.tmp", file_name.to_string_lossy()));
+    let io = |source| WeightsError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let tmp = crate::io::temp_path(path).map_err(io)?;
     let mut store = SafetensorsStore::from_file(&tmp)
         .metadata(NATIVE_MARK, "burn")
         .overwrite(true);
     module
         .save_into(&mut store)
         .map_err(|e| WeightsError::format(path, format!("cannot write safetensors: {e}")))?;
-    std::fs::rename(&tmp, path).map_err(|source| WeightsError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
+    std::fs::rename(&tmp, path).map_err(io)
 }

@@ -1,0 +1,10 @@
+//! AVA frame-mAP with the official protocol (ActivityNet's `get_ava_performance.py` on the
+//! Pascal VOC evaluator that it and PySlowFast share).
+
+mod average_precision;
+mod frame_map;
+mod report;
+
+pub use average_precision::average_precision;
+pub use frame_map::{EvalOptions, FrameMapResult, evaluate, evaluate_files};
+pub use report::{per_class_table, write_json};
