@@ -22,12 +22,17 @@ impl Rng {
 }
 
 fn input() -> (LabelMap, Vec<AvaRow>, Vec<AvaRow>) {
-    let text: String = (1..=60).map(|i| format!("item {{\n  name: \"a{i}\"\n  id: {i}\n}}\n")).collect();
+    let text: String = (1..=60)
+        .map(|i| format!("item {{\n  name: \"a{i}\"\n  id: {i}\n}}\n"))
+        .collect();
     let labels = LabelMap::parse(&text, Path::new("bench")).unwrap();
     let mut rng = Rng(7);
     let (mut gt, mut det) = (Vec::new(), Vec::new());
     let row = |t: i64, b: [f64; 4], a: i64, last: f64| AvaRow {
-        key: KeyframeKey { video_id: format!("video{:03}", t / 1000), timestamp_s: t % 1000 },
+        key: KeyframeKey {
+            video_id: format!("video{:03}", t / 1000),
+            timestamp_s: t % 1000,
+        },
         box_xyxy_norm: b,
         action_id: a,
         last: Some(last),
@@ -38,7 +43,12 @@ fn input() -> (LabelMap, Vec<AvaRow>, Vec<AvaRow>) {
             let (w, h) = (0.1 + 0.3 * rng.next(), 0.3 + 0.4 * rng.next());
             let (x, y) = ((1.0 - w) * rng.next(), (1.0 - h) * rng.next());
             for _ in 0..2 {
-                gt.push(row(t, [x, y, x + w, y + h], 1 + (rng.next() * 60.0) as i64, p as f64));
+                gt.push(row(
+                    t,
+                    [x, y, x + w, y + h],
+                    1 + (rng.next() * 60.0) as i64,
+                    p as f64,
+                ));
             }
             for _ in 0..10 {
                 let j: Vec<f64> = (0..4).map(|_| 0.06 * rng.next() - 0.03).collect();

@@ -6,6 +6,21 @@ use regex::Regex;
 /// burn-store's remapper does); keys matching an `ignore` pattern are dropped before renaming.
 /// BatchNorm's `num_batches_tracked` counters are always dropped: they are training
 /// bookkeeping with no counterpart in a Burn module.
+///
+/// ```
+/// use avaloc::weights::KeyMap;
+///
+/// let map = KeyMap::identity()
+///     .ignore(r"^fc\.")
+///     .rename(r"^backbone\.body\.", "")
+///     .rename(r"\.downsample\.0\.", ".downsample.conv.");
+/// assert_eq!(
+///     map.map("backbone.body.layer1.0.downsample.0.weight").as_deref(),
+///     Some("layer1.0.downsample.conv.weight")
+/// );
+/// assert_eq!(map.map("fc.weight"), None);
+/// assert_eq!(map.map("layer1.0.bn1.num_batches_tracked"), None);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct KeyMap {
     rules: Vec<(Regex, String)>,
