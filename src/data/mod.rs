@@ -1,12 +1,21 @@
 //! AVA and AVA-Kinetics files as distributed: annotation and detection CSVs, label maps,
-//! excluded timestamps.
+//! excluded timestamps, person-box CSVs, frame lists and frame layouts.
 
+mod annotations;
 mod ava_csv;
 mod error;
 mod exclusions;
+mod frames;
 mod labelmap;
+mod person_boxes;
 
+pub use annotations::{AnnotationStats, PersonAnnotation, group_annotations};
 pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv};
 pub use error::DataError;
 pub use exclusions::read_exclusions;
+pub use frames::{
+    AVA_FPS, AVA_VIDEO_START_S, FrameLayout, clip_frame_indices, keyframe_frame_index,
+    read_frame_list,
+};
 pub use labelmap::{Label, LabelMap};
+pub use person_boxes::{PersonBox, read_person_boxes};
