@@ -3,6 +3,7 @@
 
 mod annotations;
 mod ava_csv;
+mod clip;
 mod error;
 mod exclusions;
 mod frames;
@@ -11,6 +12,7 @@ mod person_boxes;
 
 pub use annotations::{AnnotationStats, PersonAnnotation, group_annotations};
 pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv};
+pub use clip::{ClipPixels, ClipTransform, Normalization, TransformDraw, decode_frame, load_clip};
 pub use error::DataError;
 pub use exclusions::read_exclusions;
 pub use frames::{
