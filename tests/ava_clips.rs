@@ -143,3 +143,159 @@ fn missing_and_corrupt_frames_name_the_file() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+mod batching {
+    use super::*;
+    use avaloc::data::{
+        AvaKeyframes, ClipBatcher, ClipSpec, FrameLayout, KeyframeKey, LabelMap, PersonAnnotation,
+    };
+    use burn::data::dataloader::batcher::Batcher;
+    use burn::data::dataset::Dataset;
+    use std::path::Path;
+
+    type TestBackend = burn::backend::Flex;
+
+    /// 90 frames of a 32×24 video whose gray level encodes the frame number.
+    fn write_video(root: &Path, video: &str) {
+        let dir = root.join("frames").join(video);
+        std::fs::create_dir_all(&dir).unwrap();
+        for i in 1..=90u32 {
+            let level = (2 * i) as u8;
+            RgbImage::from_pixel(32, 24, Rgb([level; 3]))
+                .save(dir.join(format!("{video}_{i:06}.jpg")))
+                .unwrap();
+        }
+    }
+
+    fn person(video: &str, t: i64, b: [f64; 4], actions: Vec<i64>) -> PersonAnnotation {
+        PersonAnnotation {
+            key: KeyframeKey {
+                video_id: video.into(),
+                timestamp_s: t,
+            },
+            box_xyxy_norm: b,
+            actions,
+            person_id: None,
+        }
+    }
+
+    #[test]
+    fn batches_hold_the_keyframes_clips_rois_and_labels() {
+        let root = temp_dir("dataset");
+        write_video(&root, "vidA");
+        write_video(&root, "vidB");
+        let people = vec![
+            person("vidA", 902, [0.0, 0.0, 0.5, 0.5], vec![12]),
+            person("vidA", 902, [0.5, 0.5, 1.0, 1.0], vec![12, 14]),
+            person("vidB", 901, [0.25, 0.0, 0.75, 1.0], vec![14]),
+        ];
+        let clip = ClipSpec {
+            num_frames: 4,
+            stride: 8,
+        };
+        let dataset =
+            AvaKeyframes::new(&people, &root, FrameLayout::PySlowFast, 900, clip).unwrap();
+        assert_eq!(dataset.len(), 2);
+        let a = dataset.get(0).unwrap();
+        // Second 902 is frame index 60; 4 frames 8 apart around it: 44, 52, 60, 68 (files +1).
+        let names: Vec<String> = a
+            .frames
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "vidA_000045.jpg",
+                "vidA_000053.jpg",
+                "vidA_000061.jpg",
+                "vidA_000069.jpg"
+            ]
+        );
+
+        let labels = LabelMap::parse(
+            "item {\n name: \"stand\"\n id: 12\n}\nitem {\n name: \"walk\"\n id: 14\n}\n",
+            Path::new("mem"),
+        )
+        .unwrap();
+        let batcher = ClipBatcher::new(
+            ClipTransform::Test {
+                short_side: 24,
+                flip: false,
+            },
+            Normalization::default(),
+            &labels,
+            0,
+        );
+        let batch: avaloc::data::ClipBatch<TestBackend> = batcher.batch(
+            vec![dataset.get(0).unwrap(), dataset.get(1).unwrap()],
+            &Default::default(),
+        );
+        assert_eq!(batch.clips.dims(), [2, 3, 4, 24, 32]);
+        assert_eq!(batch.keys[0].to_string(), "vidA,0902");
+        let rois: Vec<f32> = batch.rois.into_data().to_vec().unwrap();
+        assert_eq!(
+            rois,
+            vec![
+                0.0, 0.0, 0.0, 16.0, 12.0, 0.0, 16.0, 12.0, 32.0, 24.0, 1.0, 8.0, 0.0, 24.0, 24.0
+            ]
+        );
+        let multi_hot: Vec<f32> = batch.labels.into_data().to_vec().unwrap();
+        assert_eq!(multi_hot, vec![1.0, 0.0, 1.0, 1.0, 0.0, 1.0]);
+        // Frame 61 of vidA (gray 122) is the keyframe, third in its clip.
+        let values: Vec<f32> = batch.clips.into_data().to_vec().unwrap();
+        let keyframe_pixel = values[2 * 24 * 32 + 5 * 32 + 7]; // batch 0, channel 0, frame 2
+        let expected = (122.0 / 255.0 - 0.45) / 0.225;
+        assert!(
+            (keyframe_pixel - expected).abs() < 3.0 / 255.0 / 0.225,
+            "{keyframe_pixel} vs {expected}"
+        );
+        std::fs::remove_dir_all(root).unwrap();
+    }
+
+    #[test]
+    fn unreadable_clips_are_skipped_and_missing_videos_are_errors() {
+        let root = temp_dir("dataset-bad");
+        write_video(&root, "vidA");
+        std::fs::write(root.join("frames/vidA/vidA_000061.jpg"), b"not a jpeg").unwrap();
+        let clip = ClipSpec {
+            num_frames: 2,
+            stride: 4,
+        };
+        let people = vec![
+            person("vidA", 902, [0.1, 0.1, 0.5, 0.9], vec![12]),
+            person("vidA", 901, [0.1, 0.1, 0.5, 0.9], vec![12]),
+        ];
+        let dataset =
+            AvaKeyframes::new(&people, &root, FrameLayout::PySlowFast, 900, clip).unwrap();
+        let labels =
+            LabelMap::parse("item {\n name: \"stand\"\n id: 12\n}\n", Path::new("mem")).unwrap();
+        let batcher = ClipBatcher::new(
+            ClipTransform::Test {
+                short_side: 24,
+                flip: false,
+            },
+            Normalization::default(),
+            &labels,
+            0,
+        );
+        let batch: avaloc::data::ClipBatch<TestBackend> = batcher.batch(
+            vec![dataset.get(0).unwrap(), dataset.get(1).unwrap()],
+            &Default::default(),
+        );
+        assert_eq!(
+            batch.keys.len(),
+            1,
+            "the keyframe whose clip includes the corrupt frame is skipped"
+        );
+        assert_eq!(batch.keys[0].timestamp_s, 901);
+
+        let missing = vec![person("vidZ", 902, [0.1, 0.1, 0.5, 0.9], vec![12])];
+        let err = AvaKeyframes::new(&missing, &root, FrameLayout::PySlowFast, 900, clip)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("frames/vidZ"), "{err}");
+        std::fs::remove_dir_all(root).unwrap();
+    }
+}

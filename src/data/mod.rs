@@ -4,6 +4,7 @@
 mod annotations;
 mod ava_csv;
 mod clip;
+mod dataset;
 mod error;
 mod exclusions;
 mod frames;
@@ -13,6 +14,7 @@ mod person_boxes;
 pub use annotations::{AnnotationStats, PersonAnnotation, group_annotations};
 pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv};
 pub use clip::{ClipPixels, ClipTransform, Normalization, TransformDraw, decode_frame, load_clip};
+pub use dataset::{AvaKeyframes, ClipBatch, ClipBatcher, ClipSpec, KeyframeSample};
 pub use error::DataError;
 pub use exclusions::read_exclusions;
 pub use frames::{

@@ -1,0 +1,218 @@
+//! Keyframe samples as a Burn `Dataset`, and the `Batcher` that turns them into clip tensors,
+//! RoIs and multi-hot labels.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::data::dataset::Dataset;
+use burn::tensor::{Tensor, TensorData, backend::Backend};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use super::{
+    AVA_FPS, ClipTransform, DataError, FrameLayout, KeyframeKey, LabelMap, Normalization,
+    PersonAnnotation, clip_frame_indices, decode_frame, keyframe_frame_index, load_clip,
+};
+
+/// Frames per clip and the stride between them (SlowFast 32×2 reads 32 frames 2 apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClipSpec {
+    pub num_frames: usize,
+    pub stride: usize,
+}
+
+/// One keyframe with its people: the clip's frame paths, boxes and actions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyframeSample {
+    pub key: KeyframeKey,
+    pub frames: Vec<PathBuf>,
+    pub boxes_xyxy_norm: Vec<[f64; 4]>,
+    pub actions: Vec<Vec<i64>>,
+}
+
+/// Keyframes of a dataset on disk, one sample per keyframe.
+pub struct AvaKeyframes {
+    samples: Vec<KeyframeSample>,
+}
+
+impl AvaKeyframes {
+    /// Samples for the annotated keyframes of videos stored under `root` in `layout`, each
+    /// video starting at `video_start_s` (900 for AVA). A video whose frame directory is
+    /// missing or empty is an error naming the directory.
+    pub fn new(
+        people: &[PersonAnnotation],
+        root: &Path,
+        layout: FrameLayout,
+        video_start_s: i64,
+        clip: ClipSpec,
+    ) -> Result<Self, DataError> {
+        let mut by_key: BTreeMap<&KeyframeKey, Vec<&PersonAnnotation>> = BTreeMap::new();
+        for person in people {
+            by_key.entry(&person.key).or_default().push(person);
+        }
+        let mut frame_counts: HashMap<&str, usize> = HashMap::new();
+        let mut samples = Vec::with_capacity(by_key.len());
+        for (key, people) in by_key {
+            let count = match frame_counts.get(key.video_id.as_str()) {
+                Some(&n) => n,
+                None => {
+                    let n = count_frames(root, layout, &key.video_id)?;
+                    frame_counts.insert(&key.video_id, n);
+                    n
+                }
+            };
+            let center = keyframe_frame_index(key.timestamp_s, video_start_s, AVA_FPS);
+            let frames = clip_frame_indices(center, clip.num_frames, clip.stride, count)
+                .into_iter()
+                .map(|i| layout.frame_path(root, &key.video_id, i))
+                .collect();
+            samples.push(KeyframeSample {
+                key: key.clone(),
+                frames,
+                boxes_xyxy_norm: people.iter().map(|p| p.box_xyxy_norm).collect(),
+                actions: people.iter().map(|p| p.actions.clone()).collect(),
+            });
+        }
+        Ok(Self { samples })
+    }
+}
+
+impl Dataset<KeyframeSample> for AvaKeyframes {
+    fn get(&self, index: usize) -> Option<KeyframeSample> {
+        self.samples.get(index).cloned()
+    }
+
+    fn len(&self) -> usize {
+        self.samples.len()
+    }
+}
+
+/// Number of frames of a video in `layout` (the files in its frame directory).
+fn count_frames(root: &Path, layout: FrameLayout, video_id: &str) -> Result<usize, DataError> {
+    let dir = layout
+        .frame_path(root, video_id, 0)
+        .parent()
+        .expect("frame paths have a directory")
+        .to_path_buf();
+    let entries = std::fs::read_dir(&dir).map_err(|source| DataError::Io {
+        path: dir.clone(),
+        source,
+    })?;
+    let n = entries
+        .filter(|e| e.as_ref().is_ok_and(|e| e.path().is_file()))
+        .count();
+    if n == 0 {
+        return Err(DataError::File {
+            path: dir,
+            message: "no frames in this directory".into(),
+        });
+    }
+    Ok(n)
+}
+
+/// A batch of clips: `clips` `[B, 3, T, H, W]` (zero-padded at the right and bottom to the
+/// largest frame in the batch), `rois` `[K, 5]` rows `(batch_index, x1, y1, x2, y2)` in input
+/// pixels, `labels` `[K, classes]` multi-hot over the label map's order.
+#[derive(Debug, Clone)]
+pub struct ClipBatch<B: Backend> {
+    pub clips: Tensor<B, 5>,
+    pub rois: Tensor<B, 2>,
+    pub labels: Tensor<B, 2>,
+    pub keys: Vec<KeyframeKey>,
+}
+
+/// Decodes and transforms the clips of a batch. A sample whose frames cannot be read is
+/// skipped with a warning naming the file (one bad JPEG should not stop an epoch).
+pub struct ClipBatcher {
+    transform: ClipTransform,
+    norm: Normalization,
+    classes: Vec<i64>,
+    seed: u64,
+    draws: AtomicU64,
+}
+
+impl ClipBatcher {
+    pub fn new(
+        transform: ClipTransform,
+        norm: Normalization,
+        labels: &LabelMap,
+        seed: u64,
+    ) -> Self {
+        Self {
+            transform,
+            norm,
+            classes: labels.labels.iter().map(|l| l.id).collect(),
+            seed,
+            draws: AtomicU64::new(0),
+        }
+    }
+
+    fn load(
+        &self,
+        sample: &KeyframeSample,
+    ) -> Result<(super::ClipPixels, Vec<[f32; 4]>), DataError> {
+        let first = &sample.frames[0];
+        let (width, height) = image::image_dimensions(first).map_err(|e| DataError::File {
+            path: first.clone(),
+            message: format!("cannot read image size: {e}"),
+        })?;
+        let draw_index = self.draws.fetch_add(1, Ordering::Relaxed);
+        let mut rng =
+            StdRng::seed_from_u64(self.seed ^ draw_index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let draw = self.transform.draw(width, height, &mut rng);
+        let clip = load_clip(&sample.frames, &draw, &self.norm)?;
+        let boxes = sample
+            .boxes_xyxy_norm
+            .iter()
+            .map(|b| draw.apply_to_box(*b))
+            .collect();
+        Ok((clip, boxes))
+    }
+}
+
+impl<B: Backend> Batcher<B, KeyframeSample, ClipBatch<B>> for ClipBatcher {
+    fn batch(&self, items: Vec<KeyframeSample>, device: &B::Device) -> ClipBatch<B> {
+        let mut loaded = Vec::with_capacity(items.len());
+        for sample in items {
+            match self.load(&sample) {
+                Ok((clip, boxes)) => loaded.push((sample, clip, boxes)),
+                Err(e) => tracing::warn!("skipping keyframe {}: {e}", sample.key),
+            }
+        }
+        let t = loaded.first().map_or(0, |(_, c, _)| c.shape[1]);
+        let h = loaded.iter().map(|(_, c, _)| c.shape[2]).max().unwrap_or(0);
+        let w = loaded.iter().map(|(_, c, _)| c.shape[3]).max().unwrap_or(0);
+        let mut clips = vec![0f32; loaded.len() * 3 * t * h * w];
+        let mut rois = Vec::new();
+        let mut labels = Vec::new();
+        let mut keys = Vec::with_capacity(loaded.len());
+        for (b, (sample, clip, boxes)) in loaded.iter().enumerate() {
+            let [_, _, ch, cw] = clip.shape;
+            for plane in 0..3 * t {
+                for y in 0..ch {
+                    let src = (plane * ch + y) * cw;
+                    let dst = ((b * 3 * t + plane) * h + y) * w;
+                    clips[dst..dst + cw].copy_from_slice(&clip.values[src..src + cw]);
+                }
+            }
+            for (bbox, actions) in boxes.iter().zip(&sample.actions) {
+                rois.extend([b as f32, bbox[0], bbox[1], bbox[2], bbox[3]]);
+                labels.extend(
+                    self.classes
+                        .iter()
+                        .map(|c| actions.contains(c) as u8 as f32),
+                );
+            }
+            keys.push(sample.key.clone());
+        }
+        let k = rois.len() / 5;
+        ClipBatch {
+            clips: Tensor::from_data(TensorData::new(clips, [loaded.len(), 3, t, h, w]), device),
+            rois: Tensor::from_data(TensorData::new(rois, [k, 5]), device),
+            labels: Tensor::from_data(TensorData::new(labels, [k, self.classes.len()]), device),
+            keys,
+        }
+    }
+}
