@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 
 use super::{
     AVA_FPS, ClipTransform, DataError, FrameLayout, KeyframeKey, LabelMap, Normalization,
-    PersonAnnotation, clip_frame_indices, decode_frame, keyframe_frame_index, load_clip,
+    PersonAnnotation, clip_frame_indices, keyframe_frame_index, load_clip,
 };
 
 /// Frames per clip and the stride between them (SlowFast 32×2 reads 32 frames 2 apart).
