@@ -1,6 +1,7 @@
 //! The `avaloc` command line: one file per subcommand.
 
 mod eval;
+mod synth;
 mod weights;
 
 use anyhow::Result;
@@ -32,6 +33,8 @@ pub enum Command {
     Weights(weights::WeightsCommand),
     /// AVA frame-mAP at IoU 0.5 of a detections CSV (official protocol).
     Eval(eval::EvalArgs),
+    /// Write the synthetic AVA-format dataset (frames, annotations, boxes, keypoints).
+    Synth(synth::SynthArgs),
 }
 
 impl Cli {
@@ -50,5 +53,6 @@ pub fn main() -> Result<()> {
     match cli.command {
         Command::Weights(command) => weights::run(command, backend),
         Command::Eval(args) => eval::run(args),
+        Command::Synth(args) => synth::run(args),
     }
 }

@@ -10,6 +10,7 @@ mod exclusions;
 mod frames;
 mod labelmap;
 mod person_boxes;
+pub mod synth;
 
 pub use annotations::{AnnotationStats, PersonAnnotation, group_annotations};
 pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv};

@@ -1,0 +1,187 @@
+//! What each synthetic person does over time, and the pose that follows from it.
+
+use rand::Rng;
+use rand::rngs::StdRng;
+
+/// A whole-body action (exactly one at a time), with its AVA v2.2 id and name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    Stand,
+    Walk,
+    Sit,
+    Bend,
+    Jump,
+}
+
+/// An arm action of the front arm (at most one at a time).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arm {
+    Wave,
+    Point,
+    Throw,
+    Hit,
+}
+
+/// The synthetic actions with AVA v2.2's ids, names and label types, rarest last.
+pub const LABELS: [(i64, &str, &str); 9] = [
+    (12, "stand", "PERSON_MOVEMENT"),
+    (14, "walk", "PERSON_MOVEMENT"),
+    (11, "sit", "PERSON_MOVEMENT"),
+    (69, "hand wave", "PERSON_INTERACTION"),
+    (1, "bend/bow (at the waist)", "PERSON_MOVEMENT"),
+    (43, "point to (an object)", "OBJECT_MANIPULATION"),
+    (58, "throw", "OBJECT_MANIPULATION"),
+    (7, "jump/leap", "PERSON_MOVEMENT"),
+    (34, "hit (an object)", "OBJECT_MANIPULATION"),
+];
+
+impl Body {
+    pub fn id(self) -> i64 {
+        match self {
+            Self::Stand => 12,
+            Self::Walk => 14,
+            Self::Sit => 11,
+            Self::Bend => 1,
+            Self::Jump => 7,
+        }
+    }
+}
+
+impl Arm {
+    pub fn id(self) -> i64 {
+        match self {
+            Self::Wave => 69,
+            Self::Point => 43,
+            Self::Throw => 58,
+            Self::Hit => 34,
+        }
+    }
+}
+
+/// One stretch of time with fixed actions.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    pub start_s: f64,
+    pub body: Body,
+    pub arm: Option<Arm>,
+}
+
+/// A schedule of segments of 3–6 s covering `[0, duration_s)`, with AVA-like imbalance
+/// (standing and walking common, jumping and hitting rare).
+pub fn schedule(duration_s: f64, rng: &mut StdRng) -> Vec<Segment> {
+    let mut segments = Vec::new();
+    let mut t = 0.0;
+    while t < duration_s {
+        let body = pick(
+            rng,
+            &[
+                (Body::Stand, 40),
+                (Body::Walk, 30),
+                (Body::Sit, 15),
+                (Body::Bend, 9),
+                (Body::Jump, 6),
+            ],
+        );
+        let arms: &[(Option<Arm>, u32)] = match body {
+            Body::Stand => &[
+                (None, 45),
+                (Some(Arm::Wave), 18),
+                (Some(Arm::Point), 15),
+                (Some(Arm::Throw), 12),
+                (Some(Arm::Hit), 10),
+            ],
+            Body::Walk => &[(None, 75), (Some(Arm::Wave), 25)],
+            Body::Sit => &[(None, 60), (Some(Arm::Wave), 20), (Some(Arm::Point), 20)],
+            Body::Bend | Body::Jump => &[(None, 1)],
+        };
+        let arm = pick(rng, arms);
+        segments.push(Segment {
+            start_s: t,
+            body,
+            arm,
+        });
+        t += rng.random_range(3.0..6.0);
+    }
+    segments
+}
+
+fn pick<T: Copy>(rng: &mut StdRng, weighted: &[(T, u32)]) -> T {
+    let total: u32 = weighted.iter().map(|(_, w)| w).sum();
+    let mut r = rng.random_range(0..total);
+    for &(item, w) in weighted {
+        if r < w {
+            return item;
+        }
+        r -= w;
+    }
+    weighted[weighted.len() - 1].0
+}
+
+/// Joint angles (radians from straight down, positive towards the facing side) and offsets
+/// that place a figure; see `figure.rs` for the skeleton they drive.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Pose {
+    pub torso: f64,
+    /// Hip lowering (sitting) and lift (jumping), in body heights (positive is up).
+    pub lift: f64,
+    /// (hip, knee) of the two legs.
+    pub legs: [(f64, f64); 2],
+    /// (shoulder, elbow) of the back and the front arm.
+    pub arms: [(f64, f64); 2],
+}
+
+/// The pose of a person doing `segment` at `t` seconds into it.
+pub fn pose(segment: &Segment, t: f64) -> Pose {
+    use std::f64::consts::{PI, TAU};
+    let mut p = Pose {
+        legs: [(0.06, 0.0), (-0.06, 0.0)],
+        arms: [(-0.12, 0.05), (0.12, 0.05)],
+        ..Pose::default()
+    };
+    match segment.body {
+        Body::Stand => p.torso = 0.03 * (TAU * 0.3 * t).sin(),
+        Body::Walk => {
+            let s = (TAU * t).sin();
+            p.legs = [
+                (0.45 * s, 0.5 * (TAU * t).cos().max(0.0)),
+                (-0.45 * s, 0.5 * (-(TAU * t).cos()).max(0.0)),
+            ];
+            p.arms = [(-0.35 * s, 0.1), (0.35 * s, 0.1)];
+        }
+        Body::Sit => {
+            p.lift = -0.2;
+            p.legs = [(1.5, -1.5), (1.4, -1.45)];
+            p.arms = [(0.5, 0.4), (0.6, 0.4)];
+        }
+        Body::Bend => {
+            p.torso = 0.9 + 0.25 * (TAU * 0.5 * t).sin();
+            p.arms = [(0.9, 0.0), (1.0, 0.0)];
+        }
+        Body::Jump => {
+            let air = (PI * 1.2 * t).sin().abs();
+            p.lift = 0.25 * air;
+            p.legs = [(0.4 * air, -0.9 * air), (0.3 * air, -0.8 * air)];
+            p.arms = [(-0.4 - air, 0.2), (0.4 + air, 0.2)];
+        }
+    }
+    match segment.arm {
+        None => {}
+        Some(Arm::Wave) => p.arms[1] = (2.6, 0.7 * (TAU * 2.0 * t).sin()),
+        Some(Arm::Point) => p.arms[1] = (1.57, 0.0),
+        Some(Arm::Throw) => {
+            // Slow wind-up behind, then a fast release forward, every 1.5 s.
+            let u = (t / 1.5).fract();
+            let shoulder = if u < 0.6 {
+                -0.5 - 2.0 * u / 0.6
+            } else {
+                -2.5 + 3.9 * (u - 0.6) / 0.4
+            };
+            p.arms[1] = (shoulder, 0.3);
+        }
+        Some(Arm::Hit) => {
+            let extend = 0.5 + 0.5 * (TAU * 1.5 * t).cos();
+            p.arms[1] = (1.3, -1.8 * (1.0 - extend));
+        }
+    }
+    p
+}

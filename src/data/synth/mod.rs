@@ -1,0 +1,472 @@
+//! `avaloc synth`: a deterministic synthetic dataset in the real AVA v2.2 layout, small enough
+//! to train every network on a 2-core CPU.
+//!
+//! Articulated figures act on textured, panning backgrounds; several per video, at different
+//! depths (so they overlap), some walking in from outside the frame and out again. Body
+//! actions (stand, walk, sit, bend/bow, jump/leap) and arm actions (hand wave, point to,
+//! throw, hit) are told apart by motion over time, the arm actions by the arm alone; labels
+//! are imbalanced like AVA's. Written per split: JPEG frames at 30 fps
+//! (`frames/<vid>/<vid>_%06d.jpg`, the video starting at second 900 as AVA's do), annotation
+//! CSVs, excluded timestamps, the label map, detector-like person boxes with scores, COCO-17
+//! keypoints per person and keyframe, and PySlowFast frame lists.
+
+mod actions;
+mod figure;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use image::{Rgb, RgbImage};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use self::actions::{Body, LABELS, Segment, pose, schedule};
+use self::figure::{Placement, Skeleton};
+use super::{AVA_FPS, AVA_VIDEO_START_S};
+
+/// Sizes and seed of a synthetic dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SynthConfig {
+    pub train_videos: usize,
+    pub val_videos: usize,
+    pub seconds: usize,
+    pub width: u32,
+    pub height: u32,
+    pub seed: u64,
+}
+
+impl Default for SynthConfig {
+    fn default() -> Self {
+        Self {
+            train_videos: 8,
+            val_videos: 4,
+            seconds: 30,
+            width: 320,
+            height: 240,
+            seed: 0,
+        }
+    }
+}
+
+/// What was written.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SynthSummary {
+    pub videos: usize,
+    pub frames: usize,
+    pub keyframes: usize,
+    pub person_boxes: usize,
+    /// Annotation rows per action id, over both splits.
+    pub label_counts: Vec<(i64, usize)>,
+}
+
+/// Everything one video contributes to the split's files.
+#[derive(Default)]
+struct VideoOutput {
+    annotations: String,
+    detections: String,
+    keypoints: String,
+    frame_list: String,
+    exclusions: String,
+    frames: usize,
+    keyframes: usize,
+    person_boxes: usize,
+}
+
+/// Writes the dataset under `root` (created if needed). Files are written to temporary names
+/// and renamed, so an interrupted run leaves no half-written annotation file.
+pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSummary> {
+    if config.seconds < 5 || config.width < 64 || config.height < 48 {
+        return Err(std::io::Error::other(
+            "synth needs at least 5 s of video at 64×48 or more",
+        ));
+    }
+    let annotations = root.join("annotations");
+    std::fs::create_dir_all(&annotations)?;
+    std::fs::create_dir_all(root.join("frame_lists"))?;
+    let mut summary = SynthSummary::default();
+    let mut counts = std::collections::BTreeMap::<i64, usize>::new();
+    for (split, count, offset) in [
+        ("train", config.train_videos, 0),
+        ("val", config.val_videos, 1000),
+    ] {
+        let ids: Vec<String> = (0..count).map(|i| format!("syn_{split}_{i:03}")).collect();
+        let outputs = render_videos(root, config, &ids, offset)?;
+        let mut files = [
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ];
+        files[3].push_str("original_vido_id video_id frame_id path labels\n");
+        for out in outputs {
+            for (file, part) in files.iter_mut().zip([
+                &out.annotations,
+                &out.detections,
+                &out.keypoints,
+                &out.frame_list,
+                &out.exclusions,
+            ]) {
+                file.push_str(part);
+            }
+            summary.frames += out.frames;
+            summary.keyframes += out.keyframes;
+            summary.person_boxes += out.person_boxes;
+        }
+        for line in files[0].lines() {
+            let id: i64 = line
+                .split(',')
+                .nth(6)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            *counts.entry(id).or_default() += 1;
+        }
+        let [ann, det, kp, list, excl] = files;
+        crate::io::write_atomic(
+            &annotations.join(format!("ava_{split}_v2.2.csv")),
+            ann.as_bytes(),
+        )?;
+        crate::io::write_atomic(
+            &annotations.join(format!("ava_detection_{split}_boxes_and_labels.csv")),
+            det.as_bytes(),
+        )?;
+        crate::io::write_atomic(
+            &annotations.join(format!("synth_keypoints_{split}.csv")),
+            kp.as_bytes(),
+        )?;
+        crate::io::write_atomic(
+            &root.join("frame_lists").join(format!("{split}.csv")),
+            list.as_bytes(),
+        )?;
+        if split == "val" {
+            crate::io::write_atomic(
+                &annotations.join("ava_val_excluded_timestamps_v2.2.csv"),
+                excl.as_bytes(),
+            )?;
+        }
+        summary.videos += count;
+    }
+    let mut labelmap = String::new();
+    for (id, name, kind) in LABELS {
+        writeln!(
+            labelmap,
+            "label {{\n  name: \"{name}\"\n  label_id: {id}\n  label_type: {kind}\n}}"
+        )
+        .unwrap();
+    }
+    crate::io::write_atomic(
+        &annotations.join("ava_action_list_v2.2.pbtxt"),
+        labelmap.as_bytes(),
+    )?;
+    summary.label_counts = counts.into_iter().collect();
+    Ok(summary)
+}
+
+/// Renders the videos on all cores, each from its own seed.
+fn render_videos(
+    root: &Path,
+    config: &SynthConfig,
+    ids: &[String],
+    offset: u64,
+) -> std::io::Result<Vec<VideoOutput>> {
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(ids.len().max(1));
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<std::io::Result<(usize, VideoOutput)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        if i >= ids.len() {
+                            break done;
+                        }
+                        let seed = config
+                            .seed
+                            .wrapping_mul(1_000_003)
+                            .wrapping_add(offset + i as u64);
+                        done.push(render_video(root, config, &ids[i], seed).map(|out| (i, out)));
+                        tracing::info!("synth: video {} of {} written", ids[i], ids.len());
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("synth worker panicked"))
+            .collect()
+    });
+    let mut outputs: Vec<(usize, VideoOutput)> = results.into_iter().collect::<Result<_, _>>()?;
+    outputs.sort_by_key(|(i, _)| *i);
+    Ok(outputs.into_iter().map(|(_, out)| out).collect())
+}
+
+/// One person's life in a video.
+struct Actor {
+    id: usize,
+    place: Placement,
+    segments: Vec<Segment>,
+    /// Hip x and facing per frame.
+    track: Vec<(f64, f64)>,
+}
+
+impl Actor {
+    fn new(id: usize, config: &SynthConfig, frames: usize, rng: &mut StdRng) -> Self {
+        let (w, h) = (config.width as f64, config.height as f64);
+        let depth: f64 = rng.random_range(0.0..1.0);
+        let height = h * (0.38 + 0.4 * depth);
+        let ground = h * (0.72 + 0.24 * depth);
+        let mut segments = schedule(frames as f64 / AVA_FPS as f64, rng);
+        let entering = rng.random_bool(0.3);
+        let mut x = if entering {
+            segments[0].body = Body::Walk;
+            segments[0].arm = None;
+            if rng.random_bool(0.5) {
+                -0.12 * w
+            } else {
+                1.12 * w
+            }
+        } else {
+            rng.random_range(0.1 * w..0.9 * w)
+        };
+        let color = |rng: &mut StdRng| [0, 1, 2].map(|_| rng.random_range(30..230u8));
+        let place = Placement {
+            hip: [0.0, ground - 0.5 * height],
+            height,
+            facing: 1.0,
+            shirt: color(rng),
+            pants: color(rng),
+            skin: [
+                rng.random_range(150..240u8),
+                rng.random_range(110..190u8),
+                rng.random_range(80..150u8),
+            ],
+        };
+        let speed = height * rng.random_range(0.3..0.5);
+        // Facing is chosen per segment: walkers near an edge mostly head for the centre.
+        let mut track = Vec::with_capacity(frames);
+        let mut facing = 1.0;
+        let mut segment = usize::MAX;
+        for frame in 0..frames {
+            let t = frame as f64 / AVA_FPS as f64;
+            let s = segments.iter().rposition(|s| s.start_s <= t).unwrap_or(0);
+            if s != segment {
+                segment = s;
+                let towards_centre = if x < w / 2.0 { 1.0 } else { -1.0 };
+                facing = if (x - w / 2.0).abs() > 0.35 * w && rng.random_bool(0.75) {
+                    towards_centre
+                } else if rng.random_bool(0.5) {
+                    1.0
+                } else {
+                    -1.0
+                };
+            }
+            if segments[s].body == Body::Walk {
+                x += facing * speed / AVA_FPS as f64;
+            }
+            track.push((x, facing));
+        }
+        Self {
+            id,
+            place,
+            segments,
+            track,
+        }
+    }
+
+    fn segment_at(&self, t: f64) -> (&Segment, f64) {
+        let s = self
+            .segments
+            .iter()
+            .rposition(|s| s.start_s <= t)
+            .unwrap_or(0);
+        (&self.segments[s], t - self.segments[s].start_s)
+    }
+
+    fn skeleton(&self, frame: usize) -> Skeleton {
+        let t = frame as f64 / AVA_FPS as f64;
+        let (segment, since) = self.segment_at(t);
+        let (x, facing) = self.track[frame];
+        let place = Placement {
+            hip: [x, self.place.hip[1]],
+            facing,
+            ..self.place
+        };
+        // Each person moves out of step with the others.
+        Skeleton::new(&place, &pose(segment, since + 0.37 * self.id as f64))
+    }
+}
+
+/// A panning texture: a base colour plus a few random sinusoidal gratings.
+struct Background {
+    base: [f64; 3],
+    waves: Vec<([f64; 2], f64, [f64; 3])>,
+    pan: f64,
+}
+
+impl Background {
+    fn new(rng: &mut StdRng) -> Self {
+        let base = [0, 1, 2].map(|_| rng.random_range(60.0..190.0));
+        let waves = (0..4)
+            .map(|_| {
+                let k = [rng.random_range(-0.15..0.15), rng.random_range(-0.15..0.15)];
+                let amp = [0, 1, 2].map(|_| rng.random_range(-35.0..35.0));
+                (k, rng.random_range(0.0..std::f64::consts::TAU), amp)
+            })
+            .collect();
+        Self {
+            base,
+            waves,
+            pan: rng.random_range(-12.0..12.0),
+        }
+    }
+
+    fn render(&self, width: u32, height: u32, t: f64) -> RgbImage {
+        RgbImage::from_fn(width, height, |x, y| {
+            let (x, y) = (x as f64 + self.pan * t, y as f64);
+            let mut c = self.base;
+            for (k, phase, amp) in &self.waves {
+                let s = (k[0] * x + k[1] * y + phase).sin();
+                for ch in 0..3 {
+                    c[ch] += amp[ch] * s;
+                }
+            }
+            Rgb(c.map(|v| v.clamp(0.0, 255.0) as u8))
+        })
+    }
+}
+
+fn render_video(
+    root: &Path,
+    config: &SynthConfig,
+    video: &str,
+    seed: u64,
+) -> std::io::Result<VideoOutput> {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let frames = config.seconds * AVA_FPS as usize;
+    let (w, h) = (config.width as f64, config.height as f64);
+    let background = Background::new(&mut rng);
+    let mut actors: Vec<Actor> = (0..rng.random_range(2..=4))
+        .map(|i| Actor::new(i, config, frames, &mut rng))
+        .collect();
+    // Far figures (higher on screen) first, so nearer ones occlude them.
+    actors.sort_by(|a, b| a.place.hip[1].total_cmp(&b.place.hip[1]));
+
+    let dir = root.join("frames").join(video);
+    std::fs::create_dir_all(&dir)?;
+    let mut out = VideoOutput {
+        frames,
+        ..Default::default()
+    };
+    for frame in 0..frames {
+        let mut img = background.render(config.width, config.height, frame as f64 / AVA_FPS as f64);
+        for actor in &actors {
+            actor.skeleton(frame).draw(&mut img, &actor.place);
+        }
+        let name = format!("{video}_{:06}.jpg", frame + 1);
+        save_jpeg(&img, &dir.join(&name))?;
+        writeln!(out.frame_list, "{video} 0 {frame} {video}/{name} \"\"").unwrap();
+    }
+
+    // Keyframes at whole seconds, one second clear of both ends (AVA's 902 .. end - 2).
+    for second in 2..config.seconds - 1 {
+        let timestamp = AVA_VIDEO_START_S + second as i64;
+        let frame = second * AVA_FPS as usize;
+        let mut annotated = 0;
+        for actor in &actors {
+            let skeleton = actor.skeleton(frame);
+            let full = skeleton.bounds();
+            let clipped = [
+                full[0].clamp(0.0, w),
+                full[1].clamp(0.0, h),
+                full[2].clamp(0.0, w),
+                full[3].clamp(0.0, h),
+            ];
+            let area = |b: [f64; 4]| (b[2] - b[0]).max(0.0) * (b[3] - b[1]).max(0.0);
+            if area(clipped) < 0.4 * area(full) {
+                continue; // mostly outside the frame
+            }
+            annotated += 1;
+            let norm = [
+                clipped[0] / w,
+                clipped[1] / h,
+                clipped[2] / w,
+                clipped[3] / h,
+            ];
+            let coords = format!(
+                "{:.3},{:.3},{:.3},{:.3}",
+                norm[0], norm[1], norm[2], norm[3]
+            );
+            let (segment, _) = actor.segment_at(second as f64);
+            let mut ids = vec![segment.body.id()];
+            ids.extend(segment.arm.map(|a| a.id()));
+            for id in ids {
+                writeln!(
+                    out.annotations,
+                    "{video},{timestamp:04},{coords},{id},{}",
+                    actor.id
+                )
+                .unwrap();
+            }
+            // Keypoints, normalised, with COCO visibility (2 inside the frame, 0 outside).
+            write!(out.keypoints, "{video},{timestamp:04},{}", actor.id).unwrap();
+            for [x, y] in skeleton.keypoints() {
+                let visible = if (0.0..w).contains(&x) && (0.0..h).contains(&y) {
+                    2
+                } else {
+                    0
+                };
+                write!(out.keypoints, ",{:.4},{:.4},{visible}", x / w, y / h).unwrap();
+            }
+            out.keypoints.push('\n');
+            // A detector finds most people, a little off, with high scores.
+            if rng.random_bool(0.95) {
+                let (bw, bh) = (norm[2] - norm[0], norm[3] - norm[1]);
+                let mut jitter = |v: f64, scale: f64| {
+                    (v + rng.random_range(-0.05..0.05) * scale).clamp(0.0, 1.0)
+                };
+                let det = [
+                    jitter(norm[0], bw),
+                    jitter(norm[1], bh),
+                    jitter(norm[2], bw),
+                    jitter(norm[3], bh),
+                ];
+                let score = rng.random_range(0.8..1.0);
+                writeln!(
+                    out.detections,
+                    "{video},{timestamp:04},{:.3},{:.3},{:.3},{:.3},,{score:.4}",
+                    det[0], det[1], det[2], det[3]
+                )
+                .unwrap();
+                out.person_boxes += 1;
+            }
+        }
+        // ... and sometimes something that is not a person.
+        if rng.random_bool(0.15) {
+            let (x, y) = (rng.random_range(0.0..0.8), rng.random_range(0.0..0.5));
+            let score = rng.random_range(0.3..0.95);
+            writeln!(
+                out.detections,
+                "{video},{timestamp:04},{x:.3},{y:.3},{:.3},{:.3},,{score:.4}",
+                x + 0.15,
+                y + 0.4
+            )
+            .unwrap();
+            out.person_boxes += 1;
+        }
+        if annotated > 0 && rng.random_bool(0.04) {
+            writeln!(out.exclusions, "{video},{timestamp:04}").unwrap();
+        }
+        out.keyframes += 1;
+    }
+    Ok(out)
+}
+
+fn save_jpeg(img: &RgbImage, path: &PathBuf) -> std::io::Result<()> {
+    let file = std::io::BufWriter::new(std::fs::File::create(path)?);
+    image::codecs::jpeg::JpegEncoder::new_with_quality(file, 90)
+        .encode_image(img)
+        .map_err(|e| std::io::Error::other(format!("{}: {e}", path.display())))
+}
