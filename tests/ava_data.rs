@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use avaloc::data::{
     FrameLayout, LabelMap, clip_frame_indices, group_annotations, keyframe_frame_index,
-    read_ava_csv, read_frame_list, read_person_boxes,
+    kinetics_clip_start_s, read_ava_csv, read_frame_list, read_person_boxes,
 };
 
 struct TempDir(PathBuf);
@@ -166,4 +166,22 @@ fn frame_lists_give_each_videos_frames_in_order() {
             .to_string()
             .ends_with("val.csv:2: frame_id \"x\" is not an integer")
     );
+}
+
+#[test]
+fn kinetics_clip_names_give_the_clip_start() {
+    assert_eq!(kinetics_clip_start_s("--07WQ2iBlw_000011_000021"), Some(11));
+    assert_eq!(
+        kinetics_clip_start_s("a_b_c_000300_000310"),
+        Some(300),
+        "ids may contain '_'"
+    );
+    assert_eq!(
+        kinetics_clip_start_s("-5KQ66BBWC4"),
+        None,
+        "an AVA video id"
+    );
+    assert_eq!(kinetics_clip_start_s("x_11_21"), None);
+    // A keyframe at second 16 of the source video is frame 150 of the clip starting at 11.
+    assert_eq!(keyframe_frame_index(16, 11, 30), 150);
 }

@@ -6,9 +6,12 @@ use std::path::{Path, PathBuf};
 
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{
-    LabelMap, group_annotations, read_ava_csv, read_exclusions, read_frame_list, read_person_boxes,
+    AvaKeyframes, ClipBatch, ClipBatcher, ClipSpec, ClipTransform, FrameLayout, LabelMap,
+    Normalization, group_annotations, read_ava_csv, read_exclusions, read_frame_list,
+    read_person_boxes,
 };
 use avaloc::eval::{EvalOptions, evaluate_files};
+use burn::data::dataloader::DataLoaderBuilder;
 
 const SMALL: SynthConfig = SynthConfig {
     train_videos: 1,
@@ -163,5 +166,42 @@ fn ground_truth_scored_against_itself_is_perfect() {
         .map(|(id, _, _)| *id)
         .collect();
     assert!(with_gt.contains(&12), "someone stands in the val videos");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn the_data_loader_batches_the_dataset_on_parallel_workers() {
+    let root = generated("loader", &SMALL);
+    let ann = root.join("annotations");
+    let labels = LabelMap::read(&ann.join("ava_action_list_v2.2.pbtxt")).unwrap();
+    let rows = read_ava_csv(&ann.join("ava_val_v2.2.csv")).unwrap();
+    let (people, _) = group_annotations(&rows, &labels);
+    let clip = ClipSpec {
+        num_frames: 8,
+        stride: 4,
+    };
+    let dataset = AvaKeyframes::new(&people, &root, FrameLayout::PySlowFast, 900, clip).unwrap();
+    let keyframes = burn::data::dataset::Dataset::len(&dataset);
+    let transform = ClipTransform::Train {
+        short_side: [72, 90],
+        crop: 64,
+    };
+    let batcher = ClipBatcher::new(transform, Normalization::default(), &labels, 7);
+    let loader =
+        DataLoaderBuilder::<burn::backend::Flex, _, ClipBatch<burn::backend::Flex>>::new(batcher)
+            .batch_size(2)
+            .shuffle(1)
+            .num_workers(2)
+            .build(dataset);
+    let (mut seen, mut boxes) = (0, 0);
+    for batch in loader.iter() {
+        let [b, c, t, h, w] = batch.clips.dims();
+        assert_eq!((c, t, h, w), (3, 8, 64, 64));
+        assert_eq!(batch.labels.dims()[1], labels.labels.len());
+        seen += b;
+        boxes += batch.rois.dims()[0];
+    }
+    assert_eq!(seen, keyframes);
+    assert_eq!(boxes, people.len());
     std::fs::remove_dir_all(root).unwrap();
 }

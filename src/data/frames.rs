@@ -18,6 +18,19 @@ pub fn keyframe_frame_index(timestamp_s: i64, video_start_s: i64, fps: i64) -> i
     (timestamp_s - video_start_s) * fps
 }
 
+/// Start time, in seconds of the source video, of a Kinetics clip named as the Kinetics and
+/// AVA-Kinetics distributions name them, `<youtube_id>_<start:06>_<end:06>` (YouTube ids may
+/// themselves contain `_`). With it, [`keyframe_frame_index`] places an AVA-Kinetics keyframe
+/// (given in source-video seconds) in the clip's frames.
+pub fn kinetics_clip_start_s(clip_id: &str) -> Option<i64> {
+    let (rest, end) = clip_id.rsplit_once('_')?;
+    let (_, start) = rest.rsplit_once('_')?;
+    let digits = |s: &str| s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(start) && digits(end))
+        .then(|| start.parse().ok())
+        .flatten()
+}
+
 /// How extracted frames are named on disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FrameLayout {
