@@ -66,7 +66,7 @@ fn frame_map(c: &mut Criterion) {
     let mut group = c.benchmark_group("ava_eval");
     group.sample_size(10);
     group.bench_function(format!("frame_map_{}_detections", det.len()), |b| {
-        b.iter(|| black_box(evaluate(&labels, &gt, &det, &excluded, EvalOptions::default()).map))
+        b.iter(|| black_box(evaluate(&labels, &gt, &det, &excluded, &EvalOptions::default()).map))
     });
     group.finish();
 }

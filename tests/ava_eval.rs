@@ -24,8 +24,9 @@ fn matches_the_official_evaluator() {
             &fixture("detections.csv"),
             &fixture("labelmap.pbtxt"),
             Some(&fixture("exclusions.csv")),
-            EvalOptions {
+            &EvalOptions {
                 max_detections_per_frame: cap,
+                ..EvalOptions::default()
             },
         )
         .unwrap();
@@ -89,7 +90,7 @@ fn hand_checked_average_precision() {
         &gt,
         &det,
         &HashSet::new(),
-        EvalOptions::default(),
+        &EvalOptions::default(),
     );
     // Ranked FP, TP, FP, TP: precision .0 .5 .33 .5, recall 0 .5 .5 1 -> 0.5 * 0.5 + 0.5 * 0.5.
     assert_eq!(result.per_class[0].2, Some(0.5));
@@ -102,7 +103,7 @@ fn hand_checked_average_precision() {
         &gt,
         &det[..3],
         &HashSet::new(),
-        EvalOptions::default(),
+        &EvalOptions::default(),
     );
     assert!((result.map - (0.5 + 1.0 / 3.0)).abs() < 1e-12);
 
@@ -112,7 +113,7 @@ fn hand_checked_average_precision() {
         timestamp_s: 903,
     }]
     .into();
-    let result = evaluate(&labels(), &gt, &det, &excluded, EvalOptions::default());
+    let result = evaluate(&labels(), &gt, &det, &excluded, &EvalOptions::default());
     assert!((result.map - (0.5 + 1.0 / 3.0)).abs() < 1e-12);
 
     // Keeping one detection per frame leaves the hit (0.9) and the false alarm: TP at rank 2.
@@ -121,8 +122,9 @@ fn hand_checked_average_precision() {
         &gt,
         &det,
         &HashSet::new(),
-        EvalOptions {
+        &EvalOptions {
             max_detections_per_frame: 1,
+            ..EvalOptions::default()
         },
     );
     assert!((result.map - 0.25).abs() < 1e-12, "{}", result.map);
@@ -199,7 +201,7 @@ fn malformed_rows_are_errors_with_file_and_line() {
         &no_score,
         &fixture("labelmap.pbtxt"),
         None,
-        EvalOptions::default(),
+        &EvalOptions::default(),
     )
     .unwrap_err();
     assert!(
@@ -213,6 +215,7 @@ fn malformed_rows_are_errors_with_file_and_line() {
 #[test]
 fn cli_prints_the_table_and_writes_json() {
     let json = std::env::temp_dir().join(format!("avaloc-eval-{}.json", std::process::id()));
+    let plot = std::env::temp_dir().join(format!("avaloc-eval-{}.png", std::process::id()));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
         .args(["eval", "--groundtruth"])
         .arg(fixture("groundtruth.csv"))
@@ -224,6 +227,9 @@ fn cli_prints_the_table_and_writes_json() {
         .arg(fixture("exclusions.csv"))
         .arg("--json")
         .arg(&json)
+        .arg("--plot")
+        .arg(&plot)
+        .args(["--pr-classes", "12,17"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -240,5 +246,38 @@ fn cli_prints_the_table_and_writes_json() {
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     assert!(written["per_class"]["3"]["ap"].is_null());
     assert_eq!(written["per_class"]["17"]["name"], "carry/hold (an object)");
+    let png = image::open(&plot).unwrap().to_rgb8();
+    // One 18-px row per class below the title, a precision/recall panel under the bars.
+    assert_eq!(png.width(), 950);
+    assert!(png.height() > 60 + 9 * 18 + 300, "{}", png.height());
     std::fs::remove_file(json).unwrap();
+    std::fs::remove_file(plot).unwrap();
+}
+
+#[test]
+fn precision_recall_curves_follow_the_ranking() {
+    let result = evaluate_files(
+        &fixture("groundtruth.csv"),
+        &fixture("detections.csv"),
+        &fixture("labelmap.pbtxt"),
+        Some(&fixture("exclusions.csv")),
+        &EvalOptions {
+            pr_curve_classes: vec![12, 3],
+            ..EvalOptions::default()
+        },
+    )
+    .unwrap();
+    // Class 3 has no ground truth, so only class 12 gets a curve.
+    assert_eq!(result.pr_curves.len(), 1);
+    let (id, curve) = &result.pr_curves[0];
+    assert_eq!(*id, 12);
+    assert!(
+        curve.windows(2).all(|w| w[1].0 >= w[0].0),
+        "recall never decreases"
+    );
+    assert!(
+        curve
+            .iter()
+            .all(|&(r, p)| (0.0..=1.0).contains(&r) && (0.0..=1.0).contains(&p))
+    );
 }

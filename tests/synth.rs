@@ -155,7 +155,7 @@ fn ground_truth_scored_against_itself_is_perfect() {
         &detections,
         &ann.join("ava_action_list_v2.2.pbtxt"),
         Some(&ann.join("ava_val_excluded_timestamps_v2.2.csv")),
-        EvalOptions::default(),
+        &EvalOptions::default(),
     )
     .unwrap();
     assert_eq!(result.map, 1.0);

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::eval::{EvalOptions, evaluate_files, per_class_table, write_json};
+use crate::eval::{EvalOptions, evaluate_files, per_class_table, write_json, write_plot};
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
@@ -27,22 +27,32 @@ pub struct EvalArgs {
     /// Detections kept per keyframe (official: 50); 0 keeps all.
     #[arg(long, default_value_t = 50)]
     pub max_per_frame: usize,
+    /// Write a PNG: per-class AP bars, and precision/recall curves of --pr-classes.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Class ids whose precision/recall curves go in the plot (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub pr_classes: Vec<i64>,
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
     let options = EvalOptions {
         max_detections_per_frame: args.max_per_frame,
+        pr_curve_classes: args.pr_classes.clone(),
     };
     let result = evaluate_files(
         &args.groundtruth,
         &args.detections,
         &args.labelmap,
         args.exclusions.as_deref(),
-        options,
+        &options,
     )?;
     print!("{}", per_class_table(&result));
     if let Some(path) = &args.json {
         write_json(&result, path).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.plot {
+        write_plot(&result, path).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())
 }

@@ -5,20 +5,23 @@ use std::path::Path;
 
 use crate::data::{AvaRow, DataError, KeyframeKey, LabelMap, read_ava_csv, read_exclusions};
 
-use super::average_precision;
+use super::average_precision::{average_precision, precision_recall};
 
 const IOU_THRESHOLD: f64 = 0.5;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EvalOptions {
     /// Detections kept per keyframe, highest scores first (the official 50); 0 keeps all.
     pub max_detections_per_frame: usize,
+    /// Classes whose precision/recall curves to keep in the result (for plots).
+    pub pr_curve_classes: Vec<i64>,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
         Self {
             max_detections_per_frame: 50,
+            pr_curve_classes: Vec::new(),
         }
     }
 }
@@ -29,6 +32,9 @@ impl Default for EvalOptions {
 pub struct FrameMapResult {
     pub map: f64,
     pub per_class: Vec<(i64, String, Option<f64>)>,
+    /// `(recall, precision)` after each ranked detection, for `EvalOptions::pr_curve_classes`
+    /// that have ground truth.
+    pub pr_curves: Vec<(i64, Vec<(f64, f64)>)>,
 }
 
 /// Reads the files and evaluates: see [`evaluate`].
@@ -37,7 +43,7 @@ pub fn evaluate_files(
     detections: &Path,
     labelmap: &Path,
     exclusions: Option<&Path>,
-    options: EvalOptions,
+    options: &EvalOptions,
 ) -> Result<FrameMapResult, DataError> {
     let labels = LabelMap::read(labelmap)?;
     let excluded = match exclusions {
@@ -74,7 +80,7 @@ pub fn evaluate(
     groundtruth: &[AvaRow],
     detections: &[AvaRow],
     excluded: &HashSet<KeyframeKey>,
-    options: EvalOptions,
+    options: &EvalOptions,
 ) -> FrameMapResult {
     let num_classes = labels.labels.iter().map(|l| l.id).max().unwrap_or(0).max(0) as usize;
     let kept = |r: &&AvaRow| labels.contains(r.action_id) && !excluded.contains(&r.key);
@@ -128,7 +134,21 @@ pub fn evaluate(
     } else {
         aps.iter().sum::<f64>() / aps.len() as f64
     };
-    FrameMapResult { map, per_class }
+    let pr_curves = options
+        .pr_curve_classes
+        .iter()
+        .filter(|&&id| labels.contains(id) && num_gt[id as usize] > 0)
+        .map(|&id| {
+            let class = id as usize;
+            let (precision, recall) = precision_recall(&scores[class], &tps[class], num_gt[class]);
+            (id, recall.into_iter().zip(precision).collect())
+        })
+        .collect();
+    FrameMapResult {
+        map,
+        per_class,
+        pr_curves,
+    }
 }
 
 /// Matches one keyframe's detections (score order) with its ground truth, class by class.

@@ -3,8 +3,10 @@
 
 mod average_precision;
 mod frame_map;
+mod plot;
 mod report;
 
-pub use average_precision::average_precision;
+pub use average_precision::{average_precision, precision_recall};
 pub use frame_map::{EvalOptions, FrameMapResult, evaluate, evaluate_files};
+pub use plot::write_plot;
 pub use report::{per_class_table, write_json};
