@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::DataError;
+use super::csv_file::CsvFile;
 
 /// A keyframe: video id and integer timestamp in seconds (AVA's "image key").
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -32,62 +33,33 @@ pub struct AvaRow {
 /// columns or an unparsable field is an error naming the file and line; blank lines are
 /// skipped.
 pub fn read_ava_csv(path: &Path) -> Result<Vec<AvaRow>, DataError> {
-    let text = DataError::read(path)?;
-    let mut rows = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != 7 && fields.len() != 8 {
-            return Err(DataError::line(
-                path,
-                number,
-                format!(
+    let file = CsvFile::read(path)?;
+    file.records()
+        .map(|r| {
+            if r.fields.len() != 7 && r.fields.len() != 8 {
+                return Err(r.error(format!(
                     "expected 7 or 8 comma-separated columns, found {}",
-                    fields.len()
-                ),
-            ));
-        }
-        let number_at = |column: usize, what: &str| -> Result<f64, DataError> {
-            fields[column].parse::<f64>().map_err(|_| {
-                DataError::line(
-                    path,
-                    number,
-                    format!("{what} {:?} is not a number", fields[column]),
-                )
+                    r.fields.len()
+                )));
+            }
+            Ok(AvaRow {
+                key: KeyframeKey {
+                    video_id: r.fields[0].to_string(),
+                    timestamp_s: r.integer(1, "timestamp")?,
+                },
+                box_xyxy_norm: [
+                    r.number(2, "x1")?,
+                    r.number(3, "y1")?,
+                    r.number(4, "x2")?,
+                    r.number(5, "y2")?,
+                ],
+                action_id: r.integer(6, "action id")?,
+                last: match r.fields.len() {
+                    8 => Some(r.number(7, "last column (person id or score)")?),
+                    _ => None,
+                },
+                line: r.line,
             })
-        };
-        let integer_at = |column: usize, what: &str| -> Result<i64, DataError> {
-            fields[column].parse::<i64>().map_err(|_| {
-                DataError::line(
-                    path,
-                    number,
-                    format!("{what} {:?} is not an integer", fields[column]),
-                )
-            })
-        };
-        rows.push(AvaRow {
-            key: KeyframeKey {
-                video_id: fields[0].to_string(),
-                timestamp_s: integer_at(1, "timestamp")?,
-            },
-            box_xyxy_norm: [
-                number_at(2, "x1")?,
-                number_at(3, "y1")?,
-                number_at(4, "x2")?,
-                number_at(5, "y2")?,
-            ],
-            action_id: integer_at(6, "action id")?,
-            last: if fields.len() == 8 {
-                Some(number_at(7, "last column (person id or score)")?)
-            } else {
-                None
-            },
-            line: number,
-        });
-    }
-    Ok(rows)
+        })
+        .collect()
 }

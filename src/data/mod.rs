@@ -4,6 +4,7 @@
 mod annotations;
 mod ava_csv;
 mod clip;
+mod csv_file;
 mod dataset;
 mod error;
 mod exclusions;

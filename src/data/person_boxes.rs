@@ -4,6 +4,7 @@
 use std::collections::HashSet;
 use std::path::Path;
 
+use super::csv_file::CsvFile;
 use super::{DataError, KeyframeKey};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -17,61 +18,35 @@ pub struct PersonBox {
 /// on AVA), each box once per keyframe (the files repeat a box per predicted action).
 /// Malformed rows are errors naming the file and line.
 pub fn read_person_boxes(path: &Path, min_score: f64) -> Result<Vec<PersonBox>, DataError> {
-    let text = DataError::read(path)?;
+    let file = CsvFile::read(path)?;
     let mut seen: HashSet<(KeyframeKey, [u64; 4])> = HashSet::new();
     let mut boxes = Vec::new();
-    for (index, line) in text.lines().enumerate() {
-        let number = index + 1;
-        let line = line.trim_end_matches('\r');
-        if line.trim().is_empty() {
-            continue;
+    for r in file.records() {
+        if r.fields.len() != 8 {
+            return Err(r.error(format!(
+                "expected 8 columns (video_id, timestamp, x1, y1, x2, y2, action, score), found {}",
+                r.fields.len()
+            )));
         }
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if fields.len() != 8 {
-            return Err(DataError::line(
-                path,
-                number,
-                format!(
-                    "expected 8 columns (video_id, timestamp, x1, y1, x2, y2, action, score), found {}",
-                    fields.len()
-                ),
-            ));
+        let timestamp_s = r.integer(1, "timestamp")?;
+        if !r.fields[6].is_empty() && r.fields[6].parse::<i64>().is_err() {
+            return Err(r.error(format!(
+                "action {:?} is neither empty nor an integer",
+                r.fields[6]
+            )));
         }
-        let number_at = |column: usize, what: &str| -> Result<f64, DataError> {
-            fields[column].parse::<f64>().map_err(|_| {
-                DataError::line(
-                    path,
-                    number,
-                    format!("{what} {:?} is not a number", fields[column]),
-                )
-            })
-        };
-        let timestamp_s = fields[1].parse::<i64>().map_err(|_| {
-            DataError::line(
-                path,
-                number,
-                format!("timestamp {:?} is not an integer", fields[1]),
-            )
-        })?;
-        if !fields[6].is_empty() && fields[6].parse::<i64>().is_err() {
-            return Err(DataError::line(
-                path,
-                number,
-                format!("action {:?} is neither empty nor an integer", fields[6]),
-            ));
-        }
-        let score = number_at(7, "score")?;
+        let score = r.number(7, "score")?;
         if score < min_score {
             continue;
         }
         let box_xyxy_norm = [
-            number_at(2, "x1")?,
-            number_at(3, "y1")?,
-            number_at(4, "x2")?,
-            number_at(5, "y2")?,
+            r.number(2, "x1")?,
+            r.number(3, "y1")?,
+            r.number(4, "x2")?,
+            r.number(5, "y2")?,
         ];
         let key = KeyframeKey {
-            video_id: fields[0].to_string(),
+            video_id: r.fields[0].to_string(),
             timestamp_s,
         };
         if seen.insert((key.clone(), box_xyxy_norm.map(f64::to_bits))) {
