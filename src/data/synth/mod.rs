@@ -85,12 +85,20 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
     std::fs::create_dir_all(root.join("frame_lists"))?;
     let mut summary = SynthSummary::default();
     let mut counts = std::collections::BTreeMap::<i64, usize>::new();
+    // Drawn only on a terminal; elsewhere the per-video log lines report progress.
+    let total_frames =
+        (config.train_videos + config.val_videos) * config.seconds * AVA_FPS as usize;
+    let progress = indicatif::ProgressBar::new(total_frames as u64).with_style(
+        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} frames, {eta} left")
+            .expect("valid template"),
+    );
+    progress.set_message("synth");
     for (split, count, offset) in [
         ("train", config.train_videos, 0),
         ("val", config.val_videos, 1000),
     ] {
         let ids: Vec<String> = (0..count).map(|i| format!("syn_{split}_{i:03}")).collect();
-        let outputs = render_videos(root, config, &ids, offset)?;
+        let outputs = render_videos(root, config, &ids, offset, &progress)?;
         let mut files = [
             String::new(),
             String::new(),
@@ -159,6 +167,7 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
         labelmap.as_bytes(),
     )?;
     summary.label_counts = counts.into_iter().collect();
+    progress.finish_and_clear();
     Ok(summary)
 }
 
@@ -168,6 +177,7 @@ fn render_videos(
     config: &SynthConfig,
     ids: &[String],
     offset: u64,
+    progress: &indicatif::ProgressBar,
 ) -> std::io::Result<Vec<VideoOutput>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -187,7 +197,9 @@ fn render_videos(
                             .seed
                             .wrapping_mul(1_000_003)
                             .wrapping_add(offset + i as u64);
-                        done.push(render_video(root, config, &ids[i], seed).map(|out| (i, out)));
+                        done.push(
+                            render_video(root, config, &ids[i], seed, progress).map(|out| (i, out)),
+                        );
                         tracing::info!("synth: video {} of {} written", ids[i], ids.len());
                     }
                 })
@@ -343,6 +355,7 @@ fn render_video(
     config: &SynthConfig,
     video: &str,
     seed: u64,
+    progress: &indicatif::ProgressBar,
 ) -> std::io::Result<VideoOutput> {
     let mut rng = StdRng::seed_from_u64(seed);
     let frames = config.seconds * AVA_FPS as usize;
@@ -368,6 +381,7 @@ fn render_video(
         let name = format!("{video}_{:06}.jpg", frame + 1);
         save_jpeg(&img, &dir.join(&name))?;
         writeln!(out.frame_list, "{video} 0 {frame} {video}/{name} \"\"").unwrap();
+        progress.inc(1);
     }
 
     // Keyframes at whole seconds, one second clear of both ends (AVA's 902 .. end - 2).
