@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod eval;
 pub mod io;
+pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod weights;

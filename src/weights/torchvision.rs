@@ -11,3 +11,12 @@ pub fn torchvision_resnet(with_head: bool) -> KeyMap {
         .rename(r"\.downsample\.1\.", ".downsample.bn.");
     if with_head { map } else { map.ignore(r"^fc\.") }
 }
+
+/// torchvision's detection FPN (`backbone.fpn.inner_blocks.{i}.0.*`, `layer_blocks.{i}.0.*`)
+/// onto [`crate::models::detector::Fpn`]; the rest of a detector checkpoint is dropped.
+pub fn torchvision_fpn() -> KeyMap {
+    KeyMap::identity()
+        .ignore(r"^(rpn|roi_heads|backbone\.body)\.")
+        .rename(r"^backbone\.fpn\.", "")
+        .rename(r"^(inner_blocks|layer_blocks)\.(\d+)\.0\.", "$1.$2.")
+}
