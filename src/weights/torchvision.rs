@@ -20,3 +20,12 @@ pub fn torchvision_fpn() -> KeyMap {
         .rename(r"^backbone\.fpn\.", "")
         .rename(r"^(inner_blocks|layer_blocks)\.(\d+)\.0\.", "$1.$2.")
 }
+
+/// torchvision's `rpn.head.*` (`conv.0.0`, `cls_logits`, `bbox_pred`) onto
+/// [`crate::models::detector::RpnHead`].
+pub fn torchvision_rpn_head() -> KeyMap {
+    KeyMap::identity()
+        .ignore(r"^(backbone|roi_heads)\.")
+        .rename(r"^rpn\.head\.", "")
+        .rename(r"^conv\.0\.0\.", "conv.")
+}
