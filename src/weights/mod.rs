@@ -19,4 +19,6 @@ pub use error::WeightsError;
 pub use keymap::KeyMap;
 pub use load::{LoadMode, LoadReport, ShapeMismatch, load_into};
 pub use save::save_safetensors;
-pub use torchvision::{torchvision_fpn, torchvision_resnet, torchvision_rpn_head};
+pub use torchvision::{
+    torchvision_box_head, torchvision_fpn, torchvision_resnet, torchvision_rpn_head,
+};

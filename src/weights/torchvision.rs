@@ -29,3 +29,11 @@ pub fn torchvision_rpn_head() -> KeyMap {
         .rename(r"^rpn\.head\.", "")
         .rename(r"^conv\.0\.0\.", "conv.")
 }
+
+/// torchvision's `roi_heads.box_head.fc6/fc7` and `roi_heads.box_predictor.cls_score/bbox_pred`
+/// onto [`crate::models::detector::BoxHead`].
+pub fn torchvision_box_head() -> KeyMap {
+    KeyMap::identity()
+        .ignore(r"^(backbone|rpn)\.")
+        .rename(r"^roi_heads\.(box_head|box_predictor)\.", "")
+}

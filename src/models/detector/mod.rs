@@ -3,9 +3,11 @@
 mod anchors;
 mod backbone;
 mod fpn;
+mod roi_heads;
 mod rpn;
 
 pub use anchors::AnchorGenerator;
 pub use backbone::{ResNetFpn, ResNetFpnConfig};
 pub use fpn::{Fpn, FpnConfig};
+pub use roi_heads::{BoxHead, BoxHeadConfig, DetectionConfig, Detections, MultiScaleRoiAlign};
 pub use rpn::{ProposalConfig, Proposals, RpnHead, RpnHeadConfig};
