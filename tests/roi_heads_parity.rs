@@ -25,7 +25,8 @@ fn box_branch_matches_torchvision() {
         .map(|c| c.try_into().unwrap())
         .collect();
 
-    let pooled = MultiScaleRoiAlign::new().forward(&levels, &[proposals.clone()], [72, 56]);
+    let pooled =
+        MultiScaleRoiAlign::new().forward(&levels, std::slice::from_ref(&proposals), [72, 56]);
     assert_eq!(pooled.dims(), [proposals.len(), 32, 7, 7]);
     let every7: Vec<i64> = (0..proposals.len() as i64).step_by(7).collect();
     let n = every7.len();
