@@ -20,5 +20,6 @@ pub use keymap::KeyMap;
 pub use load::{LoadMode, LoadReport, ShapeMismatch, load_into};
 pub use save::save_safetensors;
 pub use torchvision::{
-    torchvision_box_head, torchvision_fpn, torchvision_resnet, torchvision_rpn_head,
+    torchvision_box_head, torchvision_faster_rcnn, torchvision_fpn, torchvision_resnet,
+    torchvision_rpn_head,
 };

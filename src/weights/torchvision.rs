@@ -37,3 +37,18 @@ pub fn torchvision_box_head() -> KeyMap {
         .ignore(r"^(backbone|rpn)\.")
         .rename(r"^roi_heads\.(box_head|box_predictor)\.", "")
 }
+
+/// A whole torchvision `FasterRCNN` checkpoint (`backbone.body`, `backbone.fpn`, `rpn.head`,
+/// `roi_heads.box_head` / `box_predictor`) onto [`crate::models::detector::FasterRcnn`].
+pub fn torchvision_faster_rcnn() -> KeyMap {
+    KeyMap::identity()
+        .rename(r"\.downsample\.0\.", ".downsample.conv.")
+        .rename(r"\.downsample\.1\.", ".downsample.bn.")
+        .rename(
+            r"^backbone\.fpn\.(inner_blocks|layer_blocks)\.(\d+)\.0\.",
+            "backbone.fpn.$1.$2.",
+        )
+        .rename(r"^rpn\.head\.conv\.0\.0\.", "rpn_head.conv.")
+        .rename(r"^rpn\.head\.", "rpn_head.")
+        .rename(r"^roi_heads\.(box_head|box_predictor)\.", "box_head.")
+}

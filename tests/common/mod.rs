@@ -52,7 +52,7 @@ impl Fixture {
             .to_vec()
     }
 
-    /// Float tensor values as f32 (f32 or i64 storage).
+    /// Float tensor values as f32 (f32, f16 or i64 storage).
     pub fn floats(&self, key: &str) -> Vec<f32> {
         let view = self.view();
         let t = view
@@ -63,6 +63,11 @@ impl Fixture {
                 .data()
                 .chunks_exact(4)
                 .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+                .collect(),
+            Dtype::F16 => t
+                .data()
+                .chunks_exact(2)
+                .map(|b| half::f16::from_le_bytes(b.try_into().unwrap()).to_f32())
                 .collect(),
             Dtype::I64 => self.ints(key).into_iter().map(|v| v as f32).collect(),
             other => panic!("{}: {key} has unsupported dtype {other:?}", self.name),

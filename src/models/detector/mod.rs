@@ -2,12 +2,16 @@
 
 mod anchors;
 mod backbone;
+mod faster_rcnn;
 mod fpn;
 mod roi_heads;
 mod rpn;
+mod transform;
 
 pub use anchors::AnchorGenerator;
 pub use backbone::{ResNetFpn, ResNetFpnConfig};
+pub use faster_rcnn::{FasterRcnn, FasterRcnnConfig};
 pub use fpn::{Fpn, FpnConfig};
 pub use roi_heads::{BoxHead, BoxHeadConfig, DetectionConfig, Detections, MultiScaleRoiAlign};
 pub use rpn::{ProposalConfig, Proposals, RpnHead, RpnHeadConfig};
+pub use transform::{ImageBatch, ImageTransformConfig, boxes_to_original};

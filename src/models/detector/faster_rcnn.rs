@@ -1,0 +1,91 @@
+//! Faster R-CNN (inference) as torchvision's `FasterRCNN`: transform, ResNet-FPN backbone,
+//! RPN, multi-scale RoIAlign box branch, boxes back in original-image pixels.
+
+use burn::config::Config;
+use burn::module::Module;
+use burn::tensor::{Tensor, backend::Backend};
+
+use super::transform::boxes_to_original;
+use super::{
+    AnchorGenerator, BoxHead, BoxHeadConfig, DetectionConfig, Detections, ImageTransformConfig,
+    MultiScaleRoiAlign, ProposalConfig, ResNetFpn, ResNetFpnConfig, RpnHead, RpnHeadConfig,
+};
+
+#[derive(Config, Debug)]
+pub struct FasterRcnnConfig {
+    pub backbone: ResNetFpnConfig,
+    /// Classes including the background (91 for COCO; 2 for a person-only detector).
+    pub num_classes: usize,
+    #[config(default = 1024)]
+    pub representation: usize,
+    #[config(default = "ImageTransformConfig::new()")]
+    pub transform: ImageTransformConfig,
+    #[config(default = "vec![32.0, 64.0, 128.0, 256.0, 512.0]")]
+    pub anchor_sizes: Vec<f32>,
+    #[config(default = "vec![0.5, 1.0, 2.0]")]
+    pub aspect_ratios: Vec<f32>,
+    #[config(default = "ProposalConfig::new()")]
+    pub proposals: ProposalConfig,
+    #[config(default = "MultiScaleRoiAlign::new()")]
+    pub box_roi_pool: MultiScaleRoiAlign,
+    #[config(default = "DetectionConfig::new()")]
+    pub detection: DetectionConfig,
+}
+
+impl FasterRcnnConfig {
+    pub fn init<B: Backend>(&self, device: &B::Device) -> FasterRcnn<B> {
+        let channels = self.backbone.out_channels;
+        let pooled = self.box_roi_pool.output_size;
+        FasterRcnn {
+            backbone: self.backbone.init(device),
+            rpn_head: RpnHeadConfig::new(channels, self.aspect_ratios.len()).init(device),
+            box_head: BoxHeadConfig::new(channels * pooled * pooled, self.num_classes)
+                .with_representation(self.representation)
+                .init(device),
+        }
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct FasterRcnn<B: Backend> {
+    pub backbone: ResNetFpn<B>,
+    pub rpn_head: RpnHead<B>,
+    pub box_head: BoxHead<B>,
+}
+
+impl<B: Backend> FasterRcnn<B> {
+    /// Detections for `[3, H, W]` RGB images in `[0, 1]`, in their original pixels.
+    pub fn detect(&self, config: &FasterRcnnConfig, images: Vec<Tensor<B, 3>>) -> Vec<Detections> {
+        let batch = config.transform.apply(images);
+        let [_, _, pad_h, pad_w] = batch.images.dims();
+        let levels = self.backbone.forward(batch.images);
+        let (objectness, deltas) = self.rpn_head.forward(&levels);
+        let levels_hw: Vec<[usize; 2]> =
+            levels.iter().map(|l| [l.dims()[2], l.dims()[3]]).collect();
+        let generator =
+            AnchorGenerator::new(config.anchor_sizes.clone(), config.aspect_ratios.clone());
+        let (anchors, counts) = generator.grid([pad_h, pad_w], &levels_hw);
+        let proposals =
+            config
+                .proposals
+                .select(objectness, deltas, &anchors, &counts, &batch.sizes_hw);
+        let boxes: Vec<Vec<[f32; 4]>> = proposals.into_iter().map(|p| p.boxes).collect();
+        // The pooler infers each level's scale from the largest unpadded image.
+        let largest = [0, 1].map(|d| batch.sizes_hw.iter().map(|s| s[d]).max().unwrap_or(0));
+        let pooled = config
+            .box_roi_pool
+            .forward(&levels[..levels.len() - 1], &boxes, largest);
+        let (logits, box_deltas) = self.box_head.forward(pooled);
+        let mut detections =
+            config
+                .detection
+                .postprocess(logits, box_deltas, &boxes, &batch.sizes_hw);
+        for (d, (resized, original)) in detections
+            .iter_mut()
+            .zip(batch.sizes_hw.iter().zip(&batch.original_hw))
+        {
+            d.boxes = boxes_to_original(&d.boxes, *resized, *original);
+        }
+        detections
+    }
+}

@@ -1,0 +1,96 @@
+//! Detector input as torchvision's `GeneralizedRCNNTransform`: normalise, resize so the short
+//! side is `min_size` without the long side passing `max_size` (bilinear, half-pixel
+//! centres), zero-pad the batch to a multiple of 32; boxes map back to each original image.
+
+use burn::config::Config;
+use burn::tensor::module::interpolate;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+use burn::tensor::{Tensor, backend::Backend};
+
+#[derive(Config, Debug)]
+pub struct ImageTransformConfig {
+    #[config(default = 800)]
+    pub min_size: usize,
+    #[config(default = 1333)]
+    pub max_size: usize,
+    #[config(default = "[0.485, 0.456, 0.406]")]
+    pub mean: [f32; 3],
+    #[config(default = "[0.229, 0.224, 0.225]")]
+    pub std: [f32; 3],
+    #[config(default = 32)]
+    pub size_divisible: usize,
+}
+
+/// A padded batch and the sizes needed to undo the transform.
+#[derive(Debug, Clone)]
+pub struct ImageBatch<B: Backend> {
+    /// `[N, 3, H, W]`, normalised, zero-padded at the bottom and right.
+    pub images: Tensor<B, 4>,
+    /// Each image's `[h, w]` after resizing, before padding.
+    pub sizes_hw: Vec<[usize; 2]>,
+    pub original_hw: Vec<[usize; 2]>,
+}
+
+impl ImageTransformConfig {
+    /// Size after resizing, as torchvision computes it (f32 scale, floor of `size * scale`).
+    pub fn resized_hw(&self, [h, w]: [usize; 2]) -> [usize; 2] {
+        let (short, long) = (h.min(w) as f32, h.max(w) as f32);
+        let scale = (self.min_size as f32 / short).min(self.max_size as f32 / long) as f64;
+        [
+            (h as f64 * scale).floor() as usize,
+            (w as f64 * scale).floor() as usize,
+        ]
+    }
+
+    /// Transforms `[3, H, W]` RGB images with values in `[0, 1]`.
+    pub fn apply<B: Backend>(&self, images: Vec<Tensor<B, 3>>) -> ImageBatch<B> {
+        let device = images[0].device();
+        let mean = Tensor::<B, 1>::from_floats(self.mean, &device).reshape([3, 1, 1]);
+        let std = Tensor::<B, 1>::from_floats(self.std, &device).reshape([3, 1, 1]);
+        let mut resized = Vec::with_capacity(images.len());
+        let (mut sizes_hw, mut original_hw) = (Vec::new(), Vec::new());
+        for image in images {
+            let [_, h, w] = image.dims();
+            let size = self.resized_hw([h, w]);
+            let normalised = ((image - mean.clone()) / std.clone()).unsqueeze_dim::<4>(0);
+            let options =
+                InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false);
+            resized.push(interpolate(normalised, size, options));
+            sizes_hw.push(size);
+            original_hw.push([h, w]);
+        }
+        let d = self.size_divisible;
+        let pad_h = sizes_hw.iter().map(|s| s[0]).max().unwrap_or(0).div_ceil(d) * d;
+        let pad_w = sizes_hw.iter().map(|s| s[1]).max().unwrap_or(0).div_ceil(d) * d;
+        let mut batch = Tensor::zeros([resized.len(), 3, pad_h, pad_w], &device);
+        for (i, (image, [h, w])) in resized.into_iter().zip(&sizes_hw).enumerate() {
+            batch = batch.slice_assign([i..i + 1, 0..3, 0..*h, 0..*w], image);
+        }
+        ImageBatch {
+            images: batch,
+            sizes_hw,
+            original_hw,
+        }
+    }
+}
+
+/// Boxes of a resized image in the original image's pixels (torchvision's `resize_boxes`).
+pub fn boxes_to_original(
+    boxes: &[[f32; 4]],
+    resized_hw: [usize; 2],
+    original_hw: [usize; 2],
+) -> Vec<[f32; 4]> {
+    let ratio_h = original_hw[0] as f32 / resized_hw[0] as f32;
+    let ratio_w = original_hw[1] as f32 / resized_hw[1] as f32;
+    boxes
+        .iter()
+        .map(|b| {
+            [
+                b[0] * ratio_w,
+                b[1] * ratio_h,
+                b[2] * ratio_w,
+                b[3] * ratio_h,
+            ]
+        })
+        .collect()
+}

@@ -1,0 +1,96 @@
+//! The assembled Faster R-CNN against torchvision's `FasterRCNN` (tests/reference/detector.py)
+//! on a crop of scikit-image's astronaut photo: one detector-named checkpoint (merged here
+//! from the part fixtures) loads strictly through `torchvision_faster_rcnn`; the transformed
+//! batch matches within 1e-4 and the final detections have torchvision's labels and order,
+//! boxes within 1e-2 original pixels and scores within 1e-4.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use avaloc::models::detector::{FasterRcnnConfig, ImageTransformConfig, ResNetFpnConfig};
+use avaloc::nn::ResNetConfig;
+use avaloc::weights::{Checkpoint, LoadMode, load_into, torchvision_faster_rcnn};
+use burn::tensor::Tensor;
+use common::{Fixture, TestBackend, assert_close, fixture_path, values};
+use safetensors::SafeTensors;
+use safetensors::tensor::TensorView;
+
+/// The part fixtures merged under torchvision's whole-detector names.
+fn merged_checkpoint() -> std::path::PathBuf {
+    let parts: Vec<(Vec<u8>, &str)> = [
+        ("resnet_tiny.safetensors", "backbone.body."),
+        ("fpn_tiny.safetensors", ""),
+        ("rpn_tiny.safetensors", ""),
+        ("roi_heads_tiny.safetensors", ""),
+    ]
+    .into_iter()
+    .map(|(file, prefix)| (std::fs::read(fixture_path(file)).unwrap(), prefix))
+    .collect();
+    let views: Vec<(SafeTensors, &str)> = parts
+        .iter()
+        .map(|(b, p)| (SafeTensors::deserialize(b).unwrap(), *p))
+        .collect();
+    let mut tensors: BTreeMap<String, TensorView> = BTreeMap::new();
+    for (view, prefix) in &views {
+        for (name, t) in view.tensors() {
+            if prefix.is_empty() || !name.starts_with("fc.") {
+                tensors.insert(
+                    format!("{prefix}{name}"),
+                    TensorView::new(t.dtype(), t.shape().to_vec(), t.data()).unwrap(),
+                );
+            }
+        }
+    }
+    let path = std::env::temp_dir().join(format!(
+        "avaloc-detector-{}.safetensors",
+        std::process::id()
+    ));
+    safetensors::serialize_to_file(tensors, None, &path).unwrap();
+    path
+}
+
+#[test]
+fn detections_match_torchvision() {
+    let body = ResNetConfig::new([1, 1, 1, 1])
+        .with_groups(2)
+        .with_width_per_group(4);
+    let config = FasterRcnnConfig::new(ResNetFpnConfig::new(body).with_out_channels(32), 3)
+        .with_representation(64)
+        .with_transform(
+            ImageTransformConfig::new()
+                .with_min_size(160)
+                .with_max_size(256),
+        );
+    let path = merged_checkpoint();
+    let checkpoint = Checkpoint::open(&path).unwrap();
+    let (model, report) = load_into(
+        config.init::<TestBackend>(&Default::default()),
+        &checkpoint,
+        &torchvision_faster_rcnn(),
+        LoadMode::Strict,
+    )
+    .unwrap();
+    assert!(report.is_exact(), "{report}");
+    std::fs::remove_file(path).unwrap();
+
+    let io = Fixture::open("detector_tiny_io");
+    let image: Tensor<TestBackend, 3> = io.tensor("image");
+    let batch = config.transform.apply(vec![image.clone()]);
+    assert_eq!(batch.images.dims(), [1, 3, 160, 224]);
+    assert_eq!(batch.sizes_hw, vec![[160, 213]]);
+    let row = batch.images.slice([0..1, 0..3, 80..81, 0..224]);
+    assert_close(
+        "transformed row 80",
+        &values(row),
+        &io.floats("batch_row80"),
+        1e-4,
+    );
+
+    let detections = model.detect(&config, vec![image]);
+    let d = &detections[0];
+    assert_eq!(d.labels, io.ints("labels"));
+    assert_close("scores", &d.scores, &io.floats("scores"), 1e-4);
+    let boxes: Vec<f32> = d.boxes.iter().flatten().copied().collect();
+    assert_close("boxes", &boxes, &io.floats("boxes"), 1e-2);
+}
