@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
+use crate::models::detector::{FasterRcnnConfig, ImageTransformConfig, ResNetFpnConfig};
 use crate::nn::ResNetConfig;
 use crate::weights::{
-    Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, load_into, torchvision_resnet,
+    Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, load_into, torchvision_faster_rcnn,
+    torchvision_resnet,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -34,31 +36,60 @@ pub struct NetworkFile {
     pub network: NetworkConfig,
 }
 
+/// A ResNet / ResNeXt trunk (`[network.backbone]`): `depth` (50, 101, 152) or `blocks`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BackboneSpec {
+    pub depth: Option<usize>,
+    pub blocks: Option<[usize; 4]>,
+    #[serde(default = "one")]
+    pub groups: usize,
+    #[serde(default = "sixty_four")]
+    pub width_per_group: usize,
+}
+
 /// The networks a configuration can describe, by `kind`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum NetworkConfig {
-    /// A torchvision-style ResNet / ResNeXt trunk.
+    /// A torchvision-style ResNet / ResNeXt trunk, with a classifier when `num_classes` is set.
     Resnet {
-        /// 50, 101 or 152 ...
-        depth: Option<usize>,
-        /// ... or bottleneck blocks per stage, for other sizes.
-        blocks: Option<[usize; 4]>,
-        #[serde(default = "one")]
-        groups: usize,
-        #[serde(default = "sixty_four")]
-        width_per_group: usize,
-        /// Classification head size; absent for a backbone.
+        backbone: BackboneSpec,
         num_classes: Option<usize>,
+    },
+    /// torchvision's Faster R-CNN on a ResNet/ResNeXt-FPN backbone.
+    FasterRcnn {
+        backbone: BackboneSpec,
+        /// Classes including the background: 91 for COCO, 2 for a person-only detector.
+        num_classes: usize,
+        #[serde(default = "two_fifty_six")]
+        fpn_channels: usize,
+        #[serde(default = "one_thousand_twenty_four")]
+        representation: usize,
+        #[serde(default = "eight_hundred")]
+        min_size: usize,
+        #[serde(default = "thirteen_thirty_three")]
+        max_size: usize,
     },
 }
 
 fn one() -> usize {
     1
 }
-
 fn sixty_four() -> usize {
     64
+}
+fn two_fifty_six() -> usize {
+    256
+}
+fn one_thousand_twenty_four() -> usize {
+    1024
+}
+fn eight_hundred() -> usize {
+    800
+}
+fn thirteen_thirty_three() -> usize {
+    1333
 }
 
 impl NetworkFile {
@@ -82,67 +113,125 @@ impl NetworkFile {
     }
 }
 
+impl BackboneSpec {
+    fn validate(&self) -> Result<(), String> {
+        match (self.depth, self.blocks) {
+            (Some(d), None) if ResNetConfig::blocks_for_depth(d).is_none() => {
+                return Err(format!(
+                    "network.backbone.depth = {d}: expected 50, 101 or 152"
+                ));
+            }
+            (Some(_), Some(_)) | (None, None) => {
+                return Err(
+                    "give exactly one of network.backbone.depth and network.backbone.blocks".into(),
+                );
+            }
+            (_, Some(b)) if b.contains(&0) => {
+                return Err(format!(
+                    "network.backbone.blocks = {b:?}: every stage needs a block"
+                ));
+            }
+            _ => {}
+        }
+        if self.groups == 0 || self.width_per_group == 0 {
+            return Err("network.backbone.groups and width_per_group must be positive".into());
+        }
+        Ok(())
+    }
+
+    /// The trunk's configuration (validated specs only).
+    pub fn resnet(&self) -> ResNetConfig {
+        let blocks = self
+            .blocks
+            .or_else(|| self.depth.and_then(ResNetConfig::blocks_for_depth))
+            .expect("validated: depth or blocks");
+        ResNetConfig::new(blocks)
+            .with_groups(self.groups)
+            .with_width_per_group(self.width_per_group)
+    }
+}
+
 impl NetworkConfig {
     fn validate(&self) -> Result<(), String> {
         match self {
-            Self::Resnet {
-                depth,
-                blocks,
-                groups,
-                width_per_group,
+            Self::Resnet { backbone, .. } => backbone.validate(),
+            Self::FasterRcnn {
+                backbone,
+                num_classes,
+                min_size,
+                max_size,
                 ..
             } => {
-                match (depth, blocks) {
-                    (Some(d), None) if ResNetConfig::blocks_for_depth(*d).is_none() => {
-                        return Err(format!("network.depth = {d}: expected 50, 101 or 152"));
-                    }
-                    (Some(_), Some(_)) | (None, None) => {
-                        return Err("give exactly one of network.depth and network.blocks".into());
-                    }
-                    (_, Some(b)) if b.contains(&0) => {
-                        return Err(format!("network.blocks = {b:?}: every stage needs a block"));
-                    }
-                    _ => {}
+                backbone.validate()?;
+                if *num_classes < 2 {
+                    return Err("network.num_classes counts the background too: at least 2".into());
                 }
-                if *groups == 0 || *width_per_group == 0 {
-                    return Err(
-                        "network.groups and network.width_per_group must be positive".into(),
-                    );
+                if min_size > max_size {
+                    return Err(format!(
+                        "network.min_size {min_size} is above max_size {max_size}"
+                    ));
                 }
                 Ok(())
             }
         }
     }
 
-    /// Builds the network and loads `checkpoint` into it through the network's source naming.
+    /// The detector's configuration, for `kind = "faster_rcnn"`.
+    pub fn faster_rcnn(&self) -> Option<FasterRcnnConfig> {
+        match self {
+            Self::FasterRcnn {
+                backbone,
+                num_classes,
+                fpn_channels,
+                representation,
+                min_size,
+                max_size,
+            } => Some(
+                FasterRcnnConfig::new(
+                    ResNetFpnConfig::new(backbone.resnet()).with_out_channels(*fpn_channels),
+                    *num_classes,
+                )
+                .with_representation(*representation)
+                .with_transform(
+                    ImageTransformConfig::new()
+                        .with_min_size(*min_size)
+                        .with_max_size(*max_size),
+                ),
+            ),
+            Self::Resnet { .. } => None,
+        }
+    }
+
+    /// Builds the network and loads `checkpoint` into it through the network's source naming
+    /// (or as it is, for checkpoints avaloc wrote).
     pub fn load_weights<B: Backend>(
         &self,
         checkpoint: &Checkpoint,
         mode: LoadMode,
         device: &B::Device,
     ) -> Result<LoadReport, WeightsError> {
+        let native = checkpoint.is_native();
+        let keymap = |source: KeyMap| if native { KeyMap::identity() } else { source };
         match self {
             Self::Resnet {
-                depth,
-                blocks,
-                groups,
-                width_per_group,
+                backbone,
                 num_classes,
             } => {
-                let blocks = blocks
-                    .or_else(|| depth.and_then(ResNetConfig::blocks_for_depth))
-                    .expect("validated: depth or blocks");
-                let net = ResNetConfig::new(blocks)
-                    .with_groups(*groups)
-                    .with_width_per_group(*width_per_group)
+                let net = backbone
+                    .resnet()
                     .with_num_classes(*num_classes)
                     .init::<B>(device);
-                let keymap: KeyMap = if checkpoint.is_native() {
-                    KeyMap::identity()
-                } else {
-                    torchvision_resnet(num_classes.is_some())
-                };
-                load_into(net, checkpoint, &keymap, mode).map(|(_, report)| report)
+                load_into(
+                    net,
+                    checkpoint,
+                    &keymap(torchvision_resnet(num_classes.is_some())),
+                    mode,
+                )
+                .map(|(_, r)| r)
+            }
+            Self::FasterRcnn { .. } => {
+                let net = self.faster_rcnn().expect("a detector").init::<B>(device);
+                load_into(net, checkpoint, &keymap(torchvision_faster_rcnn()), mode).map(|(_, r)| r)
             }
         }
     }

@@ -18,6 +18,8 @@ use safetensors::tensor::TensorView;
 
 /// The part fixtures merged under torchvision's whole-detector names.
 fn merged_checkpoint() -> std::path::PathBuf {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let parts: Vec<(Vec<u8>, &str)> = [
         ("resnet_tiny.safetensors", "backbone.body."),
         ("fpn_tiny.safetensors", ""),
@@ -43,7 +45,7 @@ fn merged_checkpoint() -> std::path::PathBuf {
         }
     }
     let path = std::env::temp_dir().join(format!(
-        "avaloc-detector-{}.safetensors",
+        "avaloc-detector-{}-{call}.safetensors",
         std::process::id()
     ));
     safetensors::serialize_to_file(tensors, None, &path).unwrap();
@@ -93,4 +95,31 @@ fn detections_match_torchvision() {
     assert_close("scores", &d.scores, &io.floats("scores"), 1e-4);
     let boxes: Vec<f32> = d.boxes.iter().flatten().copied().collect();
     assert_close("boxes", &boxes, &io.floats("boxes"), 1e-2);
+}
+
+#[test]
+fn weights_check_accepts_a_torchvision_detector_checkpoint() {
+    let path = merged_checkpoint();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "weights",
+            "check",
+            "--config",
+            "configs/detector/faster_rcnn_tiny.toml",
+        ])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("fits configs/detector/faster_rcnn_tiny.toml"),
+        "{stdout}"
+    );
+    std::fs::remove_file(path).unwrap();
 }

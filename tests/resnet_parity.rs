@@ -149,21 +149,27 @@ fn unknown_backend_feature_is_a_clear_error() {
 fn bad_configs_name_the_file_and_the_problem() {
     let dir = std::env::temp_dir().join(format!("avaloc-config-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
+    let backbone = "[network.backbone]\ndepth = 50\n";
     let cases = [
         (
             "depth.toml",
-            "[network]\nkind = \"resnet\"\ndepth = 34\n",
+            "[network]\nkind = \"resnet\"\n[network.backbone]\ndepth = 34\n".to_string(),
             "expected 50, 101 or 152",
         ),
         (
             "kind.toml",
-            "[network]\nkind = \"vgg\"\n",
+            "[network]\nkind = \"vgg\"\n".to_string(),
             "unknown variant",
         ),
         (
             "field.toml",
-            "[network]\nkind = \"resnet\"\ndepth = 50\ncolour = 3\n",
+            format!("[network]\nkind = \"resnet\"\n{backbone}colour = 3\n"),
             "unknown field",
+        ),
+        (
+            "classes.toml",
+            format!("[network]\nkind = \"faster_rcnn\"\nnum_classes = 1\n{backbone}"),
+            "at least 2",
         ),
     ];
     for (name, text, needle) in cases {
