@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
-use crate::models::detector::{FasterRcnnConfig, ImageTransformConfig, ResNetFpnConfig};
+use crate::models::detector::{
+    FasterRcnn, FasterRcnnConfig, ImageTransformConfig, ResNetFpnConfig,
+};
 use crate::nn::ResNetConfig;
 use crate::weights::{
     Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, load_into, torchvision_faster_rcnn,
@@ -229,10 +231,32 @@ impl NetworkConfig {
                 )
                 .map(|(_, r)| r)
             }
-            Self::FasterRcnn { .. } => {
-                let net = self.faster_rcnn().expect("a detector").init::<B>(device);
-                load_into(net, checkpoint, &keymap(torchvision_faster_rcnn()), mode).map(|(_, r)| r)
-            }
+            Self::FasterRcnn { .. } => self
+                .detector_with_weights::<B>(checkpoint, mode, device)
+                .map(|(_, r)| r),
         }
+    }
+
+    /// The detector of a `kind = "faster_rcnn"` config with `checkpoint` loaded (torchvision
+    /// naming, or as it is for checkpoints avaloc wrote).
+    ///
+    /// # Panics
+    /// When the config describes another kind of network.
+    pub fn detector_with_weights<B: Backend>(
+        &self,
+        checkpoint: &Checkpoint,
+        mode: LoadMode,
+        device: &B::Device,
+    ) -> Result<(FasterRcnn<B>, LoadReport), WeightsError> {
+        let net = self
+            .faster_rcnn()
+            .expect("a faster_rcnn config")
+            .init::<B>(device);
+        let keymap = if checkpoint.is_native() {
+            KeyMap::identity()
+        } else {
+            torchvision_faster_rcnn()
+        };
+        load_into(net, checkpoint, &keymap, mode)
     }
 }

@@ -6,51 +6,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
 use avaloc::models::detector::{FasterRcnnConfig, ImageTransformConfig, ResNetFpnConfig};
 use avaloc::nn::ResNetConfig;
 use avaloc::weights::{Checkpoint, LoadMode, load_into, torchvision_faster_rcnn};
 use burn::tensor::Tensor;
 use common::{Fixture, TestBackend, assert_close, fixture_path, values};
-use safetensors::SafeTensors;
-use safetensors::tensor::TensorView;
-
-/// The part fixtures merged under torchvision's whole-detector names.
-fn merged_checkpoint() -> std::path::PathBuf {
-    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let parts: Vec<(Vec<u8>, &str)> = [
-        ("resnet_tiny.safetensors", "backbone.body."),
-        ("fpn_tiny.safetensors", ""),
-        ("rpn_tiny.safetensors", ""),
-        ("roi_heads_tiny.safetensors", ""),
-    ]
-    .into_iter()
-    .map(|(file, prefix)| (std::fs::read(fixture_path(file)).unwrap(), prefix))
-    .collect();
-    let views: Vec<(SafeTensors, &str)> = parts
-        .iter()
-        .map(|(b, p)| (SafeTensors::deserialize(b).unwrap(), *p))
-        .collect();
-    let mut tensors: BTreeMap<String, TensorView> = BTreeMap::new();
-    for (view, prefix) in &views {
-        for (name, t) in view.tensors() {
-            if prefix.is_empty() || !name.starts_with("fc.") {
-                tensors.insert(
-                    format!("{prefix}{name}"),
-                    TensorView::new(t.dtype(), t.shape().to_vec(), t.data()).unwrap(),
-                );
-            }
-        }
-    }
-    let path = std::env::temp_dir().join(format!(
-        "avaloc-detector-{}-{call}.safetensors",
-        std::process::id()
-    ));
-    safetensors::serialize_to_file(tensors, None, &path).unwrap();
-    path
-}
 
 #[test]
 fn detections_match_torchvision() {
@@ -64,7 +24,7 @@ fn detections_match_torchvision() {
                 .with_min_size(160)
                 .with_max_size(256),
         );
-    let path = merged_checkpoint();
+    let path = common::tiny_detector_checkpoint();
     let checkpoint = Checkpoint::open(&path).unwrap();
     let (model, report) = load_into(
         config.init::<TestBackend>(&Default::default()),
@@ -99,7 +59,7 @@ fn detections_match_torchvision() {
 
 #[test]
 fn weights_check_accepts_a_torchvision_detector_checkpoint() {
-    let path = merged_checkpoint();
+    let path = common::tiny_detector_checkpoint();
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .args([

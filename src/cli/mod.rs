@@ -1,6 +1,7 @@
 //! The `avaloc` command line: one file per subcommand.
 
 mod eval;
+mod persons;
 mod synth;
 mod weights;
 
@@ -35,6 +36,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Write the synthetic AVA-format dataset (frames, annotations, boxes, keypoints).
     Synth(synth::SynthArgs),
+    /// Person boxes at every keyframe (one per second) of frames, a video or an image.
+    Persons(persons::PersonsArgs),
 }
 
 impl Cli {
@@ -54,5 +57,6 @@ pub fn main() -> Result<()> {
         Command::Weights(command) => weights::run(command, backend),
         Command::Eval(args) => eval::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Persons(args) => persons::run(args, backend),
     }
 }

@@ -127,3 +127,42 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tol: f32) {
     let err = max_abs_diff(actual, expected);
     assert!(err <= tol, "{what}: max abs error {err:e} > {tol:e}");
 }
+
+/// The tiny detector's part fixtures merged into one checkpoint under torchvision's
+/// whole-detector names, in a temporary file (the caller removes it).
+pub fn tiny_detector_checkpoint() -> std::path::PathBuf {
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let parts: Vec<(Vec<u8>, &str)> = [
+        ("resnet_tiny.safetensors", "backbone.body."),
+        ("fpn_tiny.safetensors", ""),
+        ("rpn_tiny.safetensors", ""),
+        ("roi_heads_tiny.safetensors", ""),
+    ]
+    .into_iter()
+    .map(|(file, prefix)| (std::fs::read(fixture_path(file)).unwrap(), prefix))
+    .collect();
+    let views: Vec<(safetensors::SafeTensors, &str)> = parts
+        .iter()
+        .map(|(b, p)| (safetensors::SafeTensors::deserialize(b).unwrap(), *p))
+        .collect();
+    let mut tensors: std::collections::BTreeMap<String, safetensors::tensor::TensorView> =
+        std::collections::BTreeMap::new();
+    for (view, prefix) in &views {
+        for (name, t) in view.tensors() {
+            if prefix.is_empty() || !name.starts_with("fc.") {
+                tensors.insert(
+                    format!("{prefix}{name}"),
+                    safetensors::tensor::TensorView::new(t.dtype(), t.shape().to_vec(), t.data())
+                        .unwrap(),
+                );
+            }
+        }
+    }
+    let path = std::env::temp_dir().join(format!(
+        "avaloc-detector-{}-{call}.safetensors",
+        std::process::id()
+    ));
+    safetensors::serialize_to_file(tensors, None, &path).unwrap();
+    path
+}

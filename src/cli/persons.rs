@@ -1,0 +1,198 @@
+//! `avaloc persons`: person boxes at every keyframe of a video, as a PySlowFast person-box
+//! CSV (`video_id, timestamp, x1, y1, x2, y2, , score`, boxes normalised) that the data layer
+//! and `avaloc eval` read.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::{Tensor, TensorData, backend::Backend};
+use clap::Args;
+
+use crate::backend::{self, BackendChoice, Job};
+use crate::config::{NetworkConfig, NetworkFile};
+use crate::data::{AVA_FPS, AVA_VIDEO_START_S, decode_frame};
+use crate::weights::{Checkpoint, LoadMode};
+
+#[derive(Debug, Args)]
+pub struct PersonsArgs {
+    /// A detector configuration (configs/detector/*.toml).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Detector weights (torchvision-named .pth/.safetensors, or saved by avaloc).
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// A directory with one video's frames at 30 fps (sorted by name; its name is the video id).
+    #[arg(long, conflicts_with_all = ["video", "image"])]
+    pub frames: Option<PathBuf>,
+    /// A video file, decoded at 30 fps by the `ffmpeg` program.
+    #[arg(long, conflicts_with = "image")]
+    pub video: Option<PathBuf>,
+    /// A single image (timestamp 0).
+    #[arg(long)]
+    pub image: Option<PathBuf>,
+    /// Minimum person score (the seed system: 0.8 on AVA, 0.7 on Kinetics).
+    #[arg(long, default_value_t = 0.8)]
+    pub threshold: f32,
+    /// The detector's person class (1 in COCO and in a person-only detector).
+    #[arg(long, default_value_t = 1)]
+    pub person_label: i64,
+    /// Time of the first frame in seconds (AVA videos start at 900).
+    #[arg(long, default_value_t = AVA_VIDEO_START_S)]
+    pub start: i64,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// The keyframes to detect on: `(video_id, timestamp_s, frame path)`.
+fn keyframes(args: &PersonsArgs, scratch: &Path) -> Result<Vec<(String, i64, PathBuf)>> {
+    let (dir, video_id) = match (&args.frames, &args.video, &args.image) {
+        (_, _, Some(image)) => {
+            let id = image
+                .file_stem()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            return Ok(vec![(id, 0, image.clone())]);
+        }
+        (Some(dir), _, _) => (
+            dir.clone(),
+            dir.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+        ),
+        (_, Some(video), _) => {
+            extract_frames(video, scratch)?;
+            (
+                scratch.to_path_buf(),
+                video
+                    .file_stem()
+                    .unwrap_or_default()
+                    .to_string_lossy()
+                    .into_owned(),
+            )
+        }
+        _ => bail!("give one of --frames DIR, --video FILE or --image FILE"),
+    };
+    let mut frames: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .with_context(|| format!("reading frames from {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "jpg" || e == "jpeg" || e == "png")
+        })
+        .collect();
+    frames.sort();
+    if frames.is_empty() {
+        bail!("{}: no .jpg or .png frames", dir.display());
+    }
+    // One keyframe per second: frame 30·k is second start + k.
+    Ok(frames
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % AVA_FPS as usize == 0)
+        .map(|(i, p)| (video_id.clone(), args.start + i as i64 / AVA_FPS, p))
+        .collect())
+}
+
+fn extract_frames(video: &Path, into: &Path) -> Result<()> {
+    std::fs::create_dir_all(into)?;
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(video)
+        .args(["-r", "30", "-q:v", "1"])
+        .arg(into.join("%06d.jpg"))
+        .status()
+        .map_err(|e| anyhow::anyhow!("cannot run ffmpeg ({e}): install it (Debian: apt-get install ffmpeg) or extract frames yourself and use --frames"))?;
+    if !status.success() {
+        bail!("ffmpeg could not decode {} ({status})", video.display());
+    }
+    Ok(())
+}
+
+pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
+    let network = NetworkFile::load(&args.config)?.network;
+    if network.faster_rcnn().is_none() {
+        bail!(
+            "{}: not a detector configuration (kind = \"faster_rcnn\")",
+            args.config.display()
+        );
+    }
+    let checkpoint = Checkpoint::open(&args.weights)?;
+    let scratch = std::env::temp_dir().join(format!("avaloc-persons-{}", std::process::id()));
+    let keyframes = keyframes(&args, &scratch);
+    let job = PersonsJob {
+        network,
+        checkpoint,
+        keyframes: keyframes?,
+        threshold: args.threshold,
+        person_label: args.person_label,
+    };
+    let result = backend::run(backend_choice, job);
+    let _ = std::fs::remove_dir_all(&scratch);
+    let (csv, keyframes, boxes) = result?;
+    crate::io::write_atomic(&args.out, csv.as_bytes())
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "{}: {boxes} person boxes at {keyframes} keyframes",
+        args.out.display()
+    );
+    Ok(())
+}
+
+struct PersonsJob {
+    network: NetworkConfig,
+    checkpoint: Checkpoint,
+    keyframes: Vec<(String, i64, PathBuf)>,
+    threshold: f32,
+    person_label: i64,
+}
+
+impl Job for PersonsJob {
+    type Output = (String, usize, usize);
+
+    fn run<B: Backend>(self, device: B::Device) -> Result<Self::Output> {
+        let (model, _) =
+            self.network
+                .detector_with_weights::<B>(&self.checkpoint, LoadMode::Strict, &device)?;
+        let config = self.network.faster_rcnn().expect("checked");
+        let progress = indicatif::ProgressBar::new(self.keyframes.len() as u64);
+        let (mut csv, mut boxes) = (String::new(), 0);
+        for (video, timestamp, path) in &self.keyframes {
+            let frame = decode_frame(path)?;
+            let (w, h) = frame.dimensions();
+            let pixels: Vec<f32> = (0..3)
+                .flat_map(|c| frame.pixels().map(move |p| p[c] as f32 / 255.0))
+                .collect();
+            let image = Tensor::<B, 3>::from_data(
+                TensorData::new(pixels, [3, h as usize, w as usize]),
+                &device,
+            );
+            let detections = model.detect(&config, vec![image]).remove(0);
+            for ((b, score), label) in detections
+                .boxes
+                .iter()
+                .zip(&detections.scores)
+                .zip(&detections.labels)
+            {
+                if *label == self.person_label && *score >= self.threshold {
+                    let (w, h) = (w as f32, h as f32);
+                    writeln!(
+                        csv,
+                        "{video},{timestamp:04},{:.3},{:.3},{:.3},{:.3},,{score:.6}",
+                        b[0] / w,
+                        b[1] / h,
+                        b[2] / w,
+                        b[3] / h
+                    )?;
+                    boxes += 1;
+                }
+            }
+            progress.inc(1);
+        }
+        progress.finish_and_clear();
+        Ok((csv, self.keyframes.len(), boxes))
+    }
+}

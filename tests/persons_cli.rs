@@ -1,0 +1,170 @@
+//! `avaloc persons` with the tiny detector on a synthetic video's frames: one keyframe per
+//! second, boxes of the person class above the threshold, normalised by the frame size,
+//! exactly the library's detections for the same frame; clear errors for bad input.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use avaloc::config::NetworkFile;
+use avaloc::data::synth::{SynthConfig, generate};
+use avaloc::data::{decode_frame, read_person_boxes};
+use avaloc::weights::{Checkpoint, LoadMode};
+use burn::tensor::{Tensor, TensorData};
+use common::TestBackend;
+
+const CONFIG: &str = "configs/detector/faster_rcnn_tiny.toml";
+
+fn avaloc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_avaloc"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn keyframe_boxes_are_the_detectors_person_detections() {
+    let root = std::env::temp_dir().join(format!("avaloc-persons-{}", std::process::id()));
+    let config = SynthConfig {
+        train_videos: 0,
+        val_videos: 1,
+        seconds: 5,
+        width: 96,
+        height: 72,
+        seed: 1,
+    };
+    generate(&root, &config).unwrap();
+    let frames: PathBuf = root.join("frames/syn_val_000");
+    let weights = common::tiny_detector_checkpoint();
+    let out = root.join("boxes.csv");
+    let run = avaloc(&[
+        "persons",
+        "--config",
+        CONFIG,
+        "--weights",
+        weights.to_str().unwrap(),
+        "--frames",
+        frames.to_str().unwrap(),
+        "--threshold",
+        "0.3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&run.stdout).contains("at 5 keyframes"),
+        "5 s of frames: seconds 900..904"
+    );
+
+    // The CLI's boxes at second 902 are the library's class-1 detections at frame 61.
+    let boxes = read_person_boxes(&out, 0.0).unwrap();
+    let at_902: Vec<[f64; 4]> = boxes
+        .iter()
+        .filter(|b| b.key.timestamp_s == 902)
+        .map(|b| b.box_xyxy_norm)
+        .collect();
+    let network = NetworkFile::load(CONFIG).unwrap().network;
+    let checkpoint = Checkpoint::open(&weights).unwrap();
+    let (model, _) = network
+        .detector_with_weights::<TestBackend>(&checkpoint, LoadMode::Strict, &Default::default())
+        .unwrap();
+    let frame = decode_frame(&frames.join("syn_val_000_000061.jpg")).unwrap();
+    let pixels: Vec<f32> = (0..3)
+        .flat_map(|c| frame.pixels().map(move |p| p[c] as f32 / 255.0))
+        .collect();
+    let image = Tensor::from_data(TensorData::new(pixels, [3, 72, 96]), &Default::default());
+    let d = model
+        .detect(&network.faster_rcnn().unwrap(), vec![image])
+        .remove(0);
+    let expected: Vec<[f64; 4]> = d
+        .boxes
+        .iter()
+        .zip(&d.scores)
+        .zip(&d.labels)
+        .filter(|((_, s), l)| **l == 1 && **s >= 0.3)
+        .map(|((b, _), _)| {
+            [
+                b[0] as f64 / 96.0,
+                b[1] as f64 / 72.0,
+                b[2] as f64 / 96.0,
+                b[3] as f64 / 72.0,
+            ]
+        })
+        .collect();
+    assert!(
+        !expected.is_empty(),
+        "the tiny detector finds class-1 boxes above 0.3 here"
+    );
+    assert_eq!(at_902.len(), expected.len());
+    for (got, want) in at_902.iter().zip(&expected) {
+        for (g, w) in got.iter().zip(want) {
+            assert!((g - w).abs() <= 6e-4, "{got:?} vs {want:?}");
+        }
+    }
+    std::fs::remove_file(weights).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+#[test]
+fn bad_inputs_are_clear_errors() {
+    let weights = common::tiny_detector_checkpoint();
+    let w = weights.to_str().unwrap();
+    let no_input = avaloc(&[
+        "persons",
+        "--config",
+        CONFIG,
+        "--weights",
+        w,
+        "--out",
+        "/tmp/x.csv",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&no_input.stderr)
+            .contains("give one of --frames DIR, --video FILE or --image FILE")
+    );
+    let not_detector = avaloc(&[
+        "persons",
+        "--config",
+        "configs/backbone/resnet50.toml",
+        "--weights",
+        w,
+        "--image",
+        "x.jpg",
+        "--out",
+        "/tmp/x.csv",
+    ]);
+    assert!(String::from_utf8_lossy(&not_detector.stderr).contains("not a detector configuration"));
+    let missing = avaloc(&[
+        "persons",
+        "--config",
+        CONFIG,
+        "--weights",
+        w,
+        "--frames",
+        "/nonexistent/vid",
+        "--out",
+        "/tmp/x.csv",
+    ]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("/nonexistent/vid"));
+    if Command::new("ffmpeg").arg("-version").output().is_err() {
+        let video = avaloc(&[
+            "persons",
+            "--config",
+            CONFIG,
+            "--weights",
+            w,
+            "--video",
+            "clip.mp4",
+            "--out",
+            "/tmp/x.csv",
+        ]);
+        assert!(String::from_utf8_lossy(&video.stderr).contains("apt-get install ffmpeg"));
+    }
+    std::fs::remove_file(weights).unwrap();
+}
