@@ -10,7 +10,7 @@ use avaloc::models::detector::{FasterRcnnConfig, ImageTransformConfig, ResNetFpn
 use avaloc::nn::ResNetConfig;
 use avaloc::weights::{Checkpoint, LoadMode, load_into, torchvision_faster_rcnn};
 use burn::tensor::Tensor;
-use common::{Fixture, TestBackend, assert_close, fixture_path, values};
+use common::{Fixture, TestBackend, assert_close, values};
 
 #[test]
 fn detections_match_torchvision() {
