@@ -37,6 +37,18 @@ pub fn clip_boxes_to_image<B: Backend>(boxes: Tensor<B, 2>, size_hw: [usize; 2])
     )
 }
 
+/// [`clip_boxes_to_image`] for one host box `[x1, y1, x2, y2]` (the first four values of
+/// `b`), for post-processing that runs on the host.
+pub fn clip_box(b: &[f32], [h, w]: [usize; 2]) -> [f32; 4] {
+    let (h, w) = (h as f32, w as f32);
+    [
+        b[0].clamp(0.0, w),
+        b[1].clamp(0.0, h),
+        b[2].clamp(0.0, w),
+        b[3].clamp(0.0, h),
+    ]
+}
+
 /// Indices of the boxes whose width and height are both at least `min_size`, in input order,
 /// as `torchvision.ops.remove_small_boxes`.
 pub fn remove_small_boxes<B: Backend>(boxes: Tensor<B, 2>, min_size: f32) -> Tensor<B, 1, Int> {

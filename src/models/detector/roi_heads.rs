@@ -8,7 +8,7 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Int, Tensor, TensorData, activation, backend::Backend};
 
 use crate::ops::nms::batched_nms_host;
-use crate::ops::{BoxCoder, roi_align};
+use crate::ops::{BoxCoder, clip_box, roi_align};
 
 /// torchvision's `MultiScaleRoIAlign` over the FPN levels P2–P5: a box of area `A` goes to
 /// level `floor(4 + log2(sqrt(A) / 224) + 1e-6)`, clamped to the levels present.
@@ -179,13 +179,7 @@ impl DetectionConfig {
                 for r in rows {
                     for class in 1..classes {
                         let score = scores[r * classes + class];
-                        let b = &boxes[(r * classes + class) * 4..(r * classes + class) * 4 + 4];
-                        let b = [
-                            b[0].clamp(0.0, w as f32),
-                            b[1].clamp(0.0, h as f32),
-                            b[2].clamp(0.0, w as f32),
-                            b[3].clamp(0.0, h as f32),
-                        ];
+                        let b = clip_box(&boxes[(r * classes + class) * 4..], [h, w]);
                         if score > self.score_thresh && b[2] - b[0] >= 1e-2 && b[3] - b[1] >= 1e-2 {
                             kept.extend(b);
                             kept_scores.push(score);

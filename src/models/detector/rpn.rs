@@ -8,8 +8,8 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Tensor, TensorData, activation::relu, backend::Backend};
 
-use crate::ops::BoxCoder;
 use crate::ops::nms::batched_nms_host;
+use crate::ops::{BoxCoder, clip_box};
 
 #[derive(Config, Debug)]
 pub struct RpnHeadConfig {
@@ -140,16 +140,9 @@ impl ProposalConfig {
             );
             start += count;
         }
-        let (w, h) = (w as f32, h as f32);
         let (mut kept_boxes, mut scores, mut levels) = (Vec::new(), Vec::new(), Vec::new());
         for (i, level) in picked {
-            let b = &boxes[4 * i..4 * i + 4];
-            let clipped = [
-                b[0].clamp(0.0, w),
-                b[1].clamp(0.0, h),
-                b[2].clamp(0.0, w),
-                b[3].clamp(0.0, h),
-            ];
+            let clipped = clip_box(&boxes[4 * i..], [h, w]);
             let score = 1.0 / (1.0 + (-logits[i]).exp());
             if clipped[2] - clipped[0] < self.min_size
                 || clipped[3] - clipped[1] < self.min_size
