@@ -5,6 +5,7 @@
 
 pub mod boxes;
 mod error;
+pub(crate) mod host;
 pub mod nms;
 pub mod pool3d;
 pub mod roi_align;

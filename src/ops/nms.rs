@@ -7,6 +7,8 @@
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
+use super::host::to_host_f32;
+
 /// Indices of the boxes kept by greedy NMS, highest score first, as `torchvision.ops.nms`:
 /// a box is dropped when its IoU with a kept, higher-scoring box is greater than
 /// `iou_threshold`. `boxes` is `[N, 4]` as `(x1, y1, x2, y2)`; equal scores keep input order.
@@ -92,12 +94,7 @@ fn host_inputs<B: Backend>(
         m == n,
         "{op}: scores must have one entry per box ({n}), got {m}"
     );
-    let to_vec = |data: TensorData| -> Vec<f32> {
-        data.convert::<f32>()
-            .to_vec()
-            .expect("f32 data after convert")
-    };
-    (to_vec(boxes.into_data()), to_vec(scores.into_data()))
+    (to_host_f32(boxes), to_host_f32(scores))
 }
 
 fn indices_tensor<B: Backend>(kept: Vec<usize>, device: &B::Device) -> Tensor<B, 1, Int> {

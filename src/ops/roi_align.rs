@@ -18,6 +18,7 @@
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
 use super::OpError;
+use super::host::{restore_order, to_host_f32};
 
 const OP: &str = "roi_align";
 
@@ -89,11 +90,7 @@ pub fn try_roi_align<B: Backend>(
         ));
     }
 
-    let rois_host: Vec<f32> = rois
-        .into_data()
-        .convert::<f32>()
-        .to_vec()
-        .expect("f32 data after convert");
+    let rois_host = to_host_f32(rois);
     let geometry = Geometry {
         batch,
         height,
@@ -125,17 +122,7 @@ pub fn try_roi_align<B: Backend>(
         outputs.push(geometry.pool_chunk(pixels.clone(), &chunk, rows, cols, &device));
         start = end;
     }
-    let pooled = Tensor::cat(outputs, 0);
-    if order.iter().enumerate().all(|(p, &k)| p == k) {
-        return Ok(pooled);
-    }
-    // Back to the input order: position of RoI k in the sorted order.
-    let mut position = vec![0i64; num_rois];
-    for (p, &k) in order.iter().enumerate() {
-        position[k] = p as i64;
-    }
-    let position = Tensor::<B, 1, Int>::from_data(TensorData::new(position, [num_rois]), &device);
-    Ok(pooled.select(0, position))
+    Ok(restore_order(Tensor::cat(outputs, 0), &order))
 }
 
 /// The sorted RoIs `order[start..end]` that fit in one chunk, with the chunk's window size.

@@ -5,8 +5,9 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Int, Tensor, TensorData, activation, backend::Backend};
+use burn::tensor::{Tensor, TensorData, activation, backend::Backend};
 
+use crate::ops::host::{restore_order, to_host_f32};
 use crate::ops::nms::batched_nms_host;
 use crate::ops::{BoxCoder, clip_box, roi_align};
 
@@ -40,8 +41,9 @@ impl MultiScaleRoiAlign {
             .map(|l| 2f32.powf((l.dims()[2] as f32 / batch_hw[0] as f32).log2().round()))
             .collect();
         let (k_min, k_max) = (-scales[0].log2(), -scales[scales.len() - 1].log2());
-        let mut per_level: Vec<(Vec<f32>, Vec<i64>)> = vec![(Vec::new(), Vec::new()); levels.len()];
-        let mut k = 0i64;
+        let mut per_level: Vec<(Vec<f32>, Vec<usize>)> =
+            vec![(Vec::new(), Vec::new()); levels.len()];
+        let mut k = 0usize;
         for (image, image_boxes) in boxes.iter().enumerate() {
             for b in image_boxes {
                 let size = ((b[2] - b[0]) * (b[3] - b[1])).sqrt();
@@ -76,16 +78,7 @@ impl MultiScaleRoiAlign {
         if pooled.is_empty() {
             return Tensor::zeros([0, channels, s, s], &device);
         }
-        // Back to the input order.
-        let mut position = vec![0i64; order.len()];
-        for (p, &k) in order.iter().enumerate() {
-            position[k as usize] = p as i64;
-        }
-        let n = position.len();
-        Tensor::cat(pooled, 0).select(
-            0,
-            Tensor::<B, 1, Int>::from_data(TensorData::new(position, [n]), &device),
-        )
+        restore_order(Tensor::cat(pooled, 0), &order)
     }
 }
 
@@ -165,9 +158,7 @@ impl DetectionConfig {
         let reference = Tensor::<B, 2>::from_data(TensorData::new(flat, [k, 4]), &device);
         let boxes = BoxCoder::new(self.box_weights).decode(box_regression, reference);
         let scores = activation::softmax(class_logits, 1);
-        let host =
-            |t: Tensor<B, 2>| -> Vec<f32> { t.into_data().convert::<f32>().to_vec().expect("f32") };
-        let (boxes, scores) = (host(boxes), host(scores));
+        let (boxes, scores) = (to_host_f32(boxes), to_host_f32(scores));
         let mut start = 0;
         proposals
             .iter()

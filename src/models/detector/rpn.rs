@@ -8,6 +8,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Tensor, TensorData, activation::relu, backend::Backend};
 
+use crate::ops::host::to_host_f32;
 use crate::ops::nms::batched_nms_host;
 use crate::ops::{BoxCoder, clip_box};
 
@@ -107,9 +108,7 @@ impl ProposalConfig {
                 .repeat_dim(0, n)
                 .reshape([n * total, 4]),
         );
-        let host =
-            |t: Tensor<B, 2>| -> Vec<f32> { t.into_data().convert::<f32>().to_vec().expect("f32") };
-        let (logits, boxes) = (host(objectness), host(decoded));
+        let (logits, boxes) = (to_host_f32(objectness), to_host_f32(decoded));
         (0..n)
             .map(|image| {
                 let logits = &logits[image * total..(image + 1) * total];
