@@ -48,6 +48,9 @@ pub struct BackboneSpec {
     pub groups: usize,
     #[serde(default = "sixty_four")]
     pub width_per_group: usize,
+    /// Stem channels; stages have 1, 2, 4, 8 times as many planes (torchvision: 64).
+    #[serde(default = "sixty_four")]
+    pub base_channels: usize,
 }
 
 /// The networks a configuration can describe, by `kind`.
@@ -135,8 +138,11 @@ impl BackboneSpec {
             }
             _ => {}
         }
-        if self.groups == 0 || self.width_per_group == 0 {
-            return Err("network.backbone.groups and width_per_group must be positive".into());
+        if self.groups == 0 || self.width_per_group == 0 || self.base_channels == 0 {
+            return Err(
+                "network.backbone.groups, width_per_group and base_channels must be positive"
+                    .into(),
+            );
         }
         Ok(())
     }
@@ -150,6 +156,7 @@ impl BackboneSpec {
         ResNetConfig::new(blocks)
             .with_groups(self.groups)
             .with_width_per_group(self.width_per_group)
+            .with_base_channels(self.base_channels)
     }
 }
 

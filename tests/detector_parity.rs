@@ -6,35 +6,12 @@
 
 mod common;
 
-use avaloc::models::detector::{FasterRcnnConfig, ImageTransformConfig, ResNetFpnConfig};
-use avaloc::nn::ResNetConfig;
-use avaloc::weights::{Checkpoint, LoadMode, load_into, torchvision_faster_rcnn};
 use burn::tensor::Tensor;
 use common::{Fixture, TestBackend, assert_close, values};
 
 #[test]
 fn detections_match_torchvision() {
-    let body = ResNetConfig::new([1, 1, 1, 1])
-        .with_groups(2)
-        .with_width_per_group(4);
-    let config = FasterRcnnConfig::new(ResNetFpnConfig::new(body).with_out_channels(32), 3)
-        .with_representation(64)
-        .with_transform(
-            ImageTransformConfig::new()
-                .with_min_size(160)
-                .with_max_size(256),
-        );
-    let path = common::tiny_detector_checkpoint();
-    let checkpoint = Checkpoint::open(&path).unwrap();
-    let (model, report) = load_into(
-        config.init::<TestBackend>(&Default::default()),
-        &checkpoint,
-        &torchvision_faster_rcnn(),
-        LoadMode::Strict,
-    )
-    .unwrap();
-    assert!(report.is_exact(), "{report}");
-    std::fs::remove_file(path).unwrap();
+    let (config, model) = common::tiny_detector::<TestBackend>(&Default::default());
 
     let io = Fixture::open("detector_tiny_io");
     let image: Tensor<TestBackend, 3> = io.tensor("image");

@@ -4,7 +4,7 @@
 //! ([`crate::weights::torchvision_resnet`]).
 
 use burn::config::Config;
-use burn::module::Module;
+use burn::module::{Initializer, Module};
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Tensor, activation::relu, backend::Backend, module::max_pool2d};
@@ -25,6 +25,9 @@ pub struct ResNetConfig {
     /// Channels per group at the first stage (8 for ResNeXt 32×8d).
     #[config(default = 64)]
     pub width_per_group: usize,
+    /// Channels of the stem; stage `i` has `base_channels * 2^i` planes (64 in torchvision).
+    #[config(default = 64)]
+    pub base_channels: usize,
     /// Classes of the classification head (`fc`); `None` for a backbone without one.
     #[config(default = "None")]
     pub num_classes: Option<usize>,
@@ -43,11 +46,16 @@ impl ResNetConfig {
 
     /// Output channels of each stage (`C2..C5`).
     pub fn stage_channels(&self) -> [usize; 4] {
-        [64, 128, 256, 512].map(|planes| planes * EXPANSION)
+        self.stage_planes().map(|planes| planes * EXPANSION)
+    }
+
+    fn stage_planes(&self) -> [usize; 4] {
+        [1, 2, 4, 8].map(|m| m * self.base_channels)
     }
 
     pub fn init<B: Backend>(&self, device: &B::Device) -> ResNet<B> {
-        let mut in_channels = 64;
+        let base = self.base_channels;
+        let mut in_channels = base;
         let mut stage = |planes: usize, stride: usize, blocks: usize| -> Vec<Bottleneck<B>> {
             (0..blocks)
                 .map(|i| {
@@ -64,20 +72,21 @@ impl ResNetConfig {
                 })
                 .collect()
         };
-        let layer1 = stage(64, 1, self.blocks[0]);
-        let layer2 = stage(128, 2, self.blocks[1]);
-        let layer3 = stage(256, 2, self.blocks[2]);
-        let layer4 = stage(512, 2, self.blocks[3]);
+        let [p1, p2, p3, p4] = self.stage_planes();
+        let layer1 = stage(p1, 1, self.blocks[0]);
+        let layer2 = stage(p2, 2, self.blocks[1]);
+        let layer3 = stage(p3, 2, self.blocks[2]);
+        let layer4 = stage(p4, 2, self.blocks[3]);
         ResNet {
-            conv1: conv(3, 64, 7, 2, 1, device),
-            bn1: FrozenBatchNorm2d::new(64, BN_EPS, device),
+            conv1: conv(3, base, 7, 2, 1, device),
+            bn1: FrozenBatchNorm2d::new(base, BN_EPS, device),
             layer1,
             layer2,
             layer3,
             layer4,
             fc: self
                 .num_classes
-                .map(|n| LinearConfig::new(512 * EXPANSION, n).init(device)),
+                .map(|n| LinearConfig::new(p4 * EXPANSION, n).init(device)),
         }
     }
 }
@@ -149,6 +158,7 @@ impl<B: Backend> Bottleneck<B> {
         width_per_group: usize,
         device: &B::Device,
     ) -> Self {
+        // torchvision's width rule, relative to the 64 planes of its first stage.
         let width = planes * width_per_group / 64 * groups;
         let out = planes * EXPANSION;
         let bn = |c| FrozenBatchNorm2d::new(c, BN_EPS, device);
@@ -178,7 +188,9 @@ impl<B: Backend> Bottleneck<B> {
     }
 }
 
-/// A bias-free `k × k` convolution with "same" padding `k / 2`.
+/// A bias-free `k × k` convolution with "same" padding `k / 2`, initialised as torchvision's
+/// ResNet (`kaiming_normal_(mode="fan_out", nonlinearity="relu")`): without trainable
+/// normalisation this keeps activations at scale through the trunk.
 fn conv<B: Backend>(
     in_channels: usize,
     out_channels: usize,
@@ -193,5 +205,9 @@ fn conv<B: Backend>(
         .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .with_groups(groups)
         .with_bias(false)
+        .with_initializer(Initializer::KaimingNormal {
+            gain: std::f64::consts::SQRT_2,
+            fan_out_only: true,
+        })
         .init(device)
 }

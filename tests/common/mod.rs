@@ -166,3 +166,37 @@ pub fn tiny_detector_checkpoint() -> std::path::PathBuf {
     safetensors::serialize_to_file(tensors, None, &path).unwrap();
     path
 }
+
+/// The tiny detector of the reference scripts (ResNeXt [1, 1, 1, 1], 2 groups of 4, 32 FPN
+/// channels, 64-wide box head, 3 classes, min/max size 160/256) with the fixtures' weights.
+pub fn tiny_detector<B: Backend>(
+    device: &B::Device,
+) -> (
+    avaloc::models::detector::FasterRcnnConfig,
+    avaloc::models::detector::FasterRcnn<B>,
+) {
+    use avaloc::models::detector::{FasterRcnnConfig, ImageTransformConfig, ResNetFpnConfig};
+    use avaloc::weights::{Checkpoint, LoadMode, load_into, torchvision_faster_rcnn};
+    let body = avaloc::nn::ResNetConfig::new([1, 1, 1, 1])
+        .with_groups(2)
+        .with_width_per_group(4);
+    let config = FasterRcnnConfig::new(ResNetFpnConfig::new(body).with_out_channels(32), 3)
+        .with_representation(64)
+        .with_transform(
+            ImageTransformConfig::new()
+                .with_min_size(160)
+                .with_max_size(256),
+        );
+    let path = tiny_detector_checkpoint();
+    let checkpoint = Checkpoint::open(&path).unwrap();
+    let (model, report) = load_into(
+        config.init::<B>(device),
+        &checkpoint,
+        &torchvision_faster_rcnn(),
+        LoadMode::Strict,
+    )
+    .unwrap();
+    assert!(report.is_exact(), "{report}");
+    std::fs::remove_file(path).unwrap();
+    (config, model)
+}

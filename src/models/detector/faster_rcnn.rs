@@ -5,7 +5,7 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 
-use super::transform::boxes_to_original;
+use super::transform::{ImageBatch, boxes_to_original};
 use super::{
     AnchorGenerator, BoxHead, BoxHeadConfig, DetectionConfig, Detections, ImageTransformConfig,
     MultiScaleRoiAlign, ProposalConfig, ResNetFpn, ResNetFpnConfig, RpnHead, RpnHeadConfig,
@@ -53,18 +53,48 @@ pub struct FasterRcnn<B: Backend> {
     pub box_head: BoxHead<B>,
 }
 
+/// What detection and training share: the transformed batch, the pyramid, the RPN's outputs
+/// and the anchors (with their per-level counts).
+pub(super) struct Front<B: Backend> {
+    pub batch: ImageBatch<B>,
+    pub levels: Vec<Tensor<B, 4>>,
+    pub objectness: Tensor<B, 2>,
+    pub deltas: Tensor<B, 3>,
+    pub anchors: Vec<[f32; 4]>,
+    pub counts: Vec<usize>,
+}
+
 impl<B: Backend> FasterRcnn<B> {
-    /// Detections for `[3, H, W]` RGB images in `[0, 1]`, in their original pixels.
-    pub fn detect(&self, config: &FasterRcnnConfig, images: Vec<Tensor<B, 3>>) -> Vec<Detections> {
+    pub(super) fn front(&self, config: &FasterRcnnConfig, images: Vec<Tensor<B, 3>>) -> Front<B> {
         let batch = config.transform.apply(images);
         let [_, _, pad_h, pad_w] = batch.images.dims();
-        let levels = self.backbone.forward(batch.images);
+        let levels = self.backbone.forward(batch.images.clone());
         let (objectness, deltas) = self.rpn_head.forward(&levels);
         let levels_hw: Vec<[usize; 2]> =
             levels.iter().map(|l| [l.dims()[2], l.dims()[3]]).collect();
         let generator =
             AnchorGenerator::new(config.anchor_sizes.clone(), config.aspect_ratios.clone());
         let (anchors, counts) = generator.grid([pad_h, pad_w], &levels_hw);
+        Front {
+            batch,
+            levels,
+            objectness,
+            deltas,
+            anchors,
+            counts,
+        }
+    }
+
+    /// Detections for `[3, H, W]` RGB images in `[0, 1]`, in their original pixels.
+    pub fn detect(&self, config: &FasterRcnnConfig, images: Vec<Tensor<B, 3>>) -> Vec<Detections> {
+        let Front {
+            batch,
+            levels,
+            objectness,
+            deltas,
+            anchors,
+            counts,
+        } = self.front(config, images);
         let proposals =
             config
                 .proposals

@@ -7,6 +7,7 @@ mod fpn;
 mod matcher;
 mod roi_heads;
 mod rpn;
+mod training;
 mod transform;
 
 pub use anchors::AnchorGenerator;
@@ -16,4 +17,5 @@ pub use fpn::{Fpn, FpnConfig};
 pub use matcher::{BELOW_LOW, BETWEEN, Matcher};
 pub use roi_heads::{BoxHead, BoxHeadConfig, DetectionConfig, Detections, MultiScaleRoiAlign};
 pub use rpn::{ProposalConfig, Proposals, RpnHead, RpnHeadConfig};
+pub use training::{BalancedSampler, DetectionTarget, DetectorLosses, DetectorTrainingConfig};
 pub use transform::{ImageBatch, ImageTransformConfig, boxes_to_original};
