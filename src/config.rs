@@ -8,7 +8,8 @@ use serde::Deserialize;
 use crate::models::detector::{
     FasterRcnn, FasterRcnnConfig, ImageTransformConfig, ResNetFpnConfig,
 };
-use crate::nn::ResNetConfig;
+use crate::nn::{NormKind, ResNetConfig};
+use crate::train::TrainSettings;
 use crate::weights::{
     Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, load_into, torchvision_faster_rcnn,
     torchvision_resnet,
@@ -36,6 +37,8 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Deserialize)]
 pub struct NetworkFile {
     pub network: NetworkConfig,
+    /// How `avaloc train` trains the network (absent in inference-only configs).
+    pub train: Option<TrainSettings>,
 }
 
 /// A ResNet / ResNeXt trunk (`[network.backbone]`): `depth` (50, 101, 152) or `blocks`.
@@ -51,6 +54,9 @@ pub struct BackboneSpec {
     /// Stem channels; stages have 1, 2, 4, 8 times as many planes (torchvision: 64).
     #[serde(default = "sixty_four")]
     pub base_channels: usize,
+    /// `"frozen_bn"` (pretrained weights, the default) or `"group_norm"` (from scratch).
+    #[serde(default)]
+    pub norm: NormKind,
 }
 
 /// The networks a configuration can describe, by `kind`.
@@ -110,6 +116,7 @@ impl NetworkFile {
         })?;
         file.network
             .validate()
+            .and_then(|()| file.train.as_ref().map_or(Ok(()), TrainSettings::validate))
             .map_err(|message| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 message,
@@ -157,6 +164,7 @@ impl BackboneSpec {
             .with_groups(self.groups)
             .with_width_per_group(self.width_per_group)
             .with_base_channels(self.base_channels)
+            .with_norm(self.norm)
     }
 }
 

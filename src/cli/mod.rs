@@ -3,6 +3,7 @@
 mod eval;
 mod persons;
 mod synth;
+mod train;
 mod weights;
 
 use anyhow::Result;
@@ -38,6 +39,9 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Person boxes at every keyframe (one per second) of frames, a video or an image.
     Persons(persons::PersonsArgs),
+    /// Train a network from its configuration (checkpoints, resume, validation each epoch).
+    #[command(subcommand)]
+    Train(train::TrainCommand),
 }
 
 impl Cli {
@@ -58,5 +62,6 @@ pub fn main() -> Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Persons(args) => persons::run(args, backend),
+        Command::Train(command) => train::run(command, backend),
     }
 }

@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::{Tensor, TensorData, backend::Backend};
+use burn::tensor::backend::Backend;
 use clap::Args;
 
 use crate::backend::{self, BackendChoice, Job};
 use crate::config::{NetworkConfig, NetworkFile};
 use crate::data::{AVA_FPS, AVA_VIDEO_START_S, decode_frame};
+use crate::models::detector::rgb_to_tensor;
 use crate::weights::{Checkpoint, LoadMode};
 
 #[derive(Debug, Args)]
@@ -163,13 +164,7 @@ impl Job for PersonsJob {
         for (video, timestamp, path) in &self.keyframes {
             let frame = decode_frame(path)?;
             let (w, h) = frame.dimensions();
-            let pixels: Vec<f32> = (0..3)
-                .flat_map(|c| frame.pixels().map(move |p| p[c] as f32 / 255.0))
-                .collect();
-            let image = Tensor::<B, 3>::from_data(
-                TensorData::new(pixels, [3, h as usize, w as usize]),
-                &device,
-            );
+            let image = rgb_to_tensor::<B>(&frame, &device);
             let detections = model.detect(&config, vec![image]).remove(0);
             for ((b, score), label) in detections
                 .boxes

@@ -79,6 +79,12 @@ impl AvaKeyframes {
     }
 }
 
+impl AvaKeyframes {
+    pub fn samples(&self) -> &[KeyframeSample] {
+        &self.samples
+    }
+}
+
 impl Dataset<KeyframeSample> for AvaKeyframes {
     fn get(&self, index: usize) -> Option<KeyframeSample> {
         self.samples.get(index).cloned()

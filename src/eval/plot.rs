@@ -1,36 +1,22 @@
 //! `avaloc eval --plot`: a PNG with a per-class AP bar chart and precision/recall curves.
-//!
-//! Drawn directly with `image` and pure-Rust glyph rendering (`ab_glyph`) from an embedded
-//! DejaVu Sans (see `fonts/LICENSE-DejaVu.txt`), so plotting needs no system font libraries.
 
 use std::path::Path;
 
-use ab_glyph::{Font, FontRef, PxScale, ScaleFont, point};
 use image::{Rgb, RgbImage};
 
 use super::FrameMapResult;
-
-static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
+use crate::draw::{GRID, INK, PALETTE, fill, font, line, text, write_png};
 
 const ROW: u32 = 18;
 const NAME_W: u32 = 300;
 const BAR_W: u32 = 560;
 const WIDTH: u32 = NAME_W + BAR_W + 90;
 const PANEL: u32 = 300;
-const INK: [u8; 3] = [30, 30, 30];
-const GRID: [u8; 3] = [215, 215, 215];
-const PALETTE: [[u8; 3]; 4] = [
-    [31, 119, 180],
-    [214, 39, 40],
-    [44, 160, 44],
-    [148, 103, 189],
-];
 
 /// Writes the chart (atomically) for `result`, with a precision/recall panel for each entry
 /// of `result.pr_curves`.
 pub fn write_plot(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
-    let font = FontRef::try_from_slice(FONT)
-        .map_err(|e| std::io::Error::other(format!("embedded font: {e}")))?;
+    let font = font();
     let rows = result.per_class.len() as u32;
     let curves_h = if result.pr_curves.is_empty() {
         0
@@ -165,61 +151,5 @@ pub fn write_plot(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
             );
         }
     }
-    let mut bytes = Vec::new();
-    img.write_to(
-        &mut std::io::Cursor::new(&mut bytes),
-        image::ImageFormat::Png,
-    )
-    .map_err(|e| std::io::Error::other(format!("encoding PNG: {e}")))?;
-    crate::io::write_atomic(path, &bytes)
-}
-
-fn fill(img: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, color: [u8; 3]) {
-    for yy in y..(y + h).min(img.height()) {
-        for xx in x..(x + w).min(img.width()) {
-            img.put_pixel(xx, yy, Rgb(color));
-        }
-    }
-}
-
-/// A 2-pixel-wide line.
-fn line(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), color: [u8; 3]) {
-    let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
-    for s in 0..=steps {
-        let t = s as f64 / steps as f64;
-        let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
-        fill(img, x.max(0.0) as u32, y.max(0.0) as u32, 2, 2, color);
-    }
-}
-
-/// Draws `s` with its baseline at `(x, y)`, blending glyph coverage over the background.
-fn text(img: &mut RgbImage, font: &FontRef, x: f32, y: f32, size: f32, s: &str, color: [u8; 3]) {
-    let scaled = font.as_scaled(PxScale::from(size));
-    let mut caret = x;
-    let mut last = None;
-    for c in s.chars() {
-        let id = font.glyph_id(c);
-        if let Some(prev) = last {
-            caret += scaled.kern(prev, id);
-        }
-        let glyph = id.with_scale_and_position(PxScale::from(size), point(caret, y));
-        if let Some(outline) = font.outline_glyph(glyph) {
-            let bounds = outline.px_bounds();
-            outline.draw(|gx, gy, coverage| {
-                let (px, py) = (
-                    bounds.min.x as i32 + gx as i32,
-                    bounds.min.y as i32 + gy as i32,
-                );
-                if px >= 0 && py >= 0 && (px as u32) < img.width() && (py as u32) < img.height() {
-                    let p = img.get_pixel_mut(px as u32, py as u32);
-                    for ch in 0..3 {
-                        p[ch] =
-                            (p[ch] as f32 * (1.0 - coverage) + color[ch] as f32 * coverage) as u8;
-                    }
-                }
-            });
-        }
-        caret += scaled.h_advance(id);
-        last = Some(id);
-    }
+    write_png(&img, path)
 }

@@ -1,8 +1,8 @@
 //! Building blocks shared by the networks.
 
-pub mod frozen_batch_norm;
 pub mod losses;
+pub mod norm;
 pub mod resnet;
 
-pub use frozen_batch_norm::FrozenBatchNorm2d;
+pub use norm::{Norm2d, NormKind};
 pub use resnet::{ResNet, ResNetConfig};

@@ -9,7 +9,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Tensor, activation::relu, backend::Backend, module::max_pool2d};
 
-use super::FrozenBatchNorm2d;
+use super::{Norm2d, NormKind};
 
 /// Bottleneck output channels are `planes * EXPANSION`.
 const EXPANSION: usize = 4;
@@ -25,6 +25,9 @@ pub struct ResNetConfig {
     /// Channels per group at the first stage (8 for ResNeXt 32×8d).
     #[config(default = 64)]
     pub width_per_group: usize,
+    /// Normalisation after every convolution (frozen batch norm for pretrained weights).
+    #[config(default = "NormKind::FrozenBn")]
+    pub norm: NormKind,
     /// Channels of the stem; stage `i` has `base_channels * 2^i` planes (64 in torchvision).
     #[config(default = 64)]
     pub base_channels: usize,
@@ -59,14 +62,8 @@ impl ResNetConfig {
         let mut stage = |planes: usize, stride: usize, blocks: usize| -> Vec<Bottleneck<B>> {
             (0..blocks)
                 .map(|i| {
-                    let block = Bottleneck::new(
-                        in_channels,
-                        planes,
-                        if i == 0 { stride } else { 1 },
-                        self.groups,
-                        self.width_per_group,
-                        device,
-                    );
+                    let stride = if i == 0 { stride } else { 1 };
+                    let block = Bottleneck::new(self, in_channels, planes, stride, device);
                     in_channels = planes * EXPANSION;
                     block
                 })
@@ -79,7 +76,7 @@ impl ResNetConfig {
         let layer4 = stage(p4, 2, self.blocks[3]);
         ResNet {
             conv1: conv(3, base, 7, 2, 1, device),
-            bn1: FrozenBatchNorm2d::new(base, BN_EPS, device),
+            bn1: Norm2d::new(base, self.norm, BN_EPS, device),
             layer1,
             layer2,
             layer3,
@@ -94,7 +91,7 @@ impl ResNetConfig {
 #[derive(Module, Debug)]
 pub struct ResNet<B: Backend> {
     pub conv1: Conv2d<B>,
-    pub bn1: FrozenBatchNorm2d<B>,
+    pub bn1: Norm2d<B>,
     pub layer1: Vec<Bottleneck<B>>,
     pub layer2: Vec<Bottleneck<B>>,
     pub layer3: Vec<Bottleneck<B>>,
@@ -134,11 +131,11 @@ impl<B: Backend> ResNet<B> {
 #[derive(Module, Debug)]
 pub struct Bottleneck<B: Backend> {
     pub conv1: Conv2d<B>,
-    pub bn1: FrozenBatchNorm2d<B>,
+    pub bn1: Norm2d<B>,
     pub conv2: Conv2d<B>,
-    pub bn2: FrozenBatchNorm2d<B>,
+    pub bn2: Norm2d<B>,
     pub conv3: Conv2d<B>,
-    pub bn3: FrozenBatchNorm2d<B>,
+    pub bn3: Norm2d<B>,
     pub downsample: Option<Downsample<B>>,
 }
 
@@ -146,22 +143,22 @@ pub struct Bottleneck<B: Backend> {
 #[derive(Module, Debug)]
 pub struct Downsample<B: Backend> {
     pub conv: Conv2d<B>,
-    pub bn: FrozenBatchNorm2d<B>,
+    pub bn: Norm2d<B>,
 }
 
 impl<B: Backend> Bottleneck<B> {
     fn new(
+        config: &ResNetConfig,
         in_channels: usize,
         planes: usize,
         stride: usize,
-        groups: usize,
-        width_per_group: usize,
         device: &B::Device,
     ) -> Self {
+        let (groups, norm) = (config.groups, config.norm);
         // torchvision's width rule, relative to the 64 planes of its first stage.
-        let width = planes * width_per_group / 64 * groups;
+        let width = planes * config.width_per_group / 64 * groups;
         let out = planes * EXPANSION;
-        let bn = |c| FrozenBatchNorm2d::new(c, BN_EPS, device);
+        let bn = |c| Norm2d::new(c, norm, BN_EPS, device);
         Self {
             conv1: conv(in_channels, width, 1, 1, 1, device),
             bn1: bn(width),

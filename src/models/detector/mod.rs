@@ -18,4 +18,4 @@ pub use matcher::{BELOW_LOW, BETWEEN, Matcher};
 pub use roi_heads::{BoxHead, BoxHeadConfig, DetectionConfig, Detections, MultiScaleRoiAlign};
 pub use rpn::{ProposalConfig, Proposals, RpnHead, RpnHeadConfig};
 pub use training::{BalancedSampler, DetectionTarget, DetectorLosses, DetectorTrainingConfig};
-pub use transform::{ImageBatch, ImageTransformConfig, boxes_to_original};
+pub use transform::{ImageBatch, ImageTransformConfig, boxes_to_original, rgb_to_tensor};

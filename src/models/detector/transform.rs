@@ -5,7 +5,8 @@
 use burn::config::Config;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::{Tensor, TensorData, backend::Backend};
+use image::RgbImage;
 
 #[derive(Config, Debug)]
 pub struct ImageTransformConfig {
@@ -93,4 +94,13 @@ pub fn boxes_to_original(
             ]
         })
         .collect()
+}
+
+/// An RGB image as the detector's input: `[3, H, W]` with values in `[0, 1]`.
+pub fn rgb_to_tensor<B: Backend>(image: &RgbImage, device: &B::Device) -> Tensor<B, 3> {
+    let (w, h) = image.dimensions();
+    let pixels: Vec<f32> = (0..3)
+        .flat_map(|c| image.pixels().map(move |p| p[c] as f32 / 255.0))
+        .collect();
+    Tensor::from_data(TensorData::new(pixels, [3, h as usize, w as usize]), device)
 }

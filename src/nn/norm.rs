@@ -1,0 +1,74 @@
+use burn::module::{Module, Param};
+use burn::tensor::{Tensor, backend::Backend};
+use serde::{Deserialize, Serialize};
+
+/// How a [`Norm2d`] normalises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum NormKind {
+    /// torchvision's and detectron2's `FrozenBatchNorm2d`: fixed statistics and affine
+    /// parameters, for pretrained backbones (batches are too small for batch statistics).
+    #[default]
+    FrozenBn,
+    /// `GroupNorm(groups, C)` with a trainable affine: per-sample statistics, the same in
+    /// training and inference, for training from scratch with small batches (as detectron2's
+    /// scratch baselines). Groups are `min(32, C / 2)`.
+    GroupNorm,
+}
+
+/// A 2-D normalisation layer. Its parameters keep PyTorch's batch-norm names (`weight`,
+/// `bias`, `running_mean`, `running_var`) so checkpoints map onto it directly; frozen batch
+/// norm computes `y = (x - mean) / sqrt(var + eps) * weight + bias` and receives no
+/// gradients, group norm trains `weight` and `bias` and leaves the running statistics unused.
+#[derive(Module, Debug)]
+pub struct Norm2d<B: Backend> {
+    pub weight: Param<Tensor<B, 1>>,
+    pub bias: Param<Tensor<B, 1>>,
+    pub running_mean: Param<Tensor<B, 1>>,
+    pub running_var: Param<Tensor<B, 1>>,
+    pub eps: f64,
+    #[module(skip)]
+    pub kind: NormKind,
+}
+
+impl<B: Backend> Norm2d<B> {
+    /// Identity statistics (weight 1, bias 0, mean 0, var 1), torchvision's initial state.
+    pub fn new(channels: usize, kind: NormKind, eps: f64, device: &B::Device) -> Self {
+        let frozen = |t: Tensor<B, 1>| Param::from_tensor(t).set_require_grad(false);
+        let affine = |t: Tensor<B, 1>| match kind {
+            NormKind::FrozenBn => frozen(t),
+            NormKind::GroupNorm => Param::from_tensor(t),
+        };
+        Self {
+            weight: affine(Tensor::ones([channels], device)),
+            bias: affine(Tensor::zeros([channels], device)),
+            running_mean: frozen(Tensor::zeros([channels], device)),
+            running_var: frozen(Tensor::ones([channels], device)),
+            eps,
+            kind,
+        }
+    }
+
+    /// `x`: `[N, C, H, W]`.
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        let c = self.weight.dims()[0];
+        match self.kind {
+            NormKind::FrozenBn => {
+                // torchvision's arithmetic: scale = w * rsqrt(var + eps); shift = b - mean * scale.
+                let scale = self.weight.val() * (self.running_var.val() + self.eps).sqrt().recip();
+                let shift = self.bias.val() - self.running_mean.val() * scale.clone();
+                x * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1])
+            }
+            NormKind::GroupNorm => {
+                let [n, _, h, w] = x.dims();
+                let groups = (c / 2).clamp(1, 32);
+                let grouped = x.reshape([n, groups, (c / groups) * h * w]);
+                let centred = grouped.clone() - grouped.mean_dim(2);
+                let var = centred.clone().powi_scalar(2).mean_dim(2);
+                let normalised = (centred / (var + self.eps).sqrt()).reshape([n, c, h, w]);
+                normalised * self.weight.val().reshape([1, c, 1, 1])
+                    + self.bias.val().reshape([1, c, 1, 1])
+            }
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! The epoch loop shared by every network: burn-train's [`TrainStep`] for the forward and
+//! backward pass, burn-optim's SGD (momentum with dampening 0, weight decay) under
+//! [`WarmupMultiStep`], gradient accumulation, a finite-loss check, validation after each
+//! epoch, atomic checkpoints (model, optimizer state, schedule position) with resume, and the
+//! metrics CSV and curves. A progress bar shows in a terminal; otherwise plain lines.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::data::dataloader::DataLoader;
+use burn::module::AutodiffModule;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::lr_scheduler::LrScheduler;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsAccumulator, Optimizer, SgdConfig};
+use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
+use burn::tensor::backend::AutodiffBackend;
+use burn::train::{ItemLazy, TrainStep};
+
+use super::{EpochRecord, History, TrainSettings};
+
+/// Host values of one batch's losses, `total` being what was differentiated, and a short
+/// description of the batch for error messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepLosses {
+    pub total: f64,
+    pub parts: Vec<(&'static str, f64)>,
+    pub batch: String,
+}
+
+impl ItemLazy for StepLosses {
+    type ItemSync = Self;
+    fn sync(self) -> Self {
+        self
+    }
+}
+
+/// Where a run lives and how its network is exported for users (`weights.safetensors` of
+/// each checkpoint, `model_final.safetensors`), next to Burn's own records used for resume.
+pub struct Checkpointing<'a, M> {
+    pub out: &'a Path,
+    pub resume: bool,
+    pub export: &'a dyn Fn(&M, &Path) -> Result<()>,
+}
+
+const KEEP_CHECKPOINTS: usize = 2;
+
+type Mpk = NamedMpkFileRecorder<FullPrecisionSettings>;
+
+/// Trains `model` for `settings.epochs` epochs over `train`, validating with `validate`
+/// after each; returns the trained model and the per-epoch history.
+pub fn fit<B, M, V>(
+    mut model: M,
+    settings: &TrainSettings,
+    train: Arc<dyn DataLoader<B, M::Input>>,
+    mut validate: V,
+    run: Checkpointing<'_, M>,
+) -> Result<(M, History)>
+where
+    B: AutodiffBackend,
+    M: TrainStep<Output = StepLosses> + AutodiffModule<B> + 'static,
+    V: FnMut(&M::InnerModule, usize) -> Result<Vec<(String, f64)>>,
+{
+    let out = run.out;
+    std::fs::create_dir_all(out.join("checkpoints"))
+        .with_context(|| format!("creating {}", out.display()))?;
+    let batches = train.num_items().div_ceil(settings.batch_size);
+    if batches == 0 {
+        bail!("no training samples");
+    }
+    let updates_per_epoch = batches.div_ceil(settings.accumulation);
+    let mut schedule = settings.schedule(updates_per_epoch);
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(
+            MomentumConfig::new()
+                .with_momentum(settings.momentum)
+                .with_dampening(0.0),
+        ))
+        .with_weight_decay(Some(WeightDecayConfig::new(settings.weight_decay as f32)))
+        .init::<B, M>();
+    let device = model.devices()[0].clone();
+    let mut history = History::default();
+    let mut first_epoch = 1;
+    let last = last_checkpoint(out)?;
+    match (last, run.resume) {
+        (Some(epoch), true) => {
+            let dir = epoch_dir(out, epoch);
+            let recorder = Mpk::new();
+            let context = |what: &str| format!("resuming from {}: {what}", dir.display());
+            model = model.load_record(
+                recorder
+                    .load(dir.join("model.mpk"), &device)
+                    .with_context(|| context("model.mpk"))?,
+            );
+            optim = optim.load_record(
+                recorder
+                    .load(dir.join("optim.mpk"), &device)
+                    .with_context(|| context("optim.mpk"))?,
+            );
+            schedule = schedule.load_record::<B>(epoch * updates_per_epoch);
+            history = History::read(&out.join("metrics.csv")).map_err(anyhow::Error::msg)?;
+            history.records.retain(|r| r.epoch <= epoch);
+            first_epoch = epoch + 1;
+            println!("resuming {} after epoch {epoch}", out.display());
+        }
+        (Some(epoch), false) => bail!(
+            "{} already holds a training run (last checkpoint: epoch {epoch}); pass --resume to \
+             continue it or choose another output folder",
+            out.display()
+        ),
+        (None, _) => {}
+    }
+
+    let terminal = std::io::stderr().is_terminal();
+    for epoch in first_epoch..=settings.epochs {
+        let start = Instant::now();
+        let progress = indicatif::ProgressBar::new(batches as u64);
+        if terminal {
+            progress.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            progress.set_prefix(format!("epoch {epoch}/{}", settings.epochs));
+        } else {
+            progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        let mut sums: Vec<(&'static str, f64)> = Vec::new();
+        let mut total_sum = 0.0;
+        let mut seen = 0usize;
+        let mut accumulator = GradientsAccumulator::<M>::new();
+        let mut pending = 0usize;
+        let mut lr = schedule.lr_at(schedule.iteration);
+        for (i, batch) in train.iter().enumerate() {
+            let output = model.step(batch);
+            let losses = output.item;
+            if !losses.total.is_finite() {
+                bail!(
+                    "the loss is {} at epoch {epoch}, batch {} ({}); lower train.lr or check \
+                     the data",
+                    losses.total,
+                    i + 1,
+                    losses.batch
+                );
+            }
+            accumulator.accumulate(&model, output.grads);
+            pending += 1;
+            if pending == settings.accumulation || i + 1 == batches {
+                lr = schedule.step();
+                model = model.optimize(&mut optim, lr, accumulator.grads());
+                pending = 0;
+            }
+            if sums.is_empty() {
+                sums = losses.parts.iter().map(|(n, _)| (*n, 0.0)).collect();
+            }
+            for ((_, sum), (_, v)) in sums.iter_mut().zip(&losses.parts) {
+                *sum += v;
+            }
+            total_sum += losses.total;
+            seen += 1;
+            let message = format!("lr {lr:.2e} loss {:.4}", total_sum / seen as f64);
+            if terminal {
+                progress.set_message(message);
+            } else if (i + 1) % (batches / 4).max(1) == 0 {
+                println!(
+                    "epoch {epoch}/{} batch {}/{batches} {message}",
+                    settings.epochs,
+                    i + 1
+                );
+            }
+            progress.inc(1);
+        }
+        progress.finish_and_clear();
+        let mut train_means: Vec<(String, f64)> =
+            vec![("loss".to_string(), total_sum / seen.max(1) as f64)];
+        train_means.extend(
+            sums.iter()
+                .map(|(n, s)| (n.to_string(), s / seen.max(1) as f64)),
+        );
+        let valid = validate(&model.valid(), epoch)?;
+        let record = EpochRecord {
+            epoch,
+            updates: schedule.iteration,
+            lr,
+            seconds: start.elapsed().as_secs_f64(),
+            train: train_means,
+            valid,
+        };
+        println!("{}", summary_line(&record, settings.epochs));
+        history.records.push(record);
+        save_checkpoint(&model, &optim, out, epoch, &run)?;
+        history
+            .write_csv(&out.join("metrics.csv"))
+            .with_context(|| format!("writing {}", out.join("metrics.csv").display()))?;
+        history
+            .write_curves(&out.join("curves.png"))
+            .with_context(|| format!("writing {}", out.join("curves.png").display()))?;
+    }
+    let final_path = out.join("model_final.safetensors");
+    (run.export)(&model, &final_path)?;
+    Ok((model, history))
+}
+
+fn summary_line(r: &EpochRecord, epochs: usize) -> String {
+    let mut line = format!(
+        "epoch {}/{epochs} ({:.0} s, lr {:.2e}):",
+        r.epoch, r.seconds, r.lr
+    );
+    for (name, v) in &r.train {
+        line += &format!(" {name} {v:.4}");
+    }
+    for (name, v) in &r.valid {
+        line += &format!(" | val {name} {v:.4}");
+    }
+    line
+}
+
+fn epoch_dir(out: &Path, epoch: usize) -> PathBuf {
+    out.join("checkpoints").join(format!("epoch_{epoch:03}"))
+}
+
+/// The epoch of the newest complete checkpoint (named in `checkpoints/last`).
+fn last_checkpoint(out: &Path) -> Result<Option<usize>> {
+    let path = out.join("checkpoints").join("last");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let epoch = text
+                .trim()
+                .parse()
+                .with_context(|| format!("{}: not an epoch number", path.display()))?;
+            Ok(Some(epoch))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Writes the epoch's records into a temporary folder renamed into place, then points
+/// `checkpoints/last` at it and drops all but the newest [`KEEP_CHECKPOINTS`].
+fn save_checkpoint<B, M, O>(
+    model: &M,
+    optim: &O,
+    out: &Path,
+    epoch: usize,
+    run: &Checkpointing<'_, M>,
+) -> Result<()>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B>,
+{
+    let dir = epoch_dir(out, epoch);
+    let tmp = dir.with_extension("partial");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    let recorder = Mpk::new();
+    let context = || format!("writing a checkpoint under {}", tmp.display());
+    recorder
+        .record(model.clone().into_record(), tmp.join("model.mpk"))
+        .with_context(context)?;
+    recorder
+        .record(optim.to_record(), tmp.join("optim.mpk"))
+        .with_context(context)?;
+    (run.export)(model, &tmp.join("weights.safetensors"))?;
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::rename(&tmp, &dir).with_context(|| format!("renaming {}", tmp.display()))?;
+    crate::io::write_atomic(
+        &out.join("checkpoints").join("last"),
+        epoch.to_string().as_bytes(),
+    )
+    .with_context(|| format!("writing {}", out.join("checkpoints/last").display()))?;
+    if epoch > KEEP_CHECKPOINTS {
+        let _ = std::fs::remove_dir_all(epoch_dir(out, epoch - KEEP_CHECKPOINTS));
+    }
+    Ok(())
+}

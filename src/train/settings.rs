@@ -1,0 +1,121 @@
+//! The `[train]` table of a network configuration.
+
+use serde::Deserialize;
+
+use super::WarmupMultiStep;
+use crate::models::detector::DetectorTrainingConfig;
+
+/// SGD with momentum (dampening 0, as PyTorch), weight decay, a warm-up and steps; epochs of
+/// `batch_size` samples, gradients accumulated over `accumulation` batches per update.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainSettings {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub lr: f64,
+    #[serde(default = "momentum")]
+    pub momentum: f64,
+    #[serde(default = "weight_decay")]
+    pub weight_decay: f64,
+    /// Iterations (optimizer updates) of linear warm-up.
+    #[serde(default)]
+    pub warmup_iters: usize,
+    #[serde(default = "warmup_factor")]
+    pub warmup_factor: f64,
+    /// Epochs after which the rate is multiplied by `gamma`.
+    #[serde(default)]
+    pub steps: Vec<usize>,
+    #[serde(default = "gamma")]
+    pub gamma: f64,
+    #[serde(default = "one")]
+    pub accumulation: usize,
+    /// Decoding threads of the data loader.
+    #[serde(default = "two")]
+    pub workers: usize,
+    #[serde(default)]
+    pub seed: u64,
+    /// Detector only (`[train.detector]`): anchors and RoIs sampled per image.
+    #[serde(default)]
+    pub detector: DetectorSampling,
+}
+
+/// torchvision's per-image sample sizes; fewer RoIs train a small detector faster.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DetectorSampling {
+    #[serde(default = "two_fifty_six")]
+    pub rpn_batch_per_image: usize,
+    #[serde(default = "five_twelve")]
+    pub box_batch_per_image: usize,
+}
+
+impl Default for DetectorSampling {
+    fn default() -> Self {
+        Self {
+            rpn_batch_per_image: 256,
+            box_batch_per_image: 512,
+        }
+    }
+}
+
+fn two_fifty_six() -> usize {
+    256
+}
+fn five_twelve() -> usize {
+    512
+}
+
+impl DetectorSampling {
+    pub fn training_config(&self) -> DetectorTrainingConfig {
+        DetectorTrainingConfig::new()
+            .with_rpn_batch_per_image(self.rpn_batch_per_image)
+            .with_box_batch_per_image(self.box_batch_per_image)
+    }
+}
+
+fn momentum() -> f64 {
+    0.9
+}
+fn weight_decay() -> f64 {
+    1e-4
+}
+fn warmup_factor() -> f64 {
+    0.001
+}
+fn gamma() -> f64 {
+    0.1
+}
+fn one() -> usize {
+    1
+}
+fn two() -> usize {
+    2
+}
+
+impl TrainSettings {
+    /// Problems with the values, for the configuration loader's message.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.epochs == 0 || self.batch_size == 0 || self.accumulation == 0 {
+            return Err("train.epochs, batch_size and accumulation must be positive".into());
+        }
+        if !(self.lr > 0.0 && self.lr.is_finite()) {
+            return Err(format!("train.lr = {}: must be positive", self.lr));
+        }
+        if self.steps.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(format!("train.steps = {:?}: must be ascending", self.steps));
+        }
+        Ok(())
+    }
+
+    /// The schedule over optimizer updates, for epochs of `updates_per_epoch` updates.
+    pub fn schedule(&self, updates_per_epoch: usize) -> WarmupMultiStep {
+        WarmupMultiStep {
+            base_lr: self.lr,
+            warmup_iters: self.warmup_iters,
+            warmup_factor: self.warmup_factor,
+            milestones: self.steps.iter().map(|e| e * updates_per_epoch).collect(),
+            gamma: self.gamma,
+            iteration: 0,
+        }
+    }
+}
