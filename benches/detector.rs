@@ -1,14 +1,20 @@
 //! Faster R-CNN forward (transform, backbone, RPN, box branch) on one 800×1333 image with
-//! random weights, R50-FPN (COCO heads). `tests/reference/bench_detector.py` times
-//! torchvision's `fasterrcnn_resnet50_fpn` on the same input size.
+//! random weights, R50-FPN (COCO heads); and one training step (losses, backward, SGD update)
+//! of the synthetic-data detector (`configs/detector/faster_rcnn_synth.toml`) on 4 images of
+//! 320×240 with 3 people each. `tests/reference/bench_detector.py` and
+//! `bench_detector_train.py` time torchvision on the same networks and sizes.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use avaloc::config::NetworkFile;
+use avaloc::models::detector::{DetectionTarget, FasterRcnn};
 use burn::backend::Flex;
+use burn::optim::{GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfig};
 use burn::tensor::{Distribution, Tensor};
 use criterion::{Criterion, criterion_group, criterion_main};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 fn faster_rcnn(c: &mut Criterion) {
     let device = Default::default();
@@ -33,5 +39,47 @@ fn faster_rcnn(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, faster_rcnn);
+fn train_step(c: &mut Criterion) {
+    type B = burn::backend::Autodiff<Flex>;
+    let device = Default::default();
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/detector/faster_rcnn_synth.toml"
+    );
+    let file = NetworkFile::load(path).unwrap();
+    let config = file.network.faster_rcnn().unwrap();
+    let training = file.train.unwrap().detector.training_config();
+    let mut model = config.init::<B>(&device);
+    let images: Vec<Tensor<B, 3>> = (0..4)
+        .map(|_| Tensor::random([3, 240, 320], Distribution::Uniform(0.0, 1.0), &device))
+        .collect();
+    let targets: Vec<DetectionTarget> = (0..4)
+        .map(|_| DetectionTarget {
+            boxes: vec![
+                [20.0, 40.0, 80.0, 200.0],
+                [120.0, 60.0, 170.0, 180.0],
+                [220.0, 30.0, 300.0, 230.0],
+            ],
+            labels: vec![1; 3],
+        })
+        .collect();
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
+        .init::<B, FasterRcnn<B>>();
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut group = c.benchmark_group("detector");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(30));
+    group.bench_function("train_step_synth_4x240x320", |b| {
+        b.iter(|| {
+            let losses = model.losses(&config, &training, images.clone(), &targets, Some(&mut rng));
+            let grads = GradientsParams::from_grads(losses.total().backward(), &model);
+            model = optim.step(0.001, model.clone(), grads);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, faster_rcnn, train_step);
 criterion_main!(benches);

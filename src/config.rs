@@ -6,13 +6,14 @@ use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
 use crate::models::detector::{
-    FasterRcnn, FasterRcnnConfig, ImageTransformConfig, ResNetFpnConfig,
+    Convention, FasterRcnn, FasterRcnnConfig, ImageTransformConfig, MultiScaleRoiAlign,
+    ResNetFpnConfig,
 };
 use crate::nn::{NormKind, ResNetConfig};
 use crate::train::TrainSettings;
 use crate::weights::{
-    Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, load_into, torchvision_faster_rcnn,
-    torchvision_resnet,
+    Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, detectron2_faster_rcnn, load_into,
+    torchvision_faster_rcnn, torchvision_resnet,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +82,10 @@ pub enum NetworkConfig {
         min_size: usize,
         #[serde(default = "thirteen_thirty_three")]
         max_size: usize,
+        /// `"torchvision"` (default) or `"detectron2"`: the weights' naming and the anchor and
+        /// RoIAlign conventions they were trained with.
+        #[serde(default)]
+        convention: Convention,
     },
 }
 
@@ -203,18 +208,29 @@ impl NetworkConfig {
                 representation,
                 min_size,
                 max_size,
-            } => Some(
-                FasterRcnnConfig::new(
-                    ResNetFpnConfig::new(backbone.resnet()).with_out_channels(*fpn_channels),
-                    *num_classes,
+                convention,
+            } => {
+                let pooler = match convention {
+                    Convention::Torchvision => MultiScaleRoiAlign::new(),
+                    Convention::Detectron2 => MultiScaleRoiAlign::new()
+                        .with_aligned(true)
+                        .with_sampling_ratio(0),
+                };
+                Some(
+                    FasterRcnnConfig::new(
+                        ResNetFpnConfig::new(backbone.resnet()).with_out_channels(*fpn_channels),
+                        *num_classes,
+                    )
+                    .with_representation(*representation)
+                    .with_transform(
+                        ImageTransformConfig::new()
+                            .with_min_size(*min_size)
+                            .with_max_size(*max_size),
+                    )
+                    .with_convention(*convention)
+                    .with_box_roi_pool(pooler),
                 )
-                .with_representation(*representation)
-                .with_transform(
-                    ImageTransformConfig::new()
-                        .with_min_size(*min_size)
-                        .with_max_size(*max_size),
-                ),
-            ),
+            }
             Self::Resnet { .. } => None,
         }
     }
@@ -267,10 +283,13 @@ impl NetworkConfig {
             .faster_rcnn()
             .expect("a faster_rcnn config")
             .init::<B>(device);
-        let keymap = if checkpoint.is_native() {
-            KeyMap::identity()
-        } else {
-            torchvision_faster_rcnn()
+        let keymap = match self {
+            _ if checkpoint.is_native() => KeyMap::identity(),
+            Self::FasterRcnn {
+                convention: Convention::Detectron2,
+                ..
+            } => detectron2_faster_rcnn(),
+            _ => torchvision_faster_rcnn(),
         };
         load_into(net, checkpoint, &keymap, mode)
     }

@@ -60,3 +60,127 @@ fn weights_check_accepts_a_torchvision_detector_checkpoint() {
     );
     std::fs::remove_file(path).unwrap();
 }
+
+/// torchvision's key of the tiny detector as detectron2 names it (written independently of
+/// `weights::detectron2_faster_rcnn`, from detectron2's module names).
+fn detectron2_name(key: &str) -> String {
+    let rules: &[(&str, &str)] = &[
+        (
+            r"^backbone\.body\.conv1\.",
+            "backbone.bottom_up.stem.conv1.",
+        ),
+        (
+            r"^backbone\.body\.bn1\.",
+            "backbone.bottom_up.stem.conv1.norm.",
+        ),
+        (
+            r"^backbone\.body\.layer(\d)\.(\d+)\.bn(\d)\.",
+            "backbone.bottom_up.layer$1.$2.conv$3.norm.",
+        ),
+        (r"\.downsample\.0\.", ".shortcut."),
+        (r"\.downsample\.1\.", ".shortcut.norm."),
+        (r"^backbone\.body\.layer1\.", "backbone.bottom_up.res2."),
+        (r"^backbone\.body\.layer2\.", "backbone.bottom_up.res3."),
+        (r"^backbone\.body\.layer3\.", "backbone.bottom_up.res4."),
+        (r"^backbone\.body\.layer4\.", "backbone.bottom_up.res5."),
+        (
+            r"^backbone\.bottom_up\.layer1\.",
+            "backbone.bottom_up.res2.",
+        ),
+        (
+            r"^backbone\.bottom_up\.layer2\.",
+            "backbone.bottom_up.res3.",
+        ),
+        (
+            r"^backbone\.bottom_up\.layer3\.",
+            "backbone.bottom_up.res4.",
+        ),
+        (
+            r"^backbone\.bottom_up\.layer4\.",
+            "backbone.bottom_up.res5.",
+        ),
+        (
+            r"^backbone\.fpn\.inner_blocks\.0\.0\.",
+            "backbone.fpn_lateral2.",
+        ),
+        (
+            r"^backbone\.fpn\.inner_blocks\.1\.0\.",
+            "backbone.fpn_lateral3.",
+        ),
+        (
+            r"^backbone\.fpn\.inner_blocks\.2\.0\.",
+            "backbone.fpn_lateral4.",
+        ),
+        (
+            r"^backbone\.fpn\.inner_blocks\.3\.0\.",
+            "backbone.fpn_lateral5.",
+        ),
+        (
+            r"^backbone\.fpn\.layer_blocks\.0\.0\.",
+            "backbone.fpn_output2.",
+        ),
+        (
+            r"^backbone\.fpn\.layer_blocks\.1\.0\.",
+            "backbone.fpn_output3.",
+        ),
+        (
+            r"^backbone\.fpn\.layer_blocks\.2\.0\.",
+            "backbone.fpn_output4.",
+        ),
+        (
+            r"^backbone\.fpn\.layer_blocks\.3\.0\.",
+            "backbone.fpn_output5.",
+        ),
+        (
+            r"^rpn\.head\.conv\.0\.0\.",
+            "proposal_generator.rpn_head.conv.",
+        ),
+        (
+            r"^rpn\.head\.cls_logits\.",
+            "proposal_generator.rpn_head.objectness_logits.",
+        ),
+        (
+            r"^rpn\.head\.bbox_pred\.",
+            "proposal_generator.rpn_head.anchor_deltas.",
+        ),
+        (r"^roi_heads\.box_head\.fc6\.", "roi_heads.box_head.fc1."),
+        (r"^roi_heads\.box_head\.fc7\.", "roi_heads.box_head.fc2."),
+    ];
+    let mut key = key.to_string();
+    for (pattern, replacement) in rules {
+        key = regex::Regex::new(pattern)
+            .unwrap()
+            .replace(&key, *replacement)
+            .into_owned();
+    }
+    key
+}
+
+#[test]
+fn detectron2_names_load_the_same_weights() {
+    use avaloc::weights::{Checkpoint, LoadMode, detectron2_faster_rcnn, load_into};
+    let (config, reference) = common::tiny_detector::<TestBackend>(&Default::default());
+    let path = common::tiny_detector_checkpoint_named(detectron2_name);
+    let checkpoint = Checkpoint::open(&path).unwrap();
+    assert!(
+        checkpoint
+            .tensors()
+            .iter()
+            .any(|t| t.name == "backbone.bottom_up.res5.0.shortcut.norm.running_var")
+    );
+    let (model, report) = load_into(
+        config.init::<TestBackend>(&Default::default()),
+        &checkpoint,
+        &detectron2_faster_rcnn(),
+        LoadMode::Strict,
+    )
+    .unwrap();
+    std::fs::remove_file(path).unwrap();
+    assert!(report.is_exact(), "{report}");
+    let io = Fixture::open("detector_tiny_io");
+    let image: Tensor<TestBackend, 3> = io.tensor("image");
+    assert_eq!(
+        model.detect(&config, vec![image.clone()]),
+        reference.detect(&config, vec![image])
+    );
+}

@@ -8,6 +8,7 @@
 //! and every shape mismatch.
 
 mod checkpoint;
+mod detectron2;
 mod error;
 mod keymap;
 mod load;
@@ -15,6 +16,7 @@ mod save;
 mod torchvision;
 
 pub use checkpoint::{Checkpoint, CheckpointFormat, TensorInfo};
+pub use detectron2::detectron2_faster_rcnn;
 pub use error::WeightsError;
 pub use keymap::KeyMap;
 pub use load::{LoadMode, LoadReport, ShapeMismatch, load_into};

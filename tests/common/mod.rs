@@ -131,6 +131,11 @@ pub fn assert_close(what: &str, actual: &[f32], expected: &[f32], tol: f32) {
 /// The tiny detector's part fixtures merged into one checkpoint under torchvision's
 /// whole-detector names, in a temporary file (the caller removes it).
 pub fn tiny_detector_checkpoint() -> std::path::PathBuf {
+    tiny_detector_checkpoint_named(|name| name.to_string())
+}
+
+/// [`tiny_detector_checkpoint`] with every torchvision key passed through `rename`.
+pub fn tiny_detector_checkpoint_named(rename: impl Fn(&str) -> String) -> std::path::PathBuf {
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let parts: Vec<(Vec<u8>, &str)> = [
@@ -152,7 +157,7 @@ pub fn tiny_detector_checkpoint() -> std::path::PathBuf {
         for (name, t) in view.tensors() {
             if prefix.is_empty() || !name.starts_with("fc.") {
                 tensors.insert(
-                    format!("{prefix}{name}"),
+                    rename(&format!("{prefix}{name}")),
                     safetensors::tensor::TensorView::new(t.dtype(), t.shape().to_vec(), t.data())
                         .unwrap(),
                 );

@@ -7,8 +7,9 @@ use burn::tensor::{Tensor, backend::Backend};
 
 use super::transform::{ImageBatch, boxes_to_original};
 use super::{
-    AnchorGenerator, BoxHead, BoxHeadConfig, DetectionConfig, Detections, ImageTransformConfig,
-    MultiScaleRoiAlign, ProposalConfig, ResNetFpn, ResNetFpnConfig, RpnHead, RpnHeadConfig,
+    AnchorGenerator, BoxHead, BoxHeadConfig, Convention, DetectionConfig, Detections,
+    ImageTransformConfig, MultiScaleRoiAlign, ProposalConfig, ResNetFpn, ResNetFpnConfig, RpnHead,
+    RpnHeadConfig,
 };
 
 #[derive(Config, Debug)]
@@ -30,6 +31,9 @@ pub struct FasterRcnnConfig {
     pub box_roi_pool: MultiScaleRoiAlign,
     #[config(default = "DetectionConfig::new()")]
     pub detection: DetectionConfig,
+    /// torchvision's or detectron2's anchors (set the pooler to match: see [`Convention`]).
+    #[config(default = "Convention::Torchvision")]
+    pub convention: Convention,
 }
 
 impl FasterRcnnConfig {
@@ -73,7 +77,8 @@ impl<B: Backend> FasterRcnn<B> {
         let levels_hw: Vec<[usize; 2]> =
             levels.iter().map(|l| [l.dims()[2], l.dims()[3]]).collect();
         let generator =
-            AnchorGenerator::new(config.anchor_sizes.clone(), config.aspect_ratios.clone());
+            AnchorGenerator::new(config.anchor_sizes.clone(), config.aspect_ratios.clone())
+                .with_convention(config.convention);
         let (anchors, counts) = generator.grid([pad_h, pad_w], &levels_hw);
         Front {
             batch,

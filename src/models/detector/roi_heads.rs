@@ -23,6 +23,9 @@ pub struct MultiScaleRoiAlign {
     pub canonical_scale: f32,
     #[config(default = 4.0)]
     pub canonical_level: f32,
+    /// Half-pixel box offset (detectron2's `ROIAlignV2`); torchvision's pooler is unaligned.
+    #[config(default = false)]
+    pub aligned: bool,
 }
 
 impl MultiScaleRoiAlign {
@@ -70,7 +73,7 @@ impl MultiScaleRoiAlign {
                 [s, s],
                 *scale,
                 self.sampling_ratio,
-                false,
+                self.aligned,
             ));
             order.extend(ids);
         }
