@@ -49,6 +49,8 @@ fn keyframe_boxes_are_the_detectors_person_detections() {
         frames.to_str().unwrap(),
         "--threshold",
         "0.3",
+        "--batch",
+        "2",
         "--out",
         out.to_str().unwrap(),
     ]);
@@ -62,7 +64,8 @@ fn keyframe_boxes_are_the_detectors_person_detections() {
         "5 s of frames: seconds 900..904"
     );
 
-    // The CLI's boxes at second 902 are the library's class-1 detections at frame 61.
+    // The CLI's boxes at second 902 (detected in a batch of two keyframes) are the library's
+    // class-1 detections at frame 61 on its own.
     let boxes = read_person_boxes(&out, 0.0).unwrap();
     let at_902: Vec<[f64; 4]> = boxes
         .iter()

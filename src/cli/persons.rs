@@ -42,6 +42,9 @@ pub struct PersonsArgs {
     /// Time of the first frame in seconds (AVA videos start at 900).
     #[arg(long, default_value_t = AVA_VIDEO_START_S)]
     pub start: i64,
+    /// Keyframes per forward pass (larger batches pay off on GPUs).
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -130,6 +133,7 @@ pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
         keyframes: keyframes?,
         threshold: args.threshold,
         person_label: args.person_label,
+        batch: args.batch.max(1),
     };
     let result = backend::run(backend_choice, job);
     let _ = std::fs::remove_dir_all(&scratch);
@@ -149,6 +153,7 @@ struct PersonsJob {
     keyframes: Vec<(String, i64, PathBuf)>,
     threshold: f32,
     person_label: i64,
+    batch: usize,
 }
 
 impl Job for PersonsJob {
@@ -161,31 +166,32 @@ impl Job for PersonsJob {
         let config = self.network.faster_rcnn().expect("checked");
         let progress = indicatif::ProgressBar::new(self.keyframes.len() as u64);
         let (mut csv, mut boxes) = (String::new(), 0);
-        for (video, timestamp, path) in &self.keyframes {
-            let frame = decode_frame(path)?;
-            let (w, h) = frame.dimensions();
-            let image = rgb_to_tensor::<B>(&frame, &device);
-            let detections = model.detect(&config, vec![image]).remove(0);
-            for ((b, score), label) in detections
-                .boxes
-                .iter()
-                .zip(&detections.scores)
-                .zip(&detections.labels)
-            {
-                if *label == self.person_label && *score >= self.threshold {
-                    let (w, h) = (w as f32, h as f32);
-                    writeln!(
-                        csv,
-                        "{video},{timestamp:04},{:.3},{:.3},{:.3},{:.3},,{score:.6}",
-                        b[0] / w,
-                        b[1] / h,
-                        b[2] / w,
-                        b[3] / h
-                    )?;
-                    boxes += 1;
+        for chunk in self.keyframes.chunks(self.batch) {
+            let mut images = Vec::with_capacity(chunk.len());
+            let mut sizes = Vec::with_capacity(chunk.len());
+            for (_, _, path) in chunk {
+                let frame = decode_frame(path)?;
+                sizes.push(frame.dimensions());
+                images.push(rgb_to_tensor::<B>(&frame, &device));
+            }
+            let detections = model.detect(&config, images);
+            for (((video, timestamp, _), d), (w, h)) in chunk.iter().zip(detections).zip(sizes) {
+                let (w, h) = (w as f32, h as f32);
+                for ((b, score), label) in d.boxes.iter().zip(&d.scores).zip(&d.labels) {
+                    if *label == self.person_label && *score >= self.threshold {
+                        writeln!(
+                            csv,
+                            "{video},{timestamp:04},{:.3},{:.3},{:.3},{:.3},,{score:.6}",
+                            b[0] / w,
+                            b[1] / h,
+                            b[2] / w,
+                            b[3] / h
+                        )?;
+                        boxes += 1;
+                    }
                 }
             }
-            progress.inc(1);
+            progress.inc(chunk.len() as u64);
         }
         progress.finish_and_clear();
         Ok((csv, self.keyframes.len(), boxes))
