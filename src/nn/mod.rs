@@ -4,5 +4,5 @@ pub mod losses;
 pub mod norm;
 pub mod resnet;
 
-pub use norm::{Norm2d, NormKind};
+pub use norm::{Norm, NormKind};
 pub use resnet::{ResNet, ResNetConfig};

@@ -2,11 +2,11 @@ use burn::module::{Module, Param};
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
-/// How a [`Norm2d`] normalises.
+/// How a [`Norm`] normalises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum NormKind {
-    /// torchvision's and detectron2's `FrozenBatchNorm2d`: fixed statistics and affine
+    /// torchvision's and detectron2's `FrozenBatchNorm`: fixed statistics and affine
     /// parameters, for pretrained backbones (batches are too small for batch statistics).
     #[default]
     FrozenBn,
@@ -16,12 +16,12 @@ pub enum NormKind {
     GroupNorm,
 }
 
-/// A 2-D normalisation layer. Its parameters keep PyTorch's batch-norm names (`weight`,
+/// A normalisation layer over the channels (dimension 1) of 2-D or 3-D feature maps. Its parameters keep PyTorch's batch-norm names (`weight`,
 /// `bias`, `running_mean`, `running_var`) so checkpoints map onto it directly; frozen batch
 /// norm computes `y = (x - mean) / sqrt(var + eps) * weight + bias` and receives no
 /// gradients, group norm trains `weight` and `bias` and leaves the running statistics unused.
 #[derive(Module, Debug)]
-pub struct Norm2d<B: Backend> {
+pub struct Norm<B: Backend> {
     pub weight: Param<Tensor<B, 1>>,
     pub bias: Param<Tensor<B, 1>>,
     pub running_mean: Param<Tensor<B, 1>>,
@@ -31,7 +31,7 @@ pub struct Norm2d<B: Backend> {
     pub kind: NormKind,
 }
 
-impl<B: Backend> Norm2d<B> {
+impl<B: Backend> Norm<B> {
     /// Identity statistics (weight 1, bias 0, mean 0, var 1), torchvision's initial state.
     pub fn new(channels: usize, kind: NormKind, eps: f64, device: &B::Device) -> Self {
         let frozen = |t: Tensor<B, 1>| Param::from_tensor(t).set_require_grad(false);
@@ -49,25 +49,29 @@ impl<B: Backend> Norm2d<B> {
         }
     }
 
-    /// `x`: `[N, C, H, W]`.
-    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    /// `x`: `[N, C, ...]` (images `[N, C, H, W]`, clips `[N, C, T, H, W]`).
+    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let c = self.weight.dims()[0];
+        let mut channel_shape = [1usize; D];
+        channel_shape[1] = c;
+        let per_channel = |t: Tensor<B, 1>| t.reshape(channel_shape);
         match self.kind {
             NormKind::FrozenBn => {
                 // torchvision's arithmetic: scale = w * rsqrt(var + eps); shift = b - mean * scale.
                 let scale = self.weight.val() * (self.running_var.val() + self.eps).sqrt().recip();
                 let shift = self.bias.val() - self.running_mean.val() * scale.clone();
-                x * scale.reshape([1, c, 1, 1]) + shift.reshape([1, c, 1, 1])
+                x * per_channel(scale) + per_channel(shift)
             }
             NormKind::GroupNorm => {
-                let [n, _, h, w] = x.dims();
+                let dims = x.dims();
+                let n = dims[0];
                 let groups = (c / 2).clamp(1, 32);
-                let grouped = x.reshape([n, groups, (c / groups) * h * w]);
+                let per_group = dims[1..].iter().product::<usize>() / groups;
+                let grouped = x.reshape([n, groups, per_group]);
                 let centred = grouped.clone() - grouped.mean_dim(2);
                 let var = centred.clone().powi_scalar(2).mean_dim(2);
-                let normalised = (centred / (var + self.eps).sqrt()).reshape([n, c, h, w]);
-                normalised * self.weight.val().reshape([1, c, 1, 1])
-                    + self.bias.val().reshape([1, c, 1, 1])
+                let normalised = (centred / (var + self.eps).sqrt()).reshape(dims);
+                normalised * per_channel(self.weight.val()) + per_channel(self.bias.val())
             }
         }
     }

@@ -9,7 +9,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Tensor, activation::relu, backend::Backend, module::max_pool2d};
 
-use super::{Norm2d, NormKind};
+use super::{Norm, NormKind};
 
 /// Bottleneck output channels are `planes * EXPANSION`.
 const EXPANSION: usize = 4;
@@ -76,7 +76,7 @@ impl ResNetConfig {
         let layer4 = stage(p4, 2, self.blocks[3]);
         ResNet {
             conv1: conv(3, base, 7, 2, 1, device),
-            bn1: Norm2d::new(base, self.norm, BN_EPS, device),
+            bn1: Norm::new(base, self.norm, BN_EPS, device),
             layer1,
             layer2,
             layer3,
@@ -91,7 +91,7 @@ impl ResNetConfig {
 #[derive(Module, Debug)]
 pub struct ResNet<B: Backend> {
     pub conv1: Conv2d<B>,
-    pub bn1: Norm2d<B>,
+    pub bn1: Norm<B>,
     pub layer1: Vec<Bottleneck<B>>,
     pub layer2: Vec<Bottleneck<B>>,
     pub layer3: Vec<Bottleneck<B>>,
@@ -131,11 +131,11 @@ impl<B: Backend> ResNet<B> {
 #[derive(Module, Debug)]
 pub struct Bottleneck<B: Backend> {
     pub conv1: Conv2d<B>,
-    pub bn1: Norm2d<B>,
+    pub bn1: Norm<B>,
     pub conv2: Conv2d<B>,
-    pub bn2: Norm2d<B>,
+    pub bn2: Norm<B>,
     pub conv3: Conv2d<B>,
-    pub bn3: Norm2d<B>,
+    pub bn3: Norm<B>,
     pub downsample: Option<Downsample<B>>,
 }
 
@@ -143,7 +143,7 @@ pub struct Bottleneck<B: Backend> {
 #[derive(Module, Debug)]
 pub struct Downsample<B: Backend> {
     pub conv: Conv2d<B>,
-    pub bn: Norm2d<B>,
+    pub bn: Norm<B>,
 }
 
 impl<B: Backend> Bottleneck<B> {
@@ -158,7 +158,7 @@ impl<B: Backend> Bottleneck<B> {
         // torchvision's width rule, relative to the 64 planes of its first stage.
         let width = planes * config.width_per_group / 64 * groups;
         let out = planes * EXPANSION;
-        let bn = |c| Norm2d::new(c, norm, BN_EPS, device);
+        let bn = |c| Norm::new(c, norm, BN_EPS, device);
         Self {
             conv1: conv(in_channels, width, 1, 1, 1, device),
             bn1: bn(width),

@@ -47,6 +47,9 @@ pub struct DetectorSampling {
     pub rpn_batch_per_image: usize,
     #[serde(default = "five_twelve")]
     pub box_batch_per_image: usize,
+    /// Short sides drawn per batch for multi-scale training (empty: the network's min_size).
+    #[serde(default)]
+    pub min_sizes: Vec<usize>,
 }
 
 impl Default for DetectorSampling {
@@ -54,6 +57,7 @@ impl Default for DetectorSampling {
         Self {
             rpn_batch_per_image: 256,
             box_batch_per_image: 512,
+            min_sizes: Vec::new(),
         }
     }
 }
@@ -70,6 +74,7 @@ impl DetectorSampling {
         DetectorTrainingConfig::new()
             .with_rpn_batch_per_image(self.rpn_batch_per_image)
             .with_box_batch_per_image(self.box_batch_per_image)
+            .with_min_sizes(self.min_sizes.clone())
     }
 }
 

@@ -12,6 +12,7 @@ mod detectron2;
 mod error;
 mod keymap;
 mod load;
+mod pyslowfast;
 mod save;
 mod torchvision;
 
@@ -20,6 +21,7 @@ pub use detectron2::detectron2_faster_rcnn;
 pub use error::WeightsError;
 pub use keymap::KeyMap;
 pub use load::{LoadMode, LoadReport, ShapeMismatch, load_into};
+pub use pyslowfast::pyslowfast_slowfast;
 pub use save::save_safetensors;
 pub use torchvision::{
     torchvision_box_head, torchvision_faster_rcnn, torchvision_fpn, torchvision_resnet,

@@ -2,8 +2,8 @@
 (losses, backward, SGD update) of the synthetic-data detector of
 configs/detector/faster_rcnn_synth.toml, rebuilt from torchvision's parts: a ResNet with
 Bottleneck blocks [1, 1, 1, 1] on a 16-channel stem with GroupNorm(min(32, C/2)), a 32-channel
-FPN, a 128-wide two-FC box head, 2 classes, 128 RoIs per image; 4 random images of 320x240
-with 3 boxes each.
+FPN, a 128-wide two-FC box head, 2 classes, 128 RoIs per image, min/max size 192/256; 4
+random images of 320x240 with 3 boxes each.
 
     .venv-ref/bin/python tests/reference/bench_detector_train.py --threads 2
 """
@@ -45,7 +45,7 @@ def main():
     trunk = SmallResNet(16)
     backbone = BackboneWithFPN(trunk, {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
                                [64, 128, 256, 512], 32, extra_blocks=LastLevelMaxPool())
-    model = FasterRCNN(backbone, num_classes=None, min_size=240, max_size=320,
+    model = FasterRCNN(backbone, num_classes=None, min_size=192, max_size=256,
                        box_head=TwoMLPHead(32 * 49, 128), box_predictor=FastRCNNPredictor(128, 2),
                        box_batch_size_per_image=128).train()
     optim = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)

@@ -69,8 +69,13 @@ pub(super) struct Front<B: Backend> {
 }
 
 impl<B: Backend> FasterRcnn<B> {
-    pub(super) fn front(&self, config: &FasterRcnnConfig, images: Vec<Tensor<B, 3>>) -> Front<B> {
-        let batch = config.transform.apply(images);
+    pub(super) fn front(
+        &self,
+        config: &FasterRcnnConfig,
+        transform: &ImageTransformConfig,
+        images: Vec<Tensor<B, 3>>,
+    ) -> Front<B> {
+        let batch = transform.apply(images);
         let [_, _, pad_h, pad_w] = batch.images.dims();
         let levels = self.backbone.forward(batch.images.clone());
         let (objectness, deltas) = self.rpn_head.forward(&levels);
@@ -99,7 +104,7 @@ impl<B: Backend> FasterRcnn<B> {
             deltas,
             anchors,
             counts,
-        } = self.front(config, images);
+        } = self.front(config, &config.transform, images);
         let proposals =
             config
                 .proposals

@@ -31,6 +31,10 @@ pub struct DetectorTrainingConfig {
     pub box_batch_per_image: usize,
     #[config(default = 0.25)]
     pub box_positive_fraction: f32,
+    /// Multi-scale training, as torchvision's transform with several `min_size`s: each batch
+    /// is resized to one of these short sides, drawn at random (empty: the test size).
+    #[config(default = "Vec::new()")]
+    pub min_sizes: Vec<usize>,
 }
 
 /// Ground truth of one image: boxes in the image's own pixels and their classes (1.. ; 0 is
@@ -156,7 +160,11 @@ impl<B: Backend> FasterRcnn<B> {
         mut rng: Option<&mut R>,
     ) -> DetectorLosses<B> {
         let device = images[0].device();
-        let front = self.front(config, images);
+        let mut transform = config.transform.clone();
+        if let (Some(rng), false) = (rng.as_deref_mut(), training.min_sizes.is_empty()) {
+            transform.min_size = training.min_sizes[rng.random_range(0..training.min_sizes.len())];
+        }
+        let front = self.front(config, &transform, images);
         let [n, total] = front.objectness.dims();
         // Ground truth in the resized images' pixels, as torchvision's `resize_boxes`.
         let gt: Vec<Vec<[f32; 4]>> = targets

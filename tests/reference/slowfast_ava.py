@@ -1,0 +1,87 @@
+"""Writes tests/fixtures/slowfast_tiny*.safetensors: PySlowFast's own `SlowFastModel` (the
+`slowfast` package from PyPI, with torchvision's RoIAlign standing in for detectron2's) in a
+tiny AVA configuration: one bottleneck block per stage (PySlowFast's depth table patched),
+width 8 per group, alpha 4, beta 1/4, fusion kernel 5 with channel ratio 2, res5 at stride 1
+with dilation 2, the RoI head (7x7 aligned RoIAlign at 1/16, spatial max, 5 classes, sigmoid)
+on an 8-frame 64x64 clip pair with three boxes. Seeded random weights and batch-norm
+statistics, rounded to float16; eval mode. Stored: the weights under PySlowFast's names,
+the inputs, each pathway's res5 features and the scores.
+
+    .venv-ref/bin/pip install fvcore   # PySlowFast's config and init helpers
+    .venv-ref/bin/python tests/reference/slowfast_ava.py
+"""
+
+import sys
+import types
+from pathlib import Path
+
+import torch
+import torchvision
+from safetensors.torch import save_file
+
+OUT = Path(__file__).resolve().parent.parent / "fixtures"
+
+
+def build():
+    layers = types.ModuleType("detectron2.layers")
+    layers.ROIAlign = torchvision.ops.RoIAlign
+    sys.modules["detectron2"] = types.ModuleType("detectron2")
+    sys.modules["detectron2.layers"] = layers
+    from slowfast.config.defaults import get_cfg
+    import slowfast.models.video_model_builder as vmb
+
+    vmb._MODEL_STAGE_DEPTH[50] = (1, 1, 1, 1)
+    cfg = get_cfg()
+    cfg.MODEL.ARCH = "slowfast"
+    cfg.MODEL.NUM_CLASSES = 5
+    cfg.RESNET.DEPTH = 50
+    cfg.RESNET.WIDTH_PER_GROUP = 8
+    cfg.RESNET.NUM_BLOCK_TEMP_KERNEL = [[1, 1]] * 4
+    cfg.RESNET.SPATIAL_STRIDES = [[1, 1], [2, 2], [2, 2], [1, 1]]
+    cfg.RESNET.SPATIAL_DILATIONS = [[1, 1], [1, 1], [1, 1], [2, 2]]
+    cfg.NONLOCAL.LOCATION = [[[], []]] * 4
+    cfg.NONLOCAL.GROUP = [[1, 1]] * 4
+    cfg.NONLOCAL.POOL = [[[1, 2, 2], [1, 2, 2]]] * 4
+    cfg.SLOWFAST.ALPHA = 4
+    cfg.SLOWFAST.BETA_INV = 4
+    cfg.SLOWFAST.FUSION_CONV_CHANNEL_RATIO = 2
+    cfg.SLOWFAST.FUSION_KERNEL_SZ = 5
+    cfg.DATA.NUM_FRAMES = 8
+    cfg.DETECTION.ENABLE = True
+    cfg.DETECTION.ALIGNED = True
+    return vmb.SlowFastModel(cfg)
+
+
+def main():
+    torch.manual_seed(20261125)
+    model = build()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm3d):
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+        model.head.projection.weight.normal_(0.0, 0.1)
+        for p in model.state_dict().values():
+            if p.is_floating_point():
+                p.copy_(p.half().float())
+    model.eval()
+    slow = torch.randn(2, 3, 2, 64, 64).half().float()
+    fast = torch.randn(2, 3, 8, 64, 64).half().float()
+    boxes = torch.tensor([[0, 4.0, 6.0, 40.0, 60.0], [0, 20.5, 2.0, 63.0, 33.0], [1, 10.0, 10.0, 30.0, 50.0]])
+    features = {}
+    model.s5.register_forward_hook(lambda _m, _i, out: features.update(slow5=out[0], fast5=out[1]))
+    with torch.no_grad():
+        scores = model([slow.clone(), fast.clone()], boxes)
+    sd = {k: v.half().contiguous() for k, v in model.state_dict().items() if v.is_floating_point()}
+    save_file(sd, OUT / "slowfast_tiny.safetensors")
+    save_file({"slow": slow.half(), "fast": fast.half(), "boxes": boxes, "scores": scores,
+               "slow5": features["slow5"].contiguous(), "fast5": features["fast5"].contiguous()},
+              OUT / "slowfast_tiny_io.safetensors")
+    print("wrote slowfast_tiny:", len(sd), "tensors;", tuple(features["slow5"].shape),
+          tuple(features["fast5"].shape), tuple(scores.shape))
+
+
+if __name__ == "__main__":
+    main()
