@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
+use crate::models::action::{ActionModelConfig, SlowFastConfig};
 use crate::models::detector::{
     Convention, FasterRcnn, FasterRcnnConfig, ImageTransformConfig, MultiScaleRoiAlign,
     ResNetFpnConfig,
@@ -13,7 +14,7 @@ use crate::nn::{NormKind, ResNetConfig};
 use crate::train::TrainSettings;
 use crate::weights::{
     Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, detectron2_faster_rcnn, load_into,
-    torchvision_faster_rcnn, torchvision_resnet,
+    pyslowfast_slowfast, torchvision_faster_rcnn, torchvision_resnet,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -87,6 +88,61 @@ pub enum NetworkConfig {
         #[serde(default)]
         convention: Convention,
     },
+    /// PySlowFast's SlowFast with the AVA RoI head.
+    Slowfast {
+        /// Depth (50, 101) or blocks, groups and width per group of both pathways.
+        backbone: BackboneSpec,
+        #[serde(default)]
+        slowfast: SlowFastSpec,
+        /// Action classes (80 for AVA's full list, 60 for the evaluated ones).
+        num_classes: usize,
+        /// PySlowFast's `DETECTION.ALIGNED` (False for the Caffe2-trained model zoo).
+        #[serde(default = "yes")]
+        aligned: bool,
+        #[serde(default = "half")]
+        dropout: f64,
+        /// Concatenate each pathway's clip average to every RoI feature.
+        #[serde(default)]
+        global_pool: bool,
+        /// Frames of the fast pathway and the stride between them (32 × 2).
+        frames: usize,
+        sampling_rate: usize,
+    },
+}
+
+/// The `[network.slowfast]` table: PySlowFast's `SLOWFAST.*` and the AVA stride settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SlowFastSpec {
+    pub alpha: usize,
+    pub beta_inv: usize,
+    pub fusion_channel_ratio: usize,
+    pub fusion_kernel: usize,
+    /// `RESNET.NUM_BLOCK_TEMP_KERNEL` (same for both pathways); absent: every block.
+    pub temporal_blocks: Option<[usize; 4]>,
+    pub spatial_strides: [usize; 4],
+    pub spatial_dilations: [usize; 4],
+}
+
+impl Default for SlowFastSpec {
+    fn default() -> Self {
+        Self {
+            alpha: 4,
+            beta_inv: 8,
+            fusion_channel_ratio: 2,
+            fusion_kernel: 5,
+            temporal_blocks: None,
+            spatial_strides: [1, 2, 2, 1],
+            spatial_dilations: [1, 1, 1, 2],
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+fn half() -> f64 {
+    0.5
 }
 
 fn one() -> usize {
@@ -177,6 +233,34 @@ impl NetworkConfig {
     fn validate(&self) -> Result<(), String> {
         match self {
             Self::Resnet { backbone, .. } => backbone.validate(),
+            Self::Slowfast {
+                backbone,
+                slowfast,
+                frames,
+                ..
+            } => {
+                backbone.validate()?;
+                let w = backbone.width_per_group;
+                if slowfast.alpha == 0
+                    || slowfast.beta_inv == 0
+                    || w % slowfast.beta_inv != 0
+                    || slowfast.fusion_channel_ratio == 0
+                    || slowfast.beta_inv % slowfast.fusion_channel_ratio != 0
+                {
+                    return Err(format!(
+                        "network.slowfast: width_per_group {w} must divide by beta_inv {}, \
+                         which must divide by fusion_channel_ratio {} (all positive)",
+                        slowfast.beta_inv, slowfast.fusion_channel_ratio
+                    ));
+                }
+                if *frames == 0 || frames % slowfast.alpha != 0 {
+                    return Err(format!(
+                        "network.frames = {frames}: a positive multiple of alpha {}",
+                        slowfast.alpha
+                    ));
+                }
+                Ok(())
+            }
             Self::FasterRcnn {
                 backbone,
                 num_classes,
@@ -231,8 +315,42 @@ impl NetworkConfig {
                     .with_box_roi_pool(pooler),
                 )
             }
-            Self::Resnet { .. } => None,
+            Self::Resnet { .. } | Self::Slowfast { .. } => None,
         }
+    }
+
+    /// The action model of a `kind = "slowfast"` config.
+    pub fn action_model(&self) -> Option<ActionModelConfig> {
+        let Self::Slowfast {
+            backbone,
+            slowfast,
+            num_classes,
+            aligned,
+            dropout,
+            global_pool,
+            ..
+        } = self
+        else {
+            return None;
+        };
+        let trunk = backbone.resnet();
+        let net = SlowFastConfig::new(trunk.blocks)
+            .with_temporal_blocks(slowfast.temporal_blocks)
+            .with_width_per_group(backbone.width_per_group)
+            .with_groups(backbone.groups)
+            .with_alpha(slowfast.alpha)
+            .with_beta_inv(slowfast.beta_inv)
+            .with_fusion_channel_ratio(slowfast.fusion_channel_ratio)
+            .with_fusion_kernel(slowfast.fusion_kernel)
+            .with_spatial_strides(slowfast.spatial_strides)
+            .with_spatial_dilations(slowfast.spatial_dilations)
+            .with_norm(backbone.norm);
+        Some(
+            ActionModelConfig::new(net, *num_classes)
+                .with_aligned(*aligned)
+                .with_dropout(*dropout)
+                .with_global_pool(*global_pool),
+        )
     }
 
     /// Builds the network and loads `checkpoint` into it through the network's source naming
@@ -265,6 +383,10 @@ impl NetworkConfig {
             Self::FasterRcnn { .. } => self
                 .detector_with_weights::<B>(checkpoint, mode, device)
                 .map(|(_, r)| r),
+            Self::Slowfast { .. } => {
+                let net = self.action_model().expect("slowfast").init::<B>(device);
+                load_into(net, checkpoint, &keymap(pyslowfast_slowfast()), mode).map(|(_, r)| r)
+            }
         }
     }
 

@@ -77,3 +77,42 @@ fn global_pooling_feature_is_the_clip_average_of_each_pathway() {
     let global = values(features.narrow(0, 2, 1).narrow(1, 320, 320));
     assert_close("global feature", &global, &expected, 1e-5);
 }
+
+#[test]
+fn weights_check_accepts_a_pyslowfast_checkpoint() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "weights",
+            "check",
+            "--config",
+            "configs/action/slowfast_tiny.toml",
+        ])
+        .arg(common::fixture_path("slowfast_tiny.safetensors"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The R50 config builds PySlowFast's shapes: a tiny checkpoint does not fit it.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "weights",
+            "check",
+            "--config",
+            "configs/action/slowfast_r50_32x2_ava.toml",
+        ])
+        .arg(common::fixture_path("slowfast_tiny.safetensors"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("s1.pathway0_stem.conv.weight")
+            || String::from_utf8_lossy(&out.stderr).contains("s1.pathway0_stem.conv.weight"),
+        "the mismatch names the tensor"
+    );
+}
