@@ -1,0 +1,81 @@
+//! SlowFast R50 with the AVA head (configs/action/slowfast_r50_32x2_ava.toml: slow 8 frames,
+//! fast 32, the "8×8" / "32×2" input) on one 224×224 clip with 4 person boxes, random
+//! weights: the forward pass, and one training step (binary cross-entropy on the scores,
+//! backward, SGD update). `tests/reference/bench_slowfast.py` times PySlowFast's
+//! `SlowFastModel` on the same input.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use avaloc::config::NetworkFile;
+use avaloc::models::action::ActionModel;
+use avaloc::nn::losses::bce_with_logits_mean;
+use burn::backend::{Autodiff, Flex};
+use burn::optim::{GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfig};
+use burn::tensor::{Distribution, Tensor, TensorData, backend::Backend};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn inputs<B: Backend>(device: &B::Device) -> (Tensor<B, 5>, Tensor<B, 5>, Tensor<B, 2>) {
+    let slow = Tensor::random([1, 3, 8, 224, 224], Distribution::Normal(0.0, 1.0), device);
+    let fast = Tensor::random([1, 3, 32, 224, 224], Distribution::Normal(0.0, 1.0), device);
+    let boxes = [
+        [0.0, 10.0, 20.0, 100.0, 200.0],
+        [0.0, 80.0, 30.0, 150.0, 220.0],
+        [0.0, 120.0, 0.0, 220.0, 180.0],
+        [0.0, 0.0, 60.0, 60.0, 223.0],
+    ];
+    let rois = Tensor::from_data(
+        TensorData::new(
+            boxes.iter().flatten().copied().collect::<Vec<f32>>(),
+            [4, 5],
+        ),
+        device,
+    );
+    (slow, fast, rois)
+}
+
+fn slowfast(c: &mut Criterion) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/action/slowfast_r50_32x2_ava.toml"
+    );
+    let config = NetworkFile::load(path)
+        .unwrap()
+        .network
+        .action_model()
+        .unwrap();
+    let device = Default::default();
+    let mut group = c.benchmark_group("action");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(60));
+
+    let model = config.init::<Flex>(&device);
+    let (slow, fast, rois) = inputs::<Flex>(&device);
+    group.bench_function("slowfast_r50_32x2_forward_224", |b| {
+        b.iter(|| black_box(model.forward(slow.clone(), fast.clone(), rois.clone())))
+    });
+
+    type B = Autodiff<Flex>;
+    let mut model: ActionModel<B> = config.init::<B>(&device);
+    let (slow, fast, rois) = inputs::<B>(&device);
+    let targets = Tensor::<B, 2>::zeros([4, 80], &device);
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
+        .init::<B, ActionModel<B>>();
+    group.bench_function("slowfast_r50_32x2_train_step_224", |b| {
+        b.iter(|| {
+            let logits =
+                model
+                    .head
+                    .logits(model.features(slow.clone(), fast.clone(), rois.clone()));
+            let loss = bce_with_logits_mean(logits, targets.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            model = optim.step(0.001, model.clone(), grads);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, slowfast);
+criterion_main!(benches);

@@ -1,0 +1,90 @@
+"""PySlowFast timings for benches/action.rs: `SlowFastModel` as configs/AVA/c2/
+SLOWFAST_32x2_R50.yaml (the model avaloc's configs/action/slowfast_r50_32x2_ava.toml
+describes) on one 224x224 clip (slow 8 frames, fast 32) with 4 boxes, random weights: the
+forward pass (eval mode, no gradients) and one training step (BCE, backward, SGD; batch
+norm with frozen statistics, as avaloc's model), on the CPU.
+
+    .venv-ref/bin/python tests/reference/bench_slowfast.py --threads 2
+"""
+
+import argparse
+import sys
+import time
+import types
+
+import torch
+import torchvision
+
+
+def build():
+    layers = types.ModuleType("detectron2.layers")
+    layers.ROIAlign = torchvision.ops.RoIAlign
+    sys.modules["detectron2"] = types.ModuleType("detectron2")
+    sys.modules["detectron2.layers"] = layers
+    from slowfast.config.defaults import get_cfg
+    from slowfast.models.video_model_builder import SlowFastModel
+
+    cfg = get_cfg()
+    cfg.MODEL.ARCH, cfg.MODEL.NUM_CLASSES, cfg.MODEL.DROPOUT_RATE = "slowfast", 80, 0.5
+    cfg.RESNET.DEPTH = 50
+    cfg.RESNET.NUM_BLOCK_TEMP_KERNEL = [[3, 3], [4, 4], [6, 6], [3, 3]]
+    cfg.RESNET.SPATIAL_STRIDES = [[1, 1], [2, 2], [2, 2], [1, 1]]
+    cfg.RESNET.SPATIAL_DILATIONS = [[1, 1], [1, 1], [1, 1], [2, 2]]
+    cfg.NONLOCAL.LOCATION = [[[], []]] * 4
+    cfg.NONLOCAL.GROUP = [[1, 1]] * 4
+    cfg.NONLOCAL.POOL = [[[1, 2, 2], [1, 2, 2]]] * 4
+    cfg.SLOWFAST.ALPHA, cfg.SLOWFAST.BETA_INV = 4, 8
+    cfg.SLOWFAST.FUSION_CONV_CHANNEL_RATIO, cfg.SLOWFAST.FUSION_KERNEL_SZ = 2, 7
+    cfg.DATA.NUM_FRAMES = 32
+    cfg.DETECTION.ENABLE, cfg.DETECTION.ALIGNED = True, False
+    return SlowFastModel(cfg)
+
+
+def timed(step, repeat):
+    step()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t)
+    times.sort()
+    return times[len(times) // 2], times[0]
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeat", type=int, default=3)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = build()
+    slow, fast = torch.randn(1, 3, 8, 224, 224), torch.randn(1, 3, 32, 224, 224)
+    boxes = torch.tensor([[0, 10.0, 20.0, 100.0, 200.0], [0, 80.0, 30.0, 150.0, 220.0],
+                          [0, 120.0, 0.0, 220.0, 180.0], [0, 0.0, 60.0, 60.0, 223.0]])
+    model.eval()
+    with torch.no_grad():
+        med, best = timed(lambda: model([slow, fast], boxes), args.repeat)
+    print(f"slowfast_r50_32x2_forward_224: median {med:.2f} s, min {best:.2f} s")
+    model.train()
+    for m in model.modules():  # frozen statistics, as avaloc's frozen-BN model trains
+        if isinstance(m, torch.nn.BatchNorm3d):
+            m.eval()
+    optim = torch.optim.SGD(model.parameters(), lr=0.001, momentum=0.9)
+    head_act = model.head.act
+    model.head.act = torch.nn.Identity()  # logits, for BCE-with-logits as avaloc trains
+    targets = torch.zeros(4, 80)
+
+    def step():
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model([slow, fast], boxes), targets)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+
+    med, best = timed(step, args.repeat)
+    model.head.act = head_act
+    print(f"slowfast_r50_32x2_train_step_224: median {med:.2f} s, min {best:.2f} s")
+
+
+if __name__ == "__main__":
+    main()
