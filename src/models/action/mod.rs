@@ -10,7 +10,45 @@ pub use slowfast::{
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::tensor::{Tensor, backend::Backend};
+use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
+
+/// The frames of a `t`-frame clip that the slow pathway sees, as PySlowFast's
+/// `pack_pathway_output`: `linspace(0, t - 1, t / alpha)` truncated, in PyTorch's float32
+/// arithmetic (the first half counted from the start, the second from the end).
+pub fn slow_frame_indices(t: usize, alpha: usize) -> Vec<usize> {
+    let steps = (t / alpha).max(1);
+    if steps == 1 {
+        return vec![0];
+    }
+    let end = (t - 1) as f32;
+    let step = end / (steps - 1) as f32;
+    (0..steps)
+        .map(|i| {
+            let v = if i < steps / 2 {
+                step * i as f32
+            } else {
+                end - step * (steps - 1 - i) as f32
+            };
+            v as usize
+        })
+        .collect()
+}
+
+/// The slow and fast inputs of clips `[N, 3, T, H, W]`: every frame for the fast pathway,
+/// [`slow_frame_indices`] for the slow one.
+pub fn pack_pathways<B: Backend>(
+    clips: Tensor<B, 5>,
+    alpha: usize,
+) -> (Tensor<B, 5>, Tensor<B, 5>) {
+    let t = clips.dims()[2];
+    let indices: Vec<i64> = slow_frame_indices(t, alpha)
+        .into_iter()
+        .map(|i| i as i64)
+        .collect();
+    let n = indices.len();
+    let index = Tensor::<B, 1, Int>::from_data(TensorData::new(indices, [n]), &clips.device());
+    (clips.clone().select(2, index), clips)
+}
 
 #[derive(Config, Debug)]
 pub struct ActionModelConfig {
@@ -67,5 +105,33 @@ impl<B: Backend> ActionModel<B> {
         rois: Tensor<B, 2>,
     ) -> Tensor<B, 2> {
         self.head.forward(self.features(slow, fast, rois))
+    }
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slow_frames_follow_pyslowfast() {
+        // torch.linspace(0, 31, 8).long(), linspace(0, 7, 2), linspace(0, 15, 4).
+        assert_eq!(slow_frame_indices(32, 4), vec![0, 4, 8, 13, 17, 22, 26, 31]);
+        assert_eq!(slow_frame_indices(8, 4), vec![0, 7]);
+        assert_eq!(slow_frame_indices(16, 4), vec![0, 5, 10, 15]);
+        // torch.linspace(0, 63, 16).long(): 64×2 clips.
+        assert_eq!(
+            slow_frame_indices(64, 4),
+            vec![0, 4, 8, 12, 16, 21, 25, 29, 33, 37, 42, 46, 50, 54, 58, 63]
+        );
+        assert_eq!(slow_frame_indices(3, 4), vec![0]);
+        let values: Vec<f32> = (0..8).map(|v| v as f32).collect();
+        let clips = Tensor::<burn::backend::Flex, 5>::from_data(
+            TensorData::new(values, [1, 1, 8, 1, 1]),
+            &Default::default(),
+        );
+        let (slow, fast) = pack_pathways(clips, 4);
+        assert_eq!(slow.dims(), [1, 1, 2, 1, 1]);
+        assert_eq!(fast.dims(), [1, 1, 8, 1, 1]);
+        assert_eq!(slow.into_data().to_vec::<f32>().unwrap(), vec![0.0, 7.0]);
     }
 }
