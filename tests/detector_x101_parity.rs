@@ -27,7 +27,7 @@ width_per_group = 8
 "#;
 
 #[test]
-#[ignore = "needs the on-demand fixture of tests/reference/detector_x101.py (about 180 MB)"]
+#[ignore = "needs the on-demand fixture of tests/reference/detector_x101.py (about 210 MB)"]
 fn resnext101_detector_matches_torchvision() {
     let weights = common::fixture_path("ondemand/detector_x101.safetensors");
     assert!(

@@ -1,5 +1,5 @@
 """Writes the on-demand fixture of the ignored full-size test in tests/detector_x101_parity.rs
-(tests/fixtures/ondemand/, git-ignored, about 180 MB): torchvision's FasterRCNN on a
+(tests/fixtures/ondemand/, git-ignored, about 210 MB): torchvision's FasterRCNN on a
 `resnet_fpn_backbone("resnext101_32x8d")` with seeded random weights and frozen-batch-norm
 statistics (rounded to float16 for storage; the reference runs on the rounded values), a
 person-only head (2 classes), min/max size 320/480, in eval mode on scikit-image's
