@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
-use crate::models::action::{ActionModelConfig, SlowFastConfig};
+use crate::models::action::{ActionModelConfig, Instantiation, SlowFastConfig};
 use crate::models::detector::{
     Convention, FasterRcnn, FasterRcnnConfig, ImageTransformConfig, MultiScaleRoiAlign,
     ResNetFpnConfig,
@@ -122,6 +122,11 @@ pub struct SlowFastSpec {
     pub temporal_blocks: Option<[usize; 4]>,
     pub spatial_strides: [usize; 4],
     pub spatial_dilations: [usize; 4],
+    /// Slow-pathway blocks of res2..res5 followed by a non-local block (`NONLOCAL.LOCATION`).
+    pub nonlocal: [Vec<usize>; 4],
+    /// `NONLOCAL.POOL` (t, h, w) and `NONLOCAL.INSTANTIATION`.
+    pub nonlocal_pool: [usize; 3],
+    pub nonlocal_instantiation: Instantiation,
 }
 
 impl Default for SlowFastSpec {
@@ -134,6 +139,9 @@ impl Default for SlowFastSpec {
             temporal_blocks: None,
             spatial_strides: [1, 2, 2, 1],
             spatial_dilations: [1, 1, 1, 2],
+            nonlocal: Default::default(),
+            nonlocal_pool: [1, 2, 2],
+            nonlocal_instantiation: Instantiation::DotProduct,
         }
     }
 }
@@ -253,6 +261,16 @@ impl NetworkConfig {
                         slowfast.beta_inv, slowfast.fusion_channel_ratio
                     ));
                 }
+                let blocks = backbone.resnet().blocks;
+                if let Some(stage) =
+                    (0..4).find(|&i| slowfast.nonlocal[i].iter().any(|&b| b >= blocks[i]))
+                {
+                    return Err(format!(
+                        "network.slowfast.nonlocal: res{} has only {} blocks",
+                        stage + 2,
+                        blocks[stage]
+                    ));
+                }
                 if *frames == 0 || frames % slowfast.alpha != 0 {
                     return Err(format!(
                         "network.frames = {frames}: a positive multiple of alpha {}",
@@ -344,6 +362,9 @@ impl NetworkConfig {
             .with_fusion_kernel(slowfast.fusion_kernel)
             .with_spatial_strides(slowfast.spatial_strides)
             .with_spatial_dilations(slowfast.spatial_dilations)
+            .with_nonlocal(slowfast.nonlocal.clone())
+            .with_nonlocal_pool(slowfast.nonlocal_pool)
+            .with_nonlocal_instantiation(slowfast.nonlocal_instantiation)
             .with_norm(backbone.norm);
         Some(
             ActionModelConfig::new(net, *num_classes)

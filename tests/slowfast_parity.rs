@@ -2,7 +2,8 @@
 //! (tests/reference/slowfast_ava.py): a tiny AVA configuration (one block per stage, width 8,
 //! α = 4, β = 1/4, res5 dilated) with seeded weights loads strictly through
 //! `weights::pyslowfast_slowfast`; each pathway's res5 features agree within 1e-4 of their
-//! largest value and the sigmoid scores of three boxes within 1e-5.
+//! largest value and the sigmoid scores of three boxes within 1e-5. The same with a non-local
+//! block after res4's slow block (`s4.pathway0_nonlocal0.*`).
 
 mod common;
 
@@ -23,8 +24,19 @@ fn tiny() -> ActionModelConfig {
 
 #[test]
 fn features_and_scores_match_pyslowfast() {
-    let config = tiny();
-    let checkpoint = Checkpoint::open(common::fixture_path("slowfast_tiny.safetensors")).unwrap();
+    check_against("slowfast_tiny", tiny());
+}
+
+#[test]
+fn nonlocal_block_matches_pyslowfast() {
+    let mut config = tiny();
+    config.backbone.nonlocal = [vec![], vec![], vec![0], vec![]];
+    check_against("slowfast_tiny_nonlocal", config);
+}
+
+fn check_against(fixture: &str, config: ActionModelConfig) {
+    let checkpoint =
+        Checkpoint::open(common::fixture_path(&format!("{fixture}.safetensors"))).unwrap();
     let (model, report) = load_into(
         config.init::<TestBackend>(&Default::default()),
         &checkpoint,
@@ -33,7 +45,7 @@ fn features_and_scores_match_pyslowfast() {
     )
     .unwrap();
     assert!(report.is_exact(), "{report}");
-    let io = Fixture::open("slowfast_tiny_io");
+    let io = Fixture::open(&format!("{fixture}_io"));
     let slow: Tensor<TestBackend, 5> = io.tensor("slow");
     let fast: Tensor<TestBackend, 5> = io.tensor("fast");
     let [s5, f5] = model.backbone.forward(slow.clone(), fast.clone());
@@ -115,4 +127,46 @@ fn weights_check_accepts_a_pyslowfast_checkpoint() {
             || String::from_utf8_lossy(&out.stderr).contains("s1.pathway0_stem.conv.weight"),
         "the mismatch names the tensor"
     );
+}
+
+#[test]
+fn r101_config_places_nonlocal_blocks_as_pyslowfast() {
+    use avaloc::config::NetworkFile;
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/action/slowfast_r101_32x2_ava.toml"
+    );
+    let config = NetworkFile::load(path)
+        .unwrap()
+        .network
+        .action_model()
+        .unwrap();
+    let model = config.init::<TestBackend>(&Default::default());
+    let s4 = &model.backbone.s4;
+    assert_eq!((s4.pathway0.len(), s4.pathway1.len()), (23, 23));
+    let placed: Vec<usize> = (0..23)
+        .filter(|&i| s4.pathway0_nonlocal[i].is_some())
+        .collect();
+    assert_eq!(placed, vec![6, 13, 20]);
+    assert_eq!(s4.pathway0_nonlocal[6].as_ref().unwrap().pool, [2, 2, 2]);
+    assert!(
+        model
+            .backbone
+            .s3
+            .pathway0_nonlocal
+            .iter()
+            .all(Option::is_none)
+    );
+    // Temporal kernel 3 in the first 6 res4 blocks only (NUM_BLOCK_TEMP_KERNEL).
+    let temporal = |i: usize| s4.pathway0[i].branch2.a.weight.dims()[2];
+    assert_eq!((temporal(5), temporal(6)), (3, 1));
+
+    let bad = "[network]\nkind = \"slowfast\"\nnum_classes = 5\nframes = 8\nsampling_rate = 1\n\
+               [network.backbone]\nblocks = [1, 1, 1, 1]\nwidth_per_group = 8\n\
+               [network.slowfast]\nnonlocal = [[], [], [3], []]\n";
+    let file = std::env::temp_dir().join(format!("avaloc-nl-{}.toml", std::process::id()));
+    std::fs::write(&file, bad).unwrap();
+    let err = NetworkFile::load(&file).unwrap_err().to_string();
+    std::fs::remove_file(&file).unwrap();
+    assert!(err.contains("res4 has only 1 blocks"), "{err}");
 }

@@ -5,7 +5,9 @@ width 8 per group, alpha 4, beta 1/4, fusion kernel 5 with channel ratio 2, res5
 with dilation 2, the RoI head (7x7 aligned RoIAlign at 1/16, spatial max, 5 classes, sigmoid)
 on an 8-frame 64x64 clip pair with three boxes. Seeded random weights and batch-norm
 statistics, rounded to float16; eval mode. Stored: the weights under PySlowFast's names,
-the inputs, each pathway's res5 features and the scores.
+the inputs, each pathway's res5 features and the scores. A second fixture,
+slowfast_tiny_nonlocal*, adds a non-local block (dot product, pool 1x2x2) after res4's slow
+block, as the R101 "50_50" AVA models place them.
 
     .venv-ref/bin/pip install fvcore   # PySlowFast's config and init helpers
     .venv-ref/bin/python tests/reference/slowfast_ava.py
@@ -22,7 +24,7 @@ from safetensors.torch import save_file
 OUT = Path(__file__).resolve().parent.parent / "fixtures"
 
 
-def build():
+def build(nonlocal_res4=False):
     layers = types.ModuleType("detectron2.layers")
     layers.ROIAlign = torchvision.ops.RoIAlign
     sys.modules["detectron2"] = types.ModuleType("detectron2")
@@ -40,6 +42,8 @@ def build():
     cfg.RESNET.SPATIAL_STRIDES = [[1, 1], [2, 2], [2, 2], [1, 1]]
     cfg.RESNET.SPATIAL_DILATIONS = [[1, 1], [1, 1], [1, 1], [2, 2]]
     cfg.NONLOCAL.LOCATION = [[[], []]] * 4
+    if nonlocal_res4:  # a non-local block after res4's (only) slow block, as the R101 50_50 models
+        cfg.NONLOCAL.LOCATION = [[[], []], [[], []], [[0], []], [[], []]]
     cfg.NONLOCAL.GROUP = [[1, 1]] * 4
     cfg.NONLOCAL.POOL = [[[1, 2, 2], [1, 2, 2]]] * 4
     cfg.SLOWFAST.ALPHA = 4
@@ -52,9 +56,9 @@ def build():
     return vmb.SlowFastModel(cfg)
 
 
-def main():
+def write(name, nonlocal_res4):
     torch.manual_seed(20261125)
-    model = build()
+    model = build(nonlocal_res4)
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm3d):
@@ -75,12 +79,17 @@ def main():
     with torch.no_grad():
         scores = model([slow.clone(), fast.clone()], boxes)
     sd = {k: v.half().contiguous() for k, v in model.state_dict().items() if v.is_floating_point()}
-    save_file(sd, OUT / "slowfast_tiny.safetensors")
+    save_file(sd, OUT / f"{name}.safetensors")
     save_file({"slow": slow.half(), "fast": fast.half(), "boxes": boxes, "scores": scores,
                "slow5": features["slow5"].contiguous(), "fast5": features["fast5"].contiguous()},
-              OUT / "slowfast_tiny_io.safetensors")
-    print("wrote slowfast_tiny:", len(sd), "tensors;", tuple(features["slow5"].shape),
+              OUT / f"{name}_io.safetensors")
+    print(f"wrote {name}:", len(sd), "tensors;", tuple(features["slow5"].shape),
           tuple(features["fast5"].shape), tuple(scores.shape))
+
+
+def main():
+    write("slowfast_tiny", False)
+    write("slowfast_tiny_nonlocal", True)
 
 
 if __name__ == "__main__":

@@ -1,9 +1,11 @@
 //! The action model: SlowFast with the AVA RoI head (and the global pooling feature).
 
 mod head;
+mod nonlocal;
 mod slowfast;
 
 pub use head::{AvaHead, AvaHeadConfig};
+pub use nonlocal::{Instantiation, Nonlocal};
 pub use slowfast::{
     BasicStem, Bottleneck3d, Fuse, ResBlock, SlowFast, SlowFastConfig, Stage, Stem,
 };

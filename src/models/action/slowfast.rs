@@ -11,6 +11,7 @@ use burn::nn::PaddingConfig3d;
 use burn::nn::conv::{Conv3d, Conv3dConfig};
 use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
+use super::nonlocal::{Instantiation, Nonlocal};
 use crate::nn::{Norm, NormKind};
 use crate::ops::{Pool3dOptions, max_pool3d};
 
@@ -48,6 +49,14 @@ pub struct SlowFastConfig {
     pub spatial_dilations: [usize; 4],
     #[config(default = "NormKind::FrozenBn")]
     pub norm: NormKind,
+    /// Slow-pathway blocks of res2..res5 followed by a non-local block (PySlowFast's
+    /// `NONLOCAL.LOCATION`; the R101 "50_50" AVA models: 6, 13 and 20 of res4).
+    #[config(default = "[vec![], vec![], vec![], vec![]]")]
+    pub nonlocal: [Vec<usize>; 4],
+    #[config(default = "[1, 2, 2]")]
+    pub nonlocal_pool: [usize; 3],
+    #[config(default = "Instantiation::DotProduct")]
+    pub nonlocal_instantiation: Instantiation,
 }
 
 impl SlowFastConfig {
@@ -126,6 +135,19 @@ impl SlowFastConfig {
             Stage {
                 pathway0: pathway(0, slow_in, slow_out, slow_inner),
                 pathway1: pathway(1, fast_in, slow_out / beta, slow_inner / beta),
+                pathway0_nonlocal: (0..self.blocks[i])
+                    .map(|b| {
+                        self.nonlocal[i].contains(&b).then(|| {
+                            Nonlocal::new(
+                                slow_out,
+                                self.nonlocal_pool,
+                                self.nonlocal_instantiation,
+                                self.norm,
+                                device,
+                            )
+                        })
+                    })
+                    .collect(),
             }
         };
         let fused = |slow: usize| slow + slow / out_dim_ratio;
@@ -247,13 +269,22 @@ impl<B: Backend> Fuse<B> {
 pub struct Stage<B: Backend> {
     pub pathway0: Vec<ResBlock<B>>,
     pub pathway1: Vec<ResBlock<B>>,
+    /// Non-local blocks after the slow pathway's blocks (PySlowFast's
+    /// `pathway0_nonlocal{i}`), one entry per block.
+    pub pathway0_nonlocal: Vec<Option<Nonlocal<B>>>,
 }
 
 impl<B: Backend> Stage<B> {
     pub fn forward(&self, [slow, fast]: [Tensor<B, 5>; 2]) -> [Tensor<B, 5>; 2] {
-        let run =
-            |x: Tensor<B, 5>, blocks: &[ResBlock<B>]| blocks.iter().fold(x, |x, b| b.forward(x));
-        [run(slow, &self.pathway0), run(fast, &self.pathway1)]
+        let mut slow = slow;
+        for (i, block) in self.pathway0.iter().enumerate() {
+            slow = block.forward(slow);
+            if let Some(Some(nonlocal)) = self.pathway0_nonlocal.get(i) {
+                slow = nonlocal.forward(slow);
+            }
+        }
+        let fast = self.pathway1.iter().fold(fast, |x, b| b.forward(x));
+        [slow, fast]
     }
 }
 
