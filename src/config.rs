@@ -93,7 +93,7 @@ pub enum NetworkConfig {
         /// Depth (50, 101) or blocks, groups and width per group of both pathways.
         backbone: BackboneSpec,
         #[serde(default)]
-        slowfast: SlowFastSpec,
+        slowfast: Box<SlowFastSpec>,
         /// Action classes (80 for AVA's full list, 60 for the evaluated ones).
         num_classes: usize,
         /// PySlowFast's `DETECTION.ALIGNED` (False for the Caffe2-trained model zoo).
