@@ -37,17 +37,13 @@ fn detections_match_torchvision() {
 #[test]
 fn weights_check_accepts_a_torchvision_detector_checkpoint() {
     let path = common::tiny_detector_checkpoint();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "weights",
-            "check",
-            "--config",
-            "configs/detector/faster_rcnn_tiny.toml",
-        ])
-        .arg(&path)
-        .output()
-        .unwrap();
+    let out = common::avaloc(&[
+        "weights",
+        "check",
+        "--config",
+        "configs/detector/faster_rcnn_tiny.toml",
+        path.to_str().unwrap(),
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),

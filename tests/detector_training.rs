@@ -6,8 +6,10 @@
 
 mod common;
 
+use common::avaloc;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::models::detector::{
@@ -47,14 +49,6 @@ workers = 1
 [train.detector]
 box_batch_per_image = 32
 "#;
-
-fn avaloc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avaloc"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn train(root: &Path, extra: &[&str]) -> Output {
     let config = root.join("detector.toml");

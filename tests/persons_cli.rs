@@ -4,8 +4,10 @@
 
 mod common;
 
+use common::avaloc;
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use avaloc::config::NetworkFile;
 use avaloc::data::synth::{SynthConfig, generate};
@@ -15,14 +17,6 @@ use burn::tensor::{Tensor, TensorData};
 use common::TestBackend;
 
 const CONFIG: &str = "configs/detector/faster_rcnn_tiny.toml";
-
-fn avaloc(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_avaloc"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn keyframe_boxes_are_the_detectors_person_detections() {

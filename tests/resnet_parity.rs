@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::Command;
+use common::avaloc;
 
 use avaloc::nn::{ResNet, ResNetConfig};
 use avaloc::weights::{Checkpoint, LoadMode, load_into, torchvision_resnet};
@@ -53,14 +53,6 @@ fn resnext_stages_and_logits_match_torchvision() {
         &values(net.forward(io.tensor("input"))),
         &io.floats("logits"),
     );
-}
-
-fn avaloc(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_avaloc"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .expect("run avaloc")
 }
 
 #[test]

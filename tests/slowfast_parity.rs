@@ -92,17 +92,17 @@ fn global_pooling_feature_is_the_clip_average_of_each_pathway() {
 
 #[test]
 fn weights_check_accepts_a_pyslowfast_checkpoint() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
+    let weights = common::fixture_path("slowfast_tiny.safetensors");
+    let check = |config: &str| {
+        common::avaloc(&[
             "weights",
             "check",
             "--config",
-            "configs/action/slowfast_tiny.toml",
+            config,
+            weights.to_str().unwrap(),
         ])
-        .arg(common::fixture_path("slowfast_tiny.safetensors"))
-        .output()
-        .unwrap();
+    };
+    let out = check("configs/action/slowfast_tiny.toml");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -110,17 +110,7 @@ fn weights_check_accepts_a_pyslowfast_checkpoint() {
         String::from_utf8_lossy(&out.stderr)
     );
     // The R50 config builds PySlowFast's shapes: a tiny checkpoint does not fit it.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "weights",
-            "check",
-            "--config",
-            "configs/action/slowfast_r50_32x2_ava.toml",
-        ])
-        .arg(common::fixture_path("slowfast_tiny.safetensors"))
-        .output()
-        .unwrap();
+    let out = check("configs/action/slowfast_r50_32x2_ava.toml");
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stdout).contains("s1.pathway0_stem.conv.weight")

@@ -205,3 +205,12 @@ pub fn tiny_detector<B: Backend>(
     std::fs::remove_file(path).unwrap();
     (config, model)
 }
+
+/// Runs the `avaloc` binary in the repository root.
+pub fn avaloc(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .output()
+        .expect("run avaloc")
+}
