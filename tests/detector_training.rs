@@ -18,7 +18,6 @@ use avaloc::models::detector::{
 };
 use avaloc::nn::ResNetConfig;
 use avaloc::train::History;
-use burn::module::AutodiffModule;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfig};
 use burn::tensor::{Distribution, Tensor};
 use common::TestAutodiff;
@@ -188,5 +187,4 @@ fn sgd_steps_reduce_the_loss_on_one_batch() {
     }
     let (start, end) = (losses[0], losses[25..].iter().sum::<f64>() / 5.0);
     assert!(end < 0.5 * start, "loss {start:.4} -> {end:.4}: {losses:?}");
-    let _ = model.valid();
 }

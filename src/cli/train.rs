@@ -6,7 +6,6 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use burn::data::dataloader::DataLoaderBuilder;
 use burn::data::dataset::Dataset;
-use burn::module::{AutodiffModule, Module};
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, Subcommand};
 
@@ -133,7 +132,8 @@ impl TrainJob for DetectorJob {
             .num_workers(settings.workers)
             .set_device(device.clone())
             .build(train_set);
-        let inner_device = trainee.model.valid().devices()[0].clone();
+        // The inner backend shares the autodiff backend's device type.
+        let inner_device = device.clone();
         let validate = |model: &DetectorTraining<B::InnerBackend>, _epoch: usize| {
             let ap = person_ap(
                 &model.model,

@@ -3,7 +3,7 @@
 //! validation is person AP at IoU 0.5 on the validation keyframes, computed by the AVA
 //! evaluator's own matching with a one-class label map.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -20,7 +20,7 @@ use rand::{Rng, SeedableRng};
 use super::StepLosses;
 use crate::data::{
     AVA_VIDEO_START_S, AvaKeyframes, AvaRow, ClipSpec, FrameLayout, KeyframeKey, KeyframeSample,
-    Label, LabelMap, PersonAnnotation, decode_frame, read_ava_csv,
+    Label, LabelMap, decode_frame, group_annotations, read_ava_csv,
 };
 use crate::eval::{EvalOptions, evaluate};
 use crate::models::detector::{
@@ -149,23 +149,29 @@ impl<B: Backend> Batcher<B, KeyframeSample, DetectionBatch<B>> for DetectionBatc
 }
 
 /// One sample per annotated keyframe of an AVA annotation CSV, with every distinct person box
-/// (whatever its actions), frames under `root` in PySlowFast's layout.
+/// (whatever its actions), frames under `root` in PySlowFast's layout. Boxes are merged,
+/// clamped and filtered by [`group_annotations`]'s rules, with every action id accepted.
 pub fn detector_samples(root: &Path, annotations: &Path) -> Result<AvaKeyframes> {
     let rows = read_ava_csv(annotations)?;
-    let mut seen = HashSet::new();
-    let people: Vec<PersonAnnotation> = rows
-        .iter()
-        .filter(|r| seen.insert((r.key.clone(), r.box_xyxy_norm.map(f64::to_bits))))
-        .map(|r| PersonAnnotation {
-            key: r.key.clone(),
-            box_xyxy_norm: r.box_xyxy_norm.map(|v| v.clamp(0.0, 1.0)),
-            actions: Vec::new(),
-            person_id: None,
-        })
-        .filter(|p| {
-            p.box_xyxy_norm[2] > p.box_xyxy_norm[0] && p.box_xyxy_norm[3] > p.box_xyxy_norm[1]
-        })
-        .collect();
+    let ids: BTreeSet<i64> = rows.iter().map(|r| r.action_id).collect();
+    let every_action = LabelMap {
+        labels: ids
+            .into_iter()
+            .map(|id| Label {
+                id,
+                name: String::new(),
+            })
+            .collect(),
+    };
+    let (people, stats) = group_annotations(&rows, &every_action);
+    if !stats.empty_boxes.is_empty() {
+        tracing::warn!(
+            "{}: skipped {} empty boxes (lines {:?})",
+            annotations.display(),
+            stats.empty_boxes.len(),
+            stats.empty_boxes
+        );
+    }
     let spec = ClipSpec {
         num_frames: 1,
         stride: 1,

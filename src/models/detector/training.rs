@@ -92,15 +92,19 @@ impl<B: Backend> DetectorLosses<B> {
             + self.box_reg.clone()
     }
 
-    /// Names and values, read to the host (for logs and metrics).
+    /// Names and values, read to the host in one transfer (for logs and metrics).
     pub fn values(&self) -> [(&'static str, f64); 4] {
-        let v = |t: &Tensor<B, 1>| to_host_f32(t.clone())[0] as f64;
-        [
-            ("rpn_objectness", v(&self.rpn_objectness)),
-            ("rpn_box", v(&self.rpn_box)),
-            ("classifier", v(&self.classifier)),
-            ("box_reg", v(&self.box_reg)),
-        ]
+        let all = to_host_f32(Tensor::cat(
+            vec![
+                self.rpn_objectness.clone(),
+                self.rpn_box.clone(),
+                self.classifier.clone(),
+                self.box_reg.clone(),
+            ],
+            0,
+        ));
+        let names = ["rpn_objectness", "rpn_box", "classifier", "box_reg"];
+        std::array::from_fn(|i| (names[i], all[i] as f64))
     }
 }
 
