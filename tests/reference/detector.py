@@ -26,8 +26,11 @@ def floats(path):
     return {k: v.float() if v.is_floating_point() else v for k, v in load_file(OUT / path).items()}
 
 
-def main():
-    trunk = ResNet(Bottleneck, [1, 1, 1, 1], num_classes=10, groups=2, width_per_group=4)
+def tiny_faster_rcnn(norm_layer=None):
+    """The tiny detector with the part fixtures' weights (trunk norm: torchvision's default,
+    BatchNorm2d, or `norm_layer`)."""
+    trunk = ResNet(Bottleneck, [1, 1, 1, 1], num_classes=10, groups=2, width_per_group=4,
+                   norm_layer=norm_layer)
     trunk.load_state_dict(floats("resnet_tiny.safetensors"))
     backbone = BackboneWithFPN(trunk, {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
                                [256, 512, 1024, 2048], 32, extra_blocks=LastLevelMaxPool())
@@ -38,6 +41,11 @@ def main():
         state.update(floats(f"{part}.safetensors"))
     missing, unexpected = model.load_state_dict(state, strict=False)
     assert not unexpected and all("num_batches_tracked" in k for k in missing), (missing, unexpected)
+    return model
+
+
+def main():
+    model = tiny_faster_rcnn()
     model.eval()
     image = torch.from_numpy(data.astronaut()[100:400, 50:450].copy()).permute(2, 0, 1).float() / 255
     image = image.half().float().contiguous()  # stored as float16: the model sees the rounded image

@@ -8,23 +8,13 @@ result is deterministic; avaloc's sampler does the same when given no random gen
     .venv-ref/bin/python tests/reference/detector_train.py
 """
 
-from pathlib import Path
-
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 from skimage import data
-from torchvision.models.detection import FasterRCNN, _utils
-from torchvision.models.detection.backbone_utils import BackboneWithFPN
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
-from torchvision.models.resnet import Bottleneck, ResNet
-from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+from torchvision.models.detection import _utils
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-OUT = Path(__file__).resolve().parent.parent / "fixtures"
-
-
-def floats(path):
-    return {k: v.float() if v.is_floating_point() else v for k, v in load_file(OUT / path).items()}
+from detector import OUT, tiny_faster_rcnn
 
 
 def first_candidates(self, matched_idxs):
@@ -50,18 +40,7 @@ def image(array):
 
 def main():
     _utils.BalancedPositiveNegativeSampler.__call__ = first_candidates
-    trunk = ResNet(Bottleneck, [1, 1, 1, 1], num_classes=10, groups=2, width_per_group=4,
-                   norm_layer=FrozenBatchNorm2d)
-    trunk.load_state_dict(floats("resnet_tiny.safetensors"))
-    backbone = BackboneWithFPN(trunk, {"layer1": "0", "layer2": "1", "layer3": "2", "layer4": "3"},
-                               [256, 512, 1024, 2048], 32, extra_blocks=LastLevelMaxPool())
-    model = FasterRCNN(backbone, num_classes=None, min_size=160, max_size=256,
-                       box_head=TwoMLPHead(32 * 49, 64), box_predictor=FastRCNNPredictor(64, 3))
-    state = {f"backbone.body.{k}": v for k, v in floats("resnet_tiny.safetensors").items() if not k.startswith("fc.")}
-    for part in ("fpn_tiny", "rpn_tiny", "roi_heads_tiny"):
-        state.update(floats(f"{part}.safetensors"))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    assert not unexpected and all("num_batches_tracked" in k for k in missing), (missing, unexpected)
+    model = tiny_faster_rcnn(norm_layer=FrozenBatchNorm2d)
     model.train()
     images = [image(data.astronaut()[100:400, 50:450]), image(data.chelsea()[20:280, 40:400])]
     targets = [
