@@ -5,12 +5,13 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
-use crate::models::action::{ActionModelConfig, Instantiation, SlowFastConfig};
+use crate::models::action::{ActionModel, ActionModelConfig, Instantiation, SlowFastConfig};
 use crate::models::detector::{
     Convention, FasterRcnn, FasterRcnnConfig, ImageTransformConfig, MultiScaleRoiAlign,
     ResNetFpnConfig,
 };
 use crate::nn::{NormKind, ResNetConfig};
+use crate::infer::TestViews;
 use crate::train::TrainSettings;
 use crate::weights::{
     Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, detectron2_faster_rcnn, load_into,
@@ -41,6 +42,9 @@ pub struct NetworkFile {
     pub network: NetworkConfig,
     /// How `avaloc train` trains the network (absent in inference-only configs).
     pub train: Option<TrainSettings>,
+    /// How the action model is tested (`avaloc actions`, validation while training).
+    #[serde(default)]
+    pub test: TestViews,
 }
 
 /// A ResNet / ResNeXt trunk (`[network.backbone]`): `depth` (50, 101, 152) or `blocks`.
@@ -186,6 +190,7 @@ impl NetworkFile {
         file.network
             .validate()
             .and_then(|()| file.train.as_ref().map_or(Ok(()), TrainSettings::validate))
+            .and_then(|()| file.test.validate())
             .map_err(|message| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 message,
@@ -404,10 +409,47 @@ impl NetworkConfig {
             Self::FasterRcnn { .. } => self
                 .detector_with_weights::<B>(checkpoint, mode, device)
                 .map(|(_, r)| r),
-            Self::Slowfast { .. } => {
-                let net = self.action_model().expect("slowfast").init::<B>(device);
-                load_into(net, checkpoint, &keymap(pyslowfast_slowfast()), mode).map(|(_, r)| r)
-            }
+            Self::Slowfast { .. } => self
+                .action_with_weights::<B>(checkpoint, mode, device)
+                .map(|(_, r)| r),
+        }
+    }
+
+    /// The action model of a `kind = "slowfast"` config with `checkpoint` loaded (PySlowFast
+    /// naming, or as it is for checkpoints avaloc wrote).
+    ///
+    /// # Panics
+    /// When the config describes another kind of network.
+    pub fn action_with_weights<B: Backend>(
+        &self,
+        checkpoint: &Checkpoint,
+        mode: LoadMode,
+        device: &B::Device,
+    ) -> Result<(ActionModel<B>, LoadReport), WeightsError> {
+        let net = self
+            .action_model()
+            .expect("a slowfast config")
+            .init::<B>(device);
+        let keymap = if checkpoint.is_native() {
+            KeyMap::identity()
+        } else {
+            pyslowfast_slowfast()
+        };
+        load_into(net, checkpoint, &keymap, mode)
+    }
+
+    /// Frames per clip and the stride between them, for an action model.
+    pub fn clip_spec(&self) -> Option<crate::data::ClipSpec> {
+        match self {
+            Self::Slowfast {
+                frames,
+                sampling_rate,
+                ..
+            } => Some(crate::data::ClipSpec {
+                num_frames: *frames,
+                stride: *sampling_rate,
+            }),
+            _ => None,
         }
     }
 

@@ -9,6 +9,7 @@ pub mod config;
 pub mod data;
 pub mod draw;
 pub mod eval;
+pub mod infer;
 pub mod io;
 pub mod models;
 pub mod nn;

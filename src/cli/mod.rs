@@ -1,5 +1,6 @@
 //! The `avaloc` command line: one file per subcommand.
 
+mod dataset;
 mod eval;
 mod persons;
 mod synth;

@@ -63,3 +63,21 @@ pub fn read_ava_csv(path: &Path) -> Result<Vec<AvaRow>, DataError> {
         })
         .collect()
 }
+
+/// Writes rows as an AVA CSV (boxes to 3 decimals as AVA's files, the last column — score or
+/// person id — to 6), atomically.
+pub fn write_ava_csv(path: &Path, rows: &[AvaRow]) -> std::io::Result<()> {
+    use std::fmt::Write as _;
+    let mut text = String::with_capacity(rows.len() * 48);
+    for r in rows {
+        let [x1, y1, x2, y2] = r.box_xyxy_norm;
+        write!(text, "{},{x1:.3},{y1:.3},{x2:.3},{y2:.3},{}", r.key, r.action_id)
+            .expect("writing to a string");
+        match r.last {
+            Some(v) => writeln!(text, ",{v:.6}"),
+            None => writeln!(text),
+        }
+        .expect("writing to a string");
+    }
+    crate::io::write_atomic(path, text.as_bytes())
+}

@@ -120,13 +120,16 @@ fn count_frames(root: &Path, layout: FrameLayout, video_id: &str) -> Result<usiz
 
 /// A batch of clips: `clips` `[B, 3, T, H, W]` (zero-padded at the right and bottom to the
 /// largest frame in the batch), `rois` `[K, 5]` rows `(batch_index, x1, y1, x2, y2)` in input
-/// pixels, `labels` `[K, classes]` multi-hot over the label map's order.
+/// pixels, `labels` `[K, classes]` multi-hot over the label map's order; `keys` per clip and
+/// `roi_boxes_xyxy_norm` (each RoI's box in the original frame) per RoI, for writing results.
+/// Boxes that a training crop cut away entirely are left out.
 #[derive(Debug, Clone)]
 pub struct ClipBatch<B: Backend> {
     pub clips: Tensor<B, 5>,
     pub rois: Tensor<B, 2>,
     pub labels: Tensor<B, 2>,
     pub keys: Vec<KeyframeKey>,
+    pub roi_boxes_xyxy_norm: Vec<(usize, [f64; 4])>,
 }
 
 /// Decodes and transforms the clips of a batch. A sample whose frames cannot be read is
@@ -194,6 +197,7 @@ impl<B: Backend> Batcher<B, KeyframeSample, ClipBatch<B>> for ClipBatcher {
         let mut rois = Vec::new();
         let mut labels = Vec::new();
         let mut keys = Vec::with_capacity(loaded.len());
+        let mut roi_boxes_xyxy_norm = Vec::new();
         for (b, (sample, clip, boxes)) in loaded.iter().enumerate() {
             let [_, _, ch, cw] = clip.shape;
             for plane in 0..3 * t {
@@ -203,7 +207,15 @@ impl<B: Backend> Batcher<B, KeyframeSample, ClipBatch<B>> for ClipBatcher {
                     clips[dst..dst + cw].copy_from_slice(&clip.values[src..src + cw]);
                 }
             }
-            for (bbox, actions) in boxes.iter().zip(&sample.actions) {
+            let people = boxes
+                .iter()
+                .zip(&sample.actions)
+                .zip(&sample.boxes_xyxy_norm);
+            for ((bbox, actions), original) in people {
+                if bbox[2] <= bbox[0] || bbox[3] <= bbox[1] {
+                    continue;
+                }
+                roi_boxes_xyxy_norm.push((b, *original));
                 rois.extend([b as f32, bbox[0], bbox[1], bbox[2], bbox[3]]);
                 labels.extend(
                     self.classes
@@ -219,6 +231,7 @@ impl<B: Backend> Batcher<B, KeyframeSample, ClipBatch<B>> for ClipBatcher {
             rois: Tensor::from_data(TensorData::new(rois, [k, 5]), device),
             labels: Tensor::from_data(TensorData::new(labels, [k, self.classes.len()]), device),
             keys,
+            roi_boxes_xyxy_norm,
         }
     }
 }

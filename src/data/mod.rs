@@ -14,7 +14,7 @@ mod person_boxes;
 pub mod synth;
 
 pub use annotations::{AnnotationStats, PersonAnnotation, group_annotations};
-pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv};
+pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv, write_ava_csv};
 pub use clip::{ClipPixels, ClipTransform, Normalization, TransformDraw, decode_frame, load_clip};
 pub use dataset::{AvaKeyframes, ClipBatch, ClipBatcher, ClipSpec, KeyframeSample};
 pub use error::DataError;

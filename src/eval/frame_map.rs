@@ -6,6 +6,7 @@ use std::path::Path;
 use crate::data::{AvaRow, DataError, KeyframeKey, LabelMap, read_ava_csv, read_exclusions};
 
 use super::average_precision::{average_precision, precision_recall};
+use crate::ops::iou;
 
 const IOU_THRESHOLD: f64 = 0.5;
 
@@ -196,15 +197,6 @@ fn match_frame(
             tps[class as usize].push(tp);
         }
     }
-}
-
-/// IoU of `[y1, x1, y2, x2]` boxes, as `np_box_ops.iou`.
-fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
-    let area = |r: &[f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
-    let h = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
-    let w = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
-    let inter = h * w;
-    inter / (area(a) + area(b) - inter)
 }
 
 /// One detection: the official reader's heap tuple `(score, action_id, y1, x1, y2, x2)`.

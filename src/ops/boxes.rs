@@ -8,6 +8,16 @@ pub fn box_area<B: Backend>(boxes: Tensor<B, 2>) -> Tensor<B, 1> {
     ((x2 - x1) * (y2 - y1)).squeeze_dim(1)
 }
 
+/// IoU of two boxes given as `[y1, x1, y2, x2]` or `[x1, y1, x2, y2]` (both the same), in
+/// the arithmetic of the AVA evaluator's `np_box_ops.iou`.
+pub fn iou(a: &[f64; 4], b: &[f64; 4]) -> f64 {
+    let area = |r: &[f64; 4]| (r[2] - r[0]) * (r[3] - r[1]);
+    let h = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let w = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = h * w;
+    inter / (area(a) + area(b) - inter)
+}
+
 /// Pairwise IoU `[N, M]` of two box sets, as `torchvision.ops.box_iou`.
 pub fn box_iou<B: Backend>(boxes1: Tensor<B, 2>, boxes2: Tensor<B, 2>) -> Tensor<B, 2> {
     let area1 = box_area(boxes1.clone()).unsqueeze_dim::<2>(1);

@@ -11,7 +11,9 @@ pub mod pool3d;
 pub mod roi_align;
 pub mod upsample;
 
-pub use boxes::{BoxCoder, box_area, box_iou, clip_box, clip_boxes_to_image, remove_small_boxes};
+pub use boxes::{
+    BoxCoder, box_area, box_iou, clip_box, clip_boxes_to_image, iou, remove_small_boxes,
+};
 pub use error::OpError;
 pub use nms::{batched_nms, nms};
 pub use pool3d::{Pool3dOptions, avg_pool3d, max_pool3d};

@@ -3,6 +3,7 @@
 use serde::Deserialize;
 
 use super::WarmupMultiStep;
+use crate::data::ClipTransform;
 use crate::models::detector::DetectorTrainingConfig;
 
 /// SGD with momentum (dampening 0, as PyTorch), weight decay, a warm-up and steps; epochs of
@@ -37,6 +38,52 @@ pub struct TrainSettings {
     /// Detector only (`[train.detector]`): anchors and RoIs sampled per image.
     #[serde(default)]
     pub detector: DetectorSampling,
+    /// Action model only (`[train.action]`): the clip transform and the detected boxes added.
+    #[serde(default)]
+    pub action: ActionSampling,
+}
+
+/// The seed system's training augmentation — short side drawn from `short_side`, a random
+/// `crop × crop` window, random flips — and the IoU at which a detected box counts as a
+/// ground-truth person (LFB: 0.9).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSampling {
+    #[serde(default = "short_side")]
+    pub short_side: [u32; 2],
+    #[serde(default = "crop")]
+    pub crop: u32,
+    #[serde(default = "detected_iou")]
+    pub detected_iou: f64,
+}
+
+impl Default for ActionSampling {
+    fn default() -> Self {
+        Self {
+            short_side: short_side(),
+            crop: crop(),
+            detected_iou: detected_iou(),
+        }
+    }
+}
+
+fn short_side() -> [u32; 2] {
+    [256, 320]
+}
+fn crop() -> u32 {
+    224
+}
+fn detected_iou() -> f64 {
+    0.9
+}
+
+impl ActionSampling {
+    pub fn transform(&self) -> ClipTransform {
+        ClipTransform::Train {
+            short_side: self.short_side,
+            crop: self.crop,
+        }
+    }
 }
 
 /// torchvision's per-image sample sizes; fewer RoIs train a small detector faster.
@@ -105,6 +152,14 @@ impl TrainSettings {
         }
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return Err(format!("train.lr = {}: must be positive", self.lr));
+        }
+        let a = &self.action;
+        if a.short_side[0] == 0 || a.short_side[0] > a.short_side[1] || a.crop == 0 {
+            return Err(format!(
+                "train.action: short_side {:?} must be an ascending positive range and crop \
+                 {} positive",
+                a.short_side, a.crop
+            ));
         }
         if self.steps.windows(2).any(|w| w[0] >= w[1]) {
             return Err(format!("train.steps = {:?}: must be ascending", self.steps));

@@ -12,7 +12,7 @@ pub use slowfast::{
 
 use burn::config::Config;
 use burn::module::Module;
-use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
+use burn::tensor::{Int, Tensor, TensorData, activation::sigmoid, backend::Backend};
 
 /// The frames of a `t`-frame clip that the slow pathway sees, as PySlowFast's
 /// `pack_pathway_output`: `linspace(0, t - 1, t / alpha)` truncated, in PyTorch's float32
@@ -76,6 +76,7 @@ impl ActionModelConfig {
         ActionModel {
             backbone: self.backbone.init(device),
             head: self.head().init(device),
+            alpha: self.backbone.alpha,
         }
     }
 }
@@ -85,6 +86,9 @@ impl ActionModelConfig {
 pub struct ActionModel<B: Backend> {
     pub backbone: SlowFast<B>,
     pub head: AvaHead<B>,
+    /// Frame rate ratio of the pathways, for [`pack_pathways`].
+    #[module(skip)]
+    pub alpha: usize,
 }
 
 impl<B: Backend> ActionModel<B> {
@@ -107,6 +111,18 @@ impl<B: Backend> ActionModel<B> {
         rois: Tensor<B, 2>,
     ) -> Tensor<B, 2> {
         self.head.forward(self.features(slow, fast, rois))
+    }
+
+    /// Logits `[K, classes]` for clips `[N, 3, T, H, W]` (the fast pathway's frames; the slow
+    /// pathway's are picked by [`pack_pathways`]).
+    pub fn clip_logits(&self, clips: Tensor<B, 5>, rois: Tensor<B, 2>) -> Tensor<B, 2> {
+        let (slow, fast) = pack_pathways(clips, self.alpha);
+        self.head.logits(self.features(slow, fast, rois))
+    }
+
+    /// Action probabilities `[K, classes]` for clips `[N, 3, T, H, W]`.
+    pub fn clip_scores(&self, clips: Tensor<B, 5>, rois: Tensor<B, 2>) -> Tensor<B, 2> {
+        sigmoid(self.clip_logits(clips, rois))
     }
 }
 

@@ -1,0 +1,164 @@
+//! The standard AVA test mode: for every keyframe the clip around it, and the action model's
+//! scores for every given person box, averaged over the test views (short sides × flips; the
+//! seed system sums six, which ranks identically).
+
+use std::collections::HashMap;
+
+use burn::data::dataloader::batcher::Batcher;
+use burn::tensor::backend::Backend;
+use serde::Deserialize;
+
+use crate::data::{
+    AvaRow, ClipBatch, ClipBatcher, ClipTransform, KeyframeKey, KeyframeSample, LabelMap,
+    Normalization,
+};
+use crate::models::action::ActionModel;
+
+/// The `[test]` table: the views each clip is scored under, and the clips per batch.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestViews {
+    /// Short sides the frames are resized to (the seed system: 224, 256, 320).
+    #[serde(default = "short_sides")]
+    pub short_sides: Vec<u32>,
+    /// Also score the horizontally flipped clip.
+    #[serde(default)]
+    pub flip: bool,
+    #[serde(default = "eight")]
+    pub batch_size: usize,
+}
+
+fn short_sides() -> Vec<u32> {
+    vec![256]
+}
+fn eight() -> usize {
+    8
+}
+
+impl Default for TestViews {
+    fn default() -> Self {
+        Self {
+            short_sides: short_sides(),
+            flip: false,
+            batch_size: eight(),
+        }
+    }
+}
+
+impl TestViews {
+    fn transforms(&self) -> Vec<ClipTransform> {
+        let flips: &[bool] = if self.flip { &[false, true] } else { &[false] };
+        self.short_sides
+            .iter()
+            .flat_map(|&short_side| {
+                flips
+                    .iter()
+                    .map(move |&flip| ClipTransform::Test { short_side, flip })
+            })
+            .collect()
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.short_sides.is_empty() || self.short_sides.contains(&0) || self.batch_size == 0 {
+            return Err("test.short_sides must be positive and not empty; test.batch_size > 0".into());
+        }
+        Ok(())
+    }
+}
+
+/// One person box at one keyframe with its probability for each class of the model.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonScores {
+    pub key: KeyframeKey,
+    pub box_xyxy_norm: [f64; 4],
+    pub scores: Vec<f32>,
+}
+
+/// Scores every box of every sample, `views.batch_size` clips at a time, calling `progress`
+/// with the number of samples done. Samples whose frames cannot be read are skipped with a
+/// warning (by the batcher); their boxes are absent from the result.
+pub fn score_keyframes<B: Backend>(
+    model: &ActionModel<B>,
+    samples: &[KeyframeSample],
+    views: &TestViews,
+    norm: Normalization,
+    device: &B::Device,
+    mut progress: impl FnMut(usize),
+) -> Vec<PersonScores> {
+    let no_labels = LabelMap { labels: Vec::new() };
+    let batchers: Vec<ClipBatcher> = views
+        .transforms()
+        .into_iter()
+        .map(|t| ClipBatcher::new(t, norm, &no_labels, 0))
+        .collect();
+    let mut order: Vec<(KeyframeKey, [f64; 4])> = Vec::new();
+    let mut sums: HashMap<(KeyframeKey, [u64; 4]), Vec<f32>> = HashMap::new();
+    let mut done = 0;
+    for chunk in samples.chunks(views.batch_size.max(1)) {
+        for batcher in &batchers {
+            let batch: ClipBatch<B> = batcher.batch(chunk.to_vec(), device);
+            if batch.roi_boxes_xyxy_norm.is_empty() {
+                continue;
+            }
+            let scores = model
+                .clip_scores(batch.clips, batch.rois)
+                .into_data()
+                .convert::<f32>()
+                .into_vec::<f32>()
+                .expect("f32 scores");
+            let classes = scores.len() / batch.roi_boxes_xyxy_norm.len();
+            for ((b, bbox), row) in batch
+                .roi_boxes_xyxy_norm
+                .iter()
+                .zip(scores.chunks(classes.max(1)))
+            {
+                let key = batch.keys[*b].clone();
+                let sum = sums
+                    .entry((key.clone(), bbox.map(f64::to_bits)))
+                    .or_insert_with(|| {
+                        order.push((key, *bbox));
+                        vec![0.0; classes]
+                    });
+                for (s, v) in sum.iter_mut().zip(row) {
+                    *s += v;
+                }
+            }
+        }
+        done += chunk.len();
+        progress(done);
+    }
+    let views = batchers.len() as f32;
+    order
+        .into_iter()
+        .map(|(key, bbox)| {
+            let scores = sums
+                .remove(&(key.clone(), bbox.map(f64::to_bits)))
+                .expect("scored")
+                .into_iter()
+                .map(|s| s / views)
+                .collect();
+            PersonScores {
+                key,
+                box_xyxy_norm: bbox,
+                scores,
+            }
+        })
+        .collect()
+}
+
+/// AVA detection rows (one per box and class, the score last) for scores over `labels`'s
+/// classes in order.
+pub fn detection_rows(people: &[PersonScores], labels: &LabelMap) -> Vec<AvaRow> {
+    people
+        .iter()
+        .flat_map(|p| {
+            labels.labels.iter().zip(&p.scores).map(|(label, score)| AvaRow {
+                key: p.key.clone(),
+                box_xyxy_norm: p.box_xyxy_norm,
+                action_id: label.id,
+                last: Some(*score as f64),
+                line: 0,
+            })
+        })
+        .collect()
+}

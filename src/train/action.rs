@@ -1,0 +1,188 @@
+//! Training the action model on an AVA-format dataset: one sample per annotated keyframe, its
+//! ground-truth people (plus detected boxes that overlap one at IoU ≥ 0.9, labelled with its
+//! actions, as the LFB / PySlowFast training lists), a binary cross-entropy over the
+//! multi-hot labels; validation is the frame-mAP of the official protocol.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use burn::module::Module;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::train::{TrainOutput, TrainStep};
+
+use super::StepLosses;
+use crate::data::{
+    AVA_VIDEO_START_S, AvaKeyframes, AvaRow, ClipBatch, ClipSpec, FrameLayout, KeyframeKey,
+    LabelMap, Normalization, PersonAnnotation, PersonBox, group_annotations, read_ava_csv,
+};
+use crate::eval::{EvalOptions, FrameMapResult, evaluate};
+use crate::infer::{TestViews, detection_rows, score_keyframes};
+use crate::models::action::ActionModel;
+use crate::nn::losses::bce_with_logits_mean;
+use crate::ops::iou;
+
+/// The action model as a training step.
+#[derive(Module, Debug)]
+pub struct ActionTraining<B: Backend> {
+    pub model: ActionModel<B>,
+}
+
+impl<B: AutodiffBackend> TrainStep for ActionTraining<B> {
+    type Input = ClipBatch<B>;
+    type Output = StepLosses;
+
+    fn step(&self, batch: ClipBatch<B>) -> TrainOutput<StepLosses> {
+        let description = {
+            let names: Vec<String> = batch.keys.iter().map(|k| k.to_string()).collect();
+            format!("keyframes {}", names.join(" "))
+        };
+        let loss = if batch.roi_boxes_xyxy_norm.is_empty() {
+            // Every box cropped away: a zero loss that still reaches the classifier.
+            self.model.head.projection.weight.val().sum() * 0.0
+        } else {
+            let logits = self.model.clip_logits(batch.clips, batch.rois);
+            bce_with_logits_mean(logits, batch.labels)
+        };
+        let value = loss
+            .clone()
+            .into_data()
+            .convert::<f64>()
+            .into_vec::<f64>()
+            .expect("a scalar loss")[0];
+        TrainOutput::new(
+            self,
+            loss.backward(),
+            StepLosses {
+                total: value,
+                parts: vec![("bce", value)],
+                batch: description,
+            },
+        )
+    }
+}
+
+/// The people of an annotation CSV over `labels` (rows of other classes are skipped and
+/// logged), and with `detected` boxes the detections of IoU ≥ `min_iou` with a ground-truth
+/// person at the same keyframe, labelled with that person's actions.
+pub fn action_people(
+    annotations: &Path,
+    labels: &LabelMap,
+    detected: Option<(&[PersonBox], f64)>,
+) -> Result<Vec<PersonAnnotation>> {
+    let rows = read_ava_csv(annotations)?;
+    let (mut people, stats) = group_annotations(&rows, labels);
+    if !stats.unknown_actions.is_empty() {
+        tracing::info!(
+            "{}: skipped rows of action ids outside the label map: {:?}",
+            annotations.display(),
+            stats.unknown_actions
+        );
+    }
+    if !stats.empty_boxes.is_empty() {
+        tracing::warn!(
+            "{}: skipped empty boxes at lines {:?}",
+            annotations.display(),
+            stats.empty_boxes
+        );
+    }
+    if let Some((boxes, min_iou)) = detected {
+        let mut by_key: BTreeMap<&KeyframeKey, Vec<&PersonAnnotation>> = BTreeMap::new();
+        for p in &people {
+            by_key.entry(&p.key).or_default().push(p);
+        }
+        let mut extra = Vec::new();
+        for d in boxes {
+            let Some(gt) = by_key.get(&d.key) else {
+                continue;
+            };
+            let best = gt
+                .iter()
+                .map(|p| (iou(&p.box_xyxy_norm, &d.box_xyxy_norm), p))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            if let Some((overlap, p)) = best
+                && overlap >= min_iou
+                && p.box_xyxy_norm != d.box_xyxy_norm
+            {
+                extra.push(PersonAnnotation {
+                    key: d.key.clone(),
+                    box_xyxy_norm: d.box_xyxy_norm,
+                    actions: p.actions.clone(),
+                    person_id: p.person_id,
+                });
+            }
+        }
+        tracing::info!(
+            "added {} detected boxes with IoU ≥ {min_iou} to a ground-truth box",
+            extra.len()
+        );
+        people.extend(extra);
+    }
+    Ok(people)
+}
+
+/// People as keyframe samples: clips of `clip` frames around each keyframe, frames under
+/// `root` in PySlowFast's layout.
+pub fn keyframe_samples(
+    people: &[PersonAnnotation],
+    root: &Path,
+    clip: ClipSpec,
+) -> Result<AvaKeyframes> {
+    AvaKeyframes::new(
+        people,
+        root,
+        FrameLayout::PySlowFast,
+        AVA_VIDEO_START_S,
+        clip,
+    )
+    .with_context(|| format!("keyframes under {}", root.display()))
+}
+
+/// Person boxes (from a detector) as people without actions, to be scored.
+pub fn unlabelled_people(boxes: &[PersonBox]) -> Vec<PersonAnnotation> {
+    boxes
+        .iter()
+        .map(|b| PersonAnnotation {
+            key: b.key.clone(),
+            box_xyxy_norm: b.box_xyxy_norm,
+            actions: Vec::new(),
+            person_id: None,
+        })
+        .collect()
+}
+
+/// What validation needs: the samples to score, the ground truth, the evaluated classes and
+/// the excluded keyframes.
+pub struct ActionValidation {
+    pub samples: AvaKeyframes,
+    pub groundtruth: Vec<AvaRow>,
+    pub labels: LabelMap,
+    pub excluded: HashSet<KeyframeKey>,
+    pub views: TestViews,
+}
+
+impl ActionValidation {
+    /// Frame-mAP at IoU 0.5 (official protocol) of `model` on the validation samples.
+    pub fn frame_map<B: Backend>(
+        &self,
+        model: &ActionModel<B>,
+        device: &B::Device,
+        progress: impl FnMut(usize),
+    ) -> FrameMapResult {
+        let people = score_keyframes(
+            model,
+            self.samples.samples(),
+            &self.views,
+            Normalization::default(),
+            device,
+            progress,
+        );
+        evaluate(
+            &self.labels,
+            &self.groundtruth,
+            &detection_rows(&people, &self.labels),
+            &self.excluded,
+            &EvalOptions::default(),
+        )
+    }
+}
