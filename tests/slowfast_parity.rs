@@ -3,11 +3,15 @@
 //! α = 4, β = 1/4, res5 dilated) with seeded weights loads strictly through
 //! `weights::pyslowfast_slowfast`; each pathway's res5 features agree within 1e-4 of their
 //! largest value and the sigmoid scores of three boxes within 1e-5. The same with a non-local
-//! block after res4's slow block (`s4.pathway0_nonlocal0.*`).
+//! block after res4's slow block (`s4.pathway0_nonlocal0.*`). And the training loss: the
+//! binary cross-entropy of the logits against multi-hot targets and its gradients on nine
+//! parameters from both stems to the classifier, against PyTorch's autograd (frozen
+//! statistics, no dropout).
 
 mod common;
 
 use avaloc::models::action::{ActionModelConfig, SlowFastConfig};
+use avaloc::nn::losses::bce_with_logits_mean;
 use avaloc::weights::{Checkpoint, LoadMode, load_into, pyslowfast_slowfast};
 use burn::tensor::Tensor;
 use common::{Fixture, TestBackend, assert_close, max_abs_diff, values};
@@ -59,6 +63,73 @@ fn check_against(fixture: &str, config: ActionModelConfig) {
     }
     let scores = model.forward(slow, fast, io.tensor("boxes"));
     assert_close("scores", &values(scores), &io.floats("scores"), 1e-5);
+}
+
+#[test]
+fn training_loss_and_gradients_match_pytorch() {
+    type A = common::TestAutodiff;
+    let checkpoint = Checkpoint::open(common::fixture_path("slowfast_tiny.safetensors")).unwrap();
+    let (model, _) = load_into(
+        tiny().with_dropout(0.0).init::<A>(&Default::default()),
+        &checkpoint,
+        &pyslowfast_slowfast(),
+        LoadMode::Strict,
+    )
+    .unwrap();
+    let io = Fixture::open("slowfast_tiny_io");
+    let expected = Fixture::open("slowfast_tiny_grads");
+    let logits = model.head.logits(model.features(
+        io.tensor("slow"),
+        io.tensor("fast"),
+        io.tensor("boxes"),
+    ));
+    let loss = bce_with_logits_mean(logits, expected.tensor::<A, 2>("targets"));
+    assert_close(
+        "loss",
+        &values(loss.clone()),
+        &expected.floats("loss"),
+        1e-5,
+    );
+    let grads = loss.backward();
+    let bb = &model.backbone;
+    let conv_grad = |name: &str, conv: &burn::nn::conv::Conv3d<A>| {
+        (name.to_string(), values(conv.weight.grad(&grads).unwrap()))
+    };
+    let mut checked = vec![
+        conv_grad("s1.pathway0_stem.conv.weight", &bb.s1.pathway0_stem.conv),
+        conv_grad("s1.pathway1_stem.conv.weight", &bb.s1.pathway1_stem.conv),
+        conv_grad("s1_fuse.conv_f2s.weight", &bb.s1_fuse.conv_f2s),
+        conv_grad(
+            "s2.pathway0_res0.branch2.b.weight",
+            &bb.s2.pathway0[0].branch2.b,
+        ),
+        conv_grad(
+            "s2.pathway1_res0.branch2.a.weight",
+            &bb.s2.pathway1[0].branch2.a,
+        ),
+        conv_grad(
+            "s5.pathway0_res0.branch2.c.weight",
+            &bb.s5.pathway0[0].branch2.c,
+        ),
+        conv_grad(
+            "s5.pathway1_res0.branch1.weight",
+            bb.s5.pathway1[0].branch1.as_ref().unwrap(),
+        ),
+        (
+            "head.projection.bias".into(),
+            values(model.head.projection.bias.as_ref().unwrap().grad(&grads).unwrap()),
+        ),
+    ];
+    // Burn stores a linear weight as [in, out], PyTorch as [out, in].
+    let projection = model.head.projection.weight.grad(&grads).unwrap();
+    checked.push(("head.projection.weight".into(), values(projection.transpose())));
+    for (name, actual) in checked {
+        let expected = expected.floats(&format!("grad.{name}"));
+        let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0, "{name}: zero reference gradient");
+        let err = max_abs_diff(&actual, &expected);
+        assert!(err <= 1e-3 * scale, "{name}: {err:e} > 1e-3 × {scale:e}");
+    }
 }
 
 #[test]

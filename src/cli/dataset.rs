@@ -1,6 +1,6 @@
 //! Where an AVA-format dataset's files are, with AVA v2.2's names as defaults.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Args;
 
@@ -44,14 +44,9 @@ impl DatasetArgs {
     }
 
     pub fn labelmap(&self) -> PathBuf {
-        self.labelmap.clone().unwrap_or_else(|| {
-            let evaluated = self.annotation("ava_action_list_v2.2_for_activitynet_2019.pbtxt");
-            if evaluated.exists() {
-                evaluated
-            } else {
-                self.annotation("ava_action_list_v2.2.pbtxt")
-            }
-        })
+        self.labelmap
+            .clone()
+            .unwrap_or_else(|| default_labelmap(&self.data))
     }
 
     pub fn exclusions(&self) -> Option<PathBuf> {
@@ -59,5 +54,17 @@ impl DatasetArgs {
             let default = self.annotation("ava_val_excluded_timestamps_v2.2.csv");
             default.exists().then_some(default)
         })
+    }
+}
+
+/// AVA's label map of the 60 evaluated classes under `<data>/annotations`, or the full
+/// `ava_action_list_v2.2.pbtxt` where that is absent (the synthetic dataset).
+pub fn default_labelmap(data: &Path) -> PathBuf {
+    let annotations = data.join("annotations");
+    let evaluated = annotations.join("ava_action_list_v2.2_for_activitynet_2019.pbtxt");
+    if evaluated.exists() {
+        evaluated
+    } else {
+        annotations.join("ava_action_list_v2.2.pbtxt")
     }
 }

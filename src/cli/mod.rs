@@ -1,6 +1,8 @@
 //! The `avaloc` command line: one file per subcommand.
 
+mod actions;
 mod dataset;
+mod demo;
 mod eval;
 mod persons;
 mod synth;
@@ -31,6 +33,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Train the small SlowFast on the synthetic dataset from scratch, evaluate, draw keyframes.
+    Demo(demo::DemoArgs),
     /// Inspect checkpoints and check them against networks.
     #[command(subcommand)]
     Weights(weights::WeightsCommand),
@@ -40,6 +44,8 @@ pub enum Command {
     Synth(synth::SynthArgs),
     /// Person boxes at every keyframe (one per second) of frames, a video or an image.
     Persons(persons::PersonsArgs),
+    /// Action scores for given person boxes at every keyframe, as an AVA detections CSV.
+    Actions(actions::ActionsArgs),
     /// Train a network from its configuration (checkpoints, resume, validation each epoch).
     #[command(subcommand)]
     Train(train::TrainCommand),
@@ -63,6 +69,8 @@ pub fn main() -> Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Persons(args) => persons::run(args, backend),
+        Command::Demo(args) => demo::run(args, backend),
+        Command::Actions(args) => actions::run(args, backend),
         Command::Train(command) => train::run(command, backend),
     }
 }

@@ -4,7 +4,11 @@ describes) on one 224x224 clip (slow 8 frames, fast 32) with 4 boxes, random wei
 forward pass (eval mode, no gradients) and one training step (BCE, backward, SGD; batch
 norm with frozen statistics, as avaloc's model), on the CPU.
 
-    .venv-ref/bin/python tests/reference/bench_slowfast.py --threads 2
+With `--model synth`: the model of configs/action/slowfast_synth.toml (one block per stage,
+width 8, beta 1/4, fusion kernel 5, 9 classes) on 4 clips of 16 frames at 128x128 with one
+box each, a training step with batch norm in training mode (avaloc's config uses group norm).
+
+    .venv-ref/bin/python tests/reference/bench_slowfast.py --threads 2 [--model synth]
 """
 
 import argparse
@@ -40,6 +44,53 @@ def build():
     return SlowFastModel(cfg)
 
 
+def build_synth():
+    model = build()
+    import slowfast.models.video_model_builder as vmb
+    from slowfast.config.defaults import get_cfg
+
+    vmb._MODEL_STAGE_DEPTH[50] = (1, 1, 1, 1)
+    cfg = get_cfg()
+    cfg.MODEL.ARCH, cfg.MODEL.NUM_CLASSES, cfg.MODEL.DROPOUT_RATE = "slowfast", 9, 0.2
+    cfg.RESNET.DEPTH, cfg.RESNET.WIDTH_PER_GROUP = 50, 8
+    cfg.RESNET.NUM_BLOCK_TEMP_KERNEL = [[1, 1]] * 4
+    cfg.RESNET.SPATIAL_STRIDES = [[1, 1], [2, 2], [2, 2], [1, 1]]
+    cfg.RESNET.SPATIAL_DILATIONS = [[1, 1], [1, 1], [1, 1], [2, 2]]
+    cfg.NONLOCAL.LOCATION = [[[], []]] * 4
+    cfg.NONLOCAL.GROUP = [[1, 1]] * 4
+    cfg.NONLOCAL.POOL = [[[1, 2, 2], [1, 2, 2]]] * 4
+    cfg.SLOWFAST.ALPHA, cfg.SLOWFAST.BETA_INV = 4, 4
+    cfg.SLOWFAST.FUSION_CONV_CHANNEL_RATIO, cfg.SLOWFAST.FUSION_KERNEL_SZ = 2, 5
+    cfg.DATA.NUM_FRAMES = 16
+    cfg.DETECTION.ENABLE, cfg.DETECTION.ALIGNED = True, True
+    del model
+    return vmb.SlowFastModel(cfg)
+
+
+def synth(repeat):
+    model = build_synth()
+    slow, fast = torch.randn(4, 3, 4, 128, 128), torch.randn(4, 3, 16, 128, 128)
+    boxes = torch.tensor([[0, 10.0, 10.0, 60.0, 120.0], [1, 20.0, 5.0, 80.0, 100.0],
+                          [2, 0.0, 0.0, 50.0, 127.0], [3, 60.0, 20.0, 120.0, 120.0]])
+    model.eval()
+    with torch.no_grad():
+        med, best = timed(lambda: model([slow, fast], boxes), repeat)
+    print(f"slowfast_synth_forward_4x16x128: median {med:.3f} s, min {best:.3f} s")
+    model.train()
+    model.head.act = torch.nn.Identity()
+    optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    targets = torch.zeros(4, 9)
+
+    def step():
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(model([slow, fast], boxes), targets)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+
+    med, best = timed(step, repeat)
+    print(f"slowfast_synth_train_step_4x16x128: median {med:.3f} s, min {best:.3f} s")
+
+
 def timed(step, repeat):
     step()
     times = []
@@ -55,9 +106,12 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--model", choices=["r50", "synth"], default="r50")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.model == "synth":
+        return synth(args.repeat)
     model = build()
     slow, fast = torch.randn(1, 3, 8, 224, 224), torch.randn(1, 3, 32, 224, 224)
     boxes = torch.tensor([[0, 10.0, 20.0, 100.0, 200.0], [0, 80.0, 30.0, 150.0, 220.0],

@@ -85,6 +85,34 @@ def write(name, nonlocal_res4):
               OUT / f"{name}_io.safetensors")
     print(f"wrote {name}:", len(sd), "tensors;", tuple(features["slow5"].shape),
           tuple(features["fast5"].shape), tuple(scores.shape))
+    if not nonlocal_res4:
+        write_grads(model, slow, fast, boxes, name)
+
+
+# Parameters whose gradients the training parity test compares: both stems, a res2 and a
+# res5 convolution of each pathway, a fusion conv, a non-frozen-BN-free path to the head.
+GRAD_KEYS = ["s1.pathway0_stem.conv.weight", "s1.pathway1_stem.conv.weight",
+             "s1_fuse.conv_f2s.weight", "s2.pathway0_res0.branch2.b.weight",
+             "s2.pathway1_res0.branch2.a.weight", "s5.pathway0_res0.branch2.c.weight",
+             "s5.pathway1_res0.branch1.weight", "head.projection.weight", "head.projection.bias"]
+
+
+def write_grads(model, slow, fast, boxes, name):
+    """The training loss (BCE with logits over multi-hot targets, mean over every element)
+    and its gradients, in eval mode: frozen batch-norm statistics and no dropout, as avaloc's
+    frozen-BN model with dropout 0."""
+    model.eval()
+    model.head.act = torch.nn.Identity()
+    targets = torch.tensor([[1.0, 0, 0, 1, 0], [0, 1, 0, 0, 0], [0, 0, 1, 1, 1]])
+    logits = model([slow.clone(), fast.clone()], boxes)
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, targets)
+    model.zero_grad()
+    loss.backward()
+    params = dict(model.named_parameters())
+    out = {"targets": targets, "loss": loss.detach().reshape(1)}
+    out.update({f"grad.{k}": params[k].grad.contiguous() for k in GRAD_KEYS})
+    save_file(out, OUT / f"{name}_grads.safetensors")
+    print(f"wrote {name}_grads: loss {loss.item():.6f}")
 
 
 def main():

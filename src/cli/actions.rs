@@ -1,0 +1,166 @@
+//! `avaloc actions`: the standard AVA test mode with given person boxes (as PySlowFast's test
+//! with precomputed boxes) — every keyframe's clip, the action model's scores for every box,
+//! written as an AVA detections CSV that `avaloc eval` scores; optionally annotated keyframes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::tensor::backend::Backend;
+use clap::Args;
+
+use super::dataset::default_labelmap;
+use crate::backend::{self, BackendChoice, Job};
+use crate::config::{NetworkConfig, NetworkFile};
+use crate::data::{
+    KeyframeKey, KeyframeSample, LabelMap, Normalization, read_person_boxes, write_ava_csv,
+};
+use crate::infer::{PersonScores, TestViews, detection_rows, draw_keyframes, score_keyframes};
+use crate::train::{keyframe_samples, unlabelled_people};
+use crate::weights::{Checkpoint, LoadMode};
+
+#[derive(Debug, Args)]
+pub struct ActionsArgs {
+    /// An action model configuration (configs/action/*.toml); its [test] table gives the views.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Action model weights (PySlowFast-named .pyth/.safetensors, or saved by avaloc).
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Dataset root with frames/<video>/<video>_%06d.jpg (30 fps from second 900).
+    #[arg(long, default_value = "data/synth")]
+    pub data: PathBuf,
+    /// Person boxes (PySlowFast's CSV, e.g. from `avaloc persons`).
+    #[arg(long)]
+    pub boxes: PathBuf,
+    /// Minimum person-box score (the seed system: 0.8 on AVA, 0.7 on Kinetics).
+    #[arg(long, default_value_t = 0.8)]
+    pub threshold: f64,
+    /// Label map of the model's classes, in its output order (default: as `train action`).
+    #[arg(long)]
+    pub labelmap: Option<PathBuf>,
+    /// Override the config's test.short_sides (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub short_sides: Vec<u32>,
+    /// Also score flipped clips (overrides test.flip).
+    #[arg(long)]
+    pub flip: bool,
+    /// Write each keyframe with its boxes and top actions as a PNG into this folder.
+    #[arg(long)]
+    pub pictures: Option<PathBuf>,
+    /// The AVA detections CSV to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
+    let file = NetworkFile::load(&args.config)?;
+    let mut views = file.test;
+    if !args.short_sides.is_empty() {
+        views.short_sides = args.short_sides.clone();
+    }
+    views.flip |= args.flip;
+    views.validate().map_err(anyhow::Error::msg)?;
+    let labelmap = args
+        .labelmap
+        .clone()
+        .unwrap_or_else(|| default_labelmap(&args.data));
+    let labels = LabelMap::read(&labelmap)?;
+    let boxes = read_person_boxes(&args.boxes, args.threshold)?;
+    let job = ActionsJob::new(
+        file.network,
+        &args.config,
+        Checkpoint::open(&args.weights)?,
+        &labels,
+        &args.data,
+        &unlabelled_people(&boxes),
+        views,
+    )?;
+    let samples = job.samples.clone();
+    let people = backend::run(backend_choice, job)?;
+    write_ava_csv(&args.out, &detection_rows(&people, &labels))
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "{}: {} classes for {} boxes at {} keyframes",
+        args.out.display(),
+        labels.labels.len(),
+        people.len(),
+        samples.len()
+    );
+    if let Some(dir) = &args.pictures {
+        let written = draw_keyframes(&people, &keyframe_images(&samples), &labels, 3, 0.3, dir)?;
+        println!("{}: {} annotated keyframes", dir.display(), written.len());
+    }
+    Ok(())
+}
+
+/// Each keyframe's own frame: the middle of its clip.
+pub fn keyframe_images(samples: &[KeyframeSample]) -> BTreeMap<KeyframeKey, PathBuf> {
+    samples
+        .iter()
+        .map(|s| (s.key.clone(), s.frames[s.frames.len() / 2].clone()))
+        .collect()
+}
+
+/// Scores the people of a dataset's keyframes with an action model.
+pub struct ActionsJob {
+    network: NetworkConfig,
+    checkpoint: Checkpoint,
+    pub samples: Vec<KeyframeSample>,
+    views: TestViews,
+}
+
+impl ActionsJob {
+    pub fn new(
+        network: NetworkConfig,
+        config_path: &Path,
+        checkpoint: Checkpoint,
+        labels: &LabelMap,
+        data: &Path,
+        people: &[crate::data::PersonAnnotation],
+        views: TestViews,
+    ) -> Result<Self> {
+        let (Some(model), Some(clip)) = (network.action_model(), network.clip_spec()) else {
+            bail!(
+                "{}: not an action model configuration (kind = \"slowfast\")",
+                config_path.display()
+            );
+        };
+        if model.num_classes != labels.labels.len() {
+            bail!(
+                "{}: network.num_classes = {} but the label map has {} classes",
+                config_path.display(),
+                model.num_classes,
+                labels.labels.len()
+            );
+        }
+        let samples = keyframe_samples(people, data, clip)?.samples().to_vec();
+        Ok(Self {
+            network,
+            checkpoint,
+            samples,
+            views,
+        })
+    }
+}
+
+impl Job for ActionsJob {
+    type Output = Vec<PersonScores>;
+
+    fn run<B: Backend>(self, device: B::Device) -> Result<Vec<PersonScores>> {
+        let (model, _) =
+            self.network
+                .action_with_weights::<B>(&self.checkpoint, LoadMode::Strict, &device)?;
+        let progress = indicatif::ProgressBar::new(self.samples.len() as u64);
+        let people = score_keyframes(
+            &model,
+            &self.samples,
+            &self.views,
+            Normalization::default(),
+            &device,
+            |done| progress.set_position(done as u64),
+        );
+        progress.finish_and_clear();
+        Ok(people)
+    }
+}

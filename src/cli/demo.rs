@@ -1,0 +1,184 @@
+//! `avaloc demo`: the whole action-localization loop on the synthetic dataset, from scratch on
+//! the CPU — write the dataset if absent, train the small SlowFast, score the validation
+//! keyframes with ground-truth boxes and with the detector-like boxes, print the per-class AP
+//! tables and the frame-mAPs, and draw annotated keyframes.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use super::actions::{ActionsJob, keyframe_images};
+use super::dataset::DatasetArgs;
+use super::train::{ActionArgs, ActionJob};
+use crate::backend::{self, BackendChoice};
+use crate::config::NetworkFile;
+use crate::data::synth::{SynthConfig, generate};
+use crate::data::{
+    KeyframeSample, LabelMap, PersonAnnotation, read_ava_csv, read_exclusions, read_person_boxes, write_ava_csv,
+};
+use crate::eval::{EvalOptions, FrameMapResult, evaluate, per_class_table, write_plot};
+use crate::infer::{PersonScores, detection_rows, draw_keyframes};
+use crate::train::{action_people, unlabelled_people};
+use crate::weights::Checkpoint;
+
+/// The demo's model and recipe, written into the run folder when no --config is given.
+const DEMO_CONFIG: &str = include_str!("../../configs/action/slowfast_synth.toml");
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// The synthetic dataset (written there first when absent).
+    #[arg(long, default_value = "data/synth")]
+    pub data: PathBuf,
+    /// Run folder: train/ (checkpoints, metrics, curves), detections, plots, keyframes/.
+    #[arg(long, default_value = "runs/demo")]
+    pub out: PathBuf,
+    /// Action model configuration (default: configs/action/slowfast_synth.toml, built in).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Train again even when the run folder holds a finished training.
+    #[arg(long)]
+    pub retrain: bool,
+    /// Override the config's train.epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Annotated keyframes to draw.
+    #[arg(long, default_value_t = 24)]
+    pub pictures: usize,
+}
+
+pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
+    let start = Instant::now();
+    let annotations = args.data.join("annotations");
+    if !annotations.join("ava_train_v2.2.csv").exists() {
+        println!("writing the synthetic dataset to {}", args.data.display());
+        let summary = generate(&args.data, &SynthConfig::default())
+            .with_context(|| format!("writing {}", args.data.display()))?;
+        println!(
+            "{} videos, {} keyframes ({:.0} s)",
+            summary.videos,
+            summary.keyframes,
+            start.elapsed().as_secs_f64()
+        );
+    }
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let config = match &args.config {
+        Some(path) => path.clone(),
+        None => {
+            let path = args.out.join("slowfast_synth.toml");
+            crate::io::write_atomic(&path, DEMO_CONFIG.as_bytes())
+                .with_context(|| format!("writing {}", path.display()))?;
+            path
+        }
+    };
+
+    let train_dir = args.out.join("train");
+    let weights = train_dir.join("model_final.safetensors");
+    if args.retrain && train_dir.exists() {
+        std::fs::remove_dir_all(&train_dir)
+            .with_context(|| format!("removing {}", train_dir.display()))?;
+    }
+    if weights.exists() {
+        println!(
+            "using the finished training in {} (--retrain trains again)",
+            train_dir.display()
+        );
+    } else {
+        let resume = train_dir.join("checkpoints").join("last").exists();
+        let job = ActionJob::new(ActionArgs {
+            config: config.clone(),
+            dataset: DatasetArgs {
+                data: args.data.clone(),
+                train_csv: None,
+                val_csv: None,
+                labelmap: None,
+                exclusions: None,
+            },
+            train_boxes: None,
+            val_boxes: None,
+            box_threshold: 0.8,
+            out: train_dir.clone(),
+            resume,
+            weights: None,
+            epochs: args.epochs,
+        })?;
+        backend::run_train(backend_choice, job)?;
+    }
+
+    let dataset = DatasetArgs {
+        data: args.data.clone(),
+        train_csv: None,
+        val_csv: None,
+        labelmap: None,
+        exclusions: None,
+    };
+    let labels = LabelMap::read(&dataset.labelmap())?;
+    let val_csv = dataset.val_csv();
+    let groundtruth = read_ava_csv(&val_csv)?;
+    let excluded = match dataset.exclusions() {
+        Some(path) => read_exclusions(&path)?,
+        None => Default::default(),
+    };
+    let score = |people: &[PersonAnnotation]| -> Result<(Vec<PersonScores>, Vec<KeyframeSample>)> {
+        let file = NetworkFile::load(&config)?;
+        let job = ActionsJob::new(
+            file.network,
+            &config,
+            Checkpoint::open(&weights)?,
+            &labels,
+            &args.data,
+            people,
+            file.test,
+        )?;
+        let samples = job.samples.clone();
+        Ok((backend::run(backend_choice, job)?, samples))
+    };
+    let report = |name: &str, people: &[PersonScores]| -> Result<FrameMapResult> {
+        let rows = detection_rows(people, &labels);
+        let csv = args.out.join(format!("detections_{name}.csv"));
+        write_ava_csv(&csv, &rows).with_context(|| format!("writing {}", csv.display()))?;
+        let options = EvalOptions {
+            pr_curve_classes: labels.labels.iter().map(|l| l.id).collect(),
+            ..EvalOptions::default()
+        };
+        let result = evaluate(&labels, &groundtruth, &rows, &excluded, &options);
+        let plot = args.out.join(format!("ap_{name}.png"));
+        write_plot(&result, &plot).with_context(|| format!("writing {}", plot.display()))?;
+        Ok(result)
+    };
+
+    println!("\nvalidation keyframes, ground-truth boxes:");
+    let (gt_scores, _) = score(&action_people(&val_csv, &labels, None)?)?;
+    let gt = report("gt_boxes", &gt_scores)?;
+    print!("{}", per_class_table(&gt));
+
+    let boxes_csv = annotations.join("ava_detection_val_boxes_and_labels.csv");
+    println!(
+        "\nvalidation keyframes, detector-like boxes ({}, score ≥ 0.8):",
+        boxes_csv.display()
+    );
+    let (detected_scores, samples) =
+        score(&unlabelled_people(&read_person_boxes(&boxes_csv, 0.8)?))?;
+    let detected = report("detected_boxes", &detected_scores)?;
+    print!("{}", per_class_table(&detected));
+
+    let mut frames = keyframe_images(&samples);
+    let keep: Vec<_> = frames.keys().take(args.pictures).cloned().collect();
+    frames.retain(|k, _| keep.contains(k));
+    let pictures = args.out.join("keyframes");
+    let written = draw_keyframes(&detected_scores, &frames, &labels, 3, 0.3, &pictures)?;
+    println!(
+        "\nval frame-mAP@0.5: {:.4} with ground-truth boxes, {:.4} with detector-like boxes",
+        gt.map, detected.map
+    );
+    println!(
+        "written: {} (detections, ap_*.png), {} annotated keyframes in {}; {:.0} s in all",
+        args.out.display(),
+        written.len(),
+        pictures.display(),
+        start.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
