@@ -54,6 +54,12 @@ pub fn line(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), color: [u8; 3]) {
     }
 }
 
+/// Width in pixels of `s` drawn at `size`.
+pub fn text_width(font: &FontRef, size: f32, s: &str) -> f32 {
+    let scaled = font.as_scaled(PxScale::from(size));
+    s.chars().map(|c| scaled.h_advance(font.glyph_id(c))).sum()
+}
+
 /// Draws `s` with its baseline at `(x, y)`, blending glyph coverage over the background.
 pub fn text(
     img: &mut RgbImage,

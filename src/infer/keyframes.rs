@@ -63,7 +63,7 @@ pub fn draw_keyframes(
             let y0 = (y1 as f32 + 2.0).max(0.0);
             for (j, text) in lines.iter().enumerate() {
                 let y = y0 + (j as f32 + 1.0) * (size + 2.0);
-                let width = (text.chars().count() as f32 * size * 0.6) as u32;
+                let width = draw::text_width(&font, size, text).ceil() as u32 + 2;
                 draw::fill(
                     &mut img,
                     x1.max(0.0) as u32 + 2,

@@ -67,6 +67,7 @@ pub struct ActionModelConfig {
 impl ActionModelConfig {
     pub fn head(&self) -> AvaHeadConfig {
         AvaHeadConfig::new(self.backbone.out_channels(), self.num_classes)
+            .with_scale_factor(self.backbone.feature_stride() as f32)
             .with_aligned(self.aligned)
             .with_dropout(self.dropout)
             .with_global_pool(self.global_pool)

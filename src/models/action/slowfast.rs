@@ -66,6 +66,12 @@ impl SlowFastConfig {
         [slow, slow / self.beta_inv]
     }
 
+    /// Input pixels per res5 cell: 4 for the stem (stride-2 conv, stride-2 pool) times the
+    /// stages' spatial strides (16 for AVA's SlowFast, whose res5 is dilated instead).
+    pub fn feature_stride(&self) -> usize {
+        4 * self.spatial_strides.iter().product::<usize>()
+    }
+
     pub fn init<B: Backend>(&self, device: &B::Device) -> SlowFast<B> {
         let w = self.width_per_group;
         let beta = self.beta_inv;

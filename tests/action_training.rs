@@ -1,0 +1,236 @@
+//! The action model end to end on a tiny synthetic dataset: `avaloc train action`
+//! (checkpoints, metrics with the validation frame-mAP, resume), `avaloc actions` on the
+//! exported weights (one CSV row per box and class, the scores the library computes for the
+//! same clip), `avaloc eval` on its output, and `avaloc demo` with a given config.
+
+mod common;
+
+use std::path::Path;
+use std::process::Output;
+
+use avaloc::config::NetworkFile;
+use avaloc::data::synth::{SynthConfig, generate};
+use avaloc::data::{
+    ClipBatch, ClipBatcher, ClipTransform, LabelMap, Normalization, read_ava_csv,
+    read_person_boxes,
+};
+use avaloc::train::{History, keyframe_samples, unlabelled_people};
+use avaloc::weights::{Checkpoint, LoadMode};
+use burn::data::dataloader::batcher::Batcher;
+use common::{TestBackend, avaloc};
+
+const CONFIG: &str = r#"
+[network]
+kind = "slowfast"
+num_classes = 9
+frames = 4
+sampling_rate = 2
+
+[network.backbone]
+blocks = [1, 1, 1, 1]
+width_per_group = 8
+norm = "group_norm"
+
+[network.slowfast]
+alpha = 2
+beta_inv = 4
+fusion_kernel = 3
+
+[train]
+epochs = 1
+batch_size = 4
+lr = 0.01
+warmup_iters = 2
+steps = [1]
+workers = 1
+
+[train.action]
+short_side = [48, 56]
+crop = 48
+
+[test]
+short_sides = [48]
+batch_size = 4
+"#;
+
+fn log(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn setup(name: &str) -> std::path::PathBuf {
+    let root = std::env::temp_dir().join(format!("avaloc-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("action.toml"), CONFIG).unwrap();
+    let synth = SynthConfig {
+        train_videos: 1,
+        val_videos: 1,
+        seconds: 6,
+        width: 96,
+        height: 72,
+        seed: 5,
+    };
+    generate(&root.join("data"), &synth).unwrap();
+    root
+}
+
+#[test]
+fn trains_resumes_scores_and_evaluates() {
+    let root = setup("train-action");
+    let (config, data, run) = (root.join("action.toml"), root.join("data"), root.join("run"));
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "action",
+            "--config",
+            path(&config),
+            "--data",
+            path(&data),
+            "--out",
+            path(&run),
+        ];
+        args.extend_from_slice(extra);
+        avaloc(&args)
+    };
+    let first = train(&[]);
+    assert!(first.status.success(), "{}", log(&first));
+    for file in ["model.mpk", "optim.mpk", "weights.safetensors"] {
+        assert!(run.join("checkpoints/epoch_001").join(file).is_file(), "{file}");
+    }
+    let resumed = train(&["--resume", "--epochs", "2"]);
+    assert!(resumed.status.success(), "{}", log(&resumed));
+    let history = History::read(&run.join("metrics.csv")).unwrap();
+    let epochs: Vec<usize> = history.records.iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs, vec![1, 2]);
+    assert_eq!(history.records[1].train[1].0, "bce");
+    let (name, map) = &history.records[1].valid[0];
+    assert_eq!(name, "frame_map");
+    assert!((0.0..=1.0).contains(map), "{map}");
+
+    // `avaloc actions` with the detector-like boxes: 9 rows per box.
+    let weights = run.join("model_final.safetensors");
+    let boxes_csv = data.join("annotations/ava_detection_val_boxes_and_labels.csv");
+    let detections = root.join("detections.csv");
+    let pictures = root.join("pictures");
+    let actions = avaloc(&[
+        "actions",
+        "--config",
+        path(&config),
+        "--weights",
+        path(&weights),
+        "--data",
+        path(&data),
+        "--boxes",
+        path(&boxes_csv),
+        "--threshold",
+        "0.0",
+        "--pictures",
+        path(&pictures),
+        "--out",
+        path(&detections),
+    ]);
+    assert!(actions.status.success(), "{}", log(&actions));
+    let rows = read_ava_csv(&detections).unwrap();
+    let boxes = read_person_boxes(&boxes_csv, 0.0).unwrap();
+    assert_eq!(rows.len(), 9 * boxes.len());
+    let keyframes = std::fs::read_dir(&pictures).unwrap().count();
+    assert!(keyframes > 0);
+
+    // The first box's rows hold the model's scores for its clip, in label-map order.
+    let file = NetworkFile::load(&config).unwrap();
+    let device = Default::default();
+    let (model, _) = file
+        .network
+        .action_with_weights::<TestBackend>(
+            &Checkpoint::open(&weights).unwrap(),
+            LoadMode::Strict,
+            &device,
+        )
+        .unwrap();
+    let labels = LabelMap::read(&data.join("annotations/ava_action_list_v2.2.pbtxt")).unwrap();
+    let samples = keyframe_samples(
+        &unlabelled_people(&boxes[..1]),
+        &data,
+        file.network.clip_spec().unwrap(),
+    )
+    .unwrap();
+    let batcher = ClipBatcher::new(
+        ClipTransform::Test {
+            short_side: 48,
+            flip: false,
+        },
+        Normalization::default(),
+        &labels,
+        0,
+    );
+    let batch: ClipBatch<TestBackend> = batcher.batch(samples.samples().to_vec(), &device);
+    let scores = common::values(model.clip_scores(batch.clips, batch.rois));
+    for ((row, label), score) in rows.iter().zip(&labels.labels).zip(&scores) {
+        assert_eq!(row.key, boxes[0].key);
+        assert_eq!(row.action_id, label.id);
+        for (a, b) in row.box_xyxy_norm.iter().zip(&boxes[0].box_xyxy_norm) {
+            assert!((a - b).abs() < 5e-4, "{a} vs {b}");
+        }
+        let written = row.last.unwrap();
+        assert!((written - *score as f64).abs() < 1e-6, "{written} vs {score}");
+    }
+
+    let eval = avaloc(&[
+        "eval",
+        "--groundtruth",
+        path(&data.join("annotations/ava_val_v2.2.csv")),
+        "--detections",
+        path(&detections),
+        "--labelmap",
+        path(&data.join("annotations/ava_action_list_v2.2.pbtxt")),
+    ]);
+    assert!(eval.status.success(), "{}", log(&eval));
+    assert!(log(&eval).contains("frame-mAP@0.5IOU"), "{}", log(&eval));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn demo_trains_evaluates_and_draws() {
+    let root = setup("demo");
+    let (config, data, out) = (root.join("action.toml"), root.join("data"), root.join("demo"));
+    let demo = || {
+        avaloc(&[
+            "demo",
+            "--config",
+            path(&config),
+            "--data",
+            path(&data),
+            "--out",
+            path(&out),
+            "--pictures",
+            "3",
+        ])
+    };
+    let first = demo();
+    assert!(first.status.success(), "{}", log(&first));
+    let text = log(&first);
+    assert!(text.contains("with ground-truth boxes"), "{text}");
+    assert!(text.contains("frame-mAP@0.5IOU"), "{text}");
+    for file in [
+        "train/model_final.safetensors",
+        "detections_gt_boxes.csv",
+        "detections_detected_boxes.csv",
+        "ap_gt_boxes.png",
+        "ap_detected_boxes.png",
+    ] {
+        assert!(out.join(file).is_file(), "{file}");
+    }
+    assert_eq!(std::fs::read_dir(out.join("keyframes")).unwrap().count(), 3);
+    let again = demo();
+    assert!(again.status.success(), "{}", log(&again));
+    assert!(log(&again).contains("using the finished training"), "{}", log(&again));
+    std::fs::remove_dir_all(&root).unwrap();
+}
