@@ -250,6 +250,7 @@ impl NetworkConfig {
                 backbone,
                 slowfast,
                 frames,
+                sampling_rate,
                 ..
             } => {
                 backbone.validate()?;
@@ -281,6 +282,9 @@ impl NetworkConfig {
                         "network.frames = {frames}: a positive multiple of alpha {}",
                         slowfast.alpha
                     ));
+                }
+                if *sampling_rate == 0 {
+                    return Err("network.sampling_rate must be positive".into());
                 }
                 Ok(())
             }
@@ -477,5 +481,50 @@ impl NetworkConfig {
             _ => torchvision_faster_rcnn(),
         };
         load_into(net, checkpoint, &keymap, mode)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shipped configuration parses and validates, and the seed recipe carries the
+    /// report's numbers.
+    #[test]
+    fn shipped_configs_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let mut stack = vec![root.clone()];
+        let mut count = 0;
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "toml") {
+                    NetworkFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+                    count += 1;
+                }
+            }
+        }
+        assert!(count >= 10, "{count} configs");
+        let seed = NetworkFile::load(root.join("ms_ava.toml")).unwrap();
+        let train = seed.train.unwrap();
+        assert_eq!(
+            (train.epochs, train.lr, train.steps.clone(), train.gamma),
+            (26, 0.01, vec![15, 20], 0.1)
+        );
+        assert_eq!(train.batch_size * train.accumulation, 64);
+        assert_eq!(
+            (train.action.short_side, train.action.crop),
+            ([256, 320], 224)
+        );
+        assert_eq!(
+            (seed.test.short_sides.clone(), seed.test.flip),
+            (vec![224, 256, 320], true)
+        );
+        let model = seed.network.action_model().unwrap();
+        assert!(model.global_pool);
+        // 2048 + 256 channels per box, twice with the global feature.
+        assert_eq!(model.head().feature_dim(), 2 * (2048 + 256));
     }
 }
