@@ -3,11 +3,19 @@
 //! weights: the forward pass, and one training step (binary cross-entropy on the scores,
 //! backward, SGD update). `tests/reference/bench_slowfast.py` times PySlowFast's
 //! `SlowFastModel` on the same input.
+//!
+//! The demo's model (configs/action/slowfast_synth.toml, group norm) on a batch of 4 clips of
+//! 8 frames at 112×112 with one box each: forward, and a training step through
+//! `ActionTraining` (`bench_slowfast.py --model synth` times PySlowFast's equivalent, with
+//! batch norm).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use avaloc::config::NetworkFile;
+use avaloc::data::ClipBatch;
+use avaloc::train::ActionTraining;
+use burn::train::TrainStep;
 use avaloc::models::action::ActionModel;
 use avaloc::nn::losses::bce_with_logits_mean;
 use burn::backend::{Autodiff, Flex};
@@ -77,5 +85,57 @@ fn slowfast(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, slowfast);
+fn slowfast_synth(c: &mut Criterion) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/action/slowfast_synth.toml"
+    );
+    let config = NetworkFile::load(path)
+        .unwrap()
+        .network
+        .action_model()
+        .unwrap();
+    let device = Default::default();
+    let boxes = [
+        [0.0, 10.0, 10.0, 60.0, 100.0],
+        [1.0, 20.0, 5.0, 80.0, 100.0],
+        [2.0, 0.0, 0.0, 50.0, 100.0],
+        [3.0, 60.0, 20.0, 100.0, 100.0],
+    ];
+    let rois = TensorData::new(boxes.iter().flatten().copied().collect::<Vec<f32>>(), [4, 5]);
+    let mut group = c.benchmark_group("action");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+
+    let model = config.init::<Flex>(&device);
+    let clips = Tensor::<Flex, 5>::random([4, 3, 8, 112, 112], Distribution::Normal(0.0, 1.0), &device);
+    group.bench_function("slowfast_synth_forward_4x8x112", |b| {
+        b.iter(|| black_box(model.clip_scores(clips.clone(), Tensor::from_data(rois.clone(), &device))))
+    });
+
+    type B = Autodiff<Flex>;
+    let mut trainee = ActionTraining {
+        model: config.init::<B>(&device),
+    };
+    let batch = ClipBatch::<B> {
+        clips: Tensor::random([4, 3, 8, 112, 112], Distribution::Normal(0.0, 1.0), &device),
+        rois: Tensor::from_data(rois.clone(), &device),
+        labels: Tensor::zeros([4, config.num_classes], &device),
+        keys: Vec::new(),
+        roi_boxes_xyxy_norm: (0..4).map(|b| (b, [0.0; 4])).collect(),
+    };
+    let mut optim = SgdConfig::new()
+        .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))
+        .init::<B, ActionTraining<B>>();
+    group.bench_function("slowfast_synth_train_step_4x8x112", |b| {
+        b.iter(|| {
+            let output = trainee.step(batch.clone());
+            trainee = optim.step(0.01, trainee.clone(), output.grads);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, slowfast, slowfast_synth);
 criterion_main!(benches);

@@ -5,8 +5,9 @@ forward pass (eval mode, no gradients) and one training step (BCE, backward, SGD
 norm with frozen statistics, as avaloc's model), on the CPU.
 
 With `--model synth`: the model of configs/action/slowfast_synth.toml (one block per stage,
-width 8, beta 1/4, fusion kernel 5, 9 classes) on 4 clips of 16 frames at 128x128 with one
-box each, a training step with batch norm in training mode (avaloc's config uses group norm).
+width 16, beta 1/8, fusion kernel 5, 9 classes, dropout 0.2) on 4 clips of 8 frames at
+112x112 with one box each, a training step with batch norm in training mode (avaloc's config
+uses group norm).
 
     .venv-ref/bin/python tests/reference/bench_slowfast.py --threads 2 [--model synth]
 """
@@ -20,11 +21,16 @@ import torch
 import torchvision
 
 
-def build():
+def stub_detectron2():
+    """PySlowFast imports detectron2's ROIAlign; torchvision's is the same op."""
     layers = types.ModuleType("detectron2.layers")
     layers.ROIAlign = torchvision.ops.RoIAlign
     sys.modules["detectron2"] = types.ModuleType("detectron2")
     sys.modules["detectron2.layers"] = layers
+
+
+def build():
+    stub_detectron2()
     from slowfast.config.defaults import get_cfg
     from slowfast.models.video_model_builder import SlowFastModel
 
@@ -45,37 +51,36 @@ def build():
 
 
 def build_synth():
-    model = build()
+    stub_detectron2()
     import slowfast.models.video_model_builder as vmb
     from slowfast.config.defaults import get_cfg
 
     vmb._MODEL_STAGE_DEPTH[50] = (1, 1, 1, 1)
     cfg = get_cfg()
     cfg.MODEL.ARCH, cfg.MODEL.NUM_CLASSES, cfg.MODEL.DROPOUT_RATE = "slowfast", 9, 0.2
-    cfg.RESNET.DEPTH, cfg.RESNET.WIDTH_PER_GROUP = 50, 8
+    cfg.RESNET.DEPTH, cfg.RESNET.WIDTH_PER_GROUP = 50, 16
     cfg.RESNET.NUM_BLOCK_TEMP_KERNEL = [[1, 1]] * 4
     cfg.RESNET.SPATIAL_STRIDES = [[1, 1], [2, 2], [2, 2], [1, 1]]
     cfg.RESNET.SPATIAL_DILATIONS = [[1, 1], [1, 1], [1, 1], [2, 2]]
     cfg.NONLOCAL.LOCATION = [[[], []]] * 4
     cfg.NONLOCAL.GROUP = [[1, 1]] * 4
     cfg.NONLOCAL.POOL = [[[1, 2, 2], [1, 2, 2]]] * 4
-    cfg.SLOWFAST.ALPHA, cfg.SLOWFAST.BETA_INV = 4, 4
+    cfg.SLOWFAST.ALPHA, cfg.SLOWFAST.BETA_INV = 4, 8
     cfg.SLOWFAST.FUSION_CONV_CHANNEL_RATIO, cfg.SLOWFAST.FUSION_KERNEL_SZ = 2, 5
-    cfg.DATA.NUM_FRAMES = 16
+    cfg.DATA.NUM_FRAMES = 8
     cfg.DETECTION.ENABLE, cfg.DETECTION.ALIGNED = True, True
-    del model
     return vmb.SlowFastModel(cfg)
 
 
 def synth(repeat):
     model = build_synth()
-    slow, fast = torch.randn(4, 3, 4, 128, 128), torch.randn(4, 3, 16, 128, 128)
-    boxes = torch.tensor([[0, 10.0, 10.0, 60.0, 120.0], [1, 20.0, 5.0, 80.0, 100.0],
-                          [2, 0.0, 0.0, 50.0, 127.0], [3, 60.0, 20.0, 120.0, 120.0]])
+    slow, fast = torch.randn(4, 3, 2, 112, 112), torch.randn(4, 3, 8, 112, 112)
+    boxes = torch.tensor([[0, 10.0, 10.0, 60.0, 100.0], [1, 20.0, 5.0, 80.0, 100.0],
+                          [2, 0.0, 0.0, 50.0, 100.0], [3, 60.0, 20.0, 100.0, 100.0]])
     model.eval()
     with torch.no_grad():
         med, best = timed(lambda: model([slow, fast], boxes), repeat)
-    print(f"slowfast_synth_forward_4x16x128: median {med:.3f} s, min {best:.3f} s")
+    print(f"slowfast_synth_forward_4x8x112: median {med:.3f} s, min {best:.3f} s")
     model.train()
     model.head.act = torch.nn.Identity()
     optim = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
@@ -88,7 +93,7 @@ def synth(repeat):
         optim.step()
 
     med, best = timed(step, repeat)
-    print(f"slowfast_synth_train_step_4x16x128: median {med:.3f} s, min {best:.3f} s")
+    print(f"slowfast_synth_train_step_4x8x112: median {med:.3f} s, min {best:.3f} s")
 
 
 def timed(step, repeat):
