@@ -14,13 +14,13 @@ use std::time::Duration;
 
 use avaloc::config::NetworkFile;
 use avaloc::data::ClipBatch;
-use avaloc::train::ActionTraining;
-use burn::train::TrainStep;
 use avaloc::models::action::ActionModel;
 use avaloc::nn::losses::bce_with_logits_mean;
+use avaloc::train::ActionTraining;
 use burn::backend::{Autodiff, Flex};
 use burn::optim::{GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfig};
 use burn::tensor::{Distribution, Tensor, TensorData, backend::Backend};
+use burn::train::TrainStep;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn inputs<B: Backend>(device: &B::Device) -> (Tensor<B, 5>, Tensor<B, 5>, Tensor<B, 2>) {
@@ -102,16 +102,22 @@ fn slowfast_synth(c: &mut Criterion) {
         [2.0, 0.0, 0.0, 50.0, 100.0],
         [3.0, 60.0, 20.0, 100.0, 100.0],
     ];
-    let rois = TensorData::new(boxes.iter().flatten().copied().collect::<Vec<f32>>(), [4, 5]);
+    let rois = TensorData::new(
+        boxes.iter().flatten().copied().collect::<Vec<f32>>(),
+        [4, 5],
+    );
     let mut group = c.benchmark_group("action");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(20));
 
     let model = config.init::<Flex>(&device);
-    let clips = Tensor::<Flex, 5>::random([4, 3, 8, 112, 112], Distribution::Normal(0.0, 1.0), &device);
+    let clips =
+        Tensor::<Flex, 5>::random([4, 3, 8, 112, 112], Distribution::Normal(0.0, 1.0), &device);
     group.bench_function("slowfast_synth_forward_4x8x112", |b| {
-        b.iter(|| black_box(model.clip_scores(clips.clone(), Tensor::from_data(rois.clone(), &device))))
+        b.iter(|| {
+            black_box(model.clip_scores(clips.clone(), Tensor::from_data(rois.clone(), &device)))
+        })
     });
 
     type B = Autodiff<Flex>;

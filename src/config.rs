@@ -5,13 +5,13 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
+use crate::infer::TestViews;
 use crate::models::action::{ActionModel, ActionModelConfig, Instantiation, SlowFastConfig};
 use crate::models::detector::{
     Convention, FasterRcnn, FasterRcnnConfig, ImageTransformConfig, MultiScaleRoiAlign,
     ResNetFpnConfig,
 };
 use crate::nn::{NormKind, ResNetConfig};
-use crate::infer::TestViews;
 use crate::train::TrainSettings;
 use crate::weights::{
     Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, detectron2_faster_rcnn, load_into,

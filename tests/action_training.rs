@@ -11,8 +11,7 @@ use std::process::Output;
 use avaloc::config::NetworkFile;
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{
-    ClipBatch, ClipBatcher, ClipTransform, LabelMap, Normalization, read_ava_csv,
-    read_person_boxes,
+    ClipBatch, ClipBatcher, ClipTransform, LabelMap, Normalization, read_ava_csv, read_person_boxes,
 };
 use avaloc::train::{History, keyframe_samples, unlabelled_people};
 use avaloc::weights::{Checkpoint, LoadMode};
@@ -85,7 +84,11 @@ fn setup(name: &str) -> std::path::PathBuf {
 #[test]
 fn trains_resumes_scores_and_evaluates() {
     let root = setup("train-action");
-    let (config, data, run) = (root.join("action.toml"), root.join("data"), root.join("run"));
+    let (config, data, run) = (
+        root.join("action.toml"),
+        root.join("data"),
+        root.join("run"),
+    );
     let train = |extra: &[&str]| {
         let mut args = vec![
             "train",
@@ -103,7 +106,10 @@ fn trains_resumes_scores_and_evaluates() {
     let first = train(&[]);
     assert!(first.status.success(), "{}", log(&first));
     for file in ["model.mpk", "optim.mpk", "weights.safetensors"] {
-        assert!(run.join("checkpoints/epoch_001").join(file).is_file(), "{file}");
+        assert!(
+            run.join("checkpoints/epoch_001").join(file).is_file(),
+            "{file}"
+        );
     }
     let resumed = train(&["--resume", "--epochs", "2"]);
     assert!(resumed.status.success(), "{}", log(&resumed));
@@ -180,7 +186,10 @@ fn trains_resumes_scores_and_evaluates() {
             assert!((a - b).abs() < 5e-4, "{a} vs {b}");
         }
         let written = row.last.unwrap();
-        assert!((written - *score as f64).abs() < 1e-6, "{written} vs {score}");
+        assert!(
+            (written - *score as f64).abs() < 1e-6,
+            "{written} vs {score}"
+        );
     }
 
     let eval = avaloc(&[
@@ -200,7 +209,11 @@ fn trains_resumes_scores_and_evaluates() {
 #[test]
 fn demo_trains_evaluates_and_draws() {
     let root = setup("demo");
-    let (config, data, out) = (root.join("action.toml"), root.join("data"), root.join("demo"));
+    let (config, data, out) = (
+        root.join("action.toml"),
+        root.join("data"),
+        root.join("demo"),
+    );
     let demo = || {
         avaloc(&[
             "demo",
@@ -231,6 +244,10 @@ fn demo_trains_evaluates_and_draws() {
     assert_eq!(std::fs::read_dir(out.join("keyframes")).unwrap().count(), 3);
     let again = demo();
     assert!(again.status.success(), "{}", log(&again));
-    assert!(log(&again).contains("using the finished training"), "{}", log(&again));
+    assert!(
+        log(&again).contains("using the finished training"),
+        "{}",
+        log(&again)
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }

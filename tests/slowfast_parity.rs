@@ -78,11 +78,10 @@ fn training_loss_and_gradients_match_pytorch() {
     .unwrap();
     let io = Fixture::open("slowfast_tiny_io");
     let expected = Fixture::open("slowfast_tiny_grads");
-    let logits = model.head.logits(model.features(
-        io.tensor("slow"),
-        io.tensor("fast"),
-        io.tensor("boxes"),
-    ));
+    let logits =
+        model
+            .head
+            .logits(model.features(io.tensor("slow"), io.tensor("fast"), io.tensor("boxes")));
     let loss = bce_with_logits_mean(logits, expected.tensor::<A, 2>("targets"));
     assert_close(
         "loss",
@@ -117,12 +116,24 @@ fn training_loss_and_gradients_match_pytorch() {
         ),
         (
             "head.projection.bias".into(),
-            values(model.head.projection.bias.as_ref().unwrap().grad(&grads).unwrap()),
+            values(
+                model
+                    .head
+                    .projection
+                    .bias
+                    .as_ref()
+                    .unwrap()
+                    .grad(&grads)
+                    .unwrap(),
+            ),
         ),
     ];
     // Burn stores a linear weight as [in, out], PyTorch as [out, in].
     let projection = model.head.projection.weight.grad(&grads).unwrap();
-    checked.push(("head.projection.weight".into(), values(projection.transpose())));
+    checked.push((
+        "head.projection.weight".into(),
+        values(projection.transpose()),
+    ));
     for (name, actual) in checked {
         let expected = expected.floats(&format!("grad.{name}"));
         let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));

@@ -16,7 +16,8 @@ use crate::backend::{self, BackendChoice};
 use crate::config::NetworkFile;
 use crate::data::synth::{SynthConfig, generate};
 use crate::data::{
-    KeyframeSample, LabelMap, PersonAnnotation, read_ava_csv, read_exclusions, read_person_boxes, write_ava_csv,
+    KeyframeSample, LabelMap, PersonAnnotation, read_ava_csv, read_exclusions, read_person_boxes,
+    write_ava_csv,
 };
 use crate::eval::{EvalOptions, FrameMapResult, evaluate, per_class_table, write_plot};
 use crate::infer::{PersonScores, detection_rows, draw_keyframes};

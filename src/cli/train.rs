@@ -305,7 +305,11 @@ impl TrainJob for ActionJob {
             train_csv.display(),
             validation.samples.len(),
             val_csv.display(),
-            if args.val_boxes.is_some() { "detected" } else { "ground-truth" },
+            if args.val_boxes.is_some() {
+                "detected"
+            } else {
+                "ground-truth"
+            },
             labels.labels.len()
         );
         let model = match &weights {

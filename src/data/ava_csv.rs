@@ -71,8 +71,12 @@ pub fn write_ava_csv(path: &Path, rows: &[AvaRow]) -> std::io::Result<()> {
     let mut text = String::with_capacity(rows.len() * 48);
     for r in rows {
         let [x1, y1, x2, y2] = r.box_xyxy_norm;
-        write!(text, "{},{x1:.3},{y1:.3},{x2:.3},{y2:.3},{}", r.key, r.action_id)
-            .expect("writing to a string");
+        write!(
+            text,
+            "{},{x1:.3},{y1:.3},{x2:.3},{y2:.3},{}",
+            r.key, r.action_id
+        )
+        .expect("writing to a string");
         match r.last {
             Some(v) => writeln!(text, ",{v:.6}"),
             None => writeln!(text),

@@ -60,7 +60,9 @@ impl TestViews {
 
     pub fn validate(&self) -> Result<(), String> {
         if self.short_sides.is_empty() || self.short_sides.contains(&0) || self.batch_size == 0 {
-            return Err("test.short_sides must be positive and not empty; test.batch_size > 0".into());
+            return Err(
+                "test.short_sides must be positive and not empty; test.batch_size > 0".into(),
+            );
         }
         Ok(())
     }
@@ -152,13 +154,17 @@ pub fn detection_rows(people: &[PersonScores], labels: &LabelMap) -> Vec<AvaRow>
     people
         .iter()
         .flat_map(|p| {
-            labels.labels.iter().zip(&p.scores).map(|(label, score)| AvaRow {
-                key: p.key.clone(),
-                box_xyxy_norm: p.box_xyxy_norm,
-                action_id: label.id,
-                last: Some(*score as f64),
-                line: 0,
-            })
+            labels
+                .labels
+                .iter()
+                .zip(&p.scores)
+                .map(|(label, score)| AvaRow {
+                    key: p.key.clone(),
+                    box_xyxy_norm: p.box_xyxy_norm,
+                    action_id: label.id,
+                    last: Some(*score as f64),
+                    line: 0,
+                })
         })
         .collect()
 }
