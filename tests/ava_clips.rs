@@ -233,6 +233,8 @@ mod batching {
         );
         assert_eq!(batch.clips.dims(), [2, 3, 4, 24, 32]);
         assert_eq!(batch.keys[0].to_string(), "vidA,0902");
+        let clip_of_roi: Vec<usize> = batch.roi_boxes_xyxy_norm.iter().map(|r| r.0).collect();
+        assert_eq!(clip_of_roi, [0, 0, 1]);
         let rois: Vec<f32> = batch.rois.into_data().to_vec().unwrap();
         assert_eq!(
             rois,
