@@ -144,6 +144,44 @@ fn training_loss_and_gradients_match_pytorch() {
 }
 
 #[test]
+#[ignore = "needs the on-demand fixture of tests/reference/slowfast_r50.py (about 75 MB)"]
+fn r50_8x8_config_matches_pyslowfast() {
+    let weights = common::fixture_path("ondemand/slowfast_r50.safetensors");
+    assert!(
+        weights.is_file(),
+        "{} is missing: run .venv-ref/bin/python tests/reference/slowfast_r50.py",
+        weights.display()
+    );
+    let config = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/action/slowfast_r50_8x8_ava.toml"
+    );
+    let network = avaloc::config::NetworkFile::load(config).unwrap().network;
+    let (model, report) = network
+        .action_with_weights::<TestBackend>(
+            &Checkpoint::open(&weights).unwrap(),
+            LoadMode::Strict,
+            &Default::default(),
+        )
+        .unwrap();
+    assert!(report.is_exact(), "{report}");
+    let io = Fixture::open("ondemand/slowfast_r50_io");
+    let fast: Tensor<TestBackend, 5> = io.tensor("fast");
+    let (slow, fast_in) = avaloc::models::action::pack_pathways(fast.clone(), model.alpha);
+    let [s5, f5] = model.backbone.forward(slow, fast_in);
+    assert_eq!(s5.dims(), [1, 2048, 8, 6, 8]);
+    assert_eq!(f5.dims(), [1, 256, 32, 6, 8]);
+    for (name, actual) in [("slow5", s5), ("fast5", f5)] {
+        let expected = io.floats(name);
+        let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let err = max_abs_diff(&values(actual), &expected);
+        assert!(err <= 1e-3 * scale, "{name}: {err:e} > 1e-3 × {scale:e}");
+    }
+    let scores = model.clip_scores(fast, io.tensor("boxes"));
+    assert_close("scores", &values(scores), &io.floats("scores"), 1e-4);
+}
+
+#[test]
 fn global_pooling_feature_is_the_clip_average_of_each_pathway() {
     let config = tiny().with_global_pool(true);
     assert_eq!(config.head().feature_dim(), 2 * (256 + 64));
