@@ -11,7 +11,15 @@ fn main() -> ExitCode {
     match avaloc::cli::main() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // The chain of causes, each once: file errors already quote their I/O cause.
+            let mut message = e.to_string();
+            for cause in e.chain().skip(1) {
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    message = format!("{message}: {text}");
+                }
+            }
+            eprintln!("error: {message}");
             ExitCode::FAILURE
         }
     }

@@ -55,6 +55,12 @@ pub struct ActionsArgs {
 
 pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
     let file = NetworkFile::load(&args.config)?;
+    if file.network.action_model().is_none() {
+        bail!(
+            "{}: not an action model configuration (kind = \"slowfast\")",
+            args.config.display()
+        );
+    }
     let mut views = file.test;
     if !args.short_sides.is_empty() {
         views.short_sides = args.short_sides.clone();
