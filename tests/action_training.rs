@@ -150,6 +150,32 @@ fn trains_resumes_scores_and_evaluates() {
     let keyframes = std::fs::read_dir(&pictures).unwrap().count();
     assert!(keyframes > 0);
 
+    // One video's frame folder (`--frames`) gives the same clips, hence the same file.
+    let from_frames = root.join("detections_frames.csv");
+    let labelmap = data.join("annotations/ava_action_list_v2.2.pbtxt");
+    let frames_run = avaloc(&[
+        "actions",
+        "--config",
+        path(&config),
+        "--weights",
+        path(&weights),
+        "--frames",
+        path(&data.join("frames/syn_val_000")),
+        "--labelmap",
+        path(&labelmap),
+        "--boxes",
+        path(&boxes_csv),
+        "--threshold",
+        "0.0",
+        "--out",
+        path(&from_frames),
+    ]);
+    assert!(frames_run.status.success(), "{}", log(&frames_run));
+    assert_eq!(
+        std::fs::read_to_string(&from_frames).unwrap(),
+        std::fs::read_to_string(&detections).unwrap()
+    );
+
     // The first box's rows hold the model's scores for its clip, in label-map order.
     let file = NetworkFile::load(&config).unwrap();
     let device = Default::default();

@@ -13,7 +13,8 @@ use super::dataset::default_labelmap;
 use crate::backend::{self, BackendChoice, Job};
 use crate::config::{NetworkConfig, NetworkFile};
 use crate::data::{
-    KeyframeKey, KeyframeSample, LabelMap, Normalization, read_person_boxes, write_ava_csv,
+    AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, LabelMap, Normalization,
+    list_frame_files, read_person_boxes, write_ava_csv,
 };
 use crate::infer::{PersonScores, TestViews, detection_rows, draw_keyframes, score_keyframes};
 use crate::train::{keyframe_samples, unlabelled_people};
@@ -27,9 +28,17 @@ pub struct ActionsArgs {
     /// Action model weights (PySlowFast-named .pyth/.safetensors, or saved by avaloc).
     #[arg(long)]
     pub weights: PathBuf,
-    /// Dataset root with frames/<video>/<video>_%06d.jpg (30 fps from second 900).
+    /// Dataset root with frames/<video>/<video>_%06d.jpg (30 fps from second 900); its
+    /// annotations/ hold the default label map.
     #[arg(long, default_value = "data/synth")]
     pub data: PathBuf,
+    /// Instead of --data: one video's frames at 30 fps (sorted by name; the directory's name
+    /// is the video id, as `avaloc persons --frames` writes it). Needs --labelmap.
+    #[arg(long, requires = "labelmap")]
+    pub frames: Option<PathBuf>,
+    /// With --frames: time of the first frame in seconds (AVA videos start at 900).
+    #[arg(long, default_value_t = AVA_VIDEO_START_S)]
+    pub start: i64,
     /// Person boxes (PySlowFast's CSV, e.g. from `avaloc persons`).
     #[arg(long)]
     pub boxes: PathBuf,
@@ -72,14 +81,41 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_labelmap(&args.data));
     let labels = LabelMap::read(&labelmap)?;
-    let boxes = read_person_boxes(&args.boxes, args.threshold)?;
+    let people = unlabelled_people(&read_person_boxes(&args.boxes, args.threshold)?);
+    let clip = file.network.clip_spec().expect("checked: slowfast");
+    let samples = match &args.frames {
+        Some(dir) => {
+            let video_id = dir.file_name().unwrap_or_default().to_string_lossy();
+            let frames = list_frame_files(dir)?;
+            let total = people.len();
+            let people: Vec<_> = people
+                .into_iter()
+                .filter(|p| p.key.video_id == video_id)
+                .collect();
+            if people.is_empty() {
+                bail!(
+                    "{}: no boxes of video {video_id:?} (the name of {})",
+                    args.boxes.display(),
+                    dir.display()
+                );
+            }
+            if people.len() < total {
+                println!(
+                    "scoring the {} boxes of video {video_id:?}; {} boxes of other videos left out",
+                    people.len(),
+                    total - people.len()
+                );
+            }
+            AvaKeyframes::from_frame_files(&people, &video_id, &frames, args.start, clip)?
+        }
+        None => keyframe_samples(&people, &args.data, clip)?,
+    };
     let job = ActionsJob::new(
         file.network,
         &args.config,
         Checkpoint::open(&args.weights)?,
         &labels,
-        &args.data,
-        &unlabelled_people(&boxes),
+        samples.samples().to_vec(),
         views,
     )?;
     let samples = job.samples.clone();
@@ -122,11 +158,10 @@ impl ActionsJob {
         config_path: &Path,
         checkpoint: Checkpoint,
         labels: &LabelMap,
-        data: &Path,
-        people: &[crate::data::PersonAnnotation],
+        samples: Vec<KeyframeSample>,
         views: TestViews,
     ) -> Result<Self> {
-        let (Some(model), Some(clip)) = (network.action_model(), network.clip_spec()) else {
+        let Some(model) = network.action_model() else {
             bail!(
                 "{}: not an action model configuration (kind = \"slowfast\")",
                 config_path.display()
@@ -140,7 +175,6 @@ impl ActionsJob {
                 labels.labels.len()
             );
         }
-        let samples = keyframe_samples(people, data, clip)?.samples().to_vec();
         Ok(Self {
             network,
             checkpoint,

@@ -21,7 +21,7 @@ use crate::data::{
 };
 use crate::eval::{EvalOptions, FrameMapResult, evaluate, per_class_table, write_plot};
 use crate::infer::{PersonScores, detection_rows, draw_keyframes};
-use crate::train::{action_people, unlabelled_people};
+use crate::train::{action_people, keyframe_samples, unlabelled_people};
 use crate::weights::Checkpoint;
 
 /// The demo's model and recipe, written into the run folder when no --config is given.
@@ -124,13 +124,17 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
     };
     let score = |people: &[PersonAnnotation]| -> Result<(Vec<PersonScores>, Vec<KeyframeSample>)> {
         let file = NetworkFile::load(&config)?;
+        let clip = file
+            .network
+            .clip_spec()
+            .context("not an action model config")?;
+        let samples = keyframe_samples(people, &args.data, clip)?;
         let job = ActionsJob::new(
             file.network,
             &config,
             Checkpoint::open(&weights)?,
             &labels,
-            &args.data,
-            people,
+            samples.samples().to_vec(),
             file.test,
         )?;
         let samples = job.samples.clone();

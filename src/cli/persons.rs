@@ -12,7 +12,7 @@ use clap::Args;
 
 use crate::backend::{self, BackendChoice, Job};
 use crate::config::{NetworkConfig, NetworkFile};
-use crate::data::{AVA_FPS, AVA_VIDEO_START_S, decode_frame};
+use crate::data::{AVA_FPS, AVA_VIDEO_START_S, decode_frame, list_frame_files};
 use crate::models::detector::rgb_to_tensor;
 use crate::weights::{Checkpoint, LoadMode};
 
@@ -80,18 +80,7 @@ fn keyframes(args: &PersonsArgs, scratch: &Path) -> Result<Vec<(String, i64, Pat
         }
         _ => bail!("give one of --frames DIR, --video FILE or --image FILE"),
     };
-    let mut frames: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .with_context(|| format!("reading frames from {}", dir.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.extension()
-                .is_some_and(|e| e == "jpg" || e == "jpeg" || e == "png")
-        })
-        .collect();
-    frames.sort();
-    if frames.is_empty() {
-        bail!("{}: no .jpg or .png frames", dir.display());
-    }
+    let frames = list_frame_files(&dir)?;
     // One keyframe per second: frame 30·k is second start + k.
     Ok(frames
         .into_iter()

@@ -48,29 +48,69 @@ impl AvaKeyframes {
         video_start_s: i64,
         clip: ClipSpec,
     ) -> Result<Self, DataError> {
+        let mut frame_counts: HashMap<String, usize> = HashMap::new();
+        Self::build(people, video_start_s, |video_id, center| {
+            let count = match frame_counts.get(video_id) {
+                Some(&n) => n,
+                None => {
+                    let n = count_frames(root, layout, video_id)?;
+                    frame_counts.insert(video_id.to_string(), n);
+                    n
+                }
+            };
+            Ok(
+                clip_frame_indices(center, clip.num_frames, clip.stride, count)
+                    .into_iter()
+                    .map(|i| layout.frame_path(root, video_id, i))
+                    .collect(),
+            )
+        })
+    }
+
+    /// Samples for the keyframes of one video whose frames (at 30 fps from `video_start_s`)
+    /// are `frames`, in order; people of other videos are an error naming `video_id`.
+    pub fn from_frame_files(
+        people: &[PersonAnnotation],
+        video_id: &str,
+        frames: &[PathBuf],
+        video_start_s: i64,
+        clip: ClipSpec,
+    ) -> Result<Self, DataError> {
+        Self::build(people, video_start_s, |id, center| {
+            if id != video_id {
+                return Err(DataError::File {
+                    path: frames.first().cloned().unwrap_or_default(),
+                    message: format!(
+                        "the boxes name video {id:?}, but these frames are video {video_id:?}"
+                    ),
+                });
+            }
+            Ok(
+                clip_frame_indices(center, clip.num_frames, clip.stride, frames.len())
+                    .into_iter()
+                    .map(|i| frames[i].clone())
+                    .collect(),
+            )
+        })
+    }
+
+    /// One sample per keyframe of `people`, its clip's frames from `clip_frames(video_id,
+    /// keyframe frame index)`.
+    fn build(
+        people: &[PersonAnnotation],
+        video_start_s: i64,
+        mut clip_frames: impl FnMut(&str, i64) -> Result<Vec<PathBuf>, DataError>,
+    ) -> Result<Self, DataError> {
         let mut by_key: BTreeMap<&KeyframeKey, Vec<&PersonAnnotation>> = BTreeMap::new();
         for person in people {
             by_key.entry(&person.key).or_default().push(person);
         }
-        let mut frame_counts: HashMap<&str, usize> = HashMap::new();
         let mut samples = Vec::with_capacity(by_key.len());
         for (key, people) in by_key {
-            let count = match frame_counts.get(key.video_id.as_str()) {
-                Some(&n) => n,
-                None => {
-                    let n = count_frames(root, layout, &key.video_id)?;
-                    frame_counts.insert(&key.video_id, n);
-                    n
-                }
-            };
             let center = keyframe_frame_index(key.timestamp_s, video_start_s, AVA_FPS);
-            let frames = clip_frame_indices(center, clip.num_frames, clip.stride, count)
-                .into_iter()
-                .map(|i| layout.frame_path(root, &key.video_id, i))
-                .collect();
             samples.push(KeyframeSample {
                 key: key.clone(),
-                frames,
+                frames: clip_frames(&key.video_id, center)?,
                 boxes_xyxy_norm: people.iter().map(|p| p.box_xyxy_norm).collect(),
                 actions: people.iter().map(|p| p.actions.clone()).collect(),
             });

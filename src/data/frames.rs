@@ -70,6 +70,30 @@ pub fn clip_frame_indices(
         .collect()
 }
 
+/// The image files (`.jpg`, `.jpeg`, `.png`) of one video's frame directory, sorted by name;
+/// an empty or unreadable directory is an error naming it.
+pub fn list_frame_files(dir: &Path) -> Result<Vec<PathBuf>, DataError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| DataError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut frames: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "jpg" || e == "jpeg" || e == "png")
+        })
+        .collect();
+    frames.sort();
+    if frames.is_empty() {
+        return Err(DataError::File {
+            path: dir.to_path_buf(),
+            message: "no .jpg or .png frames".into(),
+        });
+    }
+    Ok(frames)
+}
+
 /// PySlowFast's `frame_lists/{train,val}.csv` (space-separated, with a header:
 /// `original_vido_id video_id frame_id path labels`): each video's frame paths in frame
 /// order, relative to the frames directory.

@@ -21,7 +21,7 @@ pub use error::DataError;
 pub use exclusions::read_exclusions;
 pub use frames::{
     AVA_FPS, AVA_VIDEO_START_S, FrameLayout, clip_frame_indices, keyframe_frame_index,
-    kinetics_clip_start_s, read_frame_list,
+    kinetics_clip_start_s, list_frame_files, read_frame_list,
 };
 pub use labelmap::{Label, LabelMap};
 pub use person_boxes::{PersonBox, read_person_boxes};
