@@ -36,7 +36,11 @@ pub struct ActionsArgs {
     /// is the video id, as `avaloc persons --frames` writes it). Needs --labelmap.
     #[arg(long, requires = "labelmap")]
     pub frames: Option<PathBuf>,
-    /// With --frames: time of the first frame in seconds (AVA videos start at 900).
+    /// Instead of --data: a video file, decoded at 30 fps by the `ffmpeg` program (its file
+    /// name without extension is the video id). Needs --labelmap.
+    #[arg(long, requires = "labelmap", conflicts_with = "frames")]
+    pub video: Option<PathBuf>,
+    /// With --frames or --video: time of the first frame in seconds (AVA videos start at 900).
     #[arg(long, default_value_t = AVA_VIDEO_START_S)]
     pub start: i64,
     /// Person boxes (PySlowFast's CSV, e.g. from `avaloc persons`).
@@ -81,23 +85,47 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_labelmap(&args.data));
     let labels = LabelMap::read(&labelmap)?;
+    let scratch = std::env::temp_dir().join(format!("avaloc-actions-{}", std::process::id()));
+    let result = score_and_write(args, file.network, labels, views, &scratch, backend_choice);
+    let _ = std::fs::remove_dir_all(&scratch);
+    result
+}
+
+/// One video's frames: a frame folder, or a video decoded into `scratch`.
+fn single_video(args: &ActionsArgs, scratch: &Path) -> Result<Option<(String, Vec<PathBuf>)>> {
+    let name = |p: &Path, stem: bool| {
+        let part = if stem { p.file_stem() } else { p.file_name() };
+        part.unwrap_or_default().to_string_lossy().into_owned()
+    };
+    match (&args.frames, &args.video) {
+        (Some(dir), _) => Ok(Some((name(dir, false), list_frame_files(dir)?))),
+        (None, Some(video)) => {
+            super::video::extract_frames(video, scratch)?;
+            Ok(Some((name(video, true), list_frame_files(scratch)?)))
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+fn score_and_write(
+    args: ActionsArgs,
+    network: NetworkConfig,
+    labels: LabelMap,
+    views: TestViews,
+    scratch: &Path,
+    backend_choice: BackendChoice,
+) -> Result<()> {
     let people = unlabelled_people(&read_person_boxes(&args.boxes, args.threshold)?);
-    let clip = file.network.clip_spec().expect("checked: slowfast");
-    let samples = match &args.frames {
-        Some(dir) => {
-            let video_id = dir.file_name().unwrap_or_default().to_string_lossy();
-            let frames = list_frame_files(dir)?;
+    let clip = network.clip_spec().expect("checked: slowfast");
+    let samples = match single_video(&args, scratch)? {
+        Some((video_id, frames)) => {
             let total = people.len();
             let people: Vec<_> = people
                 .into_iter()
                 .filter(|p| p.key.video_id == video_id)
                 .collect();
             if people.is_empty() {
-                bail!(
-                    "{}: no boxes of video {video_id:?} (the name of {})",
-                    args.boxes.display(),
-                    dir.display()
-                );
+                bail!("{}: no boxes of video {video_id:?}", args.boxes.display());
             }
             if people.len() < total {
                 println!(
@@ -111,7 +139,7 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         None => keyframe_samples(&people, &args.data, clip)?,
     };
     let job = ActionsJob::new(
-        file.network,
+        network,
         &args.config,
         Checkpoint::open(&args.weights)?,
         &labels,

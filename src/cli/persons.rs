@@ -4,7 +4,6 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 use burn::tensor::backend::Backend;
@@ -68,7 +67,7 @@ fn keyframes(args: &PersonsArgs, scratch: &Path) -> Result<Vec<(String, i64, Pat
                 .into_owned(),
         ),
         (_, Some(video), _) => {
-            extract_frames(video, scratch)?;
+            super::video::extract_frames(video, scratch)?;
             (
                 scratch.to_path_buf(),
                 video
@@ -88,21 +87,6 @@ fn keyframes(args: &PersonsArgs, scratch: &Path) -> Result<Vec<(String, i64, Pat
         .filter(|(i, _)| i % AVA_FPS as usize == 0)
         .map(|(i, p)| (video_id.clone(), args.start + i as i64 / AVA_FPS, p))
         .collect())
-}
-
-fn extract_frames(video: &Path, into: &Path) -> Result<()> {
-    std::fs::create_dir_all(into)?;
-    let status = Command::new("ffmpeg")
-        .args(["-loglevel", "error", "-i"])
-        .arg(video)
-        .args(["-r", "30", "-q:v", "1"])
-        .arg(into.join("%06d.jpg"))
-        .status()
-        .map_err(|e| anyhow::anyhow!("cannot run ffmpeg ({e}): install it (Debian: apt-get install ffmpeg) or extract frames yourself and use --frames"))?;
-    if !status.success() {
-        bail!("ffmpeg could not decode {} ({status})", video.display());
-    }
-    Ok(())
 }
 
 pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
