@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use avaloc::config::NetworkFile;
 use avaloc::data::ClipBatch;
-use avaloc::models::action::ActionModel;
+use avaloc::models::action::{ActionModel, ActionModelConfig};
 use avaloc::nn::losses::bce_with_logits_mean;
 use avaloc::train::ActionTraining;
 use burn::backend::{Autodiff, Flex};
@@ -42,16 +42,18 @@ fn inputs<B: Backend>(device: &B::Device) -> (Tensor<B, 5>, Tensor<B, 5>, Tensor
     (slow, fast, rois)
 }
 
-fn slowfast(c: &mut Criterion) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/configs/action/slowfast_r50_32x2_ava.toml"
-    );
-    let config = NetworkFile::load(path)
+/// The action model of `configs/action/<name>.toml`.
+fn action_config(name: &str) -> ActionModelConfig {
+    let path = format!("{}/configs/action/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    NetworkFile::load(path)
         .unwrap()
         .network
         .action_model()
-        .unwrap();
+        .unwrap()
+}
+
+fn slowfast(c: &mut Criterion) {
+    let config = action_config("slowfast_r50_32x2_ava");
     let device = Default::default();
     let mut group = c.benchmark_group("action");
     group
@@ -86,15 +88,7 @@ fn slowfast(c: &mut Criterion) {
 }
 
 fn slowfast_synth(c: &mut Criterion) {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/configs/action/slowfast_synth.toml"
-    );
-    let config = NetworkFile::load(path)
-        .unwrap()
-        .network
-        .action_model()
-        .unwrap();
+    let config = action_config("slowfast_synth");
     let device = Default::default();
     let boxes = [
         [0.0, 10.0, 10.0, 60.0, 100.0],

@@ -81,6 +81,13 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
         std::fs::remove_dir_all(&train_dir)
             .with_context(|| format!("removing {}", train_dir.display()))?;
     }
+    let dataset = DatasetArgs {
+        data: args.data.clone(),
+        train_csv: None,
+        val_csv: None,
+        labelmap: None,
+        exclusions: None,
+    };
     if weights.exists() {
         println!(
             "using the finished training in {} (--retrain trains again)",
@@ -90,13 +97,7 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
         let resume = train_dir.join("checkpoints").join("last").exists();
         let job = ActionJob::new(ActionArgs {
             config: config.clone(),
-            dataset: DatasetArgs {
-                data: args.data.clone(),
-                train_csv: None,
-                val_csv: None,
-                labelmap: None,
-                exclusions: None,
-            },
+            dataset: dataset.clone(),
             train_boxes: None,
             val_boxes: None,
             box_threshold: 0.8,
@@ -108,13 +109,6 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
         backend::run_train(backend_choice, job)?;
     }
 
-    let dataset = DatasetArgs {
-        data: args.data.clone(),
-        train_csv: None,
-        val_csv: None,
-        labelmap: None,
-        exclusions: None,
-    };
     let labels = LabelMap::read(&dataset.labelmap())?;
     let val_csv = dataset.val_csv();
     let groundtruth = read_ava_csv(&val_csv)?;
@@ -122,22 +116,23 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
         Some(path) => read_exclusions(&path)?,
         None => Default::default(),
     };
+    let file = NetworkFile::load(&config)?;
+    let clip = file
+        .network
+        .clip_spec()
+        .context("not an action model config")?;
     let score = |people: &[PersonAnnotation]| -> Result<(Vec<PersonScores>, Vec<KeyframeSample>)> {
-        let file = NetworkFile::load(&config)?;
-        let clip = file
-            .network
-            .clip_spec()
-            .context("not an action model config")?;
-        let samples = keyframe_samples(people, &args.data, clip)?;
+        let samples = keyframe_samples(people, &args.data, clip)?
+            .samples()
+            .to_vec();
         let job = ActionsJob::new(
-            file.network,
+            file.network.clone(),
             &config,
             Checkpoint::open(&weights)?,
             &labels,
-            samples.samples().to_vec(),
-            file.test,
+            samples.clone(),
+            file.test.clone(),
         )?;
-        let samples = job.samples.clone();
         Ok((backend::run(backend_choice, job)?, samples))
     };
     let report = |name: &str, people: &[PersonScores]| -> Result<FrameMapResult> {

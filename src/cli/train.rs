@@ -1,12 +1,14 @@
 //! `avaloc train`: train a network from its configuration's `[network]` and `[train]` tables.
 
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use burn::data::dataloader::DataLoaderBuilder;
+use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
+use burn::module::AutodiffModule;
 use burn::tensor::backend::AutodiffBackend;
+use burn::train::TrainStep;
 use clap::{Args, Subcommand};
 
 use super::dataset::DatasetArgs;
@@ -19,7 +21,7 @@ use crate::data::{
 use crate::infer::TestViews;
 use crate::train::{
     ActionTraining, ActionValidation, Checkpointing, DetectionBatcher, DetectorTraining,
-    TrainSettings, action_people, detector_samples, fit, keyframe_samples, person_ap,
+    StepLosses, TrainSettings, action_people, detector_samples, fit, keyframe_samples, person_ap,
     unlabelled_people,
 };
 use crate::weights::{Checkpoint, LoadMode, save_safetensors};
@@ -158,12 +160,6 @@ impl TrainJob for DetectorJob {
             config: config.clone(),
             training: settings.detector.training_config(),
         };
-        let loader = DataLoaderBuilder::new(DetectionBatcher::new(true, settings.seed))
-            .batch_size(settings.batch_size)
-            .shuffle(settings.seed)
-            .num_workers(settings.workers)
-            .set_device(device.clone())
-            .build(train_set);
         // The inner backend shares the autodiff backend's device type.
         let inner_device = device.clone();
         let validate = |model: &DetectorTraining<B::InnerBackend>, _epoch: usize| {
@@ -176,30 +172,18 @@ impl TrainJob for DetectorJob {
             )?;
             Ok(vec![("person_ap50".to_string(), ap)])
         };
-        let export = |m: &DetectorTraining<B>, path: &std::path::Path| -> Result<()> {
+        let export = |m: &DetectorTraining<B>, path: &Path| -> Result<()> {
             save_safetensors(&m.model, path).with_context(|| format!("writing {}", path.display()))
         };
-        let (_, history) = fit(
-            trainee,
-            &settings,
-            Arc::clone(&loader),
-            validate,
-            Checkpointing {
-                out: &args.out,
-                resume: args.resume,
-                export: &export,
-            },
-        )?;
-        if let Some(last) = history.records.last() {
-            println!(
-                "{}: person AP@0.5 {:.4} after {} epochs; weights in {}",
-                args.out.display(),
-                last.valid.first().map_or(f64::NAN, |v| v.1),
-                last.epoch,
-                args.out.join("model_final.safetensors").display()
-            );
-        }
-        Ok(())
+        let run = Run {
+            out: &args.out,
+            resume: args.resume,
+            metric: "person AP@0.5",
+        };
+        let batcher = DetectionBatcher::new(true, settings.seed);
+        fit_and_report(
+            trainee, &settings, batcher, train_set, validate, &export, run, &device,
+        )
     }
 }
 
@@ -327,40 +311,76 @@ impl TrainJob for ActionJob {
             &labels,
             settings.seed,
         );
-        let loader = DataLoaderBuilder::new(batcher)
-            .batch_size(settings.batch_size)
-            .shuffle(settings.seed)
-            .num_workers(settings.workers)
-            .set_device(device.clone())
-            .build(train_set);
         let inner_device = device.clone();
         let validate = |model: &ActionTraining<B::InnerBackend>, _epoch: usize| {
             let result = validation.frame_map(&model.model, &inner_device, |_| {});
             Ok(vec![("frame_map".to_string(), result.map)])
         };
-        let export = |m: &ActionTraining<B>, path: &std::path::Path| -> Result<()> {
+        let export = |m: &ActionTraining<B>, path: &Path| -> Result<()> {
             save_safetensors(&m.model, path).with_context(|| format!("writing {}", path.display()))
         };
-        let (_, history) = fit(
-            ActionTraining { model },
-            &settings,
-            Arc::clone(&loader),
-            validate,
-            Checkpointing {
-                out: &args.out,
-                resume: args.resume,
-                export: &export,
-            },
-        )?;
-        if let Some(last) = history.records.last() {
-            println!(
-                "{}: val frame-mAP {:.4} after {} epochs; weights in {}",
-                args.out.display(),
-                last.valid.first().map_or(f64::NAN, |v| v.1),
-                last.epoch,
-                args.out.join("model_final.safetensors").display()
-            );
-        }
-        Ok(())
+        let run = Run {
+            out: &args.out,
+            resume: args.resume,
+            metric: "val frame-mAP",
+        };
+        let trainee = ActionTraining { model };
+        fit_and_report(
+            trainee, &settings, batcher, train_set, validate, &export, run, &device,
+        )
     }
+}
+
+/// Where a run goes and how its validation metric reads in the last line.
+struct Run<'a> {
+    out: &'a Path,
+    resume: bool,
+    metric: &'a str,
+}
+
+/// Trains `trainee` with [`fit`] on `train_set` batched by `batcher` (shuffled, on the
+/// configured workers), then prints the last epoch's validation metric and the weights file.
+#[allow(clippy::too_many_arguments)]
+fn fit_and_report<B, M, I, D, Bt, V>(
+    trainee: M,
+    settings: &TrainSettings,
+    batcher: Bt,
+    train_set: D,
+    validate: V,
+    export: &dyn Fn(&M, &Path) -> Result<()>,
+    run: Run<'_>,
+    device: &B::Device,
+) -> Result<()>
+where
+    B: AutodiffBackend,
+    M: TrainStep<Output = StepLosses> + AutodiffModule<B> + 'static,
+    M::Input: Send + Clone + std::fmt::Debug + 'static,
+    I: Send + Sync + Clone + std::fmt::Debug + 'static,
+    D: Dataset<I> + 'static,
+    Bt: Batcher<B, I, M::Input> + 'static,
+    V: FnMut(&M::InnerModule, usize) -> Result<Vec<(String, f64)>>,
+{
+    let loader = DataLoaderBuilder::new(batcher)
+        .batch_size(settings.batch_size)
+        .shuffle(settings.seed)
+        .num_workers(settings.workers)
+        .set_device(device.clone())
+        .build(train_set);
+    let checkpointing = Checkpointing {
+        out: run.out,
+        resume: run.resume,
+        export,
+    };
+    let (_, history) = fit(trainee, settings, loader, validate, checkpointing)?;
+    if let Some(last) = history.records.last() {
+        println!(
+            "{}: {} {:.4} after {} epochs; weights in {}",
+            run.out.display(),
+            run.metric,
+            last.valid.first().map_or(f64::NAN, |v| v.1),
+            last.epoch,
+            run.out.join("model_final.safetensors").display()
+        );
+    }
+    Ok(())
 }

@@ -13,63 +13,20 @@ uses group norm).
 """
 
 import argparse
-import sys
 import time
-import types
 
 import torch
-import torchvision
 
-
-def stub_detectron2():
-    """PySlowFast imports detectron2's ROIAlign; torchvision's is the same op."""
-    layers = types.ModuleType("detectron2.layers")
-    layers.ROIAlign = torchvision.ops.RoIAlign
-    sys.modules["detectron2"] = types.ModuleType("detectron2")
-    sys.modules["detectron2.layers"] = layers
+from pyslowfast import ava_slowfast
 
 
 def build():
-    stub_detectron2()
-    from slowfast.config.defaults import get_cfg
-    from slowfast.models.video_model_builder import SlowFastModel
-
-    cfg = get_cfg()
-    cfg.MODEL.ARCH, cfg.MODEL.NUM_CLASSES, cfg.MODEL.DROPOUT_RATE = "slowfast", 80, 0.5
-    cfg.RESNET.DEPTH = 50
-    cfg.RESNET.NUM_BLOCK_TEMP_KERNEL = [[3, 3], [4, 4], [6, 6], [3, 3]]
-    cfg.RESNET.SPATIAL_STRIDES = [[1, 1], [2, 2], [2, 2], [1, 1]]
-    cfg.RESNET.SPATIAL_DILATIONS = [[1, 1], [1, 1], [1, 1], [2, 2]]
-    cfg.NONLOCAL.LOCATION = [[[], []]] * 4
-    cfg.NONLOCAL.GROUP = [[1, 1]] * 4
-    cfg.NONLOCAL.POOL = [[[1, 2, 2], [1, 2, 2]]] * 4
-    cfg.SLOWFAST.ALPHA, cfg.SLOWFAST.BETA_INV = 4, 8
-    cfg.SLOWFAST.FUSION_CONV_CHANNEL_RATIO, cfg.SLOWFAST.FUSION_KERNEL_SZ = 2, 7
-    cfg.DATA.NUM_FRAMES = 32
-    cfg.DETECTION.ENABLE, cfg.DETECTION.ALIGNED = True, False
-    return SlowFastModel(cfg)
+    return ava_slowfast(classes=80, frames=32, fusion_kernel=7, aligned=False)
 
 
 def build_synth():
-    stub_detectron2()
-    import slowfast.models.video_model_builder as vmb
-    from slowfast.config.defaults import get_cfg
-
-    vmb._MODEL_STAGE_DEPTH[50] = (1, 1, 1, 1)
-    cfg = get_cfg()
-    cfg.MODEL.ARCH, cfg.MODEL.NUM_CLASSES, cfg.MODEL.DROPOUT_RATE = "slowfast", 9, 0.2
-    cfg.RESNET.DEPTH, cfg.RESNET.WIDTH_PER_GROUP = 50, 16
-    cfg.RESNET.NUM_BLOCK_TEMP_KERNEL = [[1, 1]] * 4
-    cfg.RESNET.SPATIAL_STRIDES = [[1, 1], [2, 2], [2, 2], [1, 1]]
-    cfg.RESNET.SPATIAL_DILATIONS = [[1, 1], [1, 1], [1, 1], [2, 2]]
-    cfg.NONLOCAL.LOCATION = [[[], []]] * 4
-    cfg.NONLOCAL.GROUP = [[1, 1]] * 4
-    cfg.NONLOCAL.POOL = [[[1, 2, 2], [1, 2, 2]]] * 4
-    cfg.SLOWFAST.ALPHA, cfg.SLOWFAST.BETA_INV = 4, 8
-    cfg.SLOWFAST.FUSION_CONV_CHANNEL_RATIO, cfg.SLOWFAST.FUSION_KERNEL_SZ = 2, 5
-    cfg.DATA.NUM_FRAMES = 8
-    cfg.DETECTION.ENABLE, cfg.DETECTION.ALIGNED = True, True
-    return vmb.SlowFastModel(cfg)
+    return ava_slowfast(classes=9, frames=8, width=16, fusion_kernel=5, dropout=0.2,
+                        one_block_per_stage=True)
 
 
 def synth(repeat):

@@ -51,13 +51,9 @@ def caffe2_name(name, last_block):
 
 
 def main():
-    import types
+    from pyslowfast import stub_detectron2
 
-    import torchvision
-    layers = types.ModuleType("detectron2.layers")
-    layers.ROIAlign = torchvision.ops.RoIAlign
-    sys.modules["detectron2"] = types.ModuleType("detectron2")
-    sys.modules["detectron2.layers"] = layers
+    stub_detectron2()
     from slowfast.utils.c2_model_loading import get_name_convert_func
 
     reference = get_name_convert_func()

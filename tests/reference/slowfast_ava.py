@@ -13,47 +13,22 @@ block, as the R101 "50_50" AVA models place them.
     .venv-ref/bin/python tests/reference/slowfast_ava.py
 """
 
-import sys
-import types
 from pathlib import Path
 
 import torch
-import torchvision
 from safetensors.torch import save_file
+
+from pyslowfast import ava_slowfast
 
 OUT = Path(__file__).resolve().parent.parent / "fixtures"
 
 
 def build(nonlocal_res4=False):
-    layers = types.ModuleType("detectron2.layers")
-    layers.ROIAlign = torchvision.ops.RoIAlign
-    sys.modules["detectron2"] = types.ModuleType("detectron2")
-    sys.modules["detectron2.layers"] = layers
-    from slowfast.config.defaults import get_cfg
-    import slowfast.models.video_model_builder as vmb
-
-    vmb._MODEL_STAGE_DEPTH[50] = (1, 1, 1, 1)
-    cfg = get_cfg()
-    cfg.MODEL.ARCH = "slowfast"
-    cfg.MODEL.NUM_CLASSES = 5
-    cfg.RESNET.DEPTH = 50
-    cfg.RESNET.WIDTH_PER_GROUP = 8
-    cfg.RESNET.NUM_BLOCK_TEMP_KERNEL = [[1, 1]] * 4
-    cfg.RESNET.SPATIAL_STRIDES = [[1, 1], [2, 2], [2, 2], [1, 1]]
-    cfg.RESNET.SPATIAL_DILATIONS = [[1, 1], [1, 1], [1, 1], [2, 2]]
-    cfg.NONLOCAL.LOCATION = [[[], []]] * 4
-    if nonlocal_res4:  # a non-local block after res4's (only) slow block, as the R101 50_50 models
-        cfg.NONLOCAL.LOCATION = [[[], []], [[], []], [[0], []], [[], []]]
-    cfg.NONLOCAL.GROUP = [[1, 1]] * 4
-    cfg.NONLOCAL.POOL = [[[1, 2, 2], [1, 2, 2]]] * 4
-    cfg.SLOWFAST.ALPHA = 4
-    cfg.SLOWFAST.BETA_INV = 4
-    cfg.SLOWFAST.FUSION_CONV_CHANNEL_RATIO = 2
-    cfg.SLOWFAST.FUSION_KERNEL_SZ = 5
-    cfg.DATA.NUM_FRAMES = 8
-    cfg.DETECTION.ENABLE = True
-    cfg.DETECTION.ALIGNED = True
-    return vmb.SlowFastModel(cfg)
+    # With nonlocal_res4, a non-local block after res4's (only) slow block, as the R101
+    # 50_50 models place them.
+    location = [[[], []], [[], []], [[0], []], [[], []]] if nonlocal_res4 else None
+    return ava_slowfast(classes=5, frames=8, width=8, beta_inv=4, fusion_kernel=5,
+                        one_block_per_stage=True, nonlocal_location=location)
 
 
 def write(name, nonlocal_res4):

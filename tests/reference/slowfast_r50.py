@@ -11,39 +11,18 @@ frames) with three boxes: each pathway's res5 features and the scores.
     cargo test --release --test slowfast_parity -- --ignored
 """
 
-import sys
-import types
 from pathlib import Path
 
 import torch
-import torchvision
 from safetensors.torch import save_file
+
+from pyslowfast import ava_slowfast
 
 OUT = Path(__file__).resolve().parent.parent / "fixtures" / "ondemand"
 
 
 def build():
-    layers = types.ModuleType("detectron2.layers")
-    layers.ROIAlign = torchvision.ops.RoIAlign
-    sys.modules["detectron2"] = types.ModuleType("detectron2")
-    sys.modules["detectron2.layers"] = layers
-    from slowfast.config.defaults import get_cfg
-    from slowfast.models.video_model_builder import SlowFastModel
-
-    cfg = get_cfg()
-    cfg.MODEL.ARCH, cfg.MODEL.NUM_CLASSES = "slowfast", 80
-    cfg.RESNET.DEPTH = 50
-    cfg.RESNET.NUM_BLOCK_TEMP_KERNEL = [[3, 3], [4, 4], [6, 6], [3, 3]]
-    cfg.RESNET.SPATIAL_STRIDES = [[1, 1], [2, 2], [2, 2], [1, 1]]
-    cfg.RESNET.SPATIAL_DILATIONS = [[1, 1], [1, 1], [1, 1], [2, 2]]
-    cfg.NONLOCAL.LOCATION = [[[], []]] * 4
-    cfg.NONLOCAL.GROUP = [[1, 1]] * 4
-    cfg.NONLOCAL.POOL = [[[1, 2, 2], [1, 2, 2]]] * 4
-    cfg.SLOWFAST.ALPHA, cfg.SLOWFAST.BETA_INV = 4, 8
-    cfg.SLOWFAST.FUSION_CONV_CHANNEL_RATIO, cfg.SLOWFAST.FUSION_KERNEL_SZ = 2, 7
-    cfg.DATA.NUM_FRAMES = 32
-    cfg.DETECTION.ENABLE, cfg.DETECTION.ALIGNED = True, True
-    return SlowFastModel(cfg)
+    return ava_slowfast(classes=80, frames=32, fusion_kernel=7, aligned=True)
 
 
 def main():
