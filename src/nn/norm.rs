@@ -52,15 +52,12 @@ impl<B: Backend> Norm<B> {
     /// `x`: `[N, C, ...]` (images `[N, C, H, W]`, clips `[N, C, T, H, W]`).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let c = self.weight.dims()[0];
-        let mut channel_shape = [1usize; D];
-        channel_shape[1] = c;
-        let per_channel = |t: Tensor<B, 1>| t.reshape(channel_shape);
         match self.kind {
             NormKind::FrozenBn => {
                 // torchvision's arithmetic: scale = w * rsqrt(var + eps); shift = b - mean * scale.
                 let scale = self.weight.val() * (self.running_var.val() + self.eps).sqrt().recip();
                 let shift = self.bias.val() - self.running_mean.val() * scale.clone();
-                x * per_channel(scale) + per_channel(shift)
+                channel_affine(x, scale, shift)
             }
             NormKind::GroupNorm => {
                 let dims = x.dims();
@@ -71,8 +68,23 @@ impl<B: Backend> Norm<B> {
                 let centred = grouped.clone() - grouped.mean_dim(2);
                 let var = centred.clone().powi_scalar(2).mean_dim(2);
                 let normalised = (centred / (var + self.eps).sqrt()).reshape(dims);
-                normalised * per_channel(self.weight.val()) + per_channel(self.bias.val())
+                channel_affine(normalised, self.weight.val(), self.bias.val())
             }
         }
     }
+}
+
+/// `x * scale + shift` per channel of `x: [N, C, ...]`. Laid out as `[N·C, rest]` rows with
+/// one value per row, the broadcast takes flex's contiguous fast path; `[1, C, 1, …]` against
+/// a batch does not (it walks every element through a strided index, 5× slower).
+fn channel_affine<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    scale: Tensor<B, 1>,
+    shift: Tensor<B, 1>,
+) -> Tensor<B, D> {
+    let dims = x.dims();
+    let (n, c) = (dims[0], dims[1]);
+    let rest = dims[2..].iter().product::<usize>();
+    let rows = |t: Tensor<B, 1>| t.reshape([1, c]).expand([n, c]).reshape([n * c, 1]);
+    (x.reshape([n * c, rest]) * rows(scale) + rows(shift)).reshape(dims)
 }
