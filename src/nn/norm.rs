@@ -88,3 +88,30 @@ fn channel_affine<B: Backend, const D: usize>(
     let rows = |t: Tensor<B, 1>| t.reshape([1, c]).expand([n, c]).reshape([n * c, 1]);
     (x.reshape([n * c, rest]) * rows(scale) + rows(shift)).reshape(dims)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::tensor::{TensorData, Tolerance};
+
+    /// Against `torch.nn.GroupNorm(2, 4)` on `(arange(16) ** 1.5 * 0.1).reshape(2, 4, 1, 2)`
+    /// with weight `[0.5, 1, 1.5, 2]` and bias `[0.1, -0.2, 0.3, -0.4]` (printed by PyTorch).
+    #[test]
+    fn group_norm_matches_pytorch() {
+        let device = Default::default();
+        let mut norm = Norm::<Flex>::new(4, NormKind::GroupNorm, 1e-5, &device);
+        norm.weight = Param::from_tensor(Tensor::from_floats([0.5, 1.0, 1.5, 2.0], &device));
+        norm.bias = Param::from_tensor(Tensor::from_floats([0.1, -0.2, 0.3, -0.4], &device));
+        let x: Vec<f32> = (0..16).map(|i| (i as f32).powf(1.5) * 0.1).collect();
+        let x = Tensor::<Flex, 4>::from_data(TensorData::new(x, [2, 4, 1, 2]), &device);
+        let expected = [
+            -0.47043, -0.2176, 0.08939, 1.28667, -1.64871, -0.43336, 0.414, 2.36209, -0.55876,
+            -0.13552, 0.22386, 1.16471, -1.68719, -0.39587, 0.46149, 2.31592,
+        ];
+        norm.forward(x).into_data().assert_approx_eq::<f32>(
+            &TensorData::new(expected.to_vec(), [2, 4, 1, 2]),
+            Tolerance::absolute(1e-4),
+        );
+    }
+}
