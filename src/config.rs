@@ -8,8 +8,8 @@ use serde::Deserialize;
 use crate::infer::TestViews;
 use crate::models::action::{ActionModel, ActionModelConfig, Instantiation, SlowFastConfig};
 use crate::models::detector::{
-    Convention, FasterRcnn, FasterRcnnConfig, ImageTransformConfig, MultiScaleRoiAlign,
-    ResNetFpnConfig,
+    Convention, DetectionConfig, FasterRcnn, FasterRcnnConfig, ImageTransformConfig,
+    MultiScaleRoiAlign, ProposalConfig, ResNetFpnConfig,
 };
 use crate::nn::{NormKind, ResNetConfig};
 use crate::train::TrainSettings;
@@ -87,10 +87,14 @@ pub enum NetworkConfig {
         min_size: usize,
         #[serde(default = "thirteen_thirty_three")]
         max_size: usize,
-        /// `"torchvision"` (default) or `"detectron2"`: the weights' naming and the anchor and
-        /// RoIAlign conventions they were trained with.
+        /// `"torchvision"` (default), `"detectron2"` or `"detectron1"`: the weights' naming
+        /// and the box, anchor and RoIAlign conventions they were trained with.
         #[serde(default)]
         convention: Convention,
+        /// Input normalisation `(rgb - mean) / std` on the 0–255 scale, in RGB order;
+        /// absent: ImageNet's (torchvision's and detectron2's X-101-32x8d).
+        pixel_mean: Option<[f32; 3]>,
+        pixel_std: Option<[f32; 3]>,
     },
     /// PySlowFast's SlowFast with the AVA RoI head.
     Slowfast {
@@ -320,26 +324,36 @@ impl NetworkConfig {
                 min_size,
                 max_size,
                 convention,
+                pixel_mean,
+                pixel_std,
             } => {
                 let pooler = match convention {
-                    Convention::Torchvision => MultiScaleRoiAlign::new(),
+                    Convention::Torchvision | Convention::Detectron1 => MultiScaleRoiAlign::new(),
                     Convention::Detectron2 => MultiScaleRoiAlign::new()
                         .with_aligned(true)
                         .with_sampling_ratio(0),
                 };
+                let mut transform = ImageTransformConfig::new()
+                    .with_min_size(*min_size)
+                    .with_max_size(*max_size)
+                    .with_convention(*convention);
+                if let Some(mean) = pixel_mean {
+                    transform.mean = mean.map(|m| m / 255.0);
+                }
+                if let Some(std) = pixel_std {
+                    transform.std = std.map(|s| s / 255.0);
+                }
                 Some(
                     FasterRcnnConfig::new(
                         ResNetFpnConfig::new(backbone.resnet()).with_out_channels(*fpn_channels),
                         *num_classes,
                     )
                     .with_representation(*representation)
-                    .with_transform(
-                        ImageTransformConfig::new()
-                            .with_min_size(*min_size)
-                            .with_max_size(*max_size),
-                    )
+                    .with_transform(transform)
                     .with_convention(*convention)
-                    .with_box_roi_pool(pooler),
+                    .with_proposals(ProposalConfig::new().with_convention(*convention))
+                    .with_box_roi_pool(pooler.with_convention(*convention))
+                    .with_detection(DetectionConfig::new().with_convention(*convention)),
                 )
             }
             Self::Resnet { .. } | Self::Slowfast { .. } => None,
@@ -475,7 +489,7 @@ impl NetworkConfig {
         let keymap = match self {
             _ if checkpoint.is_native() => KeyMap::identity(),
             Self::FasterRcnn {
-                convention: Convention::Detectron2,
+                convention: Convention::Detectron2 | Convention::Detectron1,
                 ..
             } => detectron2_faster_rcnn(),
             _ => torchvision_faster_rcnn(),

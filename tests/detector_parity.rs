@@ -180,3 +180,43 @@ fn detectron2_names_load_the_same_weights() {
         reference.detect(&config, vec![image])
     );
 }
+
+/// The tiny detector under `convention = "detectron1"` (its detectron2-named weights, as
+/// `model_zoo/convert_detectron1.py` writes them) against Detectron's inference procedure
+/// (tests/reference/detector_detectron1.py): the same detections in score order, boxes within
+/// 1e-2 original pixels, scores within 1e-4.
+#[test]
+fn detectron1_convention_matches_detectrons_procedure() {
+    use avaloc::config::NetworkFile;
+    use avaloc::weights::{Checkpoint, LoadMode};
+    let toml = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/detector/faster_rcnn_tiny.toml"
+    ))
+    .unwrap()
+    .replace(
+        "max_size = 256",
+        "max_size = 256\nconvention = \"detectron1\"",
+    );
+    let config_path = std::env::temp_dir().join("avaloc-detectron1-tiny.toml");
+    std::fs::write(&config_path, toml).unwrap();
+    let network = NetworkFile::load(&config_path).unwrap().network;
+    std::fs::remove_file(&config_path).unwrap();
+    let config = network.faster_rcnn().unwrap();
+
+    let path = common::tiny_detector_checkpoint_named(detectron2_name);
+    let checkpoint = Checkpoint::open(&path).unwrap();
+    let (model, report) = network
+        .detector_with_weights::<TestBackend>(&checkpoint, LoadMode::Strict, &Default::default())
+        .unwrap();
+    std::fs::remove_file(path).unwrap();
+    assert!(report.is_exact(), "{report}");
+
+    let io = Fixture::open("detector_tiny_detectron1_io");
+    let image: Tensor<TestBackend, 3> = Fixture::open("detector_tiny_io").tensor("image");
+    let d = &model.detect(&config, vec![image])[0];
+    assert_eq!(d.labels, io.ints("labels"));
+    assert_close("scores", &d.scores, &io.floats("scores"), 1e-4);
+    let boxes: Vec<f32> = d.boxes.iter().flatten().copied().collect();
+    assert_close("boxes", &boxes, &io.floats("boxes"), 1e-2);
+}

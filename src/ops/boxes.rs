@@ -48,9 +48,10 @@ pub fn clip_boxes_to_image<B: Backend>(boxes: Tensor<B, 2>, size_hw: [usize; 2])
 }
 
 /// [`clip_boxes_to_image`] for one host box `[x1, y1, x2, y2]` (the first four values of
-/// `b`), for post-processing that runs on the host.
-pub fn clip_box(b: &[f32], [h, w]: [usize; 2]) -> [f32; 4] {
-    let (h, w) = (h as f32, w as f32);
+/// `b`), for post-processing that runs on the host. With `offset` 1 (Detectron's legacy
+/// convention) the last pixel is `w - 1`, the bound that Detectron's `clip_tiled_boxes` uses.
+pub fn clip_box(b: &[f32], [h, w]: [usize; 2], offset: f32) -> [f32; 4] {
+    let (h, w) = (h as f32 - offset, w as f32 - offset);
     [
         b[0].clamp(0.0, w),
         b[1].clamp(0.0, h),
@@ -89,6 +90,9 @@ fn columns<B: Backend>(boxes: Tensor<B, 2>) -> [Tensor<B, 2>; 4] {
 pub struct BoxCoder {
     pub weights: [f32; 4],
     pub bbox_xform_clip: f32,
+    /// 1 for Detectron's `bbox_transform`: widths are `x2 - x1 + 1`, and a decoded box ends
+    /// at `ctr + w / 2 - 1`; 0 for torchvision and detectron2.
+    pub offset: f32,
 }
 
 impl BoxCoder {
@@ -97,7 +101,14 @@ impl BoxCoder {
         Self {
             weights,
             bbox_xform_clip: (1000.0f32 / 16.0).ln(),
+            offset: 0.0,
         }
+    }
+
+    /// With Detectron's legacy "+1" widths (`offset` 1).
+    pub fn with_offset(mut self, offset: f32) -> Self {
+        self.offset = offset;
+        self
     }
 
     /// Regression targets `[N, 4]` that move `proposals` onto `gt_boxes` (row by row).
@@ -107,8 +118,8 @@ impl BoxCoder {
         proposals: Tensor<B, 2>,
     ) -> Tensor<B, 2> {
         let [wx, wy, ww, wh] = self.weights;
-        let (ex_ctr_x, ex_ctr_y, ex_w, ex_h) = centres(proposals);
-        let (gt_ctr_x, gt_ctr_y, gt_w, gt_h) = centres(gt_boxes);
+        let (ex_ctr_x, ex_ctr_y, ex_w, ex_h) = centres(proposals, self.offset);
+        let (gt_ctr_x, gt_ctr_y, gt_w, gt_h) = centres(gt_boxes, self.offset);
         let dx = (gt_ctr_x - ex_ctr_x).mul_scalar(wx) / ex_w.clone();
         let dy = (gt_ctr_y - ex_ctr_y).mul_scalar(wy) / ex_h.clone();
         let dw = (gt_w / ex_w).log().mul_scalar(ww);
@@ -127,7 +138,7 @@ impl BoxCoder {
         );
         let k = cols / 4;
         let [wx, wy, ww, wh] = self.weights;
-        let (ctr_x, ctr_y, widths, heights) = centres(boxes);
+        let (ctr_x, ctr_y, widths, heights) = centres(boxes, self.offset);
         let codes = codes.reshape([n, k, 4]);
         let code = |i: usize, weight: f32| {
             codes
@@ -148,8 +159,8 @@ impl BoxCoder {
             vec![
                 pred_ctr_x.clone() - half_w.clone(),
                 pred_ctr_y.clone() - half_h.clone(),
-                pred_ctr_x + half_w,
-                pred_ctr_y + half_h,
+                (pred_ctr_x + half_w).sub_scalar(self.offset),
+                (pred_ctr_y + half_h).sub_scalar(self.offset),
             ],
             2,
         )
@@ -157,17 +168,67 @@ impl BoxCoder {
     }
 }
 
-/// `(ctr_x, ctr_y, width, height)`, each `[N, 1]`, with torchvision's `x1 + 0.5 * w` centres.
+/// `(ctr_x, ctr_y, width, height)`, each `[N, 1]`, with `x1 + 0.5 * w` centres (widths
+/// `x2 - x1 + offset`).
 fn centres<B: Backend>(
     boxes: Tensor<B, 2>,
+    offset: f32,
 ) -> (Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 2>, Tensor<B, 2>) {
     let [x1, y1, x2, y2] = columns(boxes);
-    let w = x2 - x1.clone();
-    let h = y2 - y1.clone();
+    let w = (x2 - x1.clone()).add_scalar(offset);
+    let h = (y2 - y1.clone()).add_scalar(offset);
     (
         x1 + w.clone().mul_scalar(0.5),
         y1 + h.clone().mul_scalar(0.5),
         w,
         h,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+
+    /// Box `[0, 0, 9, 19]` moved by `(0.1, -0.2, ln 2, 0)`: 10 × 20 pixels centred on (5, 10)
+    /// to Detectron, 9 × 19 centred on (4.5, 9.5) to torchvision (worked by hand).
+    #[test]
+    fn legacy_decoding_counts_pixels() {
+        let device = Default::default();
+        let anchor = Tensor::<Flex, 2>::from_floats([[0.0, 0.0, 9.0, 19.0]], &device);
+        let codes = Tensor::<Flex, 2>::from_floats([[0.1, -0.2, 2f32.ln(), 0.0]], &device);
+        let decode = |offset| {
+            let coder = BoxCoder::new([1.0; 4]).with_offset(offset);
+            let boxes = coder.decode(codes.clone(), anchor.clone());
+            let round_trip = coder.encode(boxes.clone(), anchor.clone());
+            let values = boxes.into_data().to_vec::<f32>().unwrap();
+            (values, round_trip.into_data().to_vec::<f32>().unwrap())
+        };
+        let expected = [
+            (1.0, [-4.0, -4.0, 15.0, 15.0]),
+            (0.0, [-3.6, -3.8, 14.4, 15.2]),
+        ];
+        for (offset, boxes) in expected {
+            let (values, codes) = decode(offset);
+            for (v, e) in
+                values
+                    .iter()
+                    .zip(boxes)
+                    .chain(codes.iter().zip([0.1, -0.2, 2f32.ln(), 0.0]))
+            {
+                assert!(
+                    (v - e).abs() < 1e-5,
+                    "offset {offset}: {values:?} / {codes:?}"
+                );
+            }
+        }
+        assert_eq!(
+            clip_box(&[-4.0, -4.0, 15.0, 15.0], [12, 10], 1.0),
+            [0.0, 0.0, 9.0, 11.0]
+        );
+        assert_eq!(
+            clip_box(&[-4.0, -4.0, 15.0, 15.0], [12, 10], 0.0),
+            [0.0, 0.0, 10.0, 12.0]
+        );
+    }
 }

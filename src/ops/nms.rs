@@ -51,7 +51,7 @@ pub fn batched_nms<B: Backend>(
         idxs.len()
     );
     indices_tensor(
-        batched_nms_host(&boxes, &scores, &idxs, iou_threshold),
+        batched_nms_host(&boxes, &scores, &idxs, iou_threshold, false),
         &device,
     )
 }
@@ -59,15 +59,17 @@ pub fn batched_nms<B: Backend>(
 /// [`nms`] on host slices: `boxes` holds `4 * N` values.
 pub fn nms_host(boxes: &[f32], scores: &[f32], iou_threshold: f32) -> Vec<usize> {
     let order = order_by_score(scores, 0..scores.len());
-    suppress(boxes, &order, iou_threshold)
+    suppress(boxes, &order, iou_threshold, false)
 }
 
-/// [`batched_nms`] on host slices.
+/// [`batched_nms`] on host slices. `legacy` selects Detectron's arithmetic (its Cython
+/// `nms`): "+1" box widths, and a box is dropped when its IoU *reaches* the threshold.
 pub fn batched_nms_host(
     boxes: &[f32],
     scores: &[f32],
     idxs: &[i64],
     iou_threshold: f32,
+    legacy: bool,
 ) -> Vec<usize> {
     let mut categories: Vec<i64> = idxs.to_vec();
     categories.sort_unstable();
@@ -76,7 +78,7 @@ pub fn batched_nms_host(
     for category in categories {
         let members = (0..scores.len()).filter(|&i| idxs[i] == category);
         let order = order_by_score(scores, members);
-        kept.extend(suppress(boxes, &order, iou_threshold));
+        kept.extend(suppress(boxes, &order, iou_threshold, legacy));
     }
     kept.sort_unstable();
     order_by_score(scores, kept)
@@ -110,10 +112,12 @@ fn order_by_score(scores: &[f32], indices: impl IntoIterator<Item = usize>) -> V
     order
 }
 
-/// Greedy suppression over boxes visited in `order`; torchvision's CPU kernel arithmetic.
-fn suppress(boxes: &[f32], order: &[usize], iou_threshold: f32) -> Vec<usize> {
+/// Greedy suppression over boxes visited in `order`; torchvision's CPU kernel arithmetic, or
+/// Detectron's with `legacy`.
+fn suppress(boxes: &[f32], order: &[usize], iou_threshold: f32, legacy: bool) -> Vec<usize> {
+    let offset = if legacy { 1.0 } else { 0.0 };
     let coords = |i: usize| -> [f32; 4] { boxes[4 * i..4 * i + 4].try_into().unwrap() };
-    let area = |b: [f32; 4]| (b[2] - b[0]) * (b[3] - b[1]);
+    let area = |b: [f32; 4]| (b[2] - b[0] + offset) * (b[3] - b[1] + offset);
     let mut suppressed = vec![false; order.len()];
     let mut kept = Vec::new();
     for (a, &i) in order.iter().enumerate() {
@@ -128,14 +132,32 @@ fn suppress(boxes: &[f32], order: &[usize], iou_threshold: f32) -> Vec<usize> {
                 continue;
             }
             let bj = coords(j);
-            let w = (bi[2].min(bj[2]) - bi[0].max(bj[0])).max(0.0);
-            let h = (bi[3].min(bj[3]) - bi[1].max(bj[1])).max(0.0);
+            let w = (bi[2].min(bj[2]) - bi[0].max(bj[0]) + offset).max(0.0);
+            let h = (bi[3].min(bj[3]) - bi[1].max(bj[1]) + offset).max(0.0);
             let inter = w * h;
             let iou = inter / (area_i + area(bj) - inter);
-            if iou > iou_threshold {
+            if iou > iou_threshold || (legacy && iou == iou_threshold) {
                 suppressed[b] = true;
             }
         }
     }
     kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two 10-pixel boxes ("+1": `[0, 9]` and `[5, 14]`) overlapping by 5 columns: IoU 50 / 150
+    /// in Detectron's arithmetic, 36 / 126 in torchvision's.
+    #[test]
+    fn legacy_nms_counts_pixels_and_drops_at_the_threshold() {
+        let boxes = [0.0, 0.0, 9.0, 9.0, 5.0, 0.0, 14.0, 9.0];
+        let (scores, idxs) = ([0.9, 0.8], [0, 0]);
+        assert_eq!(batched_nms_host(&boxes, &scores, &idxs, 0.3, false), [0, 1]);
+        assert_eq!(batched_nms_host(&boxes, &scores, &idxs, 0.3, true), [0]);
+        let third = 50.0f32 / 150.0;
+        assert_eq!(batched_nms_host(&boxes, &scores, &idxs, third, true), [0]);
+        assert_eq!(batched_nms_host(&boxes, &scores, &idxs, 0.34, true), [0, 1]);
+    }
 }

@@ -105,10 +105,18 @@ impl<B: Backend> FasterRcnn<B> {
             anchors,
             counts,
         } = self.front(config, &config.transform, images);
-        let proposals =
-            config
-                .proposals
-                .select(objectness, deltas, &anchors, &counts, &batch.sizes_hw);
+        let detectron1 = config.convention == Convention::Detectron1;
+        // Detectron clips proposals to the padded input (its `im_info` is the blob's size).
+        let padded_hw =
+            vec![[batch.images.dims()[2], batch.images.dims()[3]]; batch.sizes_hw.len()];
+        let bounds = if detectron1 {
+            &padded_hw
+        } else {
+            &batch.sizes_hw
+        };
+        let proposals = config
+            .proposals
+            .select(objectness, deltas, &anchors, &counts, bounds);
         let boxes: Vec<Vec<[f32; 4]>> = proposals.into_iter().map(|p| p.boxes).collect();
         // The pooler infers each level's scale from the largest unpadded image.
         let largest = [0, 1].map(|d| batch.sizes_hw.iter().map(|s| s[d]).max().unwrap_or(0));
@@ -116,6 +124,20 @@ impl<B: Backend> FasterRcnn<B> {
             .box_roi_pool
             .forward(&levels[..levels.len() - 1], &boxes, largest);
         let (logits, box_deltas) = self.box_head.forward(pooled);
+        if detectron1 {
+            // Detectron decodes the final boxes in the original image's pixels.
+            let original: Vec<Vec<[f32; 4]>> = boxes
+                .iter()
+                .zip(&batch.original_hw)
+                .map(|(b, &hw)| {
+                    let scale = config.transform.detectron1_scale(hw) as f32;
+                    b.iter().map(|b| b.map(|v| v / scale)).collect()
+                })
+                .collect();
+            return config
+                .detection
+                .postprocess(logits, box_deltas, &original, &batch.original_hw);
+        }
         let mut detections =
             config
                 .detection

@@ -7,12 +7,14 @@ use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Tensor, TensorData, activation, backend::Backend};
 
+use super::Convention;
 use crate::ops::host::{restore_order, to_host_f32};
 use crate::ops::nms::batched_nms_host;
 use crate::ops::{BoxCoder, clip_box, roi_align};
 
 /// torchvision's `MultiScaleRoIAlign` over the FPN levels P2–P5: a box of area `A` goes to
-/// level `floor(4 + log2(sqrt(A) / 224) + 1e-6)`, clamped to the levels present.
+/// level `floor(4 + log2(sqrt(A) / 224) + 1e-6)`, clamped to the levels present (Detectron's
+/// `map_rois_to_fpn_levels`: `floor(4 + log2(sqrt(A) / 224 + 1e-6))`, "+1" areas).
 #[derive(Config, Debug)]
 pub struct MultiScaleRoiAlign {
     #[config(default = 7)]
@@ -26,6 +28,9 @@ pub struct MultiScaleRoiAlign {
     /// Half-pixel box offset (detectron2's `ROIAlignV2`); torchvision's pooler is unaligned.
     #[config(default = false)]
     pub aligned: bool,
+    /// Detectron's level mapping under [`Convention::Detectron1`].
+    #[config(default = "Convention::Torchvision")]
+    pub convention: Convention,
 }
 
 impl MultiScaleRoiAlign {
@@ -49,10 +54,7 @@ impl MultiScaleRoiAlign {
         let mut k = 0usize;
         for (image, image_boxes) in boxes.iter().enumerate() {
             for b in image_boxes {
-                let size = ((b[2] - b[0]) * (b[3] - b[1])).sqrt();
-                let level = (self.canonical_level + (size / self.canonical_scale).log2() + 1e-6)
-                    .floor()
-                    .clamp(k_min, k_max);
+                let level = self.level(b).clamp(k_min, k_max);
                 let (rois, ids) = &mut per_level[(level - k_min) as usize];
                 rois.extend([image as f32, b[0], b[1], b[2], b[3]]);
                 ids.push(k);
@@ -82,6 +84,18 @@ impl MultiScaleRoiAlign {
             return Tensor::zeros([0, channels, s, s], &device);
         }
         restore_order(Tensor::cat(pooled, 0), &order)
+    }
+
+    /// The pyramid level of a box, before clamping.
+    fn level(&self, b: &[f32; 4]) -> f32 {
+        let offset = self.convention.box_offset();
+        let size = ((b[2] - b[0] + offset) * (b[3] - b[1] + offset)).sqrt();
+        let ratio = size / self.canonical_scale;
+        let level = match self.convention {
+            Convention::Detectron1 => (ratio + 1e-6).log2(),
+            Convention::Torchvision | Convention::Detectron2 => ratio.log2() + 1e-6,
+        };
+        (self.canonical_level + level).floor()
     }
 }
 
@@ -136,6 +150,11 @@ pub struct DetectionConfig {
     pub detections_per_img: usize,
     #[config(default = "[10.0, 10.0, 5.0, 5.0]")]
     pub box_weights: [f32; 4],
+    /// Under [`Convention::Detectron1`]: "+1" decoding, clipping to the last pixel, no
+    /// minimum box size, Detectron's NMS. (The caller passes proposals and image sizes in the
+    /// original image's pixels, where Detectron decodes.)
+    #[config(default = "Convention::Torchvision")]
+    pub convention: Convention,
 }
 
 /// Detections of one image, highest score first; `labels` index the classes (0 is background).
@@ -159,7 +178,11 @@ impl DetectionConfig {
         let device = class_logits.device();
         let flat: Vec<f32> = proposals.iter().flatten().flatten().copied().collect();
         let reference = Tensor::<B, 2>::from_data(TensorData::new(flat, [k, 4]), &device);
-        let boxes = BoxCoder::new(self.box_weights).decode(box_regression, reference);
+        let offset = self.convention.box_offset();
+        let legacy = self.convention == Convention::Detectron1;
+        let boxes = BoxCoder::new(self.box_weights)
+            .with_offset(offset)
+            .decode(box_regression, reference);
         let scores = activation::softmax(class_logits, 1);
         let (boxes, scores) = (to_host_f32(boxes), to_host_f32(scores));
         let mut start = 0;
@@ -173,15 +196,16 @@ impl DetectionConfig {
                 for r in rows {
                     for class in 1..classes {
                         let score = scores[r * classes + class];
-                        let b = clip_box(&boxes[(r * classes + class) * 4..], [h, w]);
-                        if score > self.score_thresh && b[2] - b[0] >= 1e-2 && b[3] - b[1] >= 1e-2 {
+                        let b = clip_box(&boxes[(r * classes + class) * 4..], [h, w], offset);
+                        let big_enough = legacy || (b[2] - b[0] >= 1e-2 && b[3] - b[1] >= 1e-2);
+                        if score > self.score_thresh && big_enough {
                             kept.extend(b);
                             kept_scores.push(score);
                             labels.push(class as i64);
                         }
                     }
                 }
-                let keep = batched_nms_host(&kept, &kept_scores, &labels, self.nms_thresh);
+                let keep = batched_nms_host(&kept, &kept_scores, &labels, self.nms_thresh, legacy);
                 let keep = &keep[..keep.len().min(self.detections_per_img)];
                 Detections {
                     boxes: keep
@@ -193,5 +217,23 @@ impl DetectionConfig {
                 }
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A box `[0, 223]` is 224 pixels wide to Detectron, 223 to torchvision: level 4 against 3.
+    #[test]
+    fn detectron1_maps_levels_on_pixel_counts() {
+        let tv = MultiScaleRoiAlign::new();
+        let d1 = MultiScaleRoiAlign::new().with_convention(Convention::Detectron1);
+        let canonical = [0.0, 0.0, 223.0, 223.0];
+        assert_eq!((tv.level(&canonical), d1.level(&canonical)), (3.0, 4.0));
+        let double = [10.0, 10.0, 457.0, 457.0];
+        assert_eq!((tv.level(&double), d1.level(&double)), (4.0, 5.0));
+        let exact = [0.0, 0.0, 224.0, 224.0];
+        assert_eq!((tv.level(&exact), d1.level(&exact)), (4.0, 4.0));
     }
 }

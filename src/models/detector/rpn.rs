@@ -8,6 +8,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Tensor, TensorData, activation::relu, backend::Backend};
 
+use super::Convention;
 use crate::ops::host::to_host_f32;
 use crate::ops::nms::batched_nms_host;
 use crate::ops::{BoxCoder, clip_box};
@@ -71,6 +72,12 @@ pub struct ProposalConfig {
     pub min_size: f32,
     #[config(default = 0.0)]
     pub score_thresh: f32,
+    /// Under [`Convention::Detectron1`], Detectron's `GenerateProposals` with its default
+    /// `RPN_MIN_SIZE` of 0: "+1" decoding and clipping, boxes kept when at least one pixel
+    /// wide and centred inside the image, Detectron's NMS (`min_size` and `score_thresh`
+    /// unused). The caller passes the padded input size, which is what Detectron clips to.
+    #[config(default = "Convention::Torchvision")]
+    pub convention: Convention,
 }
 
 /// Proposals of one image: boxes `[x1, y1, x2, y2]` in pixels and objectness probabilities,
@@ -101,13 +108,15 @@ impl ProposalConfig {
             ),
             &device,
         );
-        let decoded = BoxCoder::new([1.0; 4]).decode(
-            deltas.reshape([n * total, 4]),
-            anchor_tensor
-                .unsqueeze_dim::<3>(0)
-                .repeat_dim(0, n)
-                .reshape([n * total, 4]),
-        );
+        let decoded = BoxCoder::new([1.0; 4])
+            .with_offset(self.convention.box_offset())
+            .decode(
+                deltas.reshape([n * total, 4]),
+                anchor_tensor
+                    .unsqueeze_dim::<3>(0)
+                    .repeat_dim(0, n)
+                    .reshape([n * total, 4]),
+            );
         let (logits, boxes) = (to_host_f32(objectness), to_host_f32(decoded));
         (0..n)
             .map(|image| {
@@ -139,21 +148,26 @@ impl ProposalConfig {
             );
             start += count;
         }
+        let legacy = self.convention == Convention::Detectron1;
         let (mut kept_boxes, mut scores, mut levels) = (Vec::new(), Vec::new(), Vec::new());
         for (i, level) in picked {
-            let clipped = clip_box(&boxes[4 * i..], [h, w]);
+            let clipped = clip_box(&boxes[4 * i..], [h, w], self.convention.box_offset());
             let score = 1.0 / (1.0 + (-logits[i]).exp());
-            if clipped[2] - clipped[0] < self.min_size
-                || clipped[3] - clipped[1] < self.min_size
-                || score < self.score_thresh
-            {
+            let [x1, y1, x2, y2] = clipped;
+            let keep = if legacy {
+                let centre = |a: f32, b: f32| a + (b - a + 1.0) / 2.0;
+                x2 >= x1 && y2 >= y1 && centre(x1, x2) < w as f32 && centre(y1, y2) < h as f32
+            } else {
+                x2 - x1 >= self.min_size && y2 - y1 >= self.min_size && score >= self.score_thresh
+            };
+            if !keep {
                 continue;
             }
             kept_boxes.extend(clipped);
             scores.push(score);
             levels.push(level);
         }
-        let keep = batched_nms_host(&kept_boxes, &scores, &levels, self.nms_thresh);
+        let keep = batched_nms_host(&kept_boxes, &scores, &levels, self.nms_thresh, legacy);
         let keep = &keep[..keep.len().min(self.post_nms_top_n)];
         Proposals {
             boxes: keep

@@ -1,12 +1,15 @@
 //! Detector input as torchvision's `GeneralizedRCNNTransform`: normalise, resize so the short
 //! side is `min_size` without the long side passing `max_size` (bilinear, half-pixel
 //! centres), zero-pad the batch to a multiple of 32; boxes map back to each original image.
+//! Under [`Convention::Detectron1`] the sizes are Detectron's `prep_im_for_blob`'s.
 
 use burn::config::Config;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 use image::RgbImage;
+
+use super::Convention;
 
 #[derive(Config, Debug)]
 pub struct ImageTransformConfig {
@@ -20,6 +23,10 @@ pub struct ImageTransformConfig {
     pub std: [f32; 3],
     #[config(default = 32)]
     pub size_divisible: usize,
+    /// Detectron's sizes under [`Convention::Detectron1`]: one f64 scale for both sides
+    /// (the long side's cap checked on the rounded size), sizes rounded as `cv2.resize`.
+    #[config(default = "Convention::Torchvision")]
+    pub convention: Convention,
 }
 
 /// A padded batch and the sizes needed to undo the transform.
@@ -33,14 +40,31 @@ pub struct ImageBatch<B: Backend> {
 }
 
 impl ImageTransformConfig {
-    /// Size after resizing, as torchvision computes it (f32 scale, floor of `size * scale`).
+    /// Size after resizing, as torchvision computes it in eager mode (a Python float scale,
+    /// floor of `size * scale` in f64), or Detectron.
     pub fn resized_hw(&self, [h, w]: [usize; 2]) -> [usize; 2] {
-        let (short, long) = (h.min(w) as f32, h.max(w) as f32);
-        let scale = (self.min_size as f32 / short).min(self.max_size as f32 / long) as f64;
+        if self.convention == Convention::Detectron1 {
+            let scale = self.detectron1_scale([h, w]);
+            return [h, w].map(|s| (s as f64 * scale).round_ties_even() as usize);
+        }
+        let (short, long) = (h.min(w) as f64, h.max(w) as f64);
+        let scale = (self.min_size as f64 / short).min(self.max_size as f64 / long);
         [
             (h as f64 * scale).floor() as usize,
             (w as f64 * scale).floor() as usize,
         ]
+    }
+
+    /// Detectron's `im_scale`: short side to `min_size`, unless the long side would then
+    /// round to more than `max_size`.
+    pub fn detectron1_scale(&self, [h, w]: [usize; 2]) -> f64 {
+        let (short, long) = (h.min(w) as f64, h.max(w) as f64);
+        let scale = self.min_size as f64 / short;
+        if (scale * long).round_ties_even() > self.max_size as f64 {
+            self.max_size as f64 / long
+        } else {
+            scale
+        }
     }
 
     /// Transforms `[3, H, W]` RGB images with values in `[0, 1]`.
@@ -103,4 +127,23 @@ pub fn rgb_to_tensor<B: Backend>(image: &RgbImage, device: &B::Device) -> Tensor
         .flat_map(|c| image.pixels().map(move |p| p[c] as f32 / 255.0))
         .collect();
     Tensor::from_data(TensorData::new(pixels, [3, h as usize, w as usize]), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 480 × 640 to short side 800 (the scale 800 / 480 in f64): torchvision floors the long
+    /// side, 1066.67, to 1066 (its `GeneralizedRCNNTransform` prints (800, 1066)), Detectron
+    /// rounds it to 1067. With a cap of 1000 on 240 × 320, Detectron's scale is 1000 / 320.
+    #[test]
+    fn detectron1_rounds_sizes_and_caps_on_the_rounded_side() {
+        let tv = ImageTransformConfig::new();
+        let d1 = ImageTransformConfig::new().with_convention(Convention::Detectron1);
+        assert_eq!(tv.resized_hw([480, 640]), [800, 1066]);
+        assert_eq!(d1.resized_hw([480, 640]), [800, 1067]);
+        let capped = d1.clone().with_max_size(1000);
+        assert_eq!(capped.detectron1_scale([240, 320]), 3.125);
+        assert_eq!(capped.resized_hw([240, 320]), [750, 1000]);
+    }
 }
