@@ -540,5 +540,30 @@ mod tests {
         assert!(model.global_pool);
         // 2048 + 256 channels per box, twice with the global feature.
         assert_eq!(model.head().feature_dim(), 2 * (2048 + 256));
+
+        // FAIR's AVA detector: Detectron's conventions reach every stage, its BGR mean (RGB
+        // order, on the 0–1 scale the transform sees) and no scaling.
+        let ava =
+            NetworkFile::load(root.join("detector/faster_rcnn_x101_32x8d_fpn_ava_detectron1.toml"));
+        let detector = ava.unwrap().network.faster_rcnn().unwrap();
+        let d1 = Convention::Detectron1;
+        assert_eq!(
+            (detector.convention, detector.proposals.convention),
+            (d1, d1)
+        );
+        assert_eq!(
+            (
+                detector.detection.convention,
+                detector.box_roi_pool.convention
+            ),
+            (d1, d1)
+        );
+        assert_eq!(detector.transform.convention, d1);
+        assert!(!detector.box_roi_pool.aligned && detector.box_roi_pool.sampling_ratio == 2);
+        assert_eq!(
+            detector.transform.mean,
+            [122.7717 / 255.0, 115.9465 / 255.0, 102.9801 / 255.0]
+        );
+        assert_eq!(detector.transform.std, [1.0 / 255.0; 3]);
     }
 }
