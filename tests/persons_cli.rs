@@ -165,3 +165,93 @@ fn bad_inputs_are_clear_errors() {
     }
     std::fs::remove_file(weights).unwrap();
 }
+
+/// `--every-frame`: every frame's boxes, timed to the millisecond; at whole seconds the same
+/// rows as the keyframe file. AVA's readers refuse the file with a message saying what it is.
+#[test]
+fn every_frame_boxes_extend_the_keyframe_file() {
+    let root = std::env::temp_dir().join(format!("avaloc-persons-every-{}", std::process::id()));
+    let config = SynthConfig {
+        train_videos: 0,
+        val_videos: 1,
+        seconds: 5,
+        width: 96,
+        height: 72,
+        seed: 2,
+    };
+    generate(&root, &config).unwrap();
+    // The first 40 frames: seconds 900 and 901 start at frames 0 and 30.
+    let frames = root.join("first_frames");
+    std::fs::create_dir_all(&frames).unwrap();
+    for i in 0..40 {
+        let name = format!("syn_val_000_{:06}.jpg", i + 1);
+        std::fs::copy(
+            root.join("frames/syn_val_000").join(&name),
+            frames.join(&name),
+        )
+        .unwrap();
+    }
+    let weights = common::tiny_detector_checkpoint();
+    let run = |out: &PathBuf, every_frame: bool| {
+        let mut args = vec![
+            "persons",
+            "--config",
+            CONFIG,
+            "--weights",
+            weights.to_str().unwrap(),
+            "--frames",
+            frames.to_str().unwrap(),
+            "--threshold",
+            "0.3",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        if every_frame {
+            args.push("--every-frame");
+        }
+        let run = avaloc(&args);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        String::from_utf8_lossy(&run.stdout).into_owned()
+    };
+    let (keyframe_csv, every_csv) = (root.join("keyframes.csv"), root.join("every.csv"));
+    assert!(run(&keyframe_csv, false).contains("at 2 keyframes"));
+    assert!(run(&every_csv, true).contains("at 40 frames"));
+
+    let rows = |path: &PathBuf| -> Vec<Vec<String>> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(|l| l.split(',').map(str::to_string).collect())
+            .collect()
+    };
+    let every = rows(&every_csv);
+    let times: std::collections::BTreeSet<&str> = every.iter().map(|r| r[1].as_str()).collect();
+    assert!(times.len() > 30, "boxes at most frames: {times:?}");
+    assert!(
+        times.contains("0900.033") && times.contains("0901.300"),
+        "{times:?}"
+    );
+    for (whole, stamp) in [("0900", "0900.000"), ("0901", "0901.000")] {
+        let at_keyframe: Vec<Vec<String>> = rows(&keyframe_csv)
+            .into_iter()
+            .filter(|r| r[1] == whole)
+            .collect();
+        let at_frame: Vec<&Vec<String>> = every.iter().filter(|r| r[1] == stamp).collect();
+        assert!(!at_keyframe.is_empty());
+        assert_eq!(at_keyframe.len(), at_frame.len());
+        for (k, f) in at_keyframe.iter().zip(at_frame) {
+            assert_eq!((&k[0], &k[2..]), (&f[0], &f[2..]));
+        }
+    }
+    let refused = read_person_boxes(&every_csv, 0.0).unwrap_err().to_string();
+    assert!(
+        refused.contains("every.csv") && refused.contains("every-frame box file"),
+        "{refused}"
+    );
+    std::fs::remove_file(weights).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
+}

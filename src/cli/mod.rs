@@ -43,7 +43,8 @@ pub enum Command {
     Eval(eval::EvalArgs),
     /// Write the synthetic AVA-format dataset (frames, annotations, boxes, keypoints).
     Synth(synth::SynthArgs),
-    /// Person boxes at every keyframe (one per second) of frames, a video or an image.
+    /// Person boxes at every keyframe (one per second; every frame on request) of frames, a
+    /// video or an image.
     Persons(persons::PersonsArgs),
     /// Action scores for given person boxes at every keyframe, as an AVA detections CSV.
     Actions(actions::ActionsArgs),

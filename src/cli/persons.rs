@@ -1,6 +1,8 @@
 //! `avaloc persons`: person boxes at every keyframe of a video, as a PySlowFast person-box
 //! CSV (`video_id, timestamp, x1, y1, x2, y2, , score`, boxes normalised) that the data layer
-//! and `avaloc eval` read.
+//! and `avaloc eval` read. With `--every-frame`, boxes at every frame in the same columns,
+//! the timestamp being the frame's time in seconds to the millisecond (`0902.033`): AVA's
+//! tools read keyframe files only, and refuse these with a message saying so.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -44,12 +46,16 @@ pub struct PersonsArgs {
     /// Keyframes per forward pass (larger batches pay off on GPUs).
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
+    /// Detect on every frame, not one per second; timestamps become the frame's time in
+    /// seconds with three decimals (frame i of 30 fps: start + i / 30).
+    #[arg(long)]
+    pub every_frame: bool,
     #[arg(long)]
     pub out: PathBuf,
 }
 
-/// The keyframes to detect on: `(video_id, timestamp_s, frame path)`.
-fn keyframes(args: &PersonsArgs, scratch: &Path) -> Result<Vec<(String, i64, PathBuf)>> {
+/// The frames to detect on: `(video_id, timestamp as written, frame path)`.
+fn keyframes(args: &PersonsArgs, scratch: &Path) -> Result<Vec<(String, String, PathBuf)>> {
     let (dir, video_id) = match (&args.frames, &args.video, &args.image) {
         (_, _, Some(image)) => {
             let id = image
@@ -57,7 +63,7 @@ fn keyframes(args: &PersonsArgs, scratch: &Path) -> Result<Vec<(String, i64, Pat
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            return Ok(vec![(id, 0, image.clone())]);
+            return Ok(vec![(id, "0000".into(), image.clone())]);
         }
         (Some(dir), _, _) => (
             dir.clone(),
@@ -80,13 +86,25 @@ fn keyframes(args: &PersonsArgs, scratch: &Path) -> Result<Vec<(String, i64, Pat
         _ => bail!("give one of --frames DIR, --video FILE or --image FILE"),
     };
     let frames = list_frame_files(&dir)?;
+    let fps = AVA_FPS as usize;
     // One keyframe per second: frame 30·k is second start + k.
     Ok(frames
         .into_iter()
         .enumerate()
-        .filter(|(i, _)| i % AVA_FPS as usize == 0)
-        .map(|(i, p)| (video_id.clone(), args.start + i as i64 / AVA_FPS, p))
+        .filter(|(i, _)| args.every_frame || i % fps == 0)
+        .map(|(i, p)| (video_id.clone(), timestamp(args, i), p))
         .collect())
+}
+
+/// The timestamp column of frame `index`: whole seconds (`0902`), or seconds to the
+/// millisecond with `--every-frame` (`0902.033`).
+fn timestamp(args: &PersonsArgs, index: usize) -> String {
+    if args.every_frame {
+        let seconds = args.start as f64 + index as f64 / AVA_FPS as f64;
+        format!("{seconds:08.3}")
+    } else {
+        format!("{:04}", args.start + (index / AVA_FPS as usize) as i64)
+    }
 }
 
 pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
@@ -113,8 +131,13 @@ pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
     let (csv, keyframes, boxes) = result?;
     crate::io::write_atomic(&args.out, csv.as_bytes())
         .with_context(|| format!("writing {}", args.out.display()))?;
+    let unit = if args.every_frame {
+        "frames"
+    } else {
+        "keyframes"
+    };
     println!(
-        "{}: {boxes} person boxes at {keyframes} keyframes",
+        "{}: {boxes} person boxes at {keyframes} {unit}",
         args.out.display()
     );
     Ok(())
@@ -123,7 +146,7 @@ pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
 struct PersonsJob {
     network: NetworkConfig,
     checkpoint: Checkpoint,
-    keyframes: Vec<(String, i64, PathBuf)>,
+    keyframes: Vec<(String, String, PathBuf)>,
     threshold: f32,
     person_label: i64,
     batch: usize,
@@ -154,7 +177,7 @@ impl Job for PersonsJob {
                     if *label == self.person_label && *score >= self.threshold {
                         writeln!(
                             csv,
-                            "{video},{timestamp:04},{:.3},{:.3},{:.3},{:.3},,{score:.6}",
+                            "{video},{timestamp},{:.3},{:.3},{:.3},{:.3},,{score:.6}",
                             b[0] / w,
                             b[1] / h,
                             b[2] / w,

@@ -28,6 +28,13 @@ pub fn read_person_boxes(path: &Path, min_score: f64) -> Result<Vec<PersonBox>, 
                 r.fields.len()
             )));
         }
+        if r.fields[1].contains('.') {
+            return Err(r.error(format!(
+                "timestamp {} is not a whole second: this is an every-frame box file \
+                 (`avaloc persons --every-frame`); AVA's tools take boxes at keyframes",
+                r.fields[1]
+            )));
+        }
         let timestamp_s = r.integer(1, "timestamp")?;
         if !r.fields[6].is_empty() && r.fields[6].parse::<i64>().is_err() {
             return Err(r.error(format!(
