@@ -188,3 +188,32 @@ fn sgd_steps_reduce_the_loss_on_one_batch() {
     let (start, end) = (losses[0], losses[25..].iter().sum::<f64>() / 5.0);
     assert!(end < 0.5 * start, "loss {start:.4} -> {end:.4}: {losses:?}");
 }
+
+/// Training refuses Detectron's legacy box arithmetic rather than mixing it with its own.
+#[test]
+fn training_refuses_the_detectron1_convention() {
+    let toml = std::fs::read_to_string("configs/detector/faster_rcnn_synth.toml")
+        .unwrap()
+        .replace(
+            "max_size = 300",
+            "max_size = 300\nconvention = \"detectron1\"",
+        );
+    let config = std::env::temp_dir().join(format!("avaloc-d1-train-{}.toml", std::process::id()));
+    std::fs::write(&config, toml).unwrap();
+    let out = avaloc(&[
+        "train",
+        "detector",
+        "--config",
+        config.to_str().unwrap(),
+        "--out",
+        "/tmp/avaloc-never-written",
+    ]);
+    std::fs::remove_file(&config).unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("convention = \"detectron1\" is for running Detectron's released weights"),
+        "{stderr}"
+    );
+    assert!(!Path::new("/tmp/avaloc-never-written").exists());
+}

@@ -19,6 +19,7 @@ use crate::data::{
     read_person_boxes,
 };
 use crate::infer::TestViews;
+use crate::models::detector::Convention;
 use crate::train::{
     ActionTraining, ActionValidation, Checkpointing, DetectionBatcher, DetectorTraining,
     StepLosses, TrainSettings, action_people, detector_samples, fit, keyframe_samples, person_ap,
@@ -95,9 +96,19 @@ pub fn run(command: TrainCommand, backend_choice: BackendChoice) -> Result<()> {
         }
         TrainCommand::Detector(args) => {
             let file = NetworkFile::load(&args.config)?;
-            if file.network.faster_rcnn().is_none() {
+            let Some(detector) = file.network.faster_rcnn() else {
                 bail!(
                     "{}: not a detector configuration (kind = \"faster_rcnn\")",
+                    args.config.display()
+                );
+            };
+            // The losses encode boxes without Detectron's "+1" widths; fine-tuning under them
+            // would train one arithmetic and test another.
+            if detector.convention == Convention::Detectron1 {
+                bail!(
+                    "{}: convention = \"detectron1\" is for running Detectron's released weights; \
+                     training uses torchvision's box arithmetic (use convention \"torchvision\" \
+                     or \"detectron2\")",
                     args.config.display()
                 );
             }
