@@ -1,4 +1,4 @@
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, RunningState};
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
@@ -14,18 +14,27 @@ pub enum NormKind {
     /// training and inference, for training from scratch with small batches (as detectron2's
     /// scratch baselines). Groups are `min(32, C / 2)`.
     GroupNorm,
+    /// PyTorch's `BatchNorm`, as PySlowFast fine-tunes AVA models: while training (on an
+    /// autodiff backend) each channel is normalised by the batch's statistics and the running
+    /// statistics move towards them (momentum 0.1, unbiased variance); in inference the
+    /// running statistics normalise. Trainable affine.
+    BatchNorm,
 }
+
+/// PyTorch's default batch-norm momentum (PySlowFast's `BN.MOMENTUM`).
+const BN_MOMENTUM: f64 = 0.1;
 
 /// A normalisation layer over the channels (dimension 1) of 2-D or 3-D feature maps. Its parameters keep PyTorch's batch-norm names (`weight`,
 /// `bias`, `running_mean`, `running_var`) so checkpoints map onto it directly; frozen batch
 /// norm computes `y = (x - mean) / sqrt(var + eps) * weight + bias` and receives no
-/// gradients, group norm trains `weight` and `bias` and leaves the running statistics unused.
+/// gradients, group norm trains `weight` and `bias` and leaves the running statistics unused,
+/// batch norm trains both and updates the running statistics while training.
 #[derive(Module, Debug)]
 pub struct Norm<B: Backend> {
     pub weight: Param<Tensor<B, 1>>,
     pub bias: Param<Tensor<B, 1>>,
-    pub running_mean: Param<Tensor<B, 1>>,
-    pub running_var: Param<Tensor<B, 1>>,
+    pub running_mean: RunningState<Tensor<B, 1>>,
+    pub running_var: RunningState<Tensor<B, 1>>,
     pub eps: f64,
     #[module(skip)]
     pub kind: NormKind,
@@ -37,13 +46,13 @@ impl<B: Backend> Norm<B> {
         let frozen = |t: Tensor<B, 1>| Param::from_tensor(t).set_require_grad(false);
         let affine = |t: Tensor<B, 1>| match kind {
             NormKind::FrozenBn => frozen(t),
-            NormKind::GroupNorm => Param::from_tensor(t),
+            NormKind::GroupNorm | NormKind::BatchNorm => Param::from_tensor(t),
         };
         Self {
             weight: affine(Tensor::ones([channels], device)),
             bias: affine(Tensor::zeros([channels], device)),
-            running_mean: frozen(Tensor::zeros([channels], device)),
-            running_var: frozen(Tensor::ones([channels], device)),
+            running_mean: RunningState::new(Tensor::zeros([channels], device)),
+            running_var: RunningState::new(Tensor::ones([channels], device)),
             eps,
             kind,
         }
@@ -52,11 +61,14 @@ impl<B: Backend> Norm<B> {
     /// `x`: `[N, C, ...]` (images `[N, C, H, W]`, clips `[N, C, T, H, W]`).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let c = self.weight.dims()[0];
+        let training = B::ad_enabled(&x.device());
         match self.kind {
-            NormKind::FrozenBn => {
+            NormKind::BatchNorm if training => self.batch_statistics(x),
+            NormKind::FrozenBn | NormKind::BatchNorm => {
                 // torchvision's arithmetic: scale = w * rsqrt(var + eps); shift = b - mean * scale.
-                let scale = self.weight.val() * (self.running_var.val() + self.eps).sqrt().recip();
-                let shift = self.bias.val() - self.running_mean.val() * scale.clone();
+                let (mean, var) = (self.running_mean.value(), self.running_var.value());
+                let scale = self.weight.val() * (var + self.eps).sqrt().recip();
+                let shift = self.bias.val() - mean * scale.clone();
                 channel_affine(x, scale, shift)
             }
             NormKind::GroupNorm => {
@@ -71,6 +83,38 @@ impl<B: Backend> Norm<B> {
                 channel_affine(normalised, self.weight.val(), self.bias.val())
             }
         }
+    }
+}
+
+impl<B: Backend> Norm<B> {
+    /// Training-mode batch norm: normalised by the batch's per-channel mean and biased
+    /// variance; the running statistics take the unbiased variance, as PyTorch's.
+    fn batch_statistics<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
+        let dims = x.dims();
+        let (n, c) = (dims[0], dims[1]);
+        let rest = dims[2..].iter().product::<usize>();
+        let count = (n * rest) as f64;
+        let per_channel = x
+            .reshape([n, c, rest])
+            .swap_dims(0, 1)
+            .reshape([c, n * rest]);
+        let mean = per_channel.clone().mean_dim(1);
+        let centred = per_channel - mean.clone();
+        let var = centred.clone().powi_scalar(2).mean_dim(1);
+        let normalised = centred / (var.clone() + self.eps).sqrt();
+        let y = normalised
+            .reshape([c, n, rest])
+            .swap_dims(0, 1)
+            .reshape(dims);
+        let m = BN_MOMENTUM;
+        let unbiased = var.detach().reshape([c]) * (count / (count - 1.0).max(1.0));
+        let running_mean = self.running_mean.value_sync().mul_scalar(1.0 - m)
+            + mean.detach().reshape([c]).mul_scalar(m);
+        let running_var =
+            self.running_var.value_sync().mul_scalar(1.0 - m) + unbiased.mul_scalar(m);
+        self.running_mean.update(running_mean);
+        self.running_var.update(running_var);
+        channel_affine(y, self.weight.val(), self.bias.val())
     }
 }
 
@@ -112,6 +156,55 @@ mod tests {
         norm.forward(x).into_data().assert_approx_eq::<f32>(
             &TensorData::new(expected.to_vec(), [2, 4, 1, 2]),
             Tolerance::absolute(1e-4),
+        );
+    }
+
+    /// Against `torch.nn.BatchNorm3d(3)` on `(arange(24) ** 1.3 * 0.1 - 0.5)` as
+    /// `[2, 3, 2, 2, 1]`, weight `[0.5, 1, 2]`, bias `[0.1, -0.2, 0.3]` (printed by PyTorch):
+    /// one training-mode forward (batch statistics, running statistics updated with momentum
+    /// 0.1 and the unbiased variance), then inference with the updated running statistics.
+    #[test]
+    fn batch_norm_matches_pytorch_in_training_and_inference() {
+        use burn::backend::Autodiff;
+        let device = Default::default();
+        let mut norm = Norm::<Autodiff<Flex>>::new(3, NormKind::BatchNorm, 1e-5, &device);
+        norm.weight = Param::from_tensor(Tensor::from_floats([0.5, 1.0, 2.0], &device));
+        norm.bias = Param::from_tensor(Tensor::from_floats([0.1, -0.2, 0.3], &device));
+        let x: Vec<f32> = (0..24).map(|i| (i as f32).powf(1.3) * 0.1 - 0.5).collect();
+        let x = TensorData::new(x, [2, 3, 2, 2, 1]);
+        let close = |got: TensorData, want: &[f32]| {
+            got.assert_approx_eq::<f32>(
+                &TensorData::new(want.to_vec(), got.shape.clone()),
+                Tolerance::absolute(1e-4),
+            )
+        };
+        let train = norm.forward(Tensor::<Autodiff<Flex>, 5>::from_data(x.clone(), &device));
+        close(
+            train.into_data(),
+            &[
+                -0.45999, -0.42435, -0.37223, -0.31132, -1.37846, -1.25339, -1.12055, -0.98087,
+                -2.08856, -1.81324, -1.52858, -1.23523, 0.44142, 0.54027, 0.64143, 0.74478,
+                0.50294, 0.68769, 0.87573, 1.06693, 1.72342, 2.08199, 2.44573, 2.81446,
+            ],
+        );
+        close(
+            norm.running_mean.value_sync().into_data(),
+            &[0.107107, 0.202897, 0.313584],
+        );
+        close(
+            norm.running_var.value_sync().into_data(),
+            &[1.124884, 1.204214, 1.267973],
+        );
+        let inference = burn::module::AutodiffModule::valid(&norm);
+        close(
+            inference
+                .forward(Tensor::<Flex, 5>::from_data(x, &device))
+                .into_data(),
+            &[
+                -0.18621, -0.13906, -0.07013, 0.01043, -0.28804, -0.1021, 0.0954, 0.30307, 1.50647,
+                1.94519, 2.39881, 2.86626, 1.006, 1.13673, 1.27053, 1.40722, 2.50914, 2.78382,
+                3.06339, 3.34766, 7.58091, 8.15231, 8.73192, 9.3195,
+            ],
         );
     }
 }
