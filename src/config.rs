@@ -60,7 +60,8 @@ pub struct BackboneSpec {
     /// Stem channels; stages have 1, 2, 4, 8 times as many planes (torchvision: 64).
     #[serde(default = "sixty_four")]
     pub base_channels: usize,
-    /// `"frozen_bn"` (pretrained weights, the default) or `"group_norm"` (from scratch).
+    /// `"frozen_bn"` (pretrained weights, the default), `"group_norm"` (from scratch, small
+    /// batches) or `"batch_norm"` (batch statistics while training, as PySlowFast fine-tunes).
     #[serde(default)]
     pub norm: NormKind,
 }
@@ -538,6 +539,7 @@ mod tests {
         );
         let model = seed.network.action_model().unwrap();
         assert!(model.global_pool);
+        assert_eq!(model.backbone.norm, NormKind::BatchNorm);
         // 2048 + 256 channels per box, twice with the global feature.
         assert_eq!(model.head().feature_dim(), 2 * (2048 + 256));
 

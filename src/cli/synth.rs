@@ -13,18 +13,18 @@ pub struct SynthArgs {
     /// Dataset root (frames/, annotations/, frame_lists/ are written under it).
     #[arg(long, default_value = "data/synth")]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = SynthConfig::default().train_videos)]
     pub train_videos: usize,
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = SynthConfig::default().val_videos)]
     pub val_videos: usize,
     /// Length of each video in seconds (keyframes at seconds 2 .. length - 2).
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = SynthConfig::default().seconds)]
     pub seconds: usize,
-    #[arg(long, default_value_t = 320)]
+    #[arg(long, default_value_t = SynthConfig::default().width)]
     pub width: u32,
-    #[arg(long, default_value_t = 240)]
+    #[arg(long, default_value_t = SynthConfig::default().height)]
     pub height: u32,
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = SynthConfig::default().seed)]
     pub seed: u64,
 }
 

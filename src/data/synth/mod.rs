@@ -38,7 +38,7 @@ pub struct SynthConfig {
 impl Default for SynthConfig {
     fn default() -> Self {
         Self {
-            train_videos: 8,
+            train_videos: 24,
             val_videos: 4,
             seconds: 30,
             width: 320,
