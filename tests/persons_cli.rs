@@ -6,7 +6,7 @@ mod common;
 
 use common::avaloc;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use avaloc::config::NetworkFile;
@@ -18,22 +18,24 @@ use common::TestBackend;
 
 const CONFIG: &str = "configs/detector/faster_rcnn_tiny.toml";
 
-#[test]
-fn keyframe_boxes_are_the_detectors_person_detections() {
-    let root = std::env::temp_dir().join(format!("avaloc-persons-{}", std::process::id()));
+/// One 5-second 96 × 72 synthetic validation video under a fresh temporary root.
+fn small_video(name: &str, seed: u64) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("avaloc-{name}-{}", std::process::id()));
     let config = SynthConfig {
         train_videos: 0,
         val_videos: 1,
         seconds: 5,
         width: 96,
         height: 72,
-        seed: 1,
+        seed,
     };
     generate(&root, &config).unwrap();
-    let frames: PathBuf = root.join("frames/syn_val_000");
-    let weights = common::tiny_detector_checkpoint();
-    let out = root.join("boxes.csv");
-    let run = avaloc(&[
+    root
+}
+
+/// `avaloc persons` with the tiny detector at threshold 0.3 on a frame folder; its stdout.
+fn persons(weights: &Path, frames: &Path, out: &Path, extra: &[&str]) -> String {
+    let mut args = vec![
         "persons",
         "--config",
         CONFIG,
@@ -43,18 +45,27 @@ fn keyframe_boxes_are_the_detectors_person_detections() {
         frames.to_str().unwrap(),
         "--threshold",
         "0.3",
-        "--batch",
-        "2",
         "--out",
         out.to_str().unwrap(),
-    ]);
+    ];
+    args.extend(extra);
+    let run = avaloc(&args);
     assert!(
         run.status.success(),
         "{}",
         String::from_utf8_lossy(&run.stderr)
     );
+    String::from_utf8_lossy(&run.stdout).into_owned()
+}
+
+#[test]
+fn keyframe_boxes_are_the_detectors_person_detections() {
+    let root = small_video("persons", 1);
+    let frames: PathBuf = root.join("frames/syn_val_000");
+    let weights = common::tiny_detector_checkpoint();
+    let out = root.join("boxes.csv");
     assert!(
-        String::from_utf8_lossy(&run.stdout).contains("at 5 keyframes"),
+        persons(&weights, &frames, &out, &["--batch", "2"]).contains("at 5 keyframes"),
         "5 s of frames: seconds 900..904"
     );
 
@@ -170,16 +181,7 @@ fn bad_inputs_are_clear_errors() {
 /// rows as the keyframe file. AVA's readers refuse the file with a message saying what it is.
 #[test]
 fn every_frame_boxes_extend_the_keyframe_file() {
-    let root = std::env::temp_dir().join(format!("avaloc-persons-every-{}", std::process::id()));
-    let config = SynthConfig {
-        train_videos: 0,
-        val_videos: 1,
-        seconds: 5,
-        width: 96,
-        height: 72,
-        seed: 2,
-    };
-    generate(&root, &config).unwrap();
+    let root = small_video("persons-every", 2);
     // The first 40 frames: seconds 900 and 901 start at frames 0 and 30.
     let frames = root.join("first_frames");
     std::fs::create_dir_all(&frames).unwrap();
@@ -193,29 +195,8 @@ fn every_frame_boxes_extend_the_keyframe_file() {
     }
     let weights = common::tiny_detector_checkpoint();
     let run = |out: &PathBuf, every_frame: bool| {
-        let mut args = vec![
-            "persons",
-            "--config",
-            CONFIG,
-            "--weights",
-            weights.to_str().unwrap(),
-            "--frames",
-            frames.to_str().unwrap(),
-            "--threshold",
-            "0.3",
-            "--out",
-            out.to_str().unwrap(),
-        ];
-        if every_frame {
-            args.push("--every-frame");
-        }
-        let run = avaloc(&args);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
-        String::from_utf8_lossy(&run.stdout).into_owned()
+        let extra: &[&str] = if every_frame { &["--every-frame"] } else { &[] };
+        persons(&weights, &frames, out, extra)
     };
     let (keyframe_csv, every_csv) = (root.join("keyframes.csv"), root.join("every.csv"));
     assert!(run(&keyframe_csv, false).contains("at 2 keyframes"));
