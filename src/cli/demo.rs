@@ -49,6 +49,24 @@ pub struct DemoArgs {
     pub pictures: usize,
 }
 
+/// A synthetic set written by an older avaloc has fewer training videos than the demo's
+/// recipe expects; say so (other datasets have no `syn_train_*` videos and pass silently).
+fn note_older_synthetic_set(data: &std::path::Path) {
+    let expected = SynthConfig::default().train_videos;
+    let videos = std::fs::read_dir(data.join("frames")).map_or(0, |dir| {
+        dir.filter_map(Result::ok)
+            .filter(|e| e.file_name().to_string_lossy().starts_with("syn_train_"))
+            .count()
+    });
+    if videos > 0 && videos < expected {
+        println!(
+            "note: {} has {videos} synthetic training videos; `avaloc synth` now writes \
+             {expected}, which the demo's recipe is tuned for (delete the folder to regenerate)",
+            data.display()
+        );
+    }
+}
+
 pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
     let start = Instant::now();
     let annotations = args.data.join("annotations");
@@ -62,6 +80,8 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
             summary.keyframes,
             start.elapsed().as_secs_f64()
         );
+    } else {
+        note_older_synthetic_set(&args.data);
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
