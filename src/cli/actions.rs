@@ -10,11 +10,12 @@ use burn::tensor::backend::Backend;
 use clap::Args;
 
 use super::dataset::default_labelmap;
+use super::video::video_frames;
 use crate::backend::{self, BackendChoice, Job};
 use crate::config::{NetworkConfig, NetworkFile};
 use crate::data::{
     AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, LabelMap, Normalization,
-    list_frame_files, read_person_boxes, write_ava_csv,
+    read_person_boxes, write_ava_csv,
 };
 use crate::infer::{PersonScores, TestViews, detection_rows, draw_keyframes, score_keyframes};
 use crate::train::{keyframe_samples, unlabelled_people};
@@ -91,22 +92,6 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
     result
 }
 
-/// One video's frames: a frame folder, or a video decoded into `scratch`.
-fn single_video(args: &ActionsArgs, scratch: &Path) -> Result<Option<(String, Vec<PathBuf>)>> {
-    let name = |p: &Path, stem: bool| {
-        let part = if stem { p.file_stem() } else { p.file_name() };
-        part.unwrap_or_default().to_string_lossy().into_owned()
-    };
-    match (&args.frames, &args.video) {
-        (Some(dir), _) => Ok(Some((name(dir, false), list_frame_files(dir)?))),
-        (None, Some(video)) => {
-            super::video::extract_frames(video, scratch)?;
-            Ok(Some((name(video, true), list_frame_files(scratch)?)))
-        }
-        (None, None) => Ok(None),
-    }
-}
-
 fn score_and_write(
     args: ActionsArgs,
     network: NetworkConfig,
@@ -117,7 +102,8 @@ fn score_and_write(
 ) -> Result<()> {
     let people = unlabelled_people(&read_person_boxes(&args.boxes, args.threshold)?);
     let clip = network.clip_spec().expect("checked: slowfast");
-    let samples = match single_video(&args, scratch)? {
+    let single = video_frames(args.frames.as_deref(), args.video.as_deref(), scratch)?;
+    let samples = match single {
         Some((video_id, frames)) => {
             let total = people.len();
             let people: Vec<_> = people

@@ -184,9 +184,10 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
     let detected = report("detected_boxes", &detected_scores)?;
     print!("{}", per_class_table(&detected));
 
-    let mut frames = keyframe_images(&samples);
-    let keep: Vec<_> = frames.keys().take(args.pictures).cloned().collect();
-    frames.retain(|k, _| keep.contains(k));
+    let frames = keyframe_images(&samples)
+        .into_iter()
+        .take(args.pictures)
+        .collect();
     let pictures = args.out.join("keyframes");
     let written = draw_keyframes(&detected_scores, &frames, &labels, 3, 0.3, &pictures)?;
     println!(

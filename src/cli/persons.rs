@@ -11,9 +11,10 @@ use anyhow::{Context, Result, bail};
 use burn::tensor::backend::Backend;
 use clap::Args;
 
+use super::video::video_frames;
 use crate::backend::{self, BackendChoice, Job};
 use crate::config::{NetworkConfig, NetworkFile};
-use crate::data::{AVA_FPS, AVA_VIDEO_START_S, decode_frame, list_frame_files};
+use crate::data::{AVA_FPS, AVA_VIDEO_START_S, decode_frame};
 use crate::models::detector::rgb_to_tensor;
 use crate::weights::{Checkpoint, LoadMode};
 
@@ -56,36 +57,15 @@ pub struct PersonsArgs {
 
 /// The frames to detect on: `(video_id, timestamp as written, frame path)`.
 fn keyframes(args: &PersonsArgs, scratch: &Path) -> Result<Vec<(String, String, PathBuf)>> {
-    let (dir, video_id) = match (&args.frames, &args.video, &args.image) {
-        (_, _, Some(image)) => {
-            let id = image
-                .file_stem()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned();
-            return Ok(vec![(id, "0000".into(), image.clone())]);
-        }
-        (Some(dir), _, _) => (
-            dir.clone(),
-            dir.file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-        ),
-        (_, Some(video), _) => {
-            super::video::extract_frames(video, scratch)?;
-            (
-                scratch.to_path_buf(),
-                video
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned(),
-            )
-        }
-        _ => bail!("give one of --frames DIR, --video FILE or --image FILE"),
+    if let Some(image) = &args.image {
+        let id = image.file_stem().unwrap_or_default().to_string_lossy();
+        return Ok(vec![(id.into_owned(), "0000".into(), image.clone())]);
+    }
+    let Some((video_id, frames)) =
+        video_frames(args.frames.as_deref(), args.video.as_deref(), scratch)?
+    else {
+        bail!("give one of --frames DIR, --video FILE or --image FILE");
     };
-    let frames = list_frame_files(&dir)?;
     let fps = AVA_FPS as usize;
     // One keyframe per second: frame 30·k is second start + k.
     Ok(frames

@@ -13,7 +13,7 @@ use rand::rngs::StdRng;
 
 use super::{
     AVA_FPS, ClipTransform, DataError, FrameLayout, KeyframeKey, LabelMap, Normalization,
-    PersonAnnotation, clip_frame_indices, keyframe_frame_index, load_clip,
+    PersonAnnotation, clip_frame_indices, keyframe_frame_index, list_frame_files, load_clip,
 };
 
 /// Frames per clip and the stride between them (SlowFast 32×2 reads 32 frames 2 apart).
@@ -137,25 +137,9 @@ impl Dataset<KeyframeSample> for AvaKeyframes {
 
 /// Number of frames of a video in `layout` (the files in its frame directory).
 fn count_frames(root: &Path, layout: FrameLayout, video_id: &str) -> Result<usize, DataError> {
-    let dir = layout
-        .frame_path(root, video_id, 0)
-        .parent()
-        .expect("frame paths have a directory")
-        .to_path_buf();
-    let entries = std::fs::read_dir(&dir).map_err(|source| DataError::Io {
-        path: dir.clone(),
-        source,
-    })?;
-    let n = entries
-        .filter(|e| e.as_ref().is_ok_and(|e| e.path().is_file()))
-        .count();
-    if n == 0 {
-        return Err(DataError::File {
-            path: dir,
-            message: "no frames in this directory".into(),
-        });
-    }
-    Ok(n)
+    let first = layout.frame_path(root, video_id, 0);
+    let dir = first.parent().expect("frame paths have a directory");
+    Ok(list_frame_files(dir)?.len())
 }
 
 /// A batch of clips: `clips` `[B, 3, T, H, W]` (zero-padded at the right and bottom to the
