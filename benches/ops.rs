@@ -1,5 +1,7 @@
 //! Hot ops on the CPU backend: RoIAlign at SlowFast-head scale (512 RoIs, 7×7, on a
-//! `[2, 2304, 16, 29]` stride-16 map), forward and forward+backward, and NMS on 5000 boxes.
+//! `[2, 2304, 16, 29]` stride-16 map), forward and forward+backward, NMS on 5000 boxes, and
+//! the demo SlowFast's fast stem (5×7×7, 3 → 2 channels, 4 clips of 8×112²) through
+//! `ops::conv3d`'s direct kernels and through Burn's own convolution.
 //! The torchvision numbers to compare with come from `tests/reference/bench_ops.py`.
 
 use std::hint::black_box;
@@ -7,6 +9,7 @@ use std::time::Duration;
 
 use avaloc::ops;
 use burn::backend::{Autodiff, Flex};
+use burn::module::AutodiffModule;
 use burn::tensor::{Distribution, ElementConversion, Tensor, TensorData, backend::Backend};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -101,5 +104,46 @@ fn nms(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, roi_align, nms);
+fn stem_conv3d(c: &mut Criterion) {
+    use burn::nn::PaddingConfig3d;
+    use burn::nn::conv::{Conv3d, Conv3dConfig};
+    type Ad = Autodiff<Flex>;
+    let device = Default::default();
+    let conv: Conv3d<Ad> = Conv3dConfig::new([3, 2], [5, 7, 7])
+        .with_stride([1, 2, 2])
+        .with_padding(PaddingConfig3d::Explicit(2, 3, 3))
+        .with_bias(false)
+        .init(&device);
+    let x = Tensor::<Ad, 5>::random([4, 3, 8, 112, 112], Distribution::Normal(0.0, 1.0), &device);
+    let mut group = c.benchmark_group("stem_conv3d");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(10));
+    let step = |out: Tensor<Ad, 5>| {
+        let grads = out.sum().backward();
+        let grad = conv.weight.grad(&grads).unwrap();
+        black_box(
+            grad.slice([0..1, 0..1, 0..1, 0..1, 0..1])
+                .into_scalar()
+                .elem::<f32>(),
+        )
+    };
+    group.bench_function("direct_forward_backward_4x3x8x112", |b| {
+        b.iter(|| step(ops::conv3d(&conv, x.clone())))
+    });
+    group.bench_function("burn_forward_backward_4x3x8x112", |b| {
+        b.iter(|| step(conv.forward(x.clone())))
+    });
+    let plain = conv.valid();
+    let x = x.inner();
+    group.bench_function("direct_forward_4x3x8x112", |b| {
+        b.iter(|| black_box(ops::conv3d(&plain, x.clone()).into_data()))
+    });
+    group.bench_function("burn_forward_4x3x8x112", |b| {
+        b.iter(|| black_box(plain.forward(x.clone()).into_data()))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, roi_align, nms, stem_conv3d);
 criterion_main!(benches);

@@ -245,3 +245,72 @@ fn nearest_upsampling_matches_pytorch() {
         assert_matches_reference(&fx, name, input, out, "grad_input", 0.0);
     }
 }
+
+/// `ops::conv3d` (direct kernels on flex for few input channels) against `F.conv3d`: the
+/// output in inference and under autodiff, and the gradients of input, weight and bias.
+/// Outputs and gradients sum hundreds of products, so tolerances scale with the largest value.
+#[test]
+fn conv3d_over_few_channels_matches_pytorch() {
+    use burn::module::Param;
+    use burn::nn::PaddingConfig3d;
+    use burn::nn::conv::Conv3dConfig;
+
+    fn conv<B: burn::tensor::backend::Backend>(
+        fx: &Fixture,
+        case: &serde_json::Value,
+    ) -> burn::nn::conv::Conv3d<B> {
+        let name = case["name"].as_str().unwrap();
+        let weight: Tensor<B, 5> = fx.tensor(&format!("{name}.weight"));
+        let [co, ci, ..] = weight.dims();
+        let [pt, ph, pw] = usizes::<3>(&case["padding"]);
+        let mut conv = Conv3dConfig::new([ci, co], usizes(&case["kernel"]))
+            .with_stride(usizes(&case["stride"]))
+            .with_dilation(usizes(&case["dilation"]))
+            .with_padding(PaddingConfig3d::Explicit(pt, ph, pw))
+            .with_bias(case["bias"].as_bool().unwrap())
+            .init::<B>(&Default::default());
+        conv.weight = Param::from_tensor(weight);
+        if conv.bias.is_some() {
+            conv.bias = Some(Param::from_tensor(fx.tensor(&format!("{name}.bias"))));
+        }
+        conv
+    }
+    let scaled = |key: &str, fx: &Fixture| {
+        let max = fx.floats(key).iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        TOL * max
+    };
+
+    let fx = Fixture::open("ops_conv3d");
+    for case in fx.cases() {
+        let name = case["name"].as_str().unwrap();
+        let expected = fx.floats(&format!("{name}.output"));
+        let tol = scaled(&format!("{name}.output"), &fx);
+
+        let plain = conv::<TestBackend>(&fx, &case);
+        let out = ops::conv3d(&plain, fx.tensor(&format!("{name}.input")));
+        assert_close(&format!("{name} inference"), &values(out), &expected, tol);
+
+        let module = conv::<TestAutodiff>(&fx, &case);
+        let input: Tensor<TestAutodiff, 5> = fx.tensor(&format!("{name}.input")).require_grad();
+        let out = ops::conv3d(&module, input.clone());
+        assert_close(
+            &format!("{name} forward"),
+            &values(out.clone()),
+            &expected,
+            tol,
+        );
+        let upstream: Tensor<TestAutodiff, 5> = fx.tensor(&format!("{name}.upstream"));
+        let grads = (out * upstream).sum().backward();
+        let mut checks = vec![
+            ("grad_input", values(input.grad(&grads).unwrap())),
+            ("grad_weight", values(module.weight.grad(&grads).unwrap())),
+        ];
+        if let Some(bias) = &module.bias {
+            checks.push(("grad_bias", values(bias.grad(&grads).unwrap())));
+        }
+        for (key, actual) in checks {
+            let key = format!("{name}.{key}");
+            assert_close(&key, &actual, &fx.floats(&key), scaled(&key, &fx));
+        }
+    }
+}

@@ -4,6 +4,8 @@
 //! tests in `tests/ops_parity.rs` compare against fixtures written by `tests/reference/ops.py`.
 
 pub mod boxes;
+#[cfg(feature = "flex")]
+mod direct_conv3d;
 mod error;
 pub(crate) mod host;
 pub mod nms;
@@ -19,3 +21,17 @@ pub use nms::{batched_nms, nms};
 pub use pool3d::{Pool3dOptions, avg_pool3d, max_pool3d};
 pub use roi_align::{roi_align, try_roi_align};
 pub use upsample::{upsample_nearest, upsample_nearest_2x};
+
+use burn::nn::conv::Conv3d;
+use burn::tensor::{Tensor, backend::Backend};
+
+/// `conv.forward(x)`; on flex through direct kernels where `x` has few channels (the video
+/// stems), whose im2col would copy the whole kernel volume per output position.
+pub fn conv3d<B: Backend>(conv: &Conv3d<B>, x: Tensor<B, 5>) -> Tensor<B, 5> {
+    #[cfg(feature = "flex")]
+    let x = match direct_conv3d::try_conv3d(conv, x) {
+        Ok(out) => return out,
+        Err(x) => x,
+    };
+    conv.forward(x)
+}

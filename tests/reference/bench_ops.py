@@ -72,6 +72,17 @@ def main():
     b, s = torch.tensor(b), torch.tensor(s)
     timeit("nms 5000 boxes iou 0.7", lambda: torchvision.ops.nms(b, s, 0.7), args.repeat * 3)
 
+    # The demo SlowFast's fast stem: 5x7x7, 3 -> 2 channels, 4 clips of 8x112x112.
+    clips = torch.randn(4, 3, 8, 112, 112)
+    stem = torch.nn.Conv3d(3, 2, (5, 7, 7), (1, 2, 2), (2, 3, 3), bias=False)
+    with torch.no_grad():
+        timeit("stem conv3d forward 4x3x8x112", lambda: stem(clips), args.repeat)
+
+    def stem_step():
+        stem.zero_grad()
+        stem(clips).sum().backward()
+    timeit("stem conv3d forward+backward (weight grad)", stem_step, args.repeat)
+
 
 if __name__ == "__main__":
     main()

@@ -167,10 +167,41 @@ def upsample_cases(g):
     save("ops_upsample", tensors, cases)
 
 
+def conv3d_cases(g):
+    """Convolutions over few input channels (avaloc's direct kernels on flex), with the
+    gradients of the input, the weight and the bias."""
+    tensors, cases = {}, []
+
+    def case(name, x_shape, w_shape, stride, padding, dilation, bias):
+        x = torch.randn(x_shape, generator=g, requires_grad=True)
+        w = (torch.randn(w_shape, generator=g) * 0.2).requires_grad_(True)
+        b = torch.randn(w_shape[0], generator=g, requires_grad=True) if bias else None
+        out = F.conv3d(x, w, b, stride, padding, dilation)
+        upstream = torch.randn(out.shape, generator=g)
+        wrt = (x, w) + ((b,) if bias else ())
+        grads = torch.autograd.grad((out * upstream).sum(), wrt)
+        tensors.update({f"{name}.input": x, f"{name}.weight": w, f"{name}.output": out,
+                        f"{name}.upstream": upstream, f"{name}.grad_input": grads[0],
+                        f"{name}.grad_weight": grads[1]})
+        if bias:
+            tensors.update({f"{name}.bias": b, f"{name}.grad_bias": grads[2]})
+        cases.append({"name": name, "kernel": list(w_shape[2:]), "stride": list(stride),
+                      "padding": list(padding), "dilation": list(dilation), "bias": bias})
+
+    # SlowFast's fast and slow stems, at a small size.
+    case("fast_stem", (2, 3, 6, 20, 22), (2, 3, 5, 7, 7), (1, 2, 2), (2, 3, 3), (1, 1, 1), False)
+    case("slow_stem", (2, 3, 2, 19, 21), (8, 3, 1, 7, 7), (1, 2, 2), (0, 3, 3), (1, 1, 1), False)
+    # Odd strides, dilation, asymmetric padding and a bias: every edge of the valid ranges.
+    case("dilated", (1, 2, 7, 11, 13), (3, 2, 3, 3, 3), (2, 1, 3), (1, 2, 0), (2, 1, 2), True)
+    case("one_channel", (3, 1, 4, 9, 8), (5, 1, 2, 4, 5), (1, 3, 2), (0, 1, 4), (1, 2, 1), True)
+    save("ops_conv3d", tensors, cases)
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     torch.set_grad_enabled(True)
-    for build in (roi_align_cases, nms_cases, box_cases, pool_cases, upsample_cases):
+    for build in (roi_align_cases, nms_cases, box_cases, pool_cases, upsample_cases,
+                  conv3d_cases):
         build(torch.Generator().manual_seed(20261124))
 
 

@@ -246,7 +246,7 @@ pub struct BasicStem<B: Backend> {
 
 impl<B: Backend> BasicStem<B> {
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
-        let x = relu(self.bn.forward(self.conv.forward(x)));
+        let x = relu(self.bn.forward(crate::ops::conv3d(&self.conv, x)));
         max_pool3d(
             x,
             Pool3dOptions::new([1, 3, 3])

@@ -1,0 +1,351 @@
+//! A [`Conv3d`] forward with direct kernels on flex for convolutions over few input channels:
+//! the video stems (a 5×7×7 or 1×7×7 kernel over RGB).
+//!
+//! Flex runs a 3-D convolution as im2col + gemm, and Burn's generic weight gradient as a
+//! second convolution with the batch as input channels. For a stem that copies the whole
+//! kernel volume (735 floats for 5×7×7×3) per output position, twice, to feed a gemm with
+//! two or sixteen output rows: the fast stem took half of a SlowFast training step. Direct
+//! loops over input rows, split into stride phases so the inner loops are contiguous, do the
+//! same arithmetic without the copies (PyTorch's CPU kernels avoid them too).
+//!
+//! Rust has no specialisation, and threading a backend extension trait through every generic
+//! bound would touch the whole crate, so the backend is recognised at run time by `TypeId`
+//! and the tensors are moved across by `Any` downcasts (no unsafe code). Other backends,
+//! dtypes and shapes take the module's own forward, and so the same arithmetic.
+
+use std::any::{Any, TypeId};
+
+use burn::backend::Autodiff;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::flex::{Flex, FlexTensor};
+use burn::nn::PaddingConfig3d;
+use burn::nn::conv::Conv3d;
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::{ConvOptions, ModuleOps};
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use rayon::prelude::*;
+
+/// Input channels up to which the direct kernels are used. Beyond, im2col's copies are
+/// amortised over enough gemm work.
+const MAX_CHANNELS_IN: usize = 4;
+
+type FlexAutodiff = Autodiff<Flex>;
+
+/// `conv.forward(x)` through the direct kernels, or `x` back where they do not apply.
+pub(super) fn try_conv3d<B: Backend>(
+    conv: &Conv3d<B>,
+    x: Tensor<B, 5>,
+) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
+    let channels_in = x.dims()[1];
+    let backend = TypeId::of::<B>();
+    let padding = match conv.padding {
+        PaddingConfig3d::Explicit(t, h, w) => [t, h, w],
+        PaddingConfig3d::Valid => [0; 3],
+        PaddingConfig3d::Same => return Err(x),
+    };
+    if channels_in > MAX_CHANNELS_IN
+        || conv.groups != 1
+        || x.dtype() != DType::F32
+        || (backend != TypeId::of::<Flex>() && backend != TypeId::of::<FlexAutodiff>())
+    {
+        return Err(x);
+    }
+    let options = ConvOptions::new(conv.stride, padding, conv.dilation, 1);
+    let weight = conv.weight.val().into_primitive().tensor();
+    let x = x.into_primitive().tensor();
+    let out: B::FloatTensorPrimitive = if backend == TypeId::of::<Flex>() {
+        cast(forward(&cast(x), &cast(weight), &options))
+    } else {
+        cast(autodiff_forward(cast(x), cast(weight), options))
+    };
+    let out = Tensor::from_primitive(TensorPrimitive::Float(out));
+    Ok(match &conv.bias {
+        Some(bias) => out + bias.val().reshape([1, -1, 1, 1, 1]),
+        None => out,
+    })
+}
+
+/// Moves a value to the type it is known (by the `TypeId` checks above) to have.
+fn cast<T: 'static, U: 'static>(value: T) -> U {
+    *(Box::new(value) as Box<dyn Any>)
+        .downcast::<U>()
+        .expect("backend checked by TypeId")
+}
+
+#[derive(Debug)]
+struct DirectConv3d;
+
+impl Backward<Flex, 2> for DirectConv3d {
+    type State = (NodeId, NodeId, ConvOptions<3>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<Flex>(&ops.node);
+        let (x_state, weight_state, options) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
+        let weight = checkpointer.retrieve_node_output::<FlexTensor>(weight_state);
+        if let Some(node) = node_x {
+            let dx =
+                Flex::conv3d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
+            grads.register::<Flex>(node.id, dx);
+        }
+        if let Some(node) = node_weight {
+            grads.register::<Flex>(node.id, weight_grad(&x, &grad, &weight, &options));
+        }
+    }
+}
+
+type AutodiffPrimitive =
+    <FlexAutodiff as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
+
+fn autodiff_forward(
+    x: AutodiffPrimitive,
+    weight: AutodiffPrimitive,
+    options: ConvOptions<3>,
+) -> AutodiffPrimitive {
+    match DirectConv3d
+        .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let weight_state = prep.checkpoint(&weight);
+            let out = forward(&x.primitive, &weight.primitive, &options);
+            prep.finish((x_state, weight_state, options), out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(&x.primitive, &weight.primitive, &options)),
+    }
+}
+
+/// The shapes and options of one convolution, as plain numbers for the kernels.
+#[derive(Debug, Clone, Copy)]
+struct Geometry {
+    batch: usize,
+    channels_in: usize,
+    channels_out: usize,
+    /// Input `[t, h, w]`.
+    input: [usize; 3],
+    /// Output `[t, h, w]`.
+    output: [usize; 3],
+    kernel: [usize; 3],
+    stride: [usize; 3],
+    padding: [usize; 3],
+    dilation: [usize; 3],
+}
+
+impl Geometry {
+    fn new(x: &[usize], weight: &[usize], options: &ConvOptions<3>) -> Self {
+        let input = [x[2], x[3], x[4]];
+        let kernel = [weight[2], weight[3], weight[4]];
+        let output = std::array::from_fn(|i| {
+            (input[i] + 2 * options.padding[i] - options.dilation[i] * (kernel[i] - 1) - 1)
+                / options.stride[i]
+                + 1
+        });
+        Self {
+            batch: x[0],
+            channels_in: x[1],
+            channels_out: weight[0],
+            input,
+            output,
+            kernel,
+            stride: options.stride,
+            padding: options.padding,
+            dilation: options.dilation,
+        }
+    }
+
+    /// Output indices `o` along `axis` whose input index `o·stride + k·dilation − padding`
+    /// is inside the input, for kernel tap `k`.
+    fn valid(&self, axis: usize, k: usize) -> std::ops::Range<usize> {
+        let (s, off) = (self.stride[axis], k * self.dilation[axis]);
+        let (pad, len, out) = (self.padding[axis], self.input[axis], self.output[axis]);
+        let lo = pad.saturating_sub(off).div_ceil(s);
+        let hi = if len + pad > off {
+            ((len + pad - off - 1) / s + 1).min(out)
+        } else {
+            0
+        };
+        lo..hi.max(lo)
+    }
+
+    /// First input index of tap `k` at output 0 (may be negative: padding).
+    fn origin(&self, axis: usize, k: usize) -> isize {
+        (k * self.dilation[axis]) as isize - self.padding[axis] as isize
+    }
+}
+
+/// A contiguous f32 copy of a flex tensor's elements.
+fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+    match t.as_slice::<f32>() {
+        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
+        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("f32").to_vec()),
+    }
+}
+
+/// The input with every row split into its `stride` phases, `phase[p][j] = row[j·stride + p]`,
+/// so that a strided walk over a row is a contiguous walk over one phase. Split once per
+/// call: each row is read by several temporal and vertical kernel taps.
+struct Phased {
+    stride: usize,
+    /// Length of one phase.
+    len: usize,
+    data: Vec<f32>,
+}
+
+impl Phased {
+    fn new(x: &[f32], row_len: usize, stride: usize) -> Self {
+        let len = row_len.div_ceil(stride);
+        let rows = x.len() / row_len;
+        let mut data = vec![0.0; rows * stride * len];
+        for (row, out) in x
+            .chunks_exact(row_len)
+            .zip(data.chunks_exact_mut(stride * len))
+        {
+            for (i, &v) in row.iter().enumerate() {
+                out[(i % stride) * len + i / stride] = v;
+            }
+        }
+        Self { stride, len, data }
+    }
+
+    /// Elements `row[o·stride + origin]` of input row `row` for `o` in `range` (all inside
+    /// the row).
+    fn strided(&self, row: usize, origin: isize, range: std::ops::Range<usize>) -> &[f32] {
+        let s = self.stride as isize;
+        let (p, q) = (origin.rem_euclid(s) as usize, origin.div_euclid(s));
+        let start = (row * self.stride + p) * self.len + (range.start as isize + q) as usize;
+        &self.data[start..start + range.len()]
+    }
+}
+
+/// The convolution, parallel over (image, output channel) planes.
+fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
+    let wv = values(weight);
+    let [ti, hi, wi] = g.input;
+    let xp = Phased::new(&values(x), wi, g.stride[2]);
+    let [to, ho, wo] = g.output;
+    let [kt, kh, kw] = g.kernel;
+    let plane = to * ho * wo;
+    let mut out = vec![0.0f32; g.batch * g.channels_out * plane];
+    out.par_chunks_mut(plane).enumerate().for_each(|(i, y)| {
+        let (n, co) = (i / g.channels_out, i % g.channels_out);
+        for ci in 0..g.channels_in {
+            let rows = (n * g.channels_in + ci) * ti * hi;
+            let wc = &wv[(co * g.channels_in + ci) * kt * kh * kw..][..kt * kh * kw];
+            for a in 0..kt {
+                for ot in g.valid(0, a) {
+                    let t_in = (ot * g.stride[0]) as isize + g.origin(0, a);
+                    for b in 0..kh {
+                        for oh in g.valid(1, b) {
+                            let h_in = (oh * g.stride[1]) as isize + g.origin(1, b);
+                            let row = rows + t_in as usize * hi + h_in as usize;
+                            let yrow = &mut y[(ot * ho + oh) * wo..][..wo];
+                            for c in 0..kw {
+                                let k = wc[(a * kh + b) * kw + c];
+                                let range = g.valid(2, c);
+                                let src = xp.strided(row, g.origin(2, c), range.clone());
+                                for (y, &v) in yrow[range].iter_mut().zip(src) {
+                                    *y += k * v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    });
+    flex_tensor(out, vec![g.batch, g.channels_out, to, ho, wo])
+}
+
+/// The gradient of the weight: for every (input channel, temporal tap), the sum over all
+/// output positions of output gradient × input, parallel over (image, input channel, tap).
+fn weight_grad(
+    x: &FlexTensor,
+    grad: &FlexTensor,
+    weight: &FlexTensor,
+    options: &ConvOptions<3>,
+) -> FlexTensor {
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
+    let dy = values(grad);
+    let [ti, hi, wi] = g.input;
+    let xp = Phased::new(&values(x), wi, g.stride[2]);
+    let [to, ho, wo] = g.output;
+    let [kt, kh, kw] = g.kernel;
+    let tasks = g.batch * g.channels_in * kt;
+    // Per task: [channels_out, kh, kw] partial sums.
+    let partial: Vec<Vec<f64>> = (0..tasks)
+        .into_par_iter()
+        .map(|task| {
+            let (n, rest) = (task / (g.channels_in * kt), task % (g.channels_in * kt));
+            let (ci, a) = (rest / kt, rest % kt);
+            let rows = (n * g.channels_in + ci) * ti * hi;
+            let mut acc = vec![0.0f64; g.channels_out * kh * kw];
+            for ot in g.valid(0, a) {
+                let t_in = (ot * g.stride[0]) as isize + g.origin(0, a);
+                for b in 0..kh {
+                    for oh in g.valid(1, b) {
+                        let h_in = (oh * g.stride[1]) as isize + g.origin(1, b);
+                        let row = rows + t_in as usize * hi + h_in as usize;
+                        for co in 0..g.channels_out {
+                            let plane = (n * g.channels_out + co) * to * ho * wo;
+                            let dyrow = &dy[plane + (ot * ho + oh) * wo..][..wo];
+                            for c in 0..kw {
+                                let range = g.valid(2, c);
+                                let src = xp.strided(row, g.origin(2, c), range.clone());
+                                acc[(co * kh + b) * kw + c] += dot(&dyrow[range], src) as f64;
+                            }
+                        }
+                    }
+                }
+            }
+            acc
+        })
+        .collect();
+    let mut out = vec![0.0f64; g.channels_out * g.channels_in * kt * kh * kw];
+    for (task, acc) in partial.iter().enumerate() {
+        let rest = task % (g.channels_in * kt);
+        let (ci, a) = (rest / kt, rest % kt);
+        for co in 0..g.channels_out {
+            for bc in 0..kh * kw {
+                let at = ((co * g.channels_in + ci) * kt + a) * kh * kw + bc;
+                out[at] += acc[co * kh * kw + bc];
+            }
+        }
+    }
+    let out = out.into_iter().map(|v| v as f32).collect();
+    flex_tensor(out, vec![g.channels_out, g.channels_in, kt, kh, kw])
+}
+
+/// A dot product in eight lanes, so that it vectorises (a plain f32 sum is sequential).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f32 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| x * y)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for l in 0..8 {
+            lanes[l] += x[l] * y[l];
+        }
+    }
+    lanes.iter().sum::<f32>() + tail
+}
+
+fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
