@@ -246,7 +246,7 @@ fn nearest_upsampling_matches_pytorch() {
     }
 }
 
-/// `ops::conv3d` (direct kernels on flex for few input channels) against `F.conv3d`: the
+/// `ops::conv3d` (on flex: direct kernels, matmul weight gradients, Burn's own) against `F.conv3d`: the
 /// output in inference and under autodiff, and the gradients of input, weight and bias.
 /// Outputs and gradients sum hundreds of products, so tolerances scale with the largest value.
 #[test]

@@ -25,8 +25,8 @@ use burn::backend::flex::{Flex, FlexTensor};
 use burn::nn::PaddingConfig3d;
 use burn::nn::conv::Conv3d;
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::{ConvOptions, ModuleOps};
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::ops::{ConvOptions, FloatTensorOps, ModuleOps};
+use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
 use rayon::prelude::*;
 
 /// Input channels up to which the direct kernels are used. Beyond, im2col's copies are
@@ -35,30 +35,32 @@ const MAX_CHANNELS_IN: usize = 4;
 
 type FlexAutodiff = Autodiff<Flex>;
 
-/// `conv.forward(x)` through the direct kernels, or `x` back where they do not apply.
+/// `conv.forward(x)` on flex, or `x` back on other backends and settings. In inference only
+/// few-channel convolutions differ from flex's own; under autodiff every convolution is
+/// recorded as one op whose weight gradient takes the fastest route (see [`weight_grad`]).
 pub(super) fn try_conv3d<B: Backend>(
     conv: &Conv3d<B>,
     x: Tensor<B, 5>,
 ) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
-    let channels_in = x.dims()[1];
+    let few_channels = x.dims()[1] <= MAX_CHANNELS_IN;
     let backend = TypeId::of::<B>();
     let padding = match conv.padding {
         PaddingConfig3d::Explicit(t, h, w) => [t, h, w],
         PaddingConfig3d::Valid => [0; 3],
         PaddingConfig3d::Same => return Err(x),
     };
-    if channels_in > MAX_CHANNELS_IN
-        || conv.groups != 1
+    let inference = backend == TypeId::of::<Flex>() && few_channels;
+    if conv.groups != 1
         || x.dtype() != DType::F32
-        || (backend != TypeId::of::<Flex>() && backend != TypeId::of::<FlexAutodiff>())
+        || !(inference || backend == TypeId::of::<FlexAutodiff>())
     {
         return Err(x);
     }
     let options = ConvOptions::new(conv.stride, padding, conv.dilation, 1);
     let weight = conv.weight.val().into_primitive().tensor();
     let x = x.into_primitive().tensor();
-    let out: B::FloatTensorPrimitive = if backend == TypeId::of::<Flex>() {
-        cast(forward(&cast(x), &cast(weight), &options))
+    let out: B::FloatTensorPrimitive = if inference {
+        cast(forward(cast(x), cast(weight), &options))
     } else {
         cast(autodiff_forward(cast(x), cast(weight), options))
     };
@@ -99,7 +101,7 @@ impl Backward<Flex, 2> for DirectConv3d {
             grads.register::<Flex>(node.id, dx);
         }
         if let Some(node) = node_weight {
-            grads.register::<Flex>(node.id, weight_grad(&x, &grad, &weight, &options));
+            grads.register::<Flex>(node.id, weight_grad(x, grad, weight, options));
         }
     }
 }
@@ -120,10 +122,10 @@ fn autodiff_forward(
         OpsKind::Tracked(mut prep) => {
             let x_state = prep.checkpoint(&x);
             let weight_state = prep.checkpoint(&weight);
-            let out = forward(&x.primitive, &weight.primitive, &options);
+            let out = forward(x.primitive, weight.primitive, &options);
             prep.finish((x_state, weight_state, options), out)
         }
-        OpsKind::UnTracked(prep) => prep.finish(forward(&x.primitive, &weight.primitive, &options)),
+        OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive, weight.primitive, &options)),
     }
 }
 
@@ -229,8 +231,47 @@ impl Phased {
     }
 }
 
+/// The convolution: direct over few input channels, flex's own otherwise.
+fn forward(x: FlexTensor, weight: FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
+    if x.layout().shape()[1] <= MAX_CHANNELS_IN {
+        direct_forward(&x, &weight, options)
+    } else {
+        Flex::conv3d(x, weight, None, options.clone())
+    }
+}
+
+/// The gradient of the weight: direct over few input channels; one batched matmul for a
+/// pointwise convolution (Burn's generic route copies both operands with their first two
+/// axes swapped, then runs a convolution with the whole volume as kernel); Burn's otherwise.
+fn weight_grad(
+    x: FlexTensor,
+    grad: FlexTensor,
+    weight: FlexTensor,
+    options: ConvOptions<3>,
+) -> FlexTensor {
+    let w = weight.layout().shape();
+    if x.layout().shape()[1] <= MAX_CHANNELS_IN {
+        direct_weight_grad(&x, &grad, &weight, &options)
+    } else if w[2..] == [1, 1, 1] && options.stride == [1; 3] && options.padding == [0; 3] {
+        pointwise_weight_grad(x, grad)
+    } else {
+        Flex::conv3d_weight_backward(x, weight, grad, options)
+    }
+}
+
+/// `Σ_n dy_n · x_nᵀ` over `[C, T·H·W]` views: flex's gemm reads the transposed view in place.
+fn pointwise_weight_grad(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
+    let (xs, gs) = (x.layout().shape().clone(), grad.layout().shape().clone());
+    let (n, ci, co) = (xs[0], xs[1], gs[1]);
+    let x = Flex::float_reshape(x, Shape::new([n, ci, xs[2] * xs[3] * xs[4]]));
+    let grad = Flex::float_reshape(grad, Shape::new([n, co, gs[2] * gs[3] * gs[4]]));
+    let per_image = Flex::float_matmul(grad, Flex::float_swap_dims(x, 1, 2));
+    let sum = Flex::float_sum_dim(per_image, 0);
+    Flex::float_reshape(sum, Shape::new([co, ci, 1, 1, 1]))
+}
+
 /// The convolution, parallel over (image, output channel) planes.
-fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
+fn direct_forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
     let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
     let wv = values(weight);
     let [ti, hi, wi] = g.input;
@@ -271,7 +312,7 @@ fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<3>) -> Fle
 
 /// The gradient of the weight: for every (input channel, temporal tap), the sum over all
 /// output positions of output gradient × input, parallel over (image, input channel, tap).
-fn weight_grad(
+fn direct_weight_grad(
     x: &FlexTensor,
     grad: &FlexTensor,
     weight: &FlexTensor,

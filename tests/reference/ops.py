@@ -168,8 +168,9 @@ def upsample_cases(g):
 
 
 def conv3d_cases(g):
-    """Convolutions over few input channels (avaloc's direct kernels on flex), with the
-    gradients of the input, the weight and the bias."""
+    """`ops.conv3d`'s routes on flex (direct kernels over few input channels, a matmul weight
+    gradient for pointwise convolutions, Burn's own otherwise), with the gradients of the
+    input, the weight and the bias."""
     tensors, cases = {}, []
 
     def case(name, x_shape, w_shape, stride, padding, dilation, bias):
@@ -194,6 +195,9 @@ def conv3d_cases(g):
     # Odd strides, dilation, asymmetric padding and a bias: every edge of the valid ranges.
     case("dilated", (1, 2, 7, 11, 13), (3, 2, 3, 3, 3), (2, 1, 3), (1, 2, 0), (2, 1, 2), True)
     case("one_channel", (3, 1, 4, 9, 8), (5, 1, 2, 4, 5), (1, 3, 2), (0, 1, 4), (1, 2, 1), True)
+    # Wider inputs: a pointwise convolution (matmul weight gradient) and Burn's general route.
+    case("pointwise", (2, 6, 3, 5, 7), (5, 6, 1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), True)
+    case("wide", (2, 6, 4, 6, 5), (4, 6, 3, 3, 3), (1, 2, 1), (1, 1, 1), (1, 1, 1), False)
     save("ops_conv3d", tensors, cases)
 
 

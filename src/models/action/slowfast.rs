@@ -13,7 +13,7 @@ use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
 use super::nonlocal::{Instantiation, Nonlocal};
 use crate::nn::{Norm, NormKind};
-use crate::ops::{Pool3dOptions, max_pool3d};
+use crate::ops::{Pool3dOptions, conv3d, max_pool3d};
 
 const BN_EPS: f64 = 1e-5;
 /// Temporal kernel of conv1 and res2..res5, slow and fast pathway ("slowfast" in PySlowFast).
@@ -80,7 +80,7 @@ impl SlowFastConfig {
         let stem = |pathway: usize, out: usize| {
             let t = TEMPORAL_KERNELS[0][pathway];
             BasicStem {
-                conv: conv3d(
+                conv: msra_conv3d(
                     3,
                     out,
                     [t, 7, 7],
@@ -97,7 +97,7 @@ impl SlowFastConfig {
             let out = fast_channels * self.fusion_channel_ratio;
             let k = self.fusion_kernel;
             Fuse {
-                conv_f2s: conv3d(
+                conv_f2s: msra_conv3d(
                     fast_channels,
                     out,
                     [k, 1, 1],
@@ -177,7 +177,7 @@ impl SlowFastConfig {
 /// A bias-free 3-D convolution initialised as PySlowFast's `c2_msra_fill` (Kaiming normal,
 /// fan-out, ReLU gain).
 #[allow(clippy::too_many_arguments)]
-fn conv3d<B: Backend>(
+fn msra_conv3d<B: Backend>(
     in_channels: usize,
     out_channels: usize,
     kernel: [usize; 3],
@@ -246,7 +246,7 @@ pub struct BasicStem<B: Backend> {
 
 impl<B: Backend> BasicStem<B> {
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
-        let x = relu(self.bn.forward(crate::ops::conv3d(&self.conv, x)));
+        let x = relu(self.bn.forward(conv3d(&self.conv, x)));
         max_pool3d(
             x,
             Pool3dOptions::new([1, 3, 3])
@@ -266,7 +266,7 @@ pub struct Fuse<B: Backend> {
 
 impl<B: Backend> Fuse<B> {
     pub fn forward(&self, [slow, fast]: [Tensor<B, 5>; 2]) -> [Tensor<B, 5>; 2] {
-        let lateral = relu(self.bn.forward(self.conv_f2s.forward(fast.clone())));
+        let lateral = relu(self.bn.forward(conv3d(&self.conv_f2s, fast.clone())));
         [Tensor::cat(vec![slow, lateral], 1), fast]
     }
 }
@@ -338,7 +338,7 @@ impl<B: Backend> ResBlock<B> {
         let projection = dim_in != dim_out || stride != 1;
         Self {
             branch1: projection.then(|| {
-                conv3d(
+                msra_conv3d(
                     dim_in,
                     dim_out,
                     [1; 3],
@@ -351,7 +351,7 @@ impl<B: Backend> ResBlock<B> {
             }),
             branch1_bn: projection.then(|| bn(dim_out)),
             branch2: Bottleneck3d {
-                a: conv3d(
+                a: msra_conv3d(
                     dim_in,
                     inner,
                     [temporal, 1, 1],
@@ -362,7 +362,7 @@ impl<B: Backend> ResBlock<B> {
                     device,
                 ),
                 a_bn: bn(inner),
-                b: conv3d(
+                b: msra_conv3d(
                     inner,
                     inner,
                     [1, 3, 3],
@@ -373,7 +373,7 @@ impl<B: Backend> ResBlock<B> {
                     device,
                 ),
                 b_bn: bn(inner),
-                c: conv3d(inner, dim_out, [1; 3], [1; 3], [0; 3], [1; 3], 1, device),
+                c: msra_conv3d(inner, dim_out, [1; 3], [1; 3], [0; 3], [1; 3], 1, device),
                 c_bn: bn(dim_out),
             },
         }
@@ -381,13 +381,13 @@ impl<B: Backend> ResBlock<B> {
 
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
         let shortcut = match (&self.branch1, &self.branch1_bn) {
-            (Some(conv), Some(bn)) => bn.forward(conv.forward(x.clone())),
+            (Some(conv), Some(bn)) => bn.forward(conv3d(conv, x.clone())),
             _ => x.clone(),
         };
         let b = &self.branch2;
-        let y = relu(b.a_bn.forward(b.a.forward(x)));
-        let y = relu(b.b_bn.forward(b.b.forward(y)));
-        let y = b.c_bn.forward(b.c.forward(y));
+        let y = relu(b.a_bn.forward(conv3d(&b.a, x)));
+        let y = relu(b.b_bn.forward(conv3d(&b.b, y)));
+        let y = b.c_bn.forward(conv3d(&b.c, y));
         relu(shortcut + y)
     }
 }
