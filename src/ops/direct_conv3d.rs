@@ -6,7 +6,8 @@
 //! kernel volume (735 floats for 5×7×7×3) per output position, twice, to feed a gemm with
 //! two or sixteen output rows: the fast stem took half of a SlowFast training step. Direct
 //! loops over input rows, split into stride phases so the inner loops are contiguous, do the
-//! same arithmetic without the copies (PyTorch's CPU kernels avoid them too).
+//! same arithmetic without the copies (PyTorch's CPU kernels avoid them too). The loops are
+//! compiled for the CPU's widest vector unit by `pulp`'s run-time dispatch.
 //!
 //! Rust has no specialisation, and threading a backend extension trait through every generic
 //! bound would touch the whole crate, so the backend is recognised at run time by `TypeId`
@@ -169,6 +170,7 @@ impl Geometry {
 
     /// Output indices `o` along `axis` whose input index `o·stride + k·dilation − padding`
     /// is inside the input, for kernel tap `k`.
+    #[inline(always)]
     fn valid(&self, axis: usize, k: usize) -> std::ops::Range<usize> {
         let (s, off) = (self.stride[axis], k * self.dilation[axis]);
         let (pad, len, out) = (self.padding[axis], self.input[axis], self.output[axis]);
@@ -182,6 +184,7 @@ impl Geometry {
     }
 
     /// First input index of tap `k` at output 0 (may be negative: padding).
+    #[inline(always)]
     fn origin(&self, axis: usize, k: usize) -> isize {
         (k * self.dilation[axis]) as isize - self.padding[axis] as isize
     }
@@ -223,6 +226,7 @@ impl Phased {
 
     /// Elements `row[o·stride + origin]` of input row `row` for `o` in `range` (all inside
     /// the row).
+    #[inline(always)]
     fn strided(&self, row: usize, origin: isize, range: std::ops::Range<usize>) -> &[f32] {
         let s = self.stride as isize;
         let (p, q) = (origin.rem_euclid(s) as usize, origin.div_euclid(s));
@@ -280,32 +284,35 @@ fn direct_forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<3>)
     let [kt, kh, kw] = g.kernel;
     let plane = to * ho * wo;
     let mut out = vec![0.0f32; g.batch * g.channels_out * plane];
+    let simd = pulp::Arch::new();
     out.par_chunks_mut(plane).enumerate().for_each(|(i, y)| {
-        let (n, co) = (i / g.channels_out, i % g.channels_out);
-        for ci in 0..g.channels_in {
-            let rows = (n * g.channels_in + ci) * ti * hi;
-            let wc = &wv[(co * g.channels_in + ci) * kt * kh * kw..][..kt * kh * kw];
-            for a in 0..kt {
-                for ot in g.valid(0, a) {
-                    let t_in = (ot * g.stride[0]) as isize + g.origin(0, a);
-                    for b in 0..kh {
-                        for oh in g.valid(1, b) {
-                            let h_in = (oh * g.stride[1]) as isize + g.origin(1, b);
-                            let row = rows + t_in as usize * hi + h_in as usize;
-                            let yrow = &mut y[(ot * ho + oh) * wo..][..wo];
-                            for c in 0..kw {
-                                let k = wc[(a * kh + b) * kw + c];
-                                let range = g.valid(2, c);
-                                let src = xp.strided(row, g.origin(2, c), range.clone());
-                                for (y, &v) in yrow[range].iter_mut().zip(src) {
-                                    *y += k * v;
+        simd.dispatch(|| {
+            let (n, co) = (i / g.channels_out, i % g.channels_out);
+            for ci in 0..g.channels_in {
+                let rows = (n * g.channels_in + ci) * ti * hi;
+                let wc = &wv[(co * g.channels_in + ci) * kt * kh * kw..][..kt * kh * kw];
+                for a in 0..kt {
+                    for ot in g.valid(0, a) {
+                        let t_in = (ot * g.stride[0]) as isize + g.origin(0, a);
+                        for b in 0..kh {
+                            for oh in g.valid(1, b) {
+                                let h_in = (oh * g.stride[1]) as isize + g.origin(1, b);
+                                let row = rows + t_in as usize * hi + h_in as usize;
+                                let yrow = &mut y[(ot * ho + oh) * wo..][..wo];
+                                for c in 0..kw {
+                                    let k = wc[(a * kh + b) * kw + c];
+                                    let range = g.valid(2, c);
+                                    let src = xp.strided(row, g.origin(2, c), range.clone());
+                                    for (y, &v) in yrow[range].iter_mut().zip(src) {
+                                        *y += k * v;
+                                    }
                                 }
                             }
                         }
                     }
                 }
             }
-        }
+        })
     });
     flex_tensor(out, vec![g.batch, g.channels_out, to, ho, wo])
 }
@@ -325,33 +332,36 @@ fn direct_weight_grad(
     let [to, ho, wo] = g.output;
     let [kt, kh, kw] = g.kernel;
     let tasks = g.batch * g.channels_in * kt;
+    let simd = pulp::Arch::new();
     // Per task: [channels_out, kh, kw] partial sums.
     let partial: Vec<Vec<f64>> = (0..tasks)
         .into_par_iter()
         .map(|task| {
-            let (n, rest) = (task / (g.channels_in * kt), task % (g.channels_in * kt));
-            let (ci, a) = (rest / kt, rest % kt);
-            let rows = (n * g.channels_in + ci) * ti * hi;
-            let mut acc = vec![0.0f64; g.channels_out * kh * kw];
-            for ot in g.valid(0, a) {
-                let t_in = (ot * g.stride[0]) as isize + g.origin(0, a);
-                for b in 0..kh {
-                    for oh in g.valid(1, b) {
-                        let h_in = (oh * g.stride[1]) as isize + g.origin(1, b);
-                        let row = rows + t_in as usize * hi + h_in as usize;
-                        for co in 0..g.channels_out {
-                            let plane = (n * g.channels_out + co) * to * ho * wo;
-                            let dyrow = &dy[plane + (ot * ho + oh) * wo..][..wo];
-                            for c in 0..kw {
-                                let range = g.valid(2, c);
-                                let src = xp.strided(row, g.origin(2, c), range.clone());
-                                acc[(co * kh + b) * kw + c] += dot(&dyrow[range], src) as f64;
+            simd.dispatch(|| {
+                let (n, rest) = (task / (g.channels_in * kt), task % (g.channels_in * kt));
+                let (ci, a) = (rest / kt, rest % kt);
+                let rows = (n * g.channels_in + ci) * ti * hi;
+                let mut acc = vec![0.0f64; g.channels_out * kh * kw];
+                for ot in g.valid(0, a) {
+                    let t_in = (ot * g.stride[0]) as isize + g.origin(0, a);
+                    for b in 0..kh {
+                        for oh in g.valid(1, b) {
+                            let h_in = (oh * g.stride[1]) as isize + g.origin(1, b);
+                            let row = rows + t_in as usize * hi + h_in as usize;
+                            for co in 0..g.channels_out {
+                                let plane = (n * g.channels_out + co) * to * ho * wo;
+                                let dyrow = &dy[plane + (ot * ho + oh) * wo..][..wo];
+                                for c in 0..kw {
+                                    let range = g.valid(2, c);
+                                    let src = xp.strided(row, g.origin(2, c), range.clone());
+                                    acc[(co * kh + b) * kw + c] += dot(&dyrow[range], src) as f64;
+                                }
                             }
                         }
                     }
                 }
-            }
-            acc
+                acc
+            })
         })
         .collect();
     let mut out = vec![0.0f64; g.channels_out * g.channels_in * kt * kh * kw];
@@ -370,6 +380,7 @@ fn direct_weight_grad(
 }
 
 /// A dot product in eight lanes, so that it vectorises (a plain f32 sum is sequential).
+#[inline(always)]
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
