@@ -136,6 +136,9 @@ pub struct SlowFastSpec {
     /// `NONLOCAL.POOL` (t, h, w) and `NONLOCAL.INSTANTIATION`.
     pub nonlocal_pool: [usize; 3],
     pub nonlocal_instantiation: Instantiation,
+    /// `RESNET.ZERO_INIT_FINAL_BN`: each block's last norm starts at weight 0 (training from
+    /// scratch; imported weights replace it).
+    pub zero_init_final_norm: bool,
 }
 
 impl Default for SlowFastSpec {
@@ -151,6 +154,7 @@ impl Default for SlowFastSpec {
             nonlocal: Default::default(),
             nonlocal_pool: [1, 2, 2],
             nonlocal_instantiation: Instantiation::DotProduct,
+            zero_init_final_norm: false,
         }
     }
 }
@@ -389,6 +393,7 @@ impl NetworkConfig {
             .with_nonlocal(slowfast.nonlocal.clone())
             .with_nonlocal_pool(slowfast.nonlocal_pool)
             .with_nonlocal_instantiation(slowfast.nonlocal_instantiation)
+            .with_zero_init_final_norm(slowfast.zero_init_final_norm)
             .with_norm(backbone.norm);
         Some(
             ActionModelConfig::new(net, *num_classes)

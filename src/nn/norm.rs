@@ -58,6 +58,12 @@ impl<B: Backend> Norm<B> {
         }
     }
 
+    /// The same with the affine weight at 0: the norm's output starts at its bias.
+    pub fn with_zero_weight(mut self) -> Self {
+        self.weight = self.weight.map(|w| w.zeros_like());
+        self
+    }
+
     /// `x`: `[N, C, ...]` (images `[N, C, H, W]`, clips `[N, C, T, H, W]`).
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
         let c = self.weight.dims()[0];

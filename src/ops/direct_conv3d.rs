@@ -244,9 +244,11 @@ fn forward(x: FlexTensor, weight: FlexTensor, options: &ConvOptions<3>) -> FlexT
     }
 }
 
-/// The gradient of the weight: direct over few input channels; one batched matmul for a
-/// pointwise convolution (Burn's generic route copies both operands with their first two
-/// axes swapped, then runs a convolution with the whole volume as kernel); Burn's otherwise.
+/// The gradient of the weight without im2col's copies where the shape allows: direct over
+/// few input channels; batched matmuls on views for pointwise and stride-1 convolutions;
+/// Burn's generic route otherwise. That route copies both operands with their first two axes
+/// swapped, then runs a convolution whose kernel is the whole output volume, so im2col copies
+/// the input once per kernel tap.
 fn weight_grad(
     x: FlexTensor,
     grad: FlexTensor,
@@ -256,8 +258,15 @@ fn weight_grad(
     let w = weight.layout().shape();
     if x.layout().shape()[1] <= MAX_CHANNELS_IN {
         direct_weight_grad(&x, &grad, &weight, &options)
-    } else if w[2..] == [1, 1, 1] && options.stride == [1; 3] && options.padding == [0; 3] {
+    } else if w[2..] == [1, 1, 1] && options.padding == [0; 3] {
+        let x = if options.stride == [1; 3] {
+            x
+        } else {
+            subsample(&x, grad.layout().shape(), options.stride)
+        };
         pointwise_weight_grad(x, grad)
+    } else if options.stride == [1; 3] {
+        shifted_weight_grad(&x, &grad, &weight, &options)
     } else {
         Flex::conv3d_weight_backward(x, weight, grad, options)
     }
@@ -272,6 +281,72 @@ fn pointwise_weight_grad(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
     let per_image = Flex::float_matmul(grad, Flex::float_swap_dims(x, 1, 2));
     let sum = Flex::float_sum_dim(per_image, 0);
     Flex::float_reshape(sum, Shape::new([co, ci, 1, 1, 1]))
+}
+
+/// The input at the positions a strided pointwise convolution reads, `[N, C, T', H', W']`.
+fn subsample(x: &FlexTensor, output: &[usize], stride: [usize; 3]) -> FlexTensor {
+    let (xs, xv) = (x.layout().shape(), values(x));
+    let [ti, hi, wi] = [xs[2], xs[3], xs[4]];
+    let [to, ho, wo] = [output[2], output[3], output[4]];
+    let mut out = Vec::with_capacity(xs[0] * xs[1] * to * ho * wo);
+    for plane in xv.chunks_exact(ti * hi * wi) {
+        for t in 0..to {
+            for h in 0..ho {
+                let row = &plane[(t * stride[0] * hi + h * stride[1]) * wi..][..wi];
+                out.extend(row.iter().step_by(stride[2]).take(wo));
+            }
+        }
+    }
+    flex_tensor(out, vec![xs[0], xs[1], to, ho, wo])
+}
+
+/// Stride-1 convolutions as one batched matmul per kernel tap. With the output gradient laid
+/// out on the zero-padded input's grid, every tap reads the padded input at a constant flat
+/// offset, so its operand is a view `[N, positions, C_in]` of one padded copy.
+fn shifted_weight_grad(
+    x: &FlexTensor,
+    grad: &FlexTensor,
+    weight: &FlexTensor,
+    options: &ConvOptions<3>,
+) -> FlexTensor {
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
+    let ([kt, kh, kw], [dt, dh, dw], [pt, ph, pw]) = (g.kernel, g.dilation, g.padding);
+    let (hp, wp) = (g.input[1] + 2 * ph, g.input[2] + 2 * pw);
+    let positions = g.output[0] * hp * wp;
+    // The last taps read up to this far past the padded volume, into rows whose output
+    // gradient is zero.
+    let plane = (g.input[0] + 2 * pt) * hp * wp + (kh - 1) * dh * wp + (kw - 1) * dw;
+    // Volumes `[t, h, w]` copied into grids of `len` elements at offset `[ot, oh, ow]`.
+    let spread = |src: &[f32], planes, [t, h, w]: [usize; 3], [ot, oh, ow]: [usize; 3], len| {
+        let mut out = vec![0.0f32; planes * len];
+        for (src, dst) in src.chunks_exact(t * h * w).zip(out.chunks_exact_mut(len)) {
+            for (r, row) in src.chunks_exact(w).enumerate() {
+                let at = ((r / h + ot) * hp + r % h + oh) * wp + ow;
+                dst[at..at + w].copy_from_slice(row);
+            }
+        }
+        out
+    };
+    let (n, ci, co) = (g.batch, g.channels_in, g.channels_out);
+    let padded = spread(&values(x), n * ci, g.input, [pt, ph, pw], plane);
+    let padded = flex_tensor(padded, vec![n, ci, plane]);
+    let spread_grad = spread(&values(grad), n * co, g.output, [0; 3], positions);
+    let spread_grad = flex_tensor(spread_grad, vec![n, co, positions]);
+    let mut out = vec![0.0f32; co * ci * kt * kh * kw];
+    for a in 0..kt {
+        for b in 0..kh {
+            for c in 0..kw {
+                let offset = (a * dt * hp + b * dh) * wp + c * dw;
+                let shifted = padded.narrow(2, offset, positions).transpose(1, 2);
+                let per_image = Flex::float_matmul(spread_grad.clone(), shifted);
+                let sum = Flex::float_sum_dim(per_image, 0);
+                for (i, v) in values(&sum).iter().enumerate() {
+                    out[(i * kt + a) * kh * kw + b * kw + c] = *v;
+                }
+            }
+        }
+    }
+    flex_tensor(out, vec![co, ci, kt, kh, kw])
 }
 
 /// The convolution, parallel over (image, output channel) planes.

@@ -195,8 +195,14 @@ def conv3d_cases(g):
     # Odd strides, dilation, asymmetric padding and a bias: every edge of the valid ranges.
     case("dilated", (1, 2, 7, 11, 13), (3, 2, 3, 3, 3), (2, 1, 3), (1, 2, 0), (2, 1, 2), True)
     case("one_channel", (3, 1, 4, 9, 8), (5, 1, 2, 4, 5), (1, 3, 2), (0, 1, 4), (1, 2, 1), True)
-    # Wider inputs: a pointwise convolution (matmul weight gradient) and Burn's general route.
+    # Wider inputs: pointwise convolutions (matmul weight gradients, strided or not), stride-1
+    # kernels (one matmul per tap on shifted views: temporal, dilated spatial, cubic) and
+    # Burn's general route (a strided 3x3x3).
     case("pointwise", (2, 6, 3, 5, 7), (5, 6, 1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), True)
+    case("pointwise_strided", (2, 6, 3, 7, 8), (5, 6, 1, 1, 1), (1, 2, 2), (0, 0, 0), (1, 1, 1), False)
+    case("temporal", (2, 6, 5, 4, 6), (4, 6, 3, 1, 1), (1, 1, 1), (1, 0, 0), (1, 1, 1), False)
+    case("dilated_spatial", (2, 6, 2, 9, 8), (4, 6, 1, 3, 3), (1, 1, 1), (0, 2, 2), (1, 2, 2), False)
+    case("cubic", (2, 5, 4, 6, 7), (3, 5, 3, 3, 2), (1, 1, 1), (1, 0, 1), (2, 1, 3), True)
     case("wide", (2, 6, 4, 6, 5), (4, 6, 3, 3, 3), (1, 2, 1), (1, 1, 1), (1, 1, 1), False)
     save("ops_conv3d", tensors, cases)
 

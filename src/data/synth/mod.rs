@@ -335,12 +335,28 @@ impl Background {
         }
     }
 
+    /// Each grating `sin(kx·x + ky·y + φ)` is expanded as `sin(kx·x)·cos(ky·y + φ) +
+    /// cos(kx·x)·sin(ky·y + φ)`: sines per column and per row, not per pixel.
     fn render(&self, width: u32, height: u32, t: f64) -> RgbImage {
+        let shift = self.pan * t;
+        let table = |len: u32, f: &dyn Fn(&([f64; 2], f64, [f64; 3]), f64) -> f64| {
+            let rows: Vec<Vec<(f64, f64)>> = (0..len)
+                .map(|i| {
+                    self.waves
+                        .iter()
+                        .map(|w| f(w, i as f64).sin_cos())
+                        .collect()
+                })
+                .collect();
+            rows
+        };
+        let cols = table(width, &|(k, _, _), x| k[0] * (x + shift));
+        let rows = table(height, &|(k, phase, _), y| k[1] * y + phase);
         RgbImage::from_fn(width, height, |x, y| {
-            let (x, y) = (x as f64 + self.pan * t, y as f64);
             let mut c = self.base;
-            for (k, phase, amp) in &self.waves {
-                let s = (k[0] * x + k[1] * y + phase).sin();
+            let (col, row) = (&cols[x as usize], &rows[y as usize]);
+            for (((_, _, amp), (sx, cx)), (sy, cy)) in self.waves.iter().zip(col).zip(row) {
+                let s = sx * cy + cx * sy;
                 for ch in 0..3 {
                     c[ch] += amp[ch] * s;
                 }

@@ -49,6 +49,11 @@ pub struct SlowFastConfig {
     pub spatial_dilations: [usize; 4],
     #[config(default = "NormKind::FrozenBn")]
     pub norm: NormKind,
+    /// Start each block's last norm at weight 0, so every residual branch starts as the
+    /// identity (PySlowFast's `RESNET.ZERO_INIT_FINAL_BN`, set in its AVA and Kinetics
+    /// configs; Goyal et al. 2017). Only matters when training from scratch.
+    #[config(default = false)]
+    pub zero_init_final_norm: bool,
     /// Slow-pathway blocks of res2..res5 followed by a non-local block (PySlowFast's
     /// `NONLOCAL.LOCATION`; the R101 "50_50" AVA models: 6, 13 and 20 of res4).
     #[config(default = "[vec![], vec![], vec![], vec![]]")]
@@ -133,6 +138,7 @@ impl SlowFastConfig {
                                 groups: self.groups,
                             },
                             self.norm,
+                            self.zero_init_final_norm,
                             device,
                         )
                     })
@@ -324,7 +330,7 @@ pub struct Bottleneck3d<B: Backend> {
 }
 
 impl<B: Backend> ResBlock<B> {
-    fn new(shape: BlockShape, norm: NormKind, device: &B::Device) -> Self {
+    fn new(shape: BlockShape, norm: NormKind, zero_init_final: bool, device: &B::Device) -> Self {
         let BlockShape {
             dim_in,
             dim_out,
@@ -374,7 +380,11 @@ impl<B: Backend> ResBlock<B> {
                 ),
                 b_bn: bn(inner),
                 c: msra_conv3d(inner, dim_out, [1; 3], [1; 3], [0; 3], [1; 3], 1, device),
-                c_bn: bn(dim_out),
+                c_bn: if zero_init_final {
+                    bn(dim_out).with_zero_weight()
+                } else {
+                    bn(dim_out)
+                },
             },
         }
     }
@@ -389,5 +399,35 @@ impl<B: Backend> ResBlock<B> {
         let y = relu(b.b_bn.forward(conv3d(&b.b, y)));
         let y = b.c_bn.forward(conv3d(&b.c, y));
         relu(shortcut + y)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::Flex;
+    use burn::tensor::Distribution;
+
+    #[test]
+    fn zero_initialised_final_norms_make_blocks_start_as_the_identity() {
+        let device = Default::default();
+        let config = SlowFastConfig::new([1, 2, 1, 1])
+            .with_width_per_group(8)
+            .with_norm(NormKind::GroupNorm);
+        // res3's second slow block (64 channels in and out) has an identity shortcut, so
+        // with a zero residual branch it computes relu(x).
+        let x =
+            Tensor::<Flex, 5>::random([1, 64, 2, 4, 4], Distribution::Normal(0.0, 1.0), &device);
+        let zeroed = config
+            .clone()
+            .with_zero_init_final_norm(true)
+            .init::<Flex>(&device);
+        let y = zeroed.s3.pathway0[1].forward(x.clone());
+        y.into_data()
+            .assert_approx_eq::<f32>(&relu(x.clone()).into_data(), Default::default());
+        let plain = config.init::<Flex>(&device);
+        let y = plain.s3.pathway0[1].forward(x.clone());
+        let diff = (y - relu(x)).abs().max().into_scalar();
+        assert!(diff > 0.1, "an ordinary block is not the identity ({diff})");
     }
 }
