@@ -97,16 +97,18 @@ pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
     }
     let checkpoint = Checkpoint::open(&args.weights)?;
     let scratch = std::env::temp_dir().join(format!("avaloc-persons-{}", std::process::id()));
-    let keyframes = keyframes(&args, &scratch);
-    let job = PersonsJob {
-        network,
-        checkpoint,
-        keyframes: keyframes?,
-        threshold: args.threshold,
-        person_label: args.person_label,
-        batch: args.batch.max(1),
-    };
-    let result = backend::run(backend_choice, job);
+    // The scratch folder (decoded frames of a video) goes whether or not decoding succeeded.
+    let result = keyframes(&args, &scratch).and_then(|keyframes| {
+        let job = PersonsJob {
+            network,
+            checkpoint,
+            keyframes,
+            threshold: args.threshold,
+            person_label: args.person_label,
+            batch: args.batch.max(1),
+        };
+        backend::run(backend_choice, job)
+    });
     let _ = std::fs::remove_dir_all(&scratch);
     let (csv, keyframes, boxes) = result?;
     crate::io::write_atomic(&args.out, csv.as_bytes())
