@@ -1,5 +1,5 @@
 //! The epoch loop shared by every network: burn-train's [`TrainStep`] for the forward and
-//! backward pass, burn-optim's SGD (momentum with dampening 0, weight decay) under
+//! backward pass, burn-optim's SGD (momentum with dampening 0, weight decay) or AdamW under
 //! [`WarmupMultiStep`], gradient accumulation, a finite-loss check, validation after each
 //! epoch, atomic checkpoints (model, optimizer state, schedule position) with resume, and the
 //! metrics CSV and curves. A progress bar shows in a terminal; otherwise plain lines.
@@ -15,12 +15,12 @@ use burn::module::AutodiffModule;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::LrScheduler;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsAccumulator, Optimizer, SgdConfig};
+use burn::optim::{AdamWConfig, GradientsAccumulator, Optimizer, SgdConfig};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::train::{ItemLazy, TrainStep};
 
-use super::{EpochRecord, History, TrainSettings};
+use super::{EpochRecord, History, OptimizerKind, TrainSettings};
 
 /// Host values of one batch's losses, `total` being what was differentiated, and a short
 /// description of the batch for error messages.
@@ -53,7 +53,41 @@ type Mpk = NamedMpkFileRecorder<FullPrecisionSettings>;
 /// Trains `model` for `settings.epochs` epochs over `train`, validating with `validate`
 /// after each; returns the trained model and the per-epoch history.
 pub fn fit<B, M, V>(
+    model: M,
+    settings: &TrainSettings,
+    train: Arc<dyn DataLoader<B, M::Input>>,
+    validate: V,
+    run: Checkpointing<'_, M>,
+) -> Result<(M, History)>
+where
+    B: AutodiffBackend,
+    M: TrainStep<Output = StepLosses> + AutodiffModule<B> + 'static,
+    V: FnMut(&M::InnerModule, usize) -> Result<Vec<(String, f64)>>,
+{
+    let decay = Some(WeightDecayConfig::new(settings.weight_decay as f32));
+    match settings.optimizer {
+        OptimizerKind::Sgd => {
+            let momentum = MomentumConfig::new()
+                .with_momentum(settings.momentum)
+                .with_dampening(0.0);
+            let optim = SgdConfig::new()
+                .with_momentum(Some(momentum))
+                .with_weight_decay(decay)
+                .init::<B, M>();
+            run_epochs(model, optim, settings, train, validate, run)
+        }
+        OptimizerKind::AdamW => {
+            let optim = AdamWConfig::new()
+                .with_weight_decay(settings.weight_decay as f32)
+                .init::<B, M>();
+            run_epochs(model, optim, settings, train, validate, run)
+        }
+    }
+}
+
+fn run_epochs<B, M, V, O>(
     mut model: M,
+    mut optim: O,
     settings: &TrainSettings,
     train: Arc<dyn DataLoader<B, M::Input>>,
     mut validate: V,
@@ -63,6 +97,7 @@ where
     B: AutodiffBackend,
     M: TrainStep<Output = StepLosses> + AutodiffModule<B> + 'static,
     V: FnMut(&M::InnerModule, usize) -> Result<Vec<(String, f64)>>,
+    O: Optimizer<M, B>,
 {
     let out = run.out;
     std::fs::create_dir_all(out.join("checkpoints"))
@@ -73,14 +108,6 @@ where
     }
     let updates_per_epoch = batches.div_ceil(settings.accumulation);
     let mut schedule = settings.schedule(updates_per_epoch);
-    let mut optim = SgdConfig::new()
-        .with_momentum(Some(
-            MomentumConfig::new()
-                .with_momentum(settings.momentum)
-                .with_dampening(0.0),
-        ))
-        .with_weight_decay(Some(WeightDecayConfig::new(settings.weight_decay as f32)))
-        .init::<B, M>();
     let device = model.devices()[0].clone();
     let mut history = History::default();
     let mut first_epoch = 1;

@@ -19,4 +19,4 @@ pub use detector::{
 pub use fit::{Checkpointing, StepLosses, fit};
 pub use history::{EpochRecord, History};
 pub use schedule::WarmupMultiStep;
-pub use settings::{ActionSampling, DetectorSampling, TrainSettings};
+pub use settings::{ActionSampling, DetectorSampling, OptimizerKind, TrainSettings};

@@ -311,10 +311,13 @@ impl Actor {
     }
 }
 
+/// A sinusoidal grating: wave vector (per pixel), phase and amplitude per colour channel.
+type Grating = ([f64; 2], f64, [f64; 3]);
+
 /// A panning texture: a base colour plus a few random sinusoidal gratings.
 struct Background {
     base: [f64; 3],
-    waves: Vec<([f64; 2], f64, [f64; 3])>,
+    waves: Vec<Grating>,
     pan: f64,
 }
 
@@ -339,7 +342,7 @@ impl Background {
     /// cos(kx·x)·sin(ky·y + φ)`: sines per column and per row, not per pixel.
     fn render(&self, width: u32, height: u32, t: f64) -> RgbImage {
         let shift = self.pan * t;
-        let table = |len: u32, f: &dyn Fn(&([f64; 2], f64, [f64; 3]), f64) -> f64| {
+        let table = |len: u32, f: &dyn Fn(&Grating, f64) -> f64| {
             let rows: Vec<Vec<(f64, f64)>> = (0..len)
                 .map(|i| {
                     self.waves
