@@ -1,5 +1,5 @@
 //! The action model end to end on a tiny synthetic dataset: `avaloc train action`
-//! (checkpoints, metrics with the validation frame-mAP, resume), `avaloc actions` on the
+//! (checkpoints, metrics with the validation frame-mAP, resume of AdamW's state), `avaloc actions` on the
 //! exported weights (one CSV row per box and class, the scores the library computes for the
 //! same clip), `avaloc eval` on its output, and `avaloc demo` with a given config.
 
@@ -38,7 +38,8 @@ fusion_kernel = 3
 [train]
 epochs = 1
 batch_size = 4
-lr = 0.01
+optimizer = "adamw"
+lr = 0.001
 warmup_iters = 2
 steps = [1]
 workers = 1

@@ -195,3 +195,23 @@ impl TrainSettings {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &str) -> Result<TrainSettings, toml::de::Error> {
+        toml::from_str(&format!("epochs = 1\nbatch_size = 2\nlr = 0.01\n{extra}"))
+    }
+
+    #[test]
+    fn the_optimizer_is_sgd_unless_adamw_is_asked_for() {
+        assert_eq!(parse("").unwrap().optimizer, OptimizerKind::Sgd);
+        assert_eq!(
+            parse("optimizer = \"adamw\"").unwrap().optimizer,
+            OptimizerKind::AdamW
+        );
+        let err = parse("optimizer = \"adam\"").unwrap_err().to_string();
+        assert!(err.contains("adamw") && err.contains("sgd"), "{err}");
+    }
+}
