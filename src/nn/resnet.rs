@@ -10,6 +10,7 @@ use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Tensor, activation::relu, backend::Backend, module::max_pool2d};
 
 use super::{Norm, NormKind};
+use crate::ops::conv2d;
 
 /// Bottleneck output channels are `planes * EXPANSION`.
 const EXPANSION: usize = 4;
@@ -102,7 +103,7 @@ pub struct ResNet<B: Backend> {
 impl<B: Backend> ResNet<B> {
     /// Stage outputs `C2..C5` (strides 4, 8, 16, 32) of `[N, 3, H, W]` images.
     pub fn forward_features(&self, x: Tensor<B, 4>) -> [Tensor<B, 4>; 4] {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(self.bn1.forward(conv2d(&self.conv1, x)));
         let x = max_pool2d(x, [3, 3], [2, 2], [1, 1], [1, 1], false);
         let run =
             |x: Tensor<B, 4>, blocks: &[Bottleneck<B>]| blocks.iter().fold(x, |x, b| b.forward(x));
@@ -175,12 +176,12 @@ impl<B: Backend> Bottleneck<B> {
 
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => d.bn.forward(conv2d(&d.conv, x.clone())),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        let y = relu(self.bn2.forward(self.conv2.forward(y)));
-        let y = self.bn3.forward(self.conv3.forward(y));
+        let y = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        let y = relu(self.bn2.forward(conv2d(&self.conv2, y)));
+        let y = self.bn3.forward(conv2d(&self.conv3, y));
         relu(y + identity)
     }
 }

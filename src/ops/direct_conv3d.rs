@@ -1,4 +1,4 @@
-//! A [`Conv3d`] forward with direct kernels on flex for convolutions over few input channels:
+//! [`Conv3d`] (and [`Conv2d`]) forwards with direct kernels on flex for convolutions over few input channels:
 //! the video stems (a 5×7×7 or 1×7×7 kernel over RGB).
 //!
 //! Flex runs a 3-D convolution as im2col + gemm, and Burn's generic weight gradient as a
@@ -23,8 +23,8 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor};
-use burn::nn::PaddingConfig3d;
-use burn::nn::conv::Conv3d;
+use burn::nn::conv::{Conv2d, Conv3d};
+use burn::nn::{PaddingConfig2d, PaddingConfig3d};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
@@ -33,6 +33,16 @@ use rayon::prelude::*;
 /// Input channels up to which the direct kernels are used. Beyond, im2col's copies are
 /// amortised over enough gemm work.
 const MAX_CHANNELS_IN: usize = 4;
+
+/// Output channels up to which the direct forward kernel is used: there im2col feeds a gemm
+/// with too few rows (the demo's fast stem, 2 channels: 25 ms against flex's 72). With 64
+/// (the R50-FPN stem at 800×1333) flex's gemm is at least as fast.
+const MAX_DIRECT_CHANNELS_OUT: usize = 16;
+
+/// Whether the direct forward kernel computes this convolution.
+fn direct_forward_applies(x: &[usize], weight: &[usize]) -> bool {
+    x[1] <= MAX_CHANNELS_IN && weight[0] <= MAX_DIRECT_CHANNELS_OUT
+}
 
 type FlexAutodiff = Autodiff<Flex>;
 
@@ -43,22 +53,57 @@ pub(super) fn try_conv3d<B: Backend>(
     conv: &Conv3d<B>,
     x: Tensor<B, 5>,
 ) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
-    let few_channels = x.dims()[1] <= MAX_CHANNELS_IN;
-    let backend = TypeId::of::<B>();
     let padding = match conv.padding {
         PaddingConfig3d::Explicit(t, h, w) => [t, h, w],
         PaddingConfig3d::Valid => [0; 3],
         PaddingConfig3d::Same => return Err(x),
     };
-    let inference = backend == TypeId::of::<Flex>() && few_channels;
-    if conv.groups != 1
+    let options = ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups);
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    try_conv(x, conv.weight.val(), bias, options)
+}
+
+/// The same for a [`Conv2d`], as a 3-D convolution over one frame.
+pub(super) fn try_conv2d<B: Backend>(
+    conv: &Conv2d<B>,
+    x: Tensor<B, 4>,
+) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+    let padding = match conv.padding {
+        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
+            [0, top, left]
+        }
+        PaddingConfig2d::Valid => [0; 3],
+        _ => return Err(x),
+    };
+    let ([sh, sw], [dh, dw]) = (conv.stride, conv.dilation);
+    let options = ConvOptions::new([1, sh, sw], padding, [1, dh, dw], conv.groups);
+    let bias = conv.bias.as_ref().map(|b| b.val());
+    try_conv(
+        x.unsqueeze_dim(2),
+        conv.weight.val().unsqueeze_dim(2),
+        bias,
+        options,
+    )
+    .map(|y| y.squeeze_dim(2))
+    .map_err(|x| x.squeeze_dim(2))
+}
+
+fn try_conv<B: Backend>(
+    x: Tensor<B, 5>,
+    weight: Tensor<B, 5>,
+    bias: Option<Tensor<B, 1>>,
+    options: ConvOptions<3>,
+) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
+    let backend = TypeId::of::<B>();
+    let inference =
+        backend == TypeId::of::<Flex>() && direct_forward_applies(&x.dims(), &weight.dims());
+    if options.groups != 1
         || x.dtype() != DType::F32
         || !(inference || backend == TypeId::of::<FlexAutodiff>())
     {
         return Err(x);
     }
-    let options = ConvOptions::new(conv.stride, padding, conv.dilation, 1);
-    let weight = conv.weight.val().into_primitive().tensor();
+    let weight = weight.into_primitive().tensor();
     let x = x.into_primitive().tensor();
     let out: B::FloatTensorPrimitive = if inference {
         cast(forward(cast(x), cast(weight), &options))
@@ -66,8 +111,8 @@ pub(super) fn try_conv3d<B: Backend>(
         cast(autodiff_forward(cast(x), cast(weight), options))
     };
     let out = Tensor::from_primitive(TensorPrimitive::Float(out));
-    Ok(match &conv.bias {
-        Some(bias) => out + bias.val().reshape([1, -1, 1, 1, 1]),
+    Ok(match bias {
+        Some(bias) => out + bias.reshape([1, -1, 1, 1, 1]),
         None => out,
     })
 }
@@ -237,7 +282,7 @@ impl Phased {
 
 /// The convolution: direct over few input channels, flex's own otherwise.
 fn forward(x: FlexTensor, weight: FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
-    if x.layout().shape()[1] <= MAX_CHANNELS_IN {
+    if direct_forward_applies(x.layout().shape(), weight.layout().shape()) {
         direct_forward(&x, &weight, options)
     } else {
         Flex::conv3d(x, weight, None, options.clone())

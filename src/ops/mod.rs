@@ -22,7 +22,7 @@ pub use pool3d::{Pool3dOptions, avg_pool3d, max_pool3d};
 pub use roi_align::{roi_align, try_roi_align};
 pub use upsample::{upsample_nearest, upsample_nearest_2x};
 
-use burn::nn::conv::Conv3d;
+use burn::nn::conv::{Conv2d, Conv3d};
 use burn::tensor::{Tensor, backend::Backend};
 
 /// `conv.forward(x)`; on flex through direct kernels where `x` has few channels (the video
@@ -30,6 +30,17 @@ use burn::tensor::{Tensor, backend::Backend};
 pub fn conv3d<B: Backend>(conv: &Conv3d<B>, x: Tensor<B, 5>) -> Tensor<B, 5> {
     #[cfg(feature = "flex")]
     let x = match direct_conv3d::try_conv3d(conv, x) {
+        Ok(out) => return out,
+        Err(x) => x,
+    };
+    conv.forward(x)
+}
+
+/// `conv.forward(x)` for images, through the same routes as [`conv3d`] (over one frame): the
+/// detector's stem and its stride-1 and pointwise convolutions train without im2col copies.
+pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    #[cfg(feature = "flex")]
+    let x = match direct_conv3d::try_conv2d(conv, x) {
         Ok(out) => return out,
         Err(x) => x,
     };

@@ -9,6 +9,7 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Tensor, TensorData, activation::relu, backend::Backend};
 
 use super::Convention;
+use crate::ops::conv2d;
 use crate::ops::host::to_host_f32;
 use crate::ops::nms::batched_nms_host;
 use crate::ops::{BoxCoder, clip_box};
@@ -48,11 +49,11 @@ impl<B: Backend> RpnHead<B> {
     pub fn forward(&self, levels: &[Tensor<B, 4>]) -> (Tensor<B, 2>, Tensor<B, 3>) {
         let (mut objectness, mut deltas) = (Vec::new(), Vec::new());
         for level in levels {
-            let t = relu(self.conv.forward(level.clone()));
-            let logits = self.cls_logits.forward(t.clone());
+            let t = relu(conv2d(&self.conv, level.clone()));
+            let logits = conv2d(&self.cls_logits, t.clone());
             let [n, a, h, w] = logits.dims();
             objectness.push(logits.permute([0, 2, 3, 1]).reshape([n, h * w * a]));
-            let boxes = self.bbox_pred.forward(t).reshape([n, a, 4, h, w]);
+            let boxes = conv2d(&self.bbox_pred, t).reshape([n, a, 4, h, w]);
             deltas.push(boxes.permute([0, 3, 4, 1, 2]).reshape([n, h * w * a, 4]));
         }
         (Tensor::cat(objectness, 1), Tensor::cat(deltas, 1))
