@@ -1,18 +1,18 @@
-//! [`Conv3d`] (and [`Conv2d`]) forwards with direct kernels on flex for convolutions over few input channels:
-//! the video stems (a 5×7×7 or 1×7×7 kernel over RGB).
+//! [`Conv3d`] and [`Conv2d`] on flex with weight gradients that avoid im2col's copies.
 //!
-//! Flex runs a 3-D convolution as im2col + gemm, and Burn's generic weight gradient as a
-//! second convolution with the batch as input channels. For a stem that copies the whole
-//! kernel volume (735 floats for 5×7×7×3) per output position, twice, to feed a gemm with
-//! two or sixteen output rows: the fast stem took half of a SlowFast training step. Direct
-//! loops over input rows, split into stride phases so the inner loops are contiguous, do the
-//! same arithmetic without the copies (PyTorch's CPU kernels avoid them too). The loops are
-//! compiled for the CPU's widest vector unit by `pulp`'s run-time dispatch.
+//! Burn's generic weight gradient copies both operands with their first two axes swapped,
+//! then runs a convolution whose kernel is the whole output volume, so im2col copies the input
+//! once per kernel tap; flex's forward im2col copies the kernel volume per output position. For
+//! a video stem (5×7×7 over RGB into 2 channels) that took half of a SlowFast training step.
+//! Under autodiff every convolution is therefore recorded as one op (see [`weight_grad`] for
+//! the routes): direct loops for few input channels (input rows split into stride phases so the
+//! inner loops are contiguous, compiled for the CPU's widest vector unit by `pulp`), batched
+//! matmuls on views for pointwise and stride-1 convolutions, Burn's route otherwise.
 //!
 //! Rust has no specialisation, and threading a backend extension trait through every generic
 //! bound would touch the whole crate, so the backend is recognised at run time by `TypeId`
 //! and the tensors are moved across by `Any` downcasts (no unsafe code). Other backends,
-//! dtypes and shapes take the module's own forward, and so the same arithmetic.
+//! dtypes and settings take the module's own forward, and so the same arithmetic.
 
 use std::any::{Any, TypeId};
 
