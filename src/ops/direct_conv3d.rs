@@ -228,6 +228,21 @@ impl Geometry {
         lo..hi.max(lo)
     }
 
+    /// For temporal tap `a`: every output row `(t, vertical tap b, h)` whose input row lies
+    /// inside the input, with that input row's index `t_in·H + h_in` in one channel's volume.
+    #[inline(always)]
+    fn rows(&self, a: usize) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+        self.valid(0, a).flat_map(move |ot| {
+            let t_in = (ot * self.stride[0]) as isize + self.origin(0, a);
+            (0..self.kernel[1]).flat_map(move |b| {
+                self.valid(1, b).map(move |oh| {
+                    let h_in = (oh * self.stride[1]) as isize + self.origin(1, b);
+                    (ot, b, oh, t_in as usize * self.input[1] + h_in as usize)
+                })
+            })
+        })
+    }
+
     /// First input index of tap `k` at output 0 (may be negative: padding).
     #[inline(always)]
     fn origin(&self, axis: usize, k: usize) -> isize {
@@ -235,11 +250,16 @@ impl Geometry {
     }
 }
 
-/// A contiguous f32 copy of a flex tensor's elements.
+/// A flex tensor's f32 elements in row-major order: borrowed when contiguous, else one copy.
 fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
-        Some(s) if t.is_contiguous() => std::borrow::Cow::Borrowed(s),
-        _ => std::borrow::Cow::Owned(t.to_contiguous().as_slice::<f32>().expect("f32").to_vec()),
+        Some(s) => std::borrow::Cow::Borrowed(s),
+        None => std::borrow::Cow::Owned(
+            t.to_contiguous()
+                .into_data()
+                .into_vec::<f32>()
+                .expect("f32"),
+        ),
     }
 }
 
@@ -412,21 +432,14 @@ fn direct_forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<3>)
                 let rows = (n * g.channels_in + ci) * ti * hi;
                 let wc = &wv[(co * g.channels_in + ci) * kt * kh * kw..][..kt * kh * kw];
                 for a in 0..kt {
-                    for ot in g.valid(0, a) {
-                        let t_in = (ot * g.stride[0]) as isize + g.origin(0, a);
-                        for b in 0..kh {
-                            for oh in g.valid(1, b) {
-                                let h_in = (oh * g.stride[1]) as isize + g.origin(1, b);
-                                let row = rows + t_in as usize * hi + h_in as usize;
-                                let yrow = &mut y[(ot * ho + oh) * wo..][..wo];
-                                for c in 0..kw {
-                                    let k = wc[(a * kh + b) * kw + c];
-                                    let range = g.valid(2, c);
-                                    let src = xp.strided(row, g.origin(2, c), range.clone());
-                                    for (y, &v) in yrow[range].iter_mut().zip(src) {
-                                        *y += k * v;
-                                    }
-                                }
+                    for (ot, b, oh, row) in g.rows(a) {
+                        let yrow = &mut y[(ot * ho + oh) * wo..][..wo];
+                        for c in 0..kw {
+                            let k = wc[(a * kh + b) * kw + c];
+                            let range = g.valid(2, c);
+                            let src = xp.strided(rows + row, g.origin(2, c), range.clone());
+                            for (y, &v) in yrow[range].iter_mut().zip(src) {
+                                *y += k * v;
                             }
                         }
                     }
@@ -462,21 +475,14 @@ fn direct_weight_grad(
                 let (ci, a) = (rest / kt, rest % kt);
                 let rows = (n * g.channels_in + ci) * ti * hi;
                 let mut acc = vec![0.0f64; g.channels_out * kh * kw];
-                for ot in g.valid(0, a) {
-                    let t_in = (ot * g.stride[0]) as isize + g.origin(0, a);
-                    for b in 0..kh {
-                        for oh in g.valid(1, b) {
-                            let h_in = (oh * g.stride[1]) as isize + g.origin(1, b);
-                            let row = rows + t_in as usize * hi + h_in as usize;
-                            for co in 0..g.channels_out {
-                                let plane = (n * g.channels_out + co) * to * ho * wo;
-                                let dyrow = &dy[plane + (ot * ho + oh) * wo..][..wo];
-                                for c in 0..kw {
-                                    let range = g.valid(2, c);
-                                    let src = xp.strided(row, g.origin(2, c), range.clone());
-                                    acc[(co * kh + b) * kw + c] += dot(&dyrow[range], src) as f64;
-                                }
-                            }
+                for (ot, b, oh, row) in g.rows(a) {
+                    for co in 0..g.channels_out {
+                        let plane = (n * g.channels_out + co) * to * ho * wo;
+                        let dyrow = &dy[plane + (ot * ho + oh) * wo..][..wo];
+                        for c in 0..kw {
+                            let range = g.valid(2, c);
+                            let src = xp.strided(rows + row, g.origin(2, c), range.clone());
+                            acc[(co * kh + b) * kw + c] += dot(&dyrow[range], src) as f64;
                         }
                     }
                 }

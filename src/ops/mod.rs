@@ -25,8 +25,9 @@ pub use upsample::{upsample_nearest, upsample_nearest_2x};
 use burn::nn::conv::{Conv2d, Conv3d};
 use burn::tensor::{Tensor, backend::Backend};
 
-/// `conv.forward(x)`; on flex through direct kernels where `x` has few channels (the video
-/// stems), whose im2col would copy the whole kernel volume per output position.
+/// `conv.forward(x)`. On flex, under autodiff, recorded as one op whose weight gradient avoids
+/// im2col's copies, and computed by direct kernels where `x` has few channels (the video
+/// stems); see `direct_conv3d`.
 pub fn conv3d<B: Backend>(conv: &Conv3d<B>, x: Tensor<B, 5>) -> Tensor<B, 5> {
     #[cfg(feature = "flex")]
     let x = match direct_conv3d::try_conv3d(conv, x) {

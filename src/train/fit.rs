@@ -64,15 +64,15 @@ where
     M: TrainStep<Output = StepLosses> + AutodiffModule<B> + 'static,
     V: FnMut(&M::InnerModule, usize) -> Result<Vec<(String, f64)>>,
 {
-    let decay = Some(WeightDecayConfig::new(settings.weight_decay as f32));
     match settings.optimizer {
         OptimizerKind::Sgd => {
             let momentum = MomentumConfig::new()
                 .with_momentum(settings.momentum)
                 .with_dampening(0.0);
+            let decay = WeightDecayConfig::new(settings.weight_decay as f32);
             let optim = SgdConfig::new()
                 .with_momentum(Some(momentum))
-                .with_weight_decay(decay)
+                .with_weight_decay(Some(decay))
                 .init::<B, M>();
             run_epochs(model, optim, settings, train, validate, run)
         }

@@ -14,7 +14,8 @@ pub enum OptimizerKind {
     /// PySlowFast, LFB and torchvision.
     #[default]
     Sgd,
-    /// AdamW (β 0.9 / 0.999, ε 1e-8) with decoupled `weight_decay`; `momentum` is unused.
+    /// AdamW (β 0.9 / 0.999, ε 1e-5: Burn's defaults) with decoupled `weight_decay`;
+    /// `momentum` is unused.
     /// Converges in fewer updates when training small networks from scratch.
     #[serde(rename = "adamw")]
     AdamW,

@@ -342,16 +342,16 @@ impl Background {
     /// cos(kx·x)·sin(ky·y + φ)`: sines per column and per row, not per pixel.
     fn render(&self, width: u32, height: u32, t: f64) -> RgbImage {
         let shift = self.pan * t;
-        let table = |len: u32, f: &dyn Fn(&Grating, f64) -> f64| {
-            let rows: Vec<Vec<(f64, f64)>> = (0..len)
+        // Per pixel column (or row): (sin, cos) of each grating's phase along that axis.
+        let table = |len: u32, f: &dyn Fn(&Grating, f64) -> f64| -> Vec<Vec<(f64, f64)>> {
+            (0..len)
                 .map(|i| {
                     self.waves
                         .iter()
                         .map(|w| f(w, i as f64).sin_cos())
                         .collect()
                 })
-                .collect();
-            rows
+                .collect()
         };
         let cols = table(width, &|(k, _, _), x| k[0] * (x + shift));
         let rows = table(height, &|(k, phase, _), y| k[1] * y + phase);
