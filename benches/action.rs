@@ -12,7 +12,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use avaloc::config::NetworkFile;
+use avaloc::config::ActionFile;
 use avaloc::data::ClipBatch;
 use avaloc::models::action::{ActionModel, ActionModelConfig};
 use avaloc::nn::losses::bce_with_logits_mean;
@@ -45,11 +45,7 @@ fn inputs<B: Backend>(device: &B::Device) -> (Tensor<B, 5>, Tensor<B, 5>, Tensor
 /// The action model of `configs/action/<name>.toml`.
 fn action_config(name: &str) -> ActionModelConfig {
     let path = format!("{}/configs/action/{name}.toml", env!("CARGO_MANIFEST_DIR"));
-    NetworkFile::load(path)
-        .unwrap()
-        .network
-        .action_model()
-        .unwrap()
+    ActionFile::load(path).unwrap().network.model_config()
 }
 
 fn slowfast(c: &mut Criterion) {
@@ -77,7 +73,7 @@ fn slowfast(c: &mut Criterion) {
         b.iter(|| {
             let logits =
                 model
-                    .head
+                    .classifier
                     .logits(model.features(slow.clone(), fast.clone(), rois.clone()));
             let loss = bce_with_logits_mean(logits, targets.clone());
             let grads = GradientsParams::from_grads(loss.backward(), &model);

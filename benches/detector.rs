@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use avaloc::config::NetworkFile;
+use avaloc::config::DetectorFile;
 use avaloc::models::detector::{DetectionTarget, FasterRcnn};
 use burn::backend::Flex;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig, momentum::MomentumConfig};
@@ -22,11 +22,7 @@ fn faster_rcnn(c: &mut Criterion) {
         env!("CARGO_MANIFEST_DIR"),
         "/configs/detector/faster_rcnn_r50_fpn.toml"
     );
-    let config = NetworkFile::load(path)
-        .unwrap()
-        .network
-        .faster_rcnn()
-        .unwrap();
+    let config = DetectorFile::load(path).unwrap().network.model_config();
     let model = config.init::<Flex>(&device);
     let image = Tensor::<Flex, 3>::random([3, 800, 1333], Distribution::Uniform(0.0, 1.0), &device);
     let mut group = c.benchmark_group("detector");
@@ -34,7 +30,7 @@ fn faster_rcnn(c: &mut Criterion) {
         .sample_size(10)
         .measurement_time(Duration::from_secs(60));
     group.bench_function("faster_rcnn_r50_fpn_800x1333", |b| {
-        b.iter(|| black_box(model.detect(&config, vec![image.clone()])))
+        b.iter(|| black_box(model.detect(vec![image.clone()])))
     });
     group.finish();
 }
@@ -46,9 +42,9 @@ fn train_step(c: &mut Criterion) {
         env!("CARGO_MANIFEST_DIR"),
         "/configs/detector/faster_rcnn_synth.toml"
     );
-    let file = NetworkFile::load(path).unwrap();
-    let config = file.network.faster_rcnn().unwrap();
-    let training = file.train.unwrap().detector.training_config();
+    let file = DetectorFile::load(path).unwrap();
+    let config = file.network.model_config();
+    let training = file.train_settings().unwrap().detector.training_config();
     let mut model = config.init::<B>(&device);
     let images: Vec<Tensor<B, 3>> = (0..4)
         .map(|_| Tensor::random([3, 240, 320], Distribution::Uniform(0.0, 1.0), &device))
@@ -73,7 +69,7 @@ fn train_step(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(30));
     group.bench_function("train_step_synth_4x240x320", |b| {
         b.iter(|| {
-            let losses = model.losses(&config, &training, images.clone(), &targets, Some(&mut rng));
+            let losses = model.losses(&training, images.clone(), &targets, Some(&mut rng));
             let grads = GradientsParams::from_grads(losses.total().backward(), &model);
             model = optim.step(0.001, model.clone(), grads);
         })

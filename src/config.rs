@@ -1,4 +1,8 @@
-//! TOML configuration files (`configs/`): serde structs mirroring them, validated on load.
+//! Configuration files (`configs/*.toml`): loading, validation and dispatch on `[network]
+//! kind`. Each model family owns its table and what it builds from it
+//! ([`ResNetSpec`], [`DetectorSpec`], [`ActionSpec`]); commands load the typed file they need
+//! ([`DetectorFile`], [`ActionFile`]), and a file of another kind, or without the table a
+//! command needs, is a [`ConfigError`] naming the file.
 
 use std::path::{Path, PathBuf};
 
@@ -6,17 +10,11 @@ use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
 use crate::infer::TestViews;
-use crate::models::action::{ActionModel, ActionModelConfig, Instantiation, SlowFastConfig};
-use crate::models::detector::{
-    Convention, DetectionConfig, FasterRcnn, FasterRcnnConfig, ImageTransformConfig,
-    MultiScaleRoiAlign, ProposalConfig, ResNetFpnConfig,
-};
-use crate::nn::{NormKind, ResNetConfig};
+use crate::models::action::ActionSpec;
+use crate::models::detector::DetectorSpec;
+use crate::nn::ResNetSpec;
 use crate::train::TrainSettings;
-use crate::weights::{
-    Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, detectron2_faster_rcnn, load_into,
-    pyslowfast_slowfast, torchvision_faster_rcnn, torchvision_resnet,
-};
+use crate::weights::{Checkpoint, LoadMode, LoadReport, WeightsError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -34,155 +32,88 @@ pub enum ConfigError {
     },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
-}
-
-/// A configuration file that describes one network in its `[network]` table.
-#[derive(Debug, Clone, Deserialize)]
-pub struct NetworkFile {
-    pub network: NetworkConfig,
-    /// How `avaloc train` trains the network (absent in inference-only configs).
-    pub train: Option<TrainSettings>,
-    /// How the action model is tested (`avaloc actions`, validation while training).
-    #[serde(default)]
-    pub test: TestViews,
-}
-
-/// A ResNet / ResNeXt trunk (`[network.backbone]`): `depth` (50, 101, 152) or `blocks`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BackboneSpec {
-    pub depth: Option<usize>,
-    pub blocks: Option<[usize; 4]>,
-    #[serde(default = "one")]
-    pub groups: usize,
-    #[serde(default = "sixty_four")]
-    pub width_per_group: usize,
-    /// Stem channels; stages have 1, 2, 4, 8 times as many planes (torchvision: 64).
-    #[serde(default = "sixty_four")]
-    pub base_channels: usize,
-    /// `"frozen_bn"` (pretrained weights, the default), `"group_norm"` (from scratch, small
-    /// batches) or `"batch_norm"` (batch statistics while training, as PySlowFast fine-tunes).
-    #[serde(default)]
-    pub norm: NormKind,
+    #[error(
+        "{}: not {expected} configuration (kind = \"{kind}\"); it describes kind = \"{found}\"",
+        path.display()
+    )]
+    WrongKind {
+        path: PathBuf,
+        expected: &'static str,
+        kind: &'static str,
+        found: &'static str,
+    },
+    #[error("{}: no [{table}] table, which {purpose} needs", path.display())]
+    MissingTable {
+        path: PathBuf,
+        table: &'static str,
+        purpose: &'static str,
+    },
 }
 
 /// The networks a configuration can describe, by `kind`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum NetworkConfig {
     /// A torchvision-style ResNet / ResNeXt trunk, with a classifier when `num_classes` is set.
-    Resnet {
-        backbone: BackboneSpec,
-        num_classes: Option<usize>,
-    },
+    Resnet(ResNetSpec),
     /// torchvision's Faster R-CNN on a ResNet/ResNeXt-FPN backbone.
-    FasterRcnn {
-        backbone: BackboneSpec,
-        /// Classes including the background: 91 for COCO, 2 for a person-only detector.
-        num_classes: usize,
-        #[serde(default = "two_fifty_six")]
-        fpn_channels: usize,
-        #[serde(default = "one_thousand_twenty_four")]
-        representation: usize,
-        #[serde(default = "eight_hundred")]
-        min_size: usize,
-        #[serde(default = "thirteen_thirty_three")]
-        max_size: usize,
-        /// `"torchvision"` (default), `"detectron2"` or `"detectron1"`: the weights' naming
-        /// and the box, anchor and RoIAlign conventions they were trained with.
-        #[serde(default)]
-        convention: Convention,
-        /// Input normalisation `(rgb - mean) / std` on the 0–255 scale, in RGB order;
-        /// absent: ImageNet's (torchvision's and detectron2's X-101-32x8d).
-        pixel_mean: Option<[f32; 3]>,
-        pixel_std: Option<[f32; 3]>,
-    },
+    FasterRcnn(DetectorSpec),
     /// PySlowFast's SlowFast with the AVA RoI head.
-    Slowfast {
-        /// Depth (50, 101) or blocks, groups and width per group of both pathways.
-        backbone: BackboneSpec,
-        #[serde(default)]
-        slowfast: Box<SlowFastSpec>,
-        /// Action classes (80 for AVA's full list, 60 for the evaluated ones).
-        num_classes: usize,
-        /// PySlowFast's `DETECTION.ALIGNED` (False for the Caffe2-trained model zoo).
-        #[serde(default = "yes")]
-        aligned: bool,
-        #[serde(default = "half")]
-        dropout: f64,
-        /// Concatenate each pathway's clip average to every RoI feature.
-        #[serde(default)]
-        global_pool: bool,
-        /// Frames of the fast pathway and the stride between them (32 × 2).
-        frames: usize,
-        sampling_rate: usize,
-    },
+    Slowfast(ActionSpec),
 }
 
-/// The `[network.slowfast]` table: PySlowFast's `SLOWFAST.*` and the AVA stride settings.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SlowFastSpec {
-    pub alpha: usize,
-    pub beta_inv: usize,
-    pub fusion_channel_ratio: usize,
-    pub fusion_kernel: usize,
-    /// `RESNET.NUM_BLOCK_TEMP_KERNEL` (same for both pathways); absent: every block.
-    pub temporal_blocks: Option<[usize; 4]>,
-    pub spatial_strides: [usize; 4],
-    pub spatial_dilations: [usize; 4],
-    /// Slow-pathway blocks of res2..res5 followed by a non-local block (`NONLOCAL.LOCATION`).
-    pub nonlocal: [Vec<usize>; 4],
-    /// `NONLOCAL.POOL` (t, h, w) and `NONLOCAL.INSTANTIATION`.
-    pub nonlocal_pool: [usize; 3],
-    pub nonlocal_instantiation: Instantiation,
-    /// `RESNET.ZERO_INIT_FINAL_BN`: each block's last norm starts at weight 0 (training from
-    /// scratch; imported weights replace it).
-    pub zero_init_final_norm: bool,
-}
+impl NetworkConfig {
+    /// The `kind` key.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Resnet(_) => "resnet",
+            Self::FasterRcnn(_) => "faster_rcnn",
+            Self::Slowfast(_) => "slowfast",
+        }
+    }
 
-impl Default for SlowFastSpec {
-    fn default() -> Self {
-        Self {
-            alpha: 4,
-            beta_inv: 8,
-            fusion_channel_ratio: 2,
-            fusion_kernel: 5,
-            temporal_blocks: None,
-            spatial_strides: [1, 2, 2, 1],
-            spatial_dilations: [1, 1, 1, 2],
-            nonlocal: Default::default(),
-            nonlocal_pool: [1, 2, 2],
-            nonlocal_instantiation: Instantiation::DotProduct,
-            zero_init_final_norm: false,
+    fn validate(&self) -> Result<(), String> {
+        match self {
+            Self::Resnet(spec) => spec.validate(),
+            Self::FasterRcnn(spec) => spec.validate(),
+            Self::Slowfast(spec) => spec.validate(),
+        }
+    }
+
+    /// Builds the network and loads `checkpoint` into it through the network's source naming
+    /// (or avaloc's own); the report says what fitted.
+    pub fn load_weights<B: Backend>(
+        &self,
+        checkpoint: &Checkpoint,
+        mode: LoadMode,
+        device: &B::Device,
+    ) -> Result<LoadReport, WeightsError> {
+        match self {
+            Self::Resnet(spec) => spec.load::<B>(checkpoint, mode, device).map(|(_, r)| r),
+            Self::FasterRcnn(spec) => spec.load::<B>(checkpoint, mode, device).map(|(_, r)| r),
+            Self::Slowfast(spec) => spec.load::<B>(checkpoint, mode, device).map(|(_, r)| r),
         }
     }
 }
 
-fn yes() -> bool {
-    true
-}
-fn half() -> f64 {
-    0.5
+/// A configuration file of any kind: `[network]`, and `[train]` / `[test]` where given.
+#[derive(Debug, Clone)]
+pub struct NetworkFile {
+    pub path: PathBuf,
+    pub network: NetworkConfig,
+    /// How `avaloc train` trains the network (absent in inference-only configs).
+    pub train: Option<TrainSettings>,
+    /// How the action model is tested (`avaloc actions`, validation while training).
+    pub test: TestViews,
 }
 
-fn one() -> usize {
-    1
-}
-fn sixty_four() -> usize {
-    64
-}
-fn two_fifty_six() -> usize {
-    256
-}
-fn one_thousand_twenty_four() -> usize {
-    1024
-}
-fn eight_hundred() -> usize {
-    800
-}
-fn thirteen_thirty_three() -> usize {
-    1333
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    network: NetworkConfig,
+    train: Option<TrainSettings>,
+    #[serde(default)]
+    test: TestViews,
 }
 
 impl NetworkFile {
@@ -192,321 +123,118 @@ impl NetworkFile {
             path: path.to_path_buf(),
             source,
         })?;
-        let file: Self = toml::from_str(&text).map_err(|source| ConfigError::Toml {
+        let raw: RawFile = toml::from_str(&text).map_err(|source| ConfigError::Toml {
             path: path.to_path_buf(),
             source,
         })?;
-        file.network
+        raw.network
             .validate()
-            .and_then(|()| file.train.as_ref().map_or(Ok(()), TrainSettings::validate))
-            .and_then(|()| file.test.validate())
+            .and_then(|()| raw.train.as_ref().map_or(Ok(()), TrainSettings::validate))
+            .and_then(|()| raw.test.validate())
             .map_err(|message| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 message,
             })?;
-        Ok(file)
+        Ok(Self {
+            path: path.to_path_buf(),
+            network: raw.network,
+            train: raw.train,
+            test: raw.test,
+        })
+    }
+
+    fn wrong_kind(&self, expected: &'static str, kind: &'static str) -> ConfigError {
+        ConfigError::WrongKind {
+            path: self.path.clone(),
+            expected,
+            kind,
+            found: self.network.kind(),
+        }
     }
 }
 
-impl BackboneSpec {
-    fn validate(&self) -> Result<(), String> {
-        match (self.depth, self.blocks) {
-            (Some(d), None) if ResNetConfig::blocks_for_depth(d).is_none() => {
-                return Err(format!(
-                    "network.backbone.depth = {d}: expected 50, 101 or 152"
-                ));
-            }
-            (Some(_), Some(_)) | (None, None) => {
-                return Err(
-                    "give exactly one of network.backbone.depth and network.backbone.blocks".into(),
-                );
-            }
-            (_, Some(b)) if b.contains(&0) => {
-                return Err(format!(
-                    "network.backbone.blocks = {b:?}: every stage needs a block"
-                ));
-            }
-            _ => {}
-        }
-        if self.groups == 0 || self.width_per_group == 0 || self.base_channels == 0 {
-            return Err(
-                "network.backbone.groups, width_per_group and base_channels must be positive"
-                    .into(),
-            );
-        }
-        Ok(())
-    }
-
-    /// The trunk's configuration (validated specs only).
-    pub fn resnet(&self) -> ResNetConfig {
-        let blocks = self
-            .blocks
-            .or_else(|| self.depth.and_then(ResNetConfig::blocks_for_depth))
-            .expect("validated: depth or blocks");
-        ResNetConfig::new(blocks)
-            .with_groups(self.groups)
-            .with_width_per_group(self.width_per_group)
-            .with_base_channels(self.base_channels)
-            .with_norm(self.norm)
-    }
+/// The `[train]` table of `file`, which `purpose` needs.
+fn train_table(
+    path: &Path,
+    train: &Option<TrainSettings>,
+    purpose: &'static str,
+) -> Result<TrainSettings, ConfigError> {
+    train.clone().ok_or_else(|| ConfigError::MissingTable {
+        path: path.to_path_buf(),
+        table: "train",
+        purpose,
+    })
 }
 
-impl NetworkConfig {
-    fn validate(&self) -> Result<(), String> {
-        match self {
-            Self::Resnet { backbone, .. } => backbone.validate(),
-            Self::Slowfast {
-                backbone,
-                slowfast,
-                frames,
-                sampling_rate,
-                ..
-            } => {
-                backbone.validate()?;
-                let w = backbone.width_per_group;
-                if slowfast.alpha == 0
-                    || slowfast.beta_inv == 0
-                    || w % slowfast.beta_inv != 0
-                    || slowfast.fusion_channel_ratio == 0
-                    || slowfast.beta_inv % slowfast.fusion_channel_ratio != 0
-                {
-                    return Err(format!(
-                        "network.slowfast: width_per_group {w} must divide by beta_inv {}, \
-                         which must divide by fusion_channel_ratio {} (all positive)",
-                        slowfast.beta_inv, slowfast.fusion_channel_ratio
-                    ));
-                }
-                let blocks = backbone.resnet().blocks;
-                if let Some(stage) =
-                    (0..4).find(|&i| slowfast.nonlocal[i].iter().any(|&b| b >= blocks[i]))
-                {
-                    return Err(format!(
-                        "network.slowfast.nonlocal: res{} has only {} blocks",
-                        stage + 2,
-                        blocks[stage]
-                    ));
-                }
-                if *frames == 0 || frames % slowfast.alpha != 0 {
-                    return Err(format!(
-                        "network.frames = {frames}: a positive multiple of alpha {}",
-                        slowfast.alpha
-                    ));
-                }
-                if *sampling_rate == 0 {
-                    return Err("network.sampling_rate must be positive".into());
-                }
-                Ok(())
-            }
-            Self::FasterRcnn {
-                backbone,
-                num_classes,
-                min_size,
-                max_size,
-                ..
-            } => {
-                backbone.validate()?;
-                if *num_classes < 2 {
-                    return Err("network.num_classes counts the background too: at least 2".into());
-                }
-                if min_size > max_size {
-                    return Err(format!(
-                        "network.min_size {min_size} is above max_size {max_size}"
-                    ));
-                }
-                Ok(())
-            }
-        }
-    }
+/// A detector configuration (`kind = "faster_rcnn"`).
+#[derive(Debug, Clone)]
+pub struct DetectorFile {
+    pub path: PathBuf,
+    pub network: DetectorSpec,
+    pub train: Option<TrainSettings>,
+}
 
-    /// The detector's configuration, for `kind = "faster_rcnn"`.
-    pub fn faster_rcnn(&self) -> Option<FasterRcnnConfig> {
-        match self {
-            Self::FasterRcnn {
-                backbone,
-                num_classes,
-                fpn_channels,
-                representation,
-                min_size,
-                max_size,
-                convention,
-                pixel_mean,
-                pixel_std,
-            } => {
-                let pooler = match convention {
-                    Convention::Torchvision | Convention::Detectron1 => MultiScaleRoiAlign::new(),
-                    Convention::Detectron2 => MultiScaleRoiAlign::new()
-                        .with_aligned(true)
-                        .with_sampling_ratio(0),
-                };
-                let mut transform = ImageTransformConfig::new()
-                    .with_min_size(*min_size)
-                    .with_max_size(*max_size)
-                    .with_convention(*convention);
-                if let Some(mean) = pixel_mean {
-                    transform.mean = mean.map(|m| m / 255.0);
-                }
-                if let Some(std) = pixel_std {
-                    transform.std = std.map(|s| s / 255.0);
-                }
-                Some(
-                    FasterRcnnConfig::new(
-                        ResNetFpnConfig::new(backbone.resnet()).with_out_channels(*fpn_channels),
-                        *num_classes,
-                    )
-                    .with_representation(*representation)
-                    .with_transform(transform)
-                    .with_convention(*convention)
-                    .with_proposals(ProposalConfig::new().with_convention(*convention))
-                    .with_box_roi_pool(pooler.with_convention(*convention))
-                    .with_detection(DetectionConfig::new().with_convention(*convention)),
-                )
-            }
-            Self::Resnet { .. } | Self::Slowfast { .. } => None,
-        }
-    }
-
-    /// The action model of a `kind = "slowfast"` config.
-    pub fn action_model(&self) -> Option<ActionModelConfig> {
-        let Self::Slowfast {
-            backbone,
-            slowfast,
-            num_classes,
-            aligned,
-            dropout,
-            global_pool,
-            ..
-        } = self
-        else {
-            return None;
-        };
-        let trunk = backbone.resnet();
-        let net = SlowFastConfig::new(trunk.blocks)
-            .with_temporal_blocks(slowfast.temporal_blocks)
-            .with_width_per_group(backbone.width_per_group)
-            .with_groups(backbone.groups)
-            .with_alpha(slowfast.alpha)
-            .with_beta_inv(slowfast.beta_inv)
-            .with_fusion_channel_ratio(slowfast.fusion_channel_ratio)
-            .with_fusion_kernel(slowfast.fusion_kernel)
-            .with_spatial_strides(slowfast.spatial_strides)
-            .with_spatial_dilations(slowfast.spatial_dilations)
-            .with_nonlocal(slowfast.nonlocal.clone())
-            .with_nonlocal_pool(slowfast.nonlocal_pool)
-            .with_nonlocal_instantiation(slowfast.nonlocal_instantiation)
-            .with_zero_init_final_norm(slowfast.zero_init_final_norm)
-            .with_norm(backbone.norm);
-        Some(
-            ActionModelConfig::new(net, *num_classes)
-                .with_aligned(*aligned)
-                .with_dropout(*dropout)
-                .with_global_pool(*global_pool),
-        )
-    }
-
-    /// Builds the network and loads `checkpoint` into it through the network's source naming
-    /// (or as it is, for checkpoints avaloc wrote).
-    pub fn load_weights<B: Backend>(
-        &self,
-        checkpoint: &Checkpoint,
-        mode: LoadMode,
-        device: &B::Device,
-    ) -> Result<LoadReport, WeightsError> {
-        let native = checkpoint.is_native();
-        let keymap = |source: KeyMap| if native { KeyMap::identity() } else { source };
-        match self {
-            Self::Resnet {
-                backbone,
-                num_classes,
-            } => {
-                let net = backbone
-                    .resnet()
-                    .with_num_classes(*num_classes)
-                    .init::<B>(device);
-                load_into(
-                    net,
-                    checkpoint,
-                    &keymap(torchvision_resnet(num_classes.is_some())),
-                    mode,
-                )
-                .map(|(_, r)| r)
-            }
-            Self::FasterRcnn { .. } => self
-                .detector_with_weights::<B>(checkpoint, mode, device)
-                .map(|(_, r)| r),
-            Self::Slowfast { .. } => self
-                .action_with_weights::<B>(checkpoint, mode, device)
-                .map(|(_, r)| r),
-        }
-    }
-
-    /// The action model of a `kind = "slowfast"` config with `checkpoint` loaded (PySlowFast
-    /// naming, or as it is for checkpoints avaloc wrote).
-    ///
-    /// # Panics
-    /// When the config describes another kind of network.
-    pub fn action_with_weights<B: Backend>(
-        &self,
-        checkpoint: &Checkpoint,
-        mode: LoadMode,
-        device: &B::Device,
-    ) -> Result<(ActionModel<B>, LoadReport), WeightsError> {
-        let net = self
-            .action_model()
-            .expect("a slowfast config")
-            .init::<B>(device);
-        let keymap = if checkpoint.is_native() {
-            KeyMap::identity()
-        } else {
-            pyslowfast_slowfast()
-        };
-        load_into(net, checkpoint, &keymap, mode)
-    }
-
-    /// Frames per clip and the stride between them, for an action model.
-    pub fn clip_spec(&self) -> Option<crate::data::ClipSpec> {
-        match self {
-            Self::Slowfast {
-                frames,
-                sampling_rate,
-                ..
-            } => Some(crate::data::ClipSpec {
-                num_frames: *frames,
-                stride: *sampling_rate,
+impl DetectorFile {
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let file = NetworkFile::load(path)?;
+        match file.network {
+            NetworkConfig::FasterRcnn(network) => Ok(Self {
+                path: file.path,
+                network,
+                train: file.train,
             }),
-            _ => None,
+            _ => Err(file.wrong_kind("a detector", "faster_rcnn")),
         }
     }
 
-    /// The detector of a `kind = "faster_rcnn"` config with `checkpoint` loaded (torchvision
-    /// naming, or as it is for checkpoints avaloc wrote).
-    ///
-    /// # Panics
-    /// When the config describes another kind of network.
-    pub fn detector_with_weights<B: Backend>(
-        &self,
-        checkpoint: &Checkpoint,
-        mode: LoadMode,
-        device: &B::Device,
-    ) -> Result<(FasterRcnn<B>, LoadReport), WeightsError> {
-        let net = self
-            .faster_rcnn()
-            .expect("a faster_rcnn config")
-            .init::<B>(device);
-        let keymap = match self {
-            _ if checkpoint.is_native() => KeyMap::identity(),
-            Self::FasterRcnn {
-                convention: Convention::Detectron2 | Convention::Detectron1,
-                ..
-            } => detectron2_faster_rcnn(),
-            _ => torchvision_faster_rcnn(),
-        };
-        load_into(net, checkpoint, &keymap, mode)
+    /// The `[train]` table (`avaloc train detector` needs it).
+    pub fn train_settings(&self) -> Result<TrainSettings, ConfigError> {
+        train_table(&self.path, &self.train, "training")
     }
 }
 
-#[cfg(test)]
+/// An action-model configuration (`kind = "slowfast"`).
+#[derive(Debug, Clone)]
+pub struct ActionFile {
+    pub path: PathBuf,
+    pub network: ActionSpec,
+    pub train: Option<TrainSettings>,
+    pub test: TestViews,
+}
+
+impl ActionFile {
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let file = NetworkFile::load(path)?;
+        match file.network {
+            NetworkConfig::Slowfast(network) => Ok(Self {
+                path: file.path,
+                network,
+                train: file.train,
+                test: file.test,
+            }),
+            _ => Err(file.wrong_kind("an action model", "slowfast")),
+        }
+    }
+
+    /// The `[train]` table (`avaloc train action` needs it).
+    pub fn train_settings(&self) -> Result<TrainSettings, ConfigError> {
+        train_table(&self.path, &self.train, "training")
+    }
+
+    /// An error naming this file.
+    pub fn invalid(&self, message: String) -> ConfigError {
+        ConfigError::Invalid {
+            path: self.path.clone(),
+            message,
+        }
+    }
+}
+
+#[cfg(all(test, feature = "flex"))]
 mod tests {
     use super::*;
+    use crate::models::detector::Convention;
+    use crate::nn::NormKind;
 
     /// Every shipped configuration parses and validates, and the seed recipe carries the
     /// report's numbers.
@@ -527,8 +255,8 @@ mod tests {
             }
         }
         assert!(count >= 10, "{count} configs");
-        let seed = NetworkFile::load(root.join("ms_ava.toml")).unwrap();
-        let train = seed.train.unwrap();
+        let seed = ActionFile::load(root.join("ms_ava.toml")).unwrap();
+        let train = seed.train_settings().unwrap();
         assert_eq!(
             (train.epochs, train.lr, train.steps.clone(), train.gamma),
             (26, 0.01, vec![15, 20], 0.1)
@@ -542,20 +270,25 @@ mod tests {
             (seed.test.short_sides.clone(), seed.test.flip),
             (vec![224, 256, 320], true)
         );
-        let model = seed.network.action_model().unwrap();
+        let model = seed.network.model_config();
         assert!(model.global_pool);
         assert_eq!(model.backbone.norm, NormKind::BatchNorm);
         // 2048 + 256 channels per box, twice with the global feature.
-        assert_eq!(model.head().feature_dim(), 2 * (2048 + 256));
+        assert_eq!(model.classifier().in_features, 2 * (2048 + 256));
 
         // FAIR's AVA detector: Detectron's conventions reach every stage, its BGR mean (RGB
         // order, on the 0–1 scale the transform sees) and no scaling.
-        let ava =
-            NetworkFile::load(root.join("detector/faster_rcnn_x101_32x8d_fpn_ava_detectron1.toml"));
-        let detector = ava.unwrap().network.faster_rcnn().unwrap();
+        let ava = DetectorFile::load(
+            root.join("detector/faster_rcnn_x101_32x8d_fpn_ava_detectron1.toml"),
+        )
+        .unwrap();
         let d1 = Convention::Detectron1;
+        let detector = ava
+            .network
+            .model_config()
+            .init::<burn::backend::Flex>(&Default::default());
         assert_eq!(
-            (detector.convention, detector.proposals.convention),
+            (detector.convention, detector.rpn.proposals.convention),
             (d1, d1)
         );
         assert_eq!(
@@ -565,12 +298,82 @@ mod tests {
             ),
             (d1, d1)
         );
-        assert_eq!(detector.transform.convention, d1);
+        assert_eq!(
+            (
+                detector.transform.convention,
+                detector.rpn.anchors.convention
+            ),
+            (d1, d1)
+        );
         assert!(!detector.box_roi_pool.aligned && detector.box_roi_pool.sampling_ratio == 2);
         assert_eq!(
             detector.transform.mean,
             [122.7717 / 255.0, 115.9465 / 255.0, 102.9801 / 255.0]
         );
         assert_eq!(detector.transform.std, [1.0 / 255.0; 3]);
+    }
+
+    /// Unset keys take the model configs' defaults (torchvision's and PySlowFast's).
+    #[test]
+    fn unset_keys_take_the_model_defaults() {
+        let detector: NetworkConfig =
+            toml::from_str("kind = \"faster_rcnn\"\nnum_classes = 2\n[backbone]\ndepth = 50\n")
+                .unwrap();
+        let NetworkConfig::FasterRcnn(spec) = detector else {
+            panic!("a detector")
+        };
+        let config = spec.model_config();
+        assert_eq!(
+            (
+                config.backbone.out_channels,
+                config.representation,
+                config.transform.min_size,
+                config.transform.max_size
+            ),
+            (256, 1024, 800, 1333)
+        );
+        assert_eq!(config.backbone.body.width_per_group, 64);
+        let action: NetworkConfig = toml::from_str(
+            "kind = \"slowfast\"\nnum_classes = 80\nframes = 32\nsampling_rate = 2\n\
+             [backbone]\ndepth = 50\n",
+        )
+        .unwrap();
+        let NetworkConfig::Slowfast(spec) = action else {
+            panic!("an action model")
+        };
+        let config = spec.model_config();
+        assert_eq!(
+            (
+                config.backbone.alpha,
+                config.backbone.beta_inv,
+                config.backbone.fusion_kernel,
+                config.aligned,
+                config.dropout,
+                config.global_pool
+            ),
+            (4, 8, 5, true, 0.5, false)
+        );
+        assert_eq!(config.backbone.spatial_dilations, [1, 1, 1, 2]);
+    }
+
+    #[test]
+    fn a_file_of_another_kind_or_without_train_is_an_error_naming_it() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs");
+        let err = ActionFile::load(root.join("detector/faster_rcnn_tiny.toml")).unwrap_err();
+        assert!(
+            err.to_string().contains("faster_rcnn_tiny.toml")
+                && err
+                    .to_string()
+                    .contains("not an action model configuration"),
+            "{err}"
+        );
+        let err = DetectorFile::load(root.join("action/slowfast_tiny.toml")).unwrap_err();
+        assert!(err.to_string().contains("kind = \"slowfast\""), "{err}");
+        let tiny = ActionFile::load(root.join("action/slowfast_tiny.toml")).unwrap();
+        let err = tiny.train_settings().unwrap_err().to_string();
+        assert!(
+            err.contains("slowfast_tiny.toml") && err.contains("no [train] table"),
+            "{err}"
+        );
     }
 }

@@ -14,5 +14,6 @@ pub mod io;
 pub mod models;
 pub mod nn;
 pub mod ops;
+pub mod progress;
 pub mod train;
 pub mod weights;

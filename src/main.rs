@@ -7,6 +7,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(avaloc::progress::styled_stderr())
         .init();
     match avaloc::cli::main() {
         Ok(()) => ExitCode::SUCCESS,

@@ -8,14 +8,15 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use avaloc::config::NetworkFile;
+use avaloc::config::ActionFile;
+use avaloc::data::SeededBatcher;
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{
     ClipBatch, ClipBatcher, ClipTransform, LabelMap, Normalization, read_ava_csv, read_person_boxes,
 };
-use avaloc::train::{History, keyframe_samples, unlabelled_people};
+use avaloc::data::{keyframe_samples, unlabelled_people};
+use avaloc::train::History;
 use avaloc::weights::{Checkpoint, LoadMode};
-use burn::data::dataloader::batcher::Batcher;
 use common::{TestBackend, avaloc};
 
 const CONFIG: &str = r#"
@@ -178,11 +179,11 @@ fn trains_resumes_scores_and_evaluates() {
     );
 
     // The first box's rows hold the model's scores for its clip, in label-map order.
-    let file = NetworkFile::load(&config).unwrap();
+    let file = ActionFile::load(&config).unwrap();
     let device = Default::default();
     let (model, _) = file
         .network
-        .action_with_weights::<TestBackend>(
+        .load::<TestBackend>(
             &Checkpoint::open(&weights).unwrap(),
             LoadMode::Strict,
             &device,
@@ -192,7 +193,7 @@ fn trains_resumes_scores_and_evaluates() {
     let samples = keyframe_samples(
         &unlabelled_people(&boxes[..1]),
         &data,
-        file.network.clip_spec().unwrap(),
+        file.network.clip_spec(),
     )
     .unwrap();
     let batcher = ClipBatcher::new(
@@ -204,7 +205,7 @@ fn trains_resumes_scores_and_evaluates() {
         &labels,
         0,
     );
-    let batch: ClipBatch<TestBackend> = batcher.batch(samples.samples().to_vec(), &device);
+    let batch: ClipBatch<TestBackend> = batcher.batch(samples.samples().to_vec(), 0, &device);
     let scores = common::values(model.clip_scores(batch.clips, batch.rois));
     for ((row, label), score) in rows.iter().zip(&labels.labels).zip(&scores) {
         assert_eq!(row.key, boxes[0].key);

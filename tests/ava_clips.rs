@@ -146,10 +146,10 @@ fn missing_and_corrupt_frames_name_the_file() {
 
 mod batching {
     use super::*;
+    use avaloc::data::SeededBatcher;
     use avaloc::data::{
         AvaKeyframes, ClipBatcher, ClipSpec, FrameLayout, KeyframeKey, LabelMap, PersonAnnotation,
     };
-    use burn::data::dataloader::batcher::Batcher;
     use burn::data::dataset::Dataset;
     use std::path::Path;
 
@@ -229,6 +229,7 @@ mod batching {
         );
         let batch: avaloc::data::ClipBatch<TestBackend> = batcher.batch(
             vec![dataset.get(0).unwrap(), dataset.get(1).unwrap()],
+            0,
             &Default::default(),
         );
         assert_eq!(batch.clips.dims(), [2, 3, 4, 24, 32]);
@@ -283,6 +284,7 @@ mod batching {
         );
         let batch: avaloc::data::ClipBatch<TestBackend> = batcher.batch(
             vec![dataset.get(0).unwrap(), dataset.get(1).unwrap()],
+            0,
             &Default::default(),
         );
         assert_eq!(

@@ -26,7 +26,7 @@ fn detections_match_torchvision() {
         1e-4,
     );
 
-    let detections = model.detect(&config, vec![image]);
+    let detections = model.detect(vec![image]);
     let d = &detections[0];
     assert_eq!(d.labels, io.ints("labels"));
     assert_close("scores", &d.scores, &io.floats("scores"), 1e-4);
@@ -176,8 +176,8 @@ fn detectron2_names_load_the_same_weights() {
     let io = Fixture::open("detector_tiny_io");
     let image: Tensor<TestBackend, 3> = io.tensor("image");
     assert_eq!(
-        model.detect(&config, vec![image.clone()]),
-        reference.detect(&config, vec![image])
+        model.detect(vec![image.clone()]),
+        reference.detect(vec![image])
     );
 }
 
@@ -187,7 +187,7 @@ fn detectron2_names_load_the_same_weights() {
 /// 1e-2 original pixels, scores within 1e-4.
 #[test]
 fn detectron1_convention_matches_detectrons_procedure() {
-    use avaloc::config::NetworkFile;
+    use avaloc::config::DetectorFile;
     use avaloc::weights::{Checkpoint, LoadMode};
     let toml = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -200,21 +200,20 @@ fn detectron1_convention_matches_detectrons_procedure() {
     );
     let config_path = std::env::temp_dir().join("avaloc-detectron1-tiny.toml");
     std::fs::write(&config_path, toml).unwrap();
-    let network = NetworkFile::load(&config_path).unwrap().network;
+    let network = DetectorFile::load(&config_path).unwrap().network;
     std::fs::remove_file(&config_path).unwrap();
-    let config = network.faster_rcnn().unwrap();
 
     let path = common::tiny_detector_checkpoint_named(detectron2_name);
     let checkpoint = Checkpoint::open(&path).unwrap();
     let (model, report) = network
-        .detector_with_weights::<TestBackend>(&checkpoint, LoadMode::Strict, &Default::default())
+        .load::<TestBackend>(&checkpoint, LoadMode::Strict, &Default::default())
         .unwrap();
     std::fs::remove_file(path).unwrap();
     assert!(report.is_exact(), "{report}");
 
     let io = Fixture::open("detector_tiny_detectron1_io");
     let image: Tensor<TestBackend, 3> = Fixture::open("detector_tiny_io").tensor("image");
-    let d = &model.detect(&config, vec![image])[0];
+    let d = &model.detect(vec![image])[0];
     assert_eq!(d.labels, io.ints("labels"));
     assert_close("scores", &d.scores, &io.floats("scores"), 1e-4);
     let boxes: Vec<f32> = d.boxes.iter().flatten().copied().collect();

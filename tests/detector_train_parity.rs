@@ -38,13 +38,7 @@ fn losses_and_gradients_match_torchvision() {
             labels: fx.ints(&format!("labels{i}")),
         })
         .collect();
-    let losses = model.losses::<StdRng>(
-        &config,
-        &DetectorTrainingConfig::new(),
-        images,
-        &targets,
-        None,
-    );
+    let losses = model.losses::<StdRng>(&DetectorTrainingConfig::new(), images, &targets, None);
     for (name, value) in losses.values() {
         let key = match name {
             "rpn_objectness" => "loss_objectness",
@@ -72,11 +66,11 @@ fn losses_and_gradients_match_torchvision() {
         ),
         (
             "rpn.head.conv.0.0.weight",
-            grad(&model.rpn_head.conv.weight),
+            grad(&model.rpn.head.conv.weight),
         ),
         (
             "rpn.head.bbox_pred.weight",
-            grad(&model.rpn_head.bbox_pred.weight),
+            grad(&model.rpn.head.bbox_pred.weight),
         ),
         (
             "roi_heads.box_head.fc6.weight",

@@ -183,7 +183,7 @@ fn sgd_steps_reduce_the_loss_on_one_batch() {
     let mut losses: Vec<f64> = Vec::new();
     for step in 0..30 {
         let mut rng = StdRng::seed_from_u64(step);
-        let l = model.losses(&config, &training, images.clone(), &targets, Some(&mut rng));
+        let l = model.losses(&training, images.clone(), &targets, Some(&mut rng));
         let total = l.total();
         losses.push(l.values().iter().map(|(_, v)| v).sum());
         let grads = GradientsParams::from_grads(total.backward(), &model);

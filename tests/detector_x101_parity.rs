@@ -8,7 +8,7 @@
 
 mod common;
 
-use avaloc::config::NetworkFile;
+use avaloc::config::{NetworkConfig, NetworkFile};
 use avaloc::weights::{Checkpoint, LoadMode};
 use burn::tensor::Tensor;
 use common::{Fixture, TestBackend, max_abs_diff, values};
@@ -35,26 +35,30 @@ fn resnext101_detector_matches_torchvision() {
         "{} is missing: run .venv-ref/bin/python tests/reference/detector_x101.py",
         weights.display()
     );
-    let network: NetworkFile = toml::from_str(CONFIG).unwrap();
-    let config = network.network.faster_rcnn().unwrap();
+    let path = std::env::temp_dir().join(format!("avaloc-x101-{}.toml", std::process::id()));
+    std::fs::write(&path, CONFIG).unwrap();
+    let file = NetworkFile::load(&path).unwrap();
+    std::fs::remove_file(&path).unwrap();
+    let NetworkConfig::FasterRcnn(spec) = file.network else {
+        panic!("a detector config")
+    };
     let device = Default::default();
     let checkpoint = Checkpoint::open(&weights).unwrap();
-    let (model, report) = network
-        .network
-        .detector_with_weights::<TestBackend>(&checkpoint, LoadMode::Strict, &device)
+    let (model, report) = spec
+        .load::<TestBackend>(&checkpoint, LoadMode::Strict, &device)
         .unwrap();
     assert!(report.is_exact(), "{report}");
 
     let io = Fixture::open("ondemand/detector_x101_io");
     let image: Tensor<TestBackend, 3> = io.tensor("image");
-    let batch = config.transform.apply(vec![image.clone()]);
+    let batch = model.transform.apply(vec![image.clone()]);
     for (i, level) in model.backbone.forward(batch.images).into_iter().enumerate() {
         let expected = io.floats(&format!("level{i}"));
         let scale = expected.iter().fold(0f32, |m, v| m.max(v.abs()));
         let err = max_abs_diff(&values(level), &expected);
         assert!(err <= 1e-3 * scale, "level {i}: {err:e} > 1e-3 × {scale:e}");
     }
-    let d = model.detect(&config, vec![image]).remove(0);
+    let d = model.detect(vec![image]).remove(0);
     assert_eq!(d.labels, io.ints("labels"));
     common::assert_close("scores", &d.scores, &io.floats("scores"), 1e-3);
     let boxes: Vec<f32> = d.boxes.iter().flatten().copied().collect();

@@ -9,7 +9,7 @@ use common::avaloc;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use avaloc::config::NetworkFile;
+use avaloc::config::DetectorFile;
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{decode_frame, read_person_boxes};
 use avaloc::weights::{Checkpoint, LoadMode};
@@ -77,19 +77,17 @@ fn keyframe_boxes_are_the_detectors_person_detections() {
         .filter(|b| b.key.timestamp_s == 902)
         .map(|b| b.box_xyxy_norm)
         .collect();
-    let network = NetworkFile::load(CONFIG).unwrap().network;
+    let network = DetectorFile::load(CONFIG).unwrap().network;
     let checkpoint = Checkpoint::open(&weights).unwrap();
     let (model, _) = network
-        .detector_with_weights::<TestBackend>(&checkpoint, LoadMode::Strict, &Default::default())
+        .load::<TestBackend>(&checkpoint, LoadMode::Strict, &Default::default())
         .unwrap();
     let frame = decode_frame(&frames.join("syn_val_000_000061.jpg")).unwrap();
     let pixels: Vec<f32> = (0..3)
         .flat_map(|c| frame.pixels().map(move |p| p[c] as f32 / 255.0))
         .collect();
     let image = Tensor::from_data(TensorData::new(pixels, [3, 72, 96]), &Default::default());
-    let d = model
-        .detect(&network.faster_rcnn().unwrap(), vec![image])
-        .remove(0);
+    let d = model.detect(vec![image]).remove(0);
     let expected: Vec<[f64; 4]> = d
         .boxes
         .iter()

@@ -78,10 +78,11 @@ fn training_loss_and_gradients_match_pytorch() {
     .unwrap();
     let io = Fixture::open("slowfast_tiny_io");
     let expected = Fixture::open("slowfast_tiny_grads");
-    let logits =
-        model
-            .head
-            .logits(model.features(io.tensor("slow"), io.tensor("fast"), io.tensor("boxes")));
+    let logits = model.classifier.logits(model.features(
+        io.tensor("slow"),
+        io.tensor("fast"),
+        io.tensor("boxes"),
+    ));
     let loss = bce_with_logits_mean(logits, expected.tensor::<A, 2>("targets"));
     assert_close(
         "loss",
@@ -118,7 +119,7 @@ fn training_loss_and_gradients_match_pytorch() {
             "head.projection.bias".into(),
             values(
                 model
-                    .head
+                    .classifier
                     .projection
                     .bias
                     .as_ref()
@@ -129,7 +130,7 @@ fn training_loss_and_gradients_match_pytorch() {
         ),
     ];
     // Burn stores a linear weight as [in, out], PyTorch as [out, in].
-    let projection = model.head.projection.weight.grad(&grads).unwrap();
+    let projection = model.classifier.projection.weight.grad(&grads).unwrap();
     checked.push((
         "head.projection.weight".into(),
         values(projection.transpose()),
@@ -156,9 +157,9 @@ fn r50_8x8_config_matches_pyslowfast() {
         env!("CARGO_MANIFEST_DIR"),
         "/configs/action/slowfast_r50_8x8_ava.toml"
     );
-    let network = avaloc::config::NetworkFile::load(config).unwrap().network;
+    let network = avaloc::config::ActionFile::load(config).unwrap().network;
     let (model, report) = network
-        .action_with_weights::<TestBackend>(
+        .load::<TestBackend>(
             &Checkpoint::open(&weights).unwrap(),
             LoadMode::Strict,
             &Default::default(),
@@ -184,7 +185,7 @@ fn r50_8x8_config_matches_pyslowfast() {
 #[test]
 fn global_pooling_feature_is_the_clip_average_of_each_pathway() {
     let config = tiny().with_global_pool(true);
-    assert_eq!(config.head().feature_dim(), 2 * (256 + 64));
+    assert_eq!(config.classifier().in_features, 2 * (256 + 64));
     let device = Default::default();
     let model = config.init::<TestBackend>(&device);
     let io = Fixture::open("slowfast_tiny_io");
@@ -241,16 +242,12 @@ fn weights_check_accepts_a_pyslowfast_checkpoint() {
 
 #[test]
 fn r101_config_places_nonlocal_blocks_as_pyslowfast() {
-    use avaloc::config::NetworkFile;
+    use avaloc::config::{ActionFile, NetworkFile};
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/configs/action/slowfast_r101_32x2_ava.toml"
     );
-    let config = NetworkFile::load(path)
-        .unwrap()
-        .network
-        .action_model()
-        .unwrap();
+    let config = ActionFile::load(path).unwrap().network.model_config();
     let model = config.init::<TestBackend>(&Default::default());
     let s4 = &model.backbone.s4;
     assert_eq!((s4.pathway0.len(), s4.pathway1.len()), (23, 23));

@@ -6,12 +6,11 @@ use std::path::{Path, PathBuf};
 
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{
-    AvaKeyframes, ClipBatch, ClipBatcher, ClipSpec, ClipTransform, FrameLayout, LabelMap,
-    Normalization, group_annotations, read_ava_csv, read_exclusions, read_frame_list,
-    read_person_boxes,
+    AvaKeyframes, ClipBatch, ClipBatcher, ClipSpec, ClipTransform, EpochBatches, FrameLayout,
+    LabelMap, Normalization, OrderedLoader, group_annotations, read_ava_csv, read_exclusions,
+    read_frame_list, read_person_boxes,
 };
 use avaloc::eval::{EvalOptions, evaluate_files};
-use burn::data::dataloader::DataLoaderBuilder;
 
 const SMALL: SynthConfig = SynthConfig {
     train_videos: 1,
@@ -187,14 +186,16 @@ fn the_data_loader_batches_the_dataset_on_parallel_workers() {
         crop: 64,
     };
     let batcher = ClipBatcher::new(transform, Normalization::default(), &labels, 7);
-    let loader =
-        DataLoaderBuilder::<burn::backend::Flex, _, ClipBatch<burn::backend::Flex>>::new(batcher)
-            .batch_size(2)
-            .shuffle(1)
-            .num_workers(2)
-            .build(dataset);
+    let loader = OrderedLoader::<burn::backend::Flex, _, ClipBatch<burn::backend::Flex>>::new(
+        dataset,
+        batcher,
+        2,
+        2,
+        1,
+        Default::default(),
+    );
     let (mut seen, mut boxes) = (0, 0);
-    for batch in loader.iter() {
+    for batch in loader.epoch(1) {
         let [b, c, t, h, w] = batch.clips.dims();
         assert_eq!((c, t, h, w), (3, 8, 64, 64));
         assert_eq!(batch.labels.dims()[1], labels.labels.len());

@@ -2,24 +2,19 @@
 //! with precomputed boxes) — every keyframe's clip, the action model's scores for every box,
 //! written as an AVA detections CSV that `avaloc eval` scores; optionally annotated keyframes.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use burn::tensor::backend::Backend;
 use clap::Args;
 
-use super::dataset::default_labelmap;
-use super::video::video_frames;
-use crate::backend::{self, BackendChoice, Job};
-use crate::config::{NetworkConfig, NetworkFile};
+use crate::backend::{self, BackendChoice};
+use crate::config::ActionFile;
 use crate::data::{
-    AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, LabelMap, Normalization,
-    read_person_boxes, write_ava_csv,
+    AVA_VIDEO_START_S, AvaKeyframes, LabelMap, VideoFrames, default_labelmap, keyframe_samples,
+    read_person_boxes, unlabelled_people, write_ava_csv,
 };
-use crate::infer::{PersonScores, TestViews, detection_rows, draw_keyframes, score_keyframes};
-use crate::train::{keyframe_samples, unlabelled_people};
-use crate::weights::{Checkpoint, LoadMode};
+use crate::infer::{ActionScoring, detection_rows, draw_keyframes, keyframe_images};
+use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
 pub struct ActionsArgs {
@@ -68,14 +63,8 @@ pub struct ActionsArgs {
 }
 
 pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
-    let file = NetworkFile::load(&args.config)?;
-    if file.network.action_model().is_none() {
-        bail!(
-            "{}: not an action model configuration (kind = \"slowfast\")",
-            args.config.display()
-        );
-    }
-    let mut views = file.test;
+    let config = ActionFile::load(&args.config)?;
+    let mut views = config.test.clone();
     if !args.short_sides.is_empty() {
         views.short_sides = args.short_sides.clone();
     }
@@ -86,29 +75,16 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_labelmap(&args.data));
     let labels = LabelMap::read(&labelmap)?;
-    let scratch = std::env::temp_dir().join(format!("avaloc-actions-{}", std::process::id()));
-    let result = score_and_write(args, file.network, labels, views, &scratch, backend_choice);
-    let _ = std::fs::remove_dir_all(&scratch);
-    result
-}
-
-fn score_and_write(
-    args: ActionsArgs,
-    network: NetworkConfig,
-    labels: LabelMap,
-    views: TestViews,
-    scratch: &Path,
-    backend_choice: BackendChoice,
-) -> Result<()> {
     let people = unlabelled_people(&read_person_boxes(&args.boxes, args.threshold)?);
-    let clip = network.clip_spec().expect("checked: slowfast");
-    let single = video_frames(args.frames.as_deref(), args.video.as_deref(), scratch)?;
-    let samples = match single {
-        Some((video_id, frames)) => {
+    let clip = config.network.clip_spec();
+    let video = VideoFrames::open(args.frames.as_deref(), args.video.as_deref())?;
+    let samples = match &video {
+        Some(video) => {
+            let video_id = &video.video_id;
             let total = people.len();
             let people: Vec<_> = people
                 .into_iter()
-                .filter(|p| p.key.video_id == video_id)
+                .filter(|p| &p.key.video_id == video_id)
                 .collect();
             if people.is_empty() {
                 bail!("{}: no boxes of video {video_id:?}", args.boxes.display());
@@ -120,19 +96,14 @@ fn score_and_write(
                     total - people.len()
                 );
             }
-            AvaKeyframes::from_frame_files(&people, &video_id, &frames, args.start, clip)?
+            AvaKeyframes::from_frame_files(&people, video_id, &video.frames, args.start, clip)?
         }
-        None => keyframe_samples(&people, &args.data, clip)?,
+        None => keyframe_samples(&people, &args.data, clip)
+            .with_context(|| format!("keyframes under {}", args.data.display()))?,
     };
-    let job = ActionsJob::new(
-        network,
-        &args.config,
-        Checkpoint::open(&args.weights)?,
-        &labels,
-        samples.samples().to_vec(),
-        views,
-    )?;
-    let samples = job.samples.clone();
+    let samples = samples.samples().to_vec();
+    let checkpoint = Checkpoint::open(&args.weights)?;
+    let job = ActionScoring::new(&config, checkpoint, &labels, samples.clone(), views)?;
     let people = backend::run(backend_choice, job)?;
     write_ava_csv(&args.out, &detection_rows(&people, &labels))
         .with_context(|| format!("writing {}", args.out.display()))?;
@@ -148,73 +119,4 @@ fn score_and_write(
         println!("{}: {} annotated keyframes", dir.display(), written.len());
     }
     Ok(())
-}
-
-/// Each keyframe's own frame: the middle of its clip.
-pub fn keyframe_images(samples: &[KeyframeSample]) -> BTreeMap<KeyframeKey, PathBuf> {
-    samples
-        .iter()
-        .map(|s| (s.key.clone(), s.frames[s.frames.len() / 2].clone()))
-        .collect()
-}
-
-/// Scores the people of a dataset's keyframes with an action model.
-pub struct ActionsJob {
-    network: NetworkConfig,
-    checkpoint: Checkpoint,
-    pub samples: Vec<KeyframeSample>,
-    views: TestViews,
-}
-
-impl ActionsJob {
-    pub fn new(
-        network: NetworkConfig,
-        config_path: &Path,
-        checkpoint: Checkpoint,
-        labels: &LabelMap,
-        samples: Vec<KeyframeSample>,
-        views: TestViews,
-    ) -> Result<Self> {
-        let Some(model) = network.action_model() else {
-            bail!(
-                "{}: not an action model configuration (kind = \"slowfast\")",
-                config_path.display()
-            );
-        };
-        if model.num_classes != labels.labels.len() {
-            bail!(
-                "{}: network.num_classes = {} but the label map has {} classes",
-                config_path.display(),
-                model.num_classes,
-                labels.labels.len()
-            );
-        }
-        Ok(Self {
-            network,
-            checkpoint,
-            samples,
-            views,
-        })
-    }
-}
-
-impl Job for ActionsJob {
-    type Output = Vec<PersonScores>;
-
-    fn run<B: Backend>(self, device: B::Device) -> Result<Vec<PersonScores>> {
-        let (model, _) =
-            self.network
-                .action_with_weights::<B>(&self.checkpoint, LoadMode::Strict, &device)?;
-        let progress = indicatif::ProgressBar::new(self.samples.len() as u64);
-        let people = score_keyframes(
-            &model,
-            &self.samples,
-            &self.views,
-            Normalization::default(),
-            &device,
-            |done| progress.set_position(done as u64),
-        );
-        progress.finish_and_clear();
-        Ok(people)
-    }
 }

@@ -1,8 +1,10 @@
-//! Where an AVA-format dataset's files are, with AVA v2.2's names as defaults.
+//! The dataset options shared by the commands that read an AVA-format dataset.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
+
+use crate::data::DatasetFiles;
 
 #[derive(Debug, Clone, Args)]
 pub struct DatasetArgs {
@@ -27,44 +29,13 @@ pub struct DatasetArgs {
 }
 
 impl DatasetArgs {
-    fn annotation(&self, name: &str) -> PathBuf {
-        self.data.join("annotations").join(name)
-    }
-
-    pub fn train_csv(&self) -> PathBuf {
-        self.train_csv
-            .clone()
-            .unwrap_or_else(|| self.annotation("ava_train_v2.2.csv"))
-    }
-
-    pub fn val_csv(&self) -> PathBuf {
-        self.val_csv
-            .clone()
-            .unwrap_or_else(|| self.annotation("ava_val_v2.2.csv"))
-    }
-
-    pub fn labelmap(&self) -> PathBuf {
-        self.labelmap
-            .clone()
-            .unwrap_or_else(|| default_labelmap(&self.data))
-    }
-
-    pub fn exclusions(&self) -> Option<PathBuf> {
-        self.exclusions.clone().or_else(|| {
-            let default = self.annotation("ava_val_excluded_timestamps_v2.2.csv");
-            default.exists().then_some(default)
-        })
-    }
-}
-
-/// AVA's label map of the 60 evaluated classes under `<data>/annotations`, or the full
-/// `ava_action_list_v2.2.pbtxt` where that is absent (the synthetic dataset).
-pub fn default_labelmap(data: &Path) -> PathBuf {
-    let annotations = data.join("annotations");
-    let evaluated = annotations.join("ava_action_list_v2.2_for_activitynet_2019.pbtxt");
-    if evaluated.exists() {
-        evaluated
-    } else {
-        annotations.join("ava_action_list_v2.2.pbtxt")
+    pub fn files(self) -> DatasetFiles {
+        DatasetFiles {
+            root: self.data,
+            train_csv: self.train_csv,
+            val_csv: self.val_csv,
+            labelmap: self.labelmap,
+            exclusions: self.exclusions,
+        }
     }
 }

@@ -9,19 +9,16 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use super::actions::{ActionsJob, keyframe_images};
-use super::dataset::DatasetArgs;
-use super::train::{ActionArgs, ActionJob};
 use crate::backend::{self, BackendChoice};
-use crate::config::NetworkFile;
+use crate::config::ActionFile;
 use crate::data::synth::{SynthConfig, generate};
 use crate::data::{
-    KeyframeSample, LabelMap, PersonAnnotation, read_ava_csv, read_exclusions, read_person_boxes,
-    write_ava_csv,
+    DatasetFiles, KeyframeSample, LabelMap, PersonAnnotation, action_people, keyframe_samples,
+    read_ava_csv, read_exclusions, read_person_boxes, unlabelled_people, write_ava_csv,
 };
 use crate::eval::{EvalOptions, FrameMapResult, evaluate, per_class_table, write_plot};
-use crate::infer::{PersonScores, detection_rows, draw_keyframes};
-use crate::train::{action_people, keyframe_samples, unlabelled_people};
+use crate::infer::{ActionScoring, PersonScores, detection_rows, draw_keyframes, keyframe_images};
+use crate::train::{ActionRun, DetectedBoxes};
 use crate::weights::Checkpoint;
 
 /// The demo's model and recipe, written into the run folder when no --config is given.
@@ -101,13 +98,8 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
         std::fs::remove_dir_all(&train_dir)
             .with_context(|| format!("removing {}", train_dir.display()))?;
     }
-    let dataset = DatasetArgs {
-        data: args.data.clone(),
-        train_csv: None,
-        val_csv: None,
-        labelmap: None,
-        exclusions: None,
-    };
+    let dataset = DatasetFiles::at(&args.data);
+    let file = ActionFile::load(&config)?;
     if weights.exists() {
         println!(
             "using the finished training in {} (--retrain trains again)",
@@ -115,18 +107,16 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
         );
     } else {
         let resume = train_dir.join("checkpoints").join("last").exists();
-        let job = ActionJob::new(ActionArgs {
-            config: config.clone(),
-            dataset: dataset.clone(),
-            train_boxes: None,
-            val_boxes: None,
-            box_threshold: 0.8,
-            out: train_dir.clone(),
+        let run = ActionRun::new(
+            file.clone(),
+            dataset.clone(),
+            DetectedBoxes::default(),
+            None,
+            train_dir.clone(),
             resume,
-            weights: None,
-            epochs: args.epochs,
-        })?;
-        backend::run_train(backend_choice, job)?;
+            args.epochs,
+        )?;
+        backend::run_train(backend_choice, run)?;
     }
 
     let labels = LabelMap::read(&dataset.labelmap())?;
@@ -136,18 +126,13 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
         Some(path) => read_exclusions(&path)?,
         None => Default::default(),
     };
-    let file = NetworkFile::load(&config)?;
-    let clip = file
-        .network
-        .clip_spec()
-        .context("not an action model config")?;
+    let clip = file.network.clip_spec();
     let score = |people: &[PersonAnnotation]| -> Result<(Vec<PersonScores>, Vec<KeyframeSample>)> {
         let samples = keyframe_samples(people, &args.data, clip)?
             .samples()
             .to_vec();
-        let job = ActionsJob::new(
-            file.network.clone(),
-            &config,
+        let job = ActionScoring::new(
+            &file,
             Checkpoint::open(&weights)?,
             &labels,
             samples.clone(),

@@ -7,7 +7,6 @@ mod eval;
 mod persons;
 mod synth;
 mod train;
-mod video;
 mod weights;
 
 use anyhow::Result;

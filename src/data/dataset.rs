@@ -1,16 +1,15 @@
-//! Keyframe samples as a Burn `Dataset`, and the `Batcher` that turns them into clip tensors,
+//! Keyframe samples as a Burn `Dataset`, and the batcher that turns them into clip tensors,
 //! RoIs and multi-hot labels.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use burn::data::dataloader::batcher::Batcher;
 use burn::data::dataset::Dataset;
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use super::loader::{SeededBatcher, mix_seed};
 use super::{
     AVA_FPS, ClipTransform, DataError, FrameLayout, KeyframeKey, LabelMap, Normalization,
     PersonAnnotation, clip_frame_indices, keyframe_frame_index, list_frame_files, load_clip,
@@ -163,7 +162,6 @@ pub struct ClipBatcher {
     norm: Normalization,
     classes: Vec<i64>,
     seed: u64,
-    draws: AtomicU64,
 }
 
 impl ClipBatcher {
@@ -178,22 +176,21 @@ impl ClipBatcher {
             norm,
             classes: labels.labels.iter().map(|l| l.id).collect(),
             seed,
-            draws: AtomicU64::new(0),
         }
     }
 
+    /// The clip of `sample` under the transform drawn from `seed`.
     fn load(
         &self,
         sample: &KeyframeSample,
+        seed: u64,
     ) -> Result<(super::ClipPixels, Vec<[f32; 4]>), DataError> {
         let first = &sample.frames[0];
         let (width, height) = image::image_dimensions(first).map_err(|e| DataError::File {
             path: first.clone(),
             message: format!("cannot read image size: {e}"),
         })?;
-        let draw_index = self.draws.fetch_add(1, Ordering::Relaxed);
-        let mut rng =
-            StdRng::seed_from_u64(self.seed ^ draw_index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = StdRng::seed_from_u64(seed);
         let draw = self.transform.draw(width, height, &mut rng);
         let clip = load_clip(&sample.frames, &draw, &self.norm)?;
         let boxes = sample
@@ -205,11 +202,13 @@ impl ClipBatcher {
     }
 }
 
-impl<B: Backend> Batcher<B, KeyframeSample, ClipBatch<B>> for ClipBatcher {
-    fn batch(&self, items: Vec<KeyframeSample>, device: &B::Device) -> ClipBatch<B> {
+impl<B: Backend> SeededBatcher<B, KeyframeSample, ClipBatch<B>> for ClipBatcher {
+    /// Each sample's transform is drawn from the batcher's seed, `seed` and its place in the
+    /// batch (test transforms draw nothing).
+    fn batch(&self, items: Vec<KeyframeSample>, seed: u64, device: &B::Device) -> ClipBatch<B> {
         let mut loaded = Vec::with_capacity(items.len());
-        for sample in items {
-            match self.load(&sample) {
+        for (i, sample) in items.into_iter().enumerate() {
+            match self.load(&sample, mix_seed(&[self.seed, seed, i as u64])) {
                 Ok((clip, boxes)) => loaded.push((sample, clip, boxes)),
                 Err(e) => tracing::warn!("skipping keyframe {}: {e}", sample.key),
             }

@@ -6,17 +6,22 @@ mod ava_csv;
 mod clip;
 mod csv_file;
 mod dataset;
+mod dataset_files;
 mod error;
 mod exclusions;
 mod frames;
 mod labelmap;
+mod loader;
 mod person_boxes;
+mod samples;
 pub mod synth;
+mod video;
 
 pub use annotations::{AnnotationStats, PersonAnnotation, group_annotations};
 pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv, write_ava_csv};
 pub use clip::{ClipPixels, ClipTransform, Normalization, TransformDraw, decode_frame, load_clip};
 pub use dataset::{AvaKeyframes, ClipBatch, ClipBatcher, ClipSpec, KeyframeSample};
+pub use dataset_files::{DatasetFiles, default_labelmap};
 pub use error::DataError;
 pub use exclusions::read_exclusions;
 pub use frames::{
@@ -24,4 +29,9 @@ pub use frames::{
     kinetics_clip_start_s, list_frame_files, read_frame_list,
 };
 pub use labelmap::{Label, LabelMap};
-pub use person_boxes::{PersonBox, read_person_boxes};
+pub use loader::{EpochBatches, OrderedLoader, SeededBatcher, mix_seed};
+pub use person_boxes::{
+    DetectedPerson, FrameTime, PersonBox, read_person_boxes, write_person_boxes,
+};
+pub use samples::{action_people, detector_samples, keyframe_samples, unlabelled_people};
+pub use video::{ScratchDir, VideoFrames};

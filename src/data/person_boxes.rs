@@ -66,3 +66,92 @@ pub fn read_person_boxes(path: &Path, min_score: f64) -> Result<Vec<PersonBox>, 
     }
     Ok(boxes)
 }
+
+/// When a detected box was seen: at a keyframe (a whole second, as AVA's files), or at any
+/// frame (seconds with a fraction, `avaloc persons --every-frame`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FrameTime {
+    Keyframe(i64),
+    Frame(f64),
+}
+
+impl std::fmt::Display for FrameTime {
+    /// The timestamp column: `0902`, or `0902.033` to the millisecond.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Keyframe(s) => write!(f, "{s:04}"),
+            Self::Frame(s) => write!(f, "{s:08.3}"),
+        }
+    }
+}
+
+/// A person box found by the detector in one frame of a video.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DetectedPerson {
+    pub video_id: String,
+    pub time: FrameTime,
+    pub box_xyxy_norm: [f64; 4],
+    pub score: f64,
+}
+
+/// Writes `people` as a PySlowFast person-box CSV (`video, timestamp, x1, y1, x2, y2, , score`,
+/// coordinates to 3 decimals, scores to 6), atomically: what [`read_person_boxes`] reads.
+pub fn write_person_boxes(path: &Path, people: &[DetectedPerson]) -> Result<(), DataError> {
+    use std::fmt::Write as _;
+    let mut csv = String::new();
+    for p in people {
+        let [x1, y1, x2, y2] = p.box_xyxy_norm;
+        writeln!(
+            csv,
+            "{},{},{x1:.3},{y1:.3},{x2:.3},{y2:.3},,{:.6}",
+            p.video_id, p.time, p.score
+        )
+        .expect("writing to a String");
+    }
+    crate::io::write_atomic(path, csv.as_bytes()).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_boxes_read_back() {
+        let path = std::env::temp_dir().join(format!("avaloc-boxes-{}.csv", std::process::id()));
+        let person = |time, score| DetectedPerson {
+            video_id: "v".into(),
+            time,
+            box_xyxy_norm: [0.1, 0.25, 0.5, 0.875],
+            score,
+        };
+        write_person_boxes(
+            &path,
+            &[
+                person(FrameTime::Keyframe(902), 0.95),
+                person(FrameTime::Keyframe(903), 0.5),
+            ],
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text,
+            "v,0902,0.100,0.250,0.500,0.875,,0.950000\nv,0903,0.100,0.250,0.500,0.875,,0.500000\n"
+        );
+        let boxes = read_person_boxes(&path, 0.8).unwrap();
+        assert_eq!(boxes.len(), 1);
+        assert_eq!(
+            (boxes[0].key.timestamp_s, boxes[0].box_xyxy_norm),
+            (902, [0.1, 0.25, 0.5, 0.875])
+        );
+        write_person_boxes(&path, &[person(FrameTime::Frame(902.0 + 1.0 / 30.0), 0.9)]).unwrap();
+        assert!(
+            std::fs::read_to_string(&path)
+                .unwrap()
+                .starts_with("v,0902.033,")
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+}

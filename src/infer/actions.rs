@@ -2,17 +2,21 @@
 //! scores for every given person box, averaged over the test views (short sides × flips; the
 //! seed system sums six, which ranks identically).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
 
-use burn::data::dataloader::batcher::Batcher;
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
+use crate::backend::Job;
+use crate::config::{ActionFile, ConfigError};
 use crate::data::{
     AvaRow, ClipBatch, ClipBatcher, ClipTransform, KeyframeKey, KeyframeSample, LabelMap,
-    Normalization,
+    Normalization, SeededBatcher,
 };
-use crate::models::action::ActionModel;
+use crate::models::action::{ActionModel, ActionSpec};
+use crate::progress::Progress;
+use crate::weights::{Checkpoint, LoadMode};
 
 /// The `[test]` table: the views each clip is scored under, and the clips per batch.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -98,7 +102,8 @@ pub fn score_keyframes<B: Backend>(
     let mut done = 0;
     for chunk in samples.chunks(views.batch_size.max(1)) {
         for batcher in &batchers {
-            let batch: ClipBatch<B> = batcher.batch(chunk.to_vec(), device);
+            // Test transforms draw nothing: any seed gives the same clips.
+            let batch: ClipBatch<B> = batcher.batch(chunk.to_vec(), 0, device);
             if batch.roi_boxes_xyxy_norm.is_empty() {
                 continue;
             }
@@ -166,5 +171,68 @@ pub fn detection_rows(people: &[PersonScores], labels: &LabelMap) -> Vec<AvaRow>
                     line: 0,
                 })
         })
+        .collect()
+}
+
+/// Scoring a dataset's keyframes as a job on any backend: the action model of a config with
+/// its checkpoint, over samples, under test views, with a progress bar.
+pub struct ActionScoring {
+    spec: ActionSpec,
+    checkpoint: Checkpoint,
+    samples: Vec<KeyframeSample>,
+    views: TestViews,
+}
+
+impl ActionScoring {
+    /// Checks that the model's classes are the label map's.
+    pub fn new(
+        config: &ActionFile,
+        checkpoint: Checkpoint,
+        labels: &LabelMap,
+        samples: Vec<KeyframeSample>,
+        views: TestViews,
+    ) -> Result<Self, ConfigError> {
+        let classes = config.network.num_classes;
+        if classes != labels.labels.len() {
+            return Err(config.invalid(format!(
+                "network.num_classes = {classes} but the label map has {} classes",
+                labels.labels.len()
+            )));
+        }
+        Ok(Self {
+            spec: config.network.clone(),
+            checkpoint,
+            samples,
+            views,
+        })
+    }
+}
+
+impl Job for ActionScoring {
+    type Output = Vec<PersonScores>;
+
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<Vec<PersonScores>> {
+        let (model, _) = self
+            .spec
+            .load::<B>(&self.checkpoint, LoadMode::Strict, &device)?;
+        let progress = Progress::new("actions", self.samples.len(), "keyframes");
+        let people = score_keyframes(
+            &model,
+            &self.samples,
+            &self.views,
+            Normalization::default(),
+            &device,
+            |done| progress.set(done, String::new),
+        );
+        progress.finish();
+        Ok(people)
+    }
+}
+
+/// Each keyframe's own frame: the middle of its clip.
+pub fn keyframe_images(samples: &[KeyframeSample]) -> BTreeMap<KeyframeKey, PathBuf> {
+    samples
+        .iter()
+        .map(|s| (s.key.clone(), s.frames[s.frames.len() / 2].clone()))
         .collect()
 }

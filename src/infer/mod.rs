@@ -3,6 +3,10 @@
 
 mod actions;
 mod keyframes;
+mod persons;
 
-pub use actions::{PersonScores, TestViews, detection_rows, score_keyframes};
+pub use actions::{
+    ActionScoring, PersonScores, TestViews, detection_rows, keyframe_images, score_keyframes,
+};
 pub use keyframes::draw_keyframes;
+pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};

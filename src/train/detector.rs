@@ -3,12 +3,8 @@
 //! validation is person AP at IoU 0.5 on the validation keyframes, computed by the AVA
 //! evaluator's own matching with a one-class label map.
 
-use std::collections::{BTreeSet, HashSet};
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::HashSet;
 
-use anyhow::{Context, Result};
-use burn::data::dataloader::batcher::Batcher;
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
@@ -19,13 +15,12 @@ use rand::{Rng, SeedableRng};
 
 use super::StepLosses;
 use crate::data::{
-    AVA_VIDEO_START_S, AvaKeyframes, AvaRow, ClipSpec, FrameLayout, KeyframeKey, KeyframeSample,
-    Label, LabelMap, decode_frame, group_annotations, read_ava_csv,
+    AvaRow, DataError, FrameTime, KeyframeKey, KeyframeSample, Label, LabelMap, SeededBatcher,
+    decode_frame, mix_seed,
 };
 use crate::eval::{EvalOptions, evaluate};
-use crate::models::detector::{
-    DetectionTarget, DetectorTrainingConfig, FasterRcnn, FasterRcnnConfig, rgb_to_tensor,
-};
+use crate::infer::{PersonFilter, PersonFrame, detect_persons};
+use crate::models::detector::{DetectionTarget, DetectorTrainingConfig, FasterRcnn, rgb_to_tensor};
 
 /// The class index of "person" in a detector trained here.
 const PERSON: i64 = 1;
@@ -34,8 +29,6 @@ const PERSON: i64 = 1;
 #[derive(Module, Debug)]
 pub struct DetectorTraining<B: Backend> {
     pub model: FasterRcnn<B>,
-    #[module(skip)]
-    pub config: FasterRcnnConfig,
     #[module(skip)]
     pub training: DetectorTrainingConfig,
 }
@@ -56,13 +49,9 @@ impl<B: AutodiffBackend> TrainStep for DetectorTraining<B> {
 
     fn step(&self, batch: DetectionBatch<B>) -> TrainOutput<StepLosses> {
         let mut rng = StdRng::seed_from_u64(batch.seed);
-        let losses = self.model.losses(
-            &self.config,
-            &self.training,
-            batch.images,
-            &batch.targets,
-            Some(&mut rng),
-        );
+        let losses =
+            self.model
+                .losses(&self.training, batch.images, &batch.targets, Some(&mut rng));
         let total = losses.total();
         let parts = losses.values().to_vec();
         let item = StepLosses {
@@ -84,23 +73,22 @@ fn describe(keys: &[KeyframeKey]) -> String {
 pub struct DetectionBatcher {
     flip: bool,
     seed: u64,
-    draws: AtomicU64,
 }
 
 impl DetectionBatcher {
     pub fn new(flip: bool, seed: u64) -> Self {
-        Self {
-            flip,
-            seed,
-            draws: AtomicU64::new(0),
-        }
+        Self { flip, seed }
     }
 }
 
-impl<B: Backend> Batcher<B, KeyframeSample, DetectionBatch<B>> for DetectionBatcher {
-    fn batch(&self, items: Vec<KeyframeSample>, device: &B::Device) -> DetectionBatch<B> {
-        let draw = self.draws.fetch_add(1, Ordering::Relaxed);
-        let mut rng = StdRng::seed_from_u64(self.seed ^ draw.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+impl<B: Backend> SeededBatcher<B, KeyframeSample, DetectionBatch<B>> for DetectionBatcher {
+    fn batch(
+        &self,
+        items: Vec<KeyframeSample>,
+        seed: u64,
+        device: &B::Device,
+    ) -> DetectionBatch<B> {
+        let mut rng = StdRng::seed_from_u64(mix_seed(&[self.seed, seed]));
         let mut batch = DetectionBatch {
             images: Vec::new(),
             targets: Vec::new(),
@@ -148,53 +136,14 @@ impl<B: Backend> Batcher<B, KeyframeSample, DetectionBatch<B>> for DetectionBatc
     }
 }
 
-/// One sample per annotated keyframe of an AVA annotation CSV, with every distinct person box
-/// (whatever its actions), frames under `root` in PySlowFast's layout. Boxes are merged,
-/// clamped and filtered by [`group_annotations`]'s rules, with every action id accepted.
-pub fn detector_samples(root: &Path, annotations: &Path) -> Result<AvaKeyframes> {
-    let rows = read_ava_csv(annotations)?;
-    let ids: BTreeSet<i64> = rows.iter().map(|r| r.action_id).collect();
-    let every_action = LabelMap {
-        labels: ids
-            .into_iter()
-            .map(|id| Label {
-                id,
-                name: String::new(),
-            })
-            .collect(),
-    };
-    let (people, stats) = group_annotations(&rows, &every_action);
-    if !stats.empty_boxes.is_empty() {
-        tracing::warn!(
-            "{}: skipped {} empty boxes (lines {:?})",
-            annotations.display(),
-            stats.empty_boxes.len(),
-            stats.empty_boxes
-        );
-    }
-    let spec = ClipSpec {
-        num_frames: 1,
-        stride: 1,
-    };
-    AvaKeyframes::new(
-        &people,
-        root,
-        FrameLayout::PySlowFast,
-        AVA_VIDEO_START_S,
-        spec,
-    )
-    .with_context(|| format!("samples of {}", annotations.display()))
-}
-
 /// Person AP at IoU 0.5 (VOC AP, as the AVA evaluator computes it) of `model` on `samples`,
 /// detecting `batch` images at a time.
 pub fn person_ap<B: Backend>(
     model: &FasterRcnn<B>,
-    config: &FasterRcnnConfig,
     samples: &[KeyframeSample],
     batch: usize,
     device: &B::Device,
-) -> Result<f64> {
+) -> Result<f64, DataError> {
     let row = |key: &KeyframeKey, b: [f64; 4], score: Option<f64>| AvaRow {
         key: key.clone(),
         box_xyxy_norm: b,
@@ -202,33 +151,36 @@ pub fn person_ap<B: Backend>(
         last: score,
         line: 0,
     };
-    let mut groundtruth = Vec::new();
-    let mut detections = Vec::new();
-    for chunk in samples.chunks(batch.max(1)) {
-        let mut images = Vec::new();
-        let mut sizes = Vec::new();
-        for sample in chunk {
-            let frame = decode_frame(&sample.frames[0])?;
-            sizes.push((frame.width() as f64, frame.height() as f64));
-            images.push(rgb_to_tensor(&frame, device));
-            for b in &sample.boxes_xyxy_norm {
-                groundtruth.push(row(&sample.key, *b, None));
-            }
-        }
-        for ((sample, d), (w, h)) in chunk.iter().zip(model.detect(config, images)).zip(sizes) {
-            for ((b, score), label) in d.boxes.iter().zip(&d.scores).zip(&d.labels) {
-                if *label == PERSON {
-                    let b = [
-                        b[0] as f64 / w,
-                        b[1] as f64 / h,
-                        b[2] as f64 / w,
-                        b[3] as f64 / h,
-                    ];
-                    detections.push(row(&sample.key, b, Some(*score as f64)));
-                }
-            }
-        }
-    }
+    let groundtruth: Vec<AvaRow> = samples
+        .iter()
+        .flat_map(|s| s.boxes_xyxy_norm.iter().map(|b| row(&s.key, *b, None)))
+        .collect();
+    let frames: Vec<PersonFrame> = samples
+        .iter()
+        .map(|s| PersonFrame {
+            video_id: s.key.video_id.clone(),
+            time: FrameTime::Keyframe(s.key.timestamp_s),
+            path: s.frames[0].clone(),
+        })
+        .collect();
+    let filter = PersonFilter {
+        threshold: f32::NEG_INFINITY,
+        person_label: PERSON,
+        batch,
+    };
+    let detections: Vec<AvaRow> = detect_persons(model, &frames, filter, device, |_| {})?
+        .into_iter()
+        .map(|p| {
+            let FrameTime::Keyframe(timestamp_s) = p.time else {
+                unreachable!("keyframes in, keyframes out")
+            };
+            let key = KeyframeKey {
+                video_id: p.video_id,
+                timestamp_s,
+            };
+            row(&key, p.box_xyxy_norm, Some(p.score))
+        })
+        .collect();
     let labels = LabelMap {
         labels: vec![Label {
             id: PERSON,

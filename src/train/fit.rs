@@ -4,13 +4,10 @@
 //! epoch, atomic checkpoints (model, optimizer state, schedule position) with resume, and the
 //! metrics CSV and curves. A progress bar shows in a terminal; otherwise plain lines.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use burn::data::dataloader::DataLoader;
 use burn::module::AutodiffModule;
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::LrScheduler;
@@ -19,6 +16,11 @@ use burn::optim::{AdamWConfig, GradientsAccumulator, Optimizer, SgdConfig};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::backend::AutodiffBackend;
 use burn::train::{ItemLazy, TrainStep};
+
+use burn::data::dataset::Dataset;
+
+use crate::data::{EpochBatches, OrderedLoader, SeededBatcher};
+use crate::progress::Progress;
 
 use super::{EpochRecord, History, OptimizerKind, TrainSettings};
 
@@ -55,7 +57,7 @@ type Mpk = NamedMpkFileRecorder<FullPrecisionSettings>;
 pub fn fit<B, M, V>(
     model: M,
     settings: &TrainSettings,
-    train: Arc<dyn DataLoader<B, M::Input>>,
+    train: &dyn EpochBatches<M::Input>,
     validate: V,
     run: Checkpointing<'_, M>,
 ) -> Result<(M, History)>
@@ -89,7 +91,7 @@ fn run_epochs<B, M, V, O>(
     mut model: M,
     mut optim: O,
     settings: &TrainSettings,
-    train: Arc<dyn DataLoader<B, M::Input>>,
+    train: &dyn EpochBatches<M::Input>,
     mut validate: V,
     run: Checkpointing<'_, M>,
 ) -> Result<(M, History)>
@@ -141,29 +143,20 @@ where
         (None, _) => {}
     }
 
-    let terminal = std::io::stderr().is_terminal();
     for epoch in first_epoch..=settings.epochs {
         let start = Instant::now();
-        let progress = indicatif::ProgressBar::new(batches as u64);
-        if terminal {
-            progress.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{prefix} [{bar:30}] {pos}/{len} {msg} ({elapsed} < {eta})",
-                )
-                .expect("valid template")
-                .progress_chars("=> "),
-            );
-            progress.set_prefix(format!("epoch {epoch}/{}", settings.epochs));
-        } else {
-            progress.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-        }
+        let progress = Progress::new(
+            format!("epoch {epoch}/{}", settings.epochs),
+            batches,
+            "batches",
+        );
         let mut sums: Vec<(&'static str, f64)> = Vec::new();
         let mut total_sum = 0.0;
         let mut seen = 0usize;
         let mut accumulator = GradientsAccumulator::<M>::new();
         let mut pending = 0usize;
         let mut lr = schedule.lr_at(schedule.iteration);
-        for (i, batch) in train.iter().enumerate() {
+        for (i, batch) in train.epoch(epoch).enumerate() {
             let output = model.step(batch);
             let losses = output.item;
             if !losses.total.is_finite() {
@@ -190,19 +183,11 @@ where
             }
             total_sum += losses.total;
             seen += 1;
-            let message = format!("lr {lr:.2e} loss {:.4}", total_sum / seen as f64);
-            if terminal {
-                progress.set_message(message);
-            } else if (i + 1) % (batches / 4).max(1) == 0 {
-                println!(
-                    "epoch {epoch}/{} batch {}/{batches} {message}",
-                    settings.epochs,
-                    i + 1
-                );
-            }
-            progress.inc(1);
+            progress.advance(1, || {
+                format!("lr {lr:.2e} loss {:.4}", total_sum / seen as f64)
+            });
         }
-        progress.finish_and_clear();
+        progress.finish();
         let mut train_means: Vec<(String, f64)> =
             vec![("loss".to_string(), total_sum / seen.max(1) as f64)];
         train_means.extend(
@@ -303,6 +288,63 @@ where
     .with_context(|| format!("writing {}", out.join("checkpoints/last").display()))?;
     if epoch > KEEP_CHECKPOINTS {
         let _ = std::fs::remove_dir_all(epoch_dir(out, epoch - KEEP_CHECKPOINTS));
+    }
+    Ok(())
+}
+
+/// Where a run goes and how its validation metric reads in the last line.
+pub struct RunFolder<'a> {
+    pub out: &'a Path,
+    pub resume: bool,
+    pub metric: &'a str,
+}
+
+/// Trains `trainee` with [`fit`] on `train_set` batched by `batcher` (a seeded shuffle each
+/// epoch, batches in order on the configured workers), then prints the last epoch's
+/// validation metric and the weights file.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_run<B, M, I, D, Bt, V>(
+    trainee: M,
+    settings: &TrainSettings,
+    batcher: Bt,
+    train_set: D,
+    validate: V,
+    export: &dyn Fn(&M, &Path) -> Result<()>,
+    run: RunFolder<'_>,
+    device: &B::Device,
+) -> Result<()>
+where
+    B: AutodiffBackend,
+    M: TrainStep<Output = StepLosses> + AutodiffModule<B> + 'static,
+    M::Input: Send + 'static,
+    I: Send + Sync + 'static,
+    D: Dataset<I> + 'static,
+    Bt: SeededBatcher<B, I, M::Input> + 'static,
+    V: FnMut(&M::InnerModule, usize) -> Result<Vec<(String, f64)>>,
+{
+    let loader = OrderedLoader::new(
+        train_set,
+        batcher,
+        settings.batch_size,
+        settings.workers,
+        settings.seed,
+        device.clone(),
+    );
+    let checkpointing = Checkpointing {
+        out: run.out,
+        resume: run.resume,
+        export,
+    };
+    let (_, history) = fit(trainee, settings, &loader, validate, checkpointing)?;
+    if let Some(last) = history.records.last() {
+        println!(
+            "{}: {} {:.4} after {} epochs; weights in {}",
+            run.out.display(),
+            run.metric,
+            last.valid.first().map_or(f64::NAN, |v| v.1),
+            last.epoch,
+            run.out.join("model_final.safetensors").display()
+        );
     }
     Ok(())
 }

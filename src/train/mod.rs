@@ -4,19 +4,19 @@
 //! trains each network.
 
 mod action;
+mod action_run;
 mod detector;
+mod detector_run;
 mod fit;
 mod history;
 mod schedule;
 mod settings;
 
-pub use action::{
-    ActionTraining, ActionValidation, action_people, keyframe_samples, unlabelled_people,
-};
-pub use detector::{
-    DetectionBatch, DetectionBatcher, DetectorTraining, detector_samples, person_ap,
-};
-pub use fit::{Checkpointing, StepLosses, fit};
+pub use action::{ActionTraining, ActionValidation};
+pub use action_run::{ActionRun, DetectedBoxes};
+pub use detector::{DetectionBatch, DetectionBatcher, DetectorTraining, person_ap};
+pub use detector_run::DetectorRun;
+pub use fit::{Checkpointing, RunFolder, StepLosses, fit, fit_run};
 pub use history::{EpochRecord, History};
 pub use schedule::WarmupMultiStep;
 pub use settings::{ActionSampling, DetectorSampling, OptimizerKind, TrainSettings};

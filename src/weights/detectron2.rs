@@ -38,13 +38,13 @@ pub fn detectron2_faster_rcnn() -> KeyMap {
         .rename(r"\.shortcut\.", ".downsample.conv.")
         .rename(
             r"^proposal_generator\.rpn_head\.objectness_logits\.",
-            "rpn_head.cls_logits.",
+            "rpn.head.cls_logits.",
         )
         .rename(
             r"^proposal_generator\.rpn_head\.anchor_deltas\.",
-            "rpn_head.bbox_pred.",
+            "rpn.head.bbox_pred.",
         )
-        .rename(r"^proposal_generator\.rpn_head\.", "rpn_head.")
+        .rename(r"^proposal_generator\.rpn_head\.", "rpn.head.")
         .rename(r"^roi_heads\.box_head\.fc1\.", "box_head.fc6.")
         .rename(r"^roi_heads\.box_head\.fc2\.", "box_head.fc7.")
         .rename(r"^roi_heads\.box_predictor\.", "box_head.")
@@ -92,15 +92,15 @@ mod tests {
             ),
             (
                 "proposal_generator.rpn_head.conv.weight",
-                "rpn_head.conv.weight",
+                "rpn.head.conv.weight",
             ),
             (
                 "proposal_generator.rpn_head.objectness_logits.bias",
-                "rpn_head.cls_logits.bias",
+                "rpn.head.cls_logits.bias",
             ),
             (
                 "proposal_generator.rpn_head.anchor_deltas.weight",
-                "rpn_head.bbox_pred.weight",
+                "rpn.head.bbox_pred.weight",
             ),
             ("roi_heads.box_head.fc1.weight", "box_head.fc6.weight"),
             ("roi_heads.box_head.fc2.bias", "box_head.fc7.bias"),

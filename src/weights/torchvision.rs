@@ -48,7 +48,6 @@ pub fn torchvision_faster_rcnn() -> KeyMap {
             r"^backbone\.fpn\.(inner_blocks|layer_blocks)\.(\d+)\.0\.",
             "backbone.fpn.$1.$2.",
         )
-        .rename(r"^rpn\.head\.conv\.0\.0\.", "rpn_head.conv.")
-        .rename(r"^rpn\.head\.", "rpn_head.")
+        .rename(r"^rpn\.head\.conv\.0\.0\.", "rpn.head.conv.")
         .rename(r"^roi_heads\.(box_head|box_predictor)\.", "box_head.")
 }

@@ -23,6 +23,7 @@ use rand::{Rng, SeedableRng};
 use self::actions::{Body, LABELS, Segment, pose, schedule};
 use self::figure::{Placement, Skeleton};
 use super::{AVA_FPS, AVA_VIDEO_START_S};
+use crate::progress::Progress;
 
 /// Sizes and seed of a synthetic dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,14 +86,9 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
     std::fs::create_dir_all(root.join("frame_lists"))?;
     let mut summary = SynthSummary::default();
     let mut counts = std::collections::BTreeMap::<i64, usize>::new();
-    // Drawn only on a terminal; elsewhere the per-video log lines report progress.
     let total_frames =
         (config.train_videos + config.val_videos) * config.seconds * AVA_FPS as usize;
-    let progress = indicatif::ProgressBar::new(total_frames as u64).with_style(
-        indicatif::ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} frames, {eta} left")
-            .expect("valid template"),
-    );
-    progress.set_message("synth");
+    let progress = Progress::new("synth", total_frames, "frames");
     for (split, count, offset) in [
         ("train", config.train_videos, 0),
         ("val", config.val_videos, 1000),
@@ -167,7 +163,7 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
         labelmap.as_bytes(),
     )?;
     summary.label_counts = counts.into_iter().collect();
-    progress.finish_and_clear();
+    progress.finish();
     Ok(summary)
 }
 
@@ -177,7 +173,7 @@ fn render_videos(
     config: &SynthConfig,
     ids: &[String],
     offset: u64,
-    progress: &indicatif::ProgressBar,
+    progress: &Progress,
 ) -> std::io::Result<Vec<VideoOutput>> {
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -200,7 +196,6 @@ fn render_videos(
                         done.push(
                             render_video(root, config, &ids[i], seed, progress).map(|out| (i, out)),
                         );
-                        tracing::info!("synth: video {} of {} written", ids[i], ids.len());
                     }
                 })
             })
@@ -374,7 +369,7 @@ fn render_video(
     config: &SynthConfig,
     video: &str,
     seed: u64,
-    progress: &indicatif::ProgressBar,
+    progress: &Progress,
 ) -> std::io::Result<VideoOutput> {
     let mut rng = StdRng::seed_from_u64(seed);
     let frames = config.seconds * AVA_FPS as usize;
@@ -400,7 +395,7 @@ fn render_video(
         let name = format!("{video}_{:06}.jpg", frame + 1);
         save_jpeg(&img, &dir.join(&name))?;
         writeln!(out.frame_list, "{video} 0 {frame} {video}/{name} \"\"").unwrap();
-        progress.inc(1);
+        progress.advance(1, String::new);
     }
 
     // Keyframes at whole seconds, one second clear of both ends (AVA's 902 .. end - 2).

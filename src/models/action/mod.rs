@@ -1,14 +1,21 @@
-//! The action model: SlowFast with the AVA RoI head (and the global pooling feature).
+//! The action model: SlowFast, the per-box features (short-term S, optionally the global
+//! pooling feature G) and the action classifier, composed so that a feature-bank operator can
+//! sit between the features and the classifier and an arm branch can reuse the features on
+//! other boxes.
 
-mod head;
+mod classifier;
 mod nonlocal;
+mod roi_features;
 mod slowfast;
+mod spec;
 
-pub use head::{AvaHead, AvaHeadConfig};
+pub use classifier::{ActionClassifier, ActionClassifierConfig};
 pub use nonlocal::{Instantiation, Nonlocal};
+pub use roi_features::{BoxFeatures, RoiFeatures, RoiFeaturesConfig};
 pub use slowfast::{
     BasicStem, Bottleneck3d, Fuse, ResBlock, SlowFast, SlowFastConfig, Stage, Stem,
 };
+pub use spec::{ActionSpec, SlowFastSpec};
 
 use burn::config::Config;
 use burn::module::Module;
@@ -65,43 +72,65 @@ pub struct ActionModelConfig {
 }
 
 impl ActionModelConfig {
-    pub fn head(&self) -> AvaHeadConfig {
-        AvaHeadConfig::new(self.backbone.out_channels(), self.num_classes)
+    pub fn roi_features(&self) -> RoiFeaturesConfig {
+        RoiFeaturesConfig::new(self.backbone.out_channels())
             .with_scale_factor(self.backbone.feature_stride() as f32)
             .with_aligned(self.aligned)
-            .with_dropout(self.dropout)
             .with_global_pool(self.global_pool)
+    }
+
+    pub fn classifier(&self) -> ActionClassifierConfig {
+        let features = self.roi_features();
+        ActionClassifierConfig::new(
+            features.short_term_dim() + features.global_dim(),
+            self.num_classes,
+        )
+        .with_dropout(self.dropout)
     }
 
     pub fn init<B: Backend>(&self, device: &B::Device) -> ActionModel<B> {
         ActionModel {
             backbone: self.backbone.init(device),
-            head: self.head().init(device),
+            roi_features: self.roi_features().init(),
+            classifier: self.classifier().init(device),
             alpha: self.backbone.alpha,
         }
     }
 }
 
-/// SlowFast and the AVA head: scores for person boxes in a clip.
+/// SlowFast, its box features and the classifier: scores for person boxes in a clip.
 #[derive(Module, Debug)]
 pub struct ActionModel<B: Backend> {
     pub backbone: SlowFast<B>,
-    pub head: AvaHead<B>,
+    #[module(skip)]
+    pub roi_features: RoiFeatures,
+    pub classifier: ActionClassifier<B>,
     /// Frame rate ratio of the pathways, for [`pack_pathways`].
     #[module(skip)]
     pub alpha: usize,
 }
 
 impl<B: Backend> ActionModel<B> {
-    /// Per-box features `[K, D]` for clips `slow` `[N, 3, T/α, H, W]` and `fast`
-    /// `[N, 3, T, H, W]` and boxes `rois` `[K, 5]` (batch index, x1, y1, x2, y2 in pixels).
+    /// S (and G) of boxes `rois` `[K, 5]` (batch index, x1, y1, x2, y2 in pixels) in clips
+    /// `slow` `[N, 3, T/α, H, W]` and `fast` `[N, 3, T, H, W]`.
+    pub fn box_features(
+        &self,
+        slow: Tensor<B, 5>,
+        fast: Tensor<B, 5>,
+        rois: Tensor<B, 2>,
+    ) -> BoxFeatures<B> {
+        self.roi_features
+            .forward(self.backbone.forward(slow, fast), rois)
+    }
+
+    /// The classifier's input `[K, D]`: `[S, G]`, or S alone.
     pub fn features(
         &self,
         slow: Tensor<B, 5>,
         fast: Tensor<B, 5>,
         rois: Tensor<B, 2>,
     ) -> Tensor<B, 2> {
-        self.head.features(self.backbone.forward(slow, fast), rois)
+        self.box_features(slow, fast, rois).concat()
     }
 
     /// Action probabilities `[K, classes]`.
@@ -111,14 +140,14 @@ impl<B: Backend> ActionModel<B> {
         fast: Tensor<B, 5>,
         rois: Tensor<B, 2>,
     ) -> Tensor<B, 2> {
-        self.head.forward(self.features(slow, fast, rois))
+        self.classifier.forward(self.features(slow, fast, rois))
     }
 
     /// Logits `[K, classes]` for clips `[N, 3, T, H, W]` (the fast pathway's frames; the slow
     /// pathway's are picked by [`pack_pathways`]).
     pub fn clip_logits(&self, clips: Tensor<B, 5>, rois: Tensor<B, 2>) -> Tensor<B, 2> {
         let (slow, fast) = pack_pathways(clips, self.alpha);
-        self.head.logits(self.features(slow, fast, rois))
+        self.classifier.logits(self.features(slow, fast, rois))
     }
 
     /// Action probabilities `[K, classes]` for clips `[N, 3, T, H, W]`.

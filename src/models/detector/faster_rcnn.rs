@@ -1,5 +1,6 @@
 //! Faster R-CNN (inference) as torchvision's `FasterRCNN`: transform, ResNet-FPN backbone,
-//! RPN, multi-scale RoIAlign box branch, boxes back in original-image pixels.
+//! RPN, multi-scale RoIAlign box branch, boxes back in original-image pixels. The module owns
+//! its settings (as torchvision's and detectron2's do): `detect(images)`.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -8,7 +9,7 @@ use burn::tensor::{Tensor, backend::Backend};
 use super::transform::{ImageBatch, boxes_to_original};
 use super::{
     AnchorGenerator, BoxHead, BoxHeadConfig, Convention, DetectionConfig, Detections,
-    ImageTransformConfig, MultiScaleRoiAlign, ProposalConfig, ResNetFpn, ResNetFpnConfig, RpnHead,
+    ImageTransformConfig, MultiScaleRoiAlign, ProposalConfig, ResNetFpn, ResNetFpnConfig, Rpn,
     RpnHeadConfig,
 };
 
@@ -31,7 +32,8 @@ pub struct FasterRcnnConfig {
     pub box_roi_pool: MultiScaleRoiAlign,
     #[config(default = "DetectionConfig::new()")]
     pub detection: DetectionConfig,
-    /// torchvision's or detectron2's anchors (set the pooler to match: see [`Convention`]).
+    /// Whose conventions every stage follows (anchors, proposals, pooler, detection,
+    /// transform): set here once; `init` hands it to each stage.
     #[config(default = "Convention::Torchvision")]
     pub convention: Convention,
 }
@@ -40,12 +42,23 @@ impl FasterRcnnConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> FasterRcnn<B> {
         let channels = self.backbone.out_channels;
         let pooled = self.box_roi_pool.output_size;
+        let convention = self.convention;
+        let anchors = AnchorGenerator::new(self.anchor_sizes.clone(), self.aspect_ratios.clone())
+            .with_convention(convention);
         FasterRcnn {
             backbone: self.backbone.init(device),
-            rpn_head: RpnHeadConfig::new(channels, self.aspect_ratios.len()).init(device),
+            rpn: Rpn {
+                head: RpnHeadConfig::new(channels, self.aspect_ratios.len()).init(device),
+                anchors,
+                proposals: self.proposals.clone().with_convention(convention),
+            },
             box_head: BoxHeadConfig::new(channels * pooled * pooled, self.num_classes)
                 .with_representation(self.representation)
                 .init(device),
+            transform: self.transform.clone().with_convention(convention),
+            box_roi_pool: self.box_roi_pool.clone().with_convention(convention),
+            detection: self.detection.clone().with_convention(convention),
+            convention,
         }
     }
 }
@@ -53,8 +66,16 @@ impl FasterRcnnConfig {
 #[derive(Module, Debug)]
 pub struct FasterRcnn<B: Backend> {
     pub backbone: ResNetFpn<B>,
-    pub rpn_head: RpnHead<B>,
+    pub rpn: Rpn<B>,
     pub box_head: BoxHead<B>,
+    #[module(skip)]
+    pub transform: ImageTransformConfig,
+    #[module(skip)]
+    pub box_roi_pool: MultiScaleRoiAlign,
+    #[module(skip)]
+    pub detection: DetectionConfig,
+    #[module(skip)]
+    pub convention: Convention,
 }
 
 /// What detection and training share: the transformed batch, the pyramid, the RPN's outputs
@@ -71,20 +92,16 @@ pub(super) struct Front<B: Backend> {
 impl<B: Backend> FasterRcnn<B> {
     pub(super) fn front(
         &self,
-        config: &FasterRcnnConfig,
         transform: &ImageTransformConfig,
         images: Vec<Tensor<B, 3>>,
     ) -> Front<B> {
         let batch = transform.apply(images);
         let [_, _, pad_h, pad_w] = batch.images.dims();
         let levels = self.backbone.forward(batch.images.clone());
-        let (objectness, deltas) = self.rpn_head.forward(&levels);
+        let (objectness, deltas) = self.rpn.head.forward(&levels);
         let levels_hw: Vec<[usize; 2]> =
             levels.iter().map(|l| [l.dims()[2], l.dims()[3]]).collect();
-        let generator =
-            AnchorGenerator::new(config.anchor_sizes.clone(), config.aspect_ratios.clone())
-                .with_convention(config.convention);
-        let (anchors, counts) = generator.grid([pad_h, pad_w], &levels_hw);
+        let (anchors, counts) = self.rpn.anchors.grid([pad_h, pad_w], &levels_hw);
         Front {
             batch,
             levels,
@@ -96,7 +113,7 @@ impl<B: Backend> FasterRcnn<B> {
     }
 
     /// Detections for `[3, H, W]` RGB images in `[0, 1]`, in their original pixels.
-    pub fn detect(&self, config: &FasterRcnnConfig, images: Vec<Tensor<B, 3>>) -> Vec<Detections> {
+    pub fn detect(&self, images: Vec<Tensor<B, 3>>) -> Vec<Detections> {
         let Front {
             batch,
             levels,
@@ -104,8 +121,8 @@ impl<B: Backend> FasterRcnn<B> {
             deltas,
             anchors,
             counts,
-        } = self.front(config, &config.transform, images);
-        let detectron1 = config.convention == Convention::Detectron1;
+        } = self.front(&self.transform, images);
+        let detectron1 = self.convention == Convention::Detectron1;
         // Detectron clips proposals to the padded input (its `im_info` is the blob's size).
         let padded_hw =
             vec![[batch.images.dims()[2], batch.images.dims()[3]]; batch.sizes_hw.len()];
@@ -114,13 +131,14 @@ impl<B: Backend> FasterRcnn<B> {
         } else {
             &batch.sizes_hw
         };
-        let proposals = config
+        let proposals = self
+            .rpn
             .proposals
             .select(objectness, deltas, &anchors, &counts, bounds);
         let boxes: Vec<Vec<[f32; 4]>> = proposals.into_iter().map(|p| p.boxes).collect();
         // The pooler infers each level's scale from the largest unpadded image.
         let largest = [0, 1].map(|d| batch.sizes_hw.iter().map(|s| s[d]).max().unwrap_or(0));
-        let pooled = config
+        let pooled = self
             .box_roi_pool
             .forward(&levels[..levels.len() - 1], &boxes, largest);
         let (logits, box_deltas) = self.box_head.forward(pooled);
@@ -130,17 +148,16 @@ impl<B: Backend> FasterRcnn<B> {
                 .iter()
                 .zip(&batch.original_hw)
                 .map(|(b, &hw)| {
-                    let scale = config.transform.detectron1_scale(hw) as f32;
+                    let scale = self.transform.detectron1_scale(hw) as f32;
                     b.iter().map(|b| b.map(|v| v / scale)).collect()
                 })
                 .collect();
-            return config
+            return self
                 .detection
                 .postprocess(logits, box_deltas, &original, &batch.original_hw);
         }
         let mut detections =
-            config
-                .detection
+            self.detection
                 .postprocess(logits, box_deltas, &boxes, &batch.sizes_hw);
         for (d, (resized, original)) in detections
             .iter_mut()

@@ -7,6 +7,7 @@ mod fpn;
 mod matcher;
 mod roi_heads;
 mod rpn;
+mod spec;
 mod training;
 mod transform;
 
@@ -44,6 +45,7 @@ pub use faster_rcnn::{FasterRcnn, FasterRcnnConfig};
 pub use fpn::{Fpn, FpnConfig};
 pub use matcher::{BELOW_LOW, BETWEEN, Matcher};
 pub use roi_heads::{BoxHead, BoxHeadConfig, DetectionConfig, Detections, MultiScaleRoiAlign};
-pub use rpn::{ProposalConfig, Proposals, RpnHead, RpnHeadConfig};
+pub use rpn::{ProposalConfig, Proposals, Rpn, RpnHead, RpnHeadConfig};
+pub use spec::DetectorSpec;
 pub use training::{BalancedSampler, DetectionTarget, DetectorLosses, DetectorTrainingConfig};
 pub use transform::{ImageBatch, ImageTransformConfig, boxes_to_original, rgb_to_tensor};

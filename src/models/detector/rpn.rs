@@ -1,6 +1,7 @@
 //! Region proposal network as torchvision's `RPNHead` and `RegionProposalNetwork` (inference):
 //! a shared 3×3 conv, objectness and box-delta 1×1 convs per level; proposals are the
 //! top-scoring anchors per level, decoded, clipped, filtered and merged by per-level NMS.
+//! [`Rpn`] holds the head with its anchors and proposal settings.
 
 use burn::config::Config;
 use burn::module::Module;
@@ -8,7 +9,7 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::{Tensor, TensorData, activation::relu, backend::Backend};
 
-use super::Convention;
+use super::{AnchorGenerator, Convention};
 use crate::ops::conv2d;
 use crate::ops::host::to_host_f32;
 use crate::ops::nms::batched_nms_host;
@@ -34,6 +35,17 @@ impl RpnHeadConfig {
             bbox_pred: conv(4 * self.num_anchors, 1),
         }
     }
+}
+
+/// The RPN: its head (weights `rpn.head.*`, as torchvision's), the anchors it scores and
+/// how proposals are selected from them.
+#[derive(Module, Debug)]
+pub struct Rpn<B: Backend> {
+    pub head: RpnHead<B>,
+    #[module(skip)]
+    pub anchors: AnchorGenerator,
+    #[module(skip)]
+    pub proposals: ProposalConfig,
 }
 
 #[derive(Module, Debug)]

@@ -9,7 +9,7 @@ use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use rand::Rng;
 use rand::seq::SliceRandom;
 
-use super::{BELOW_LOW, FasterRcnn, FasterRcnnConfig, Matcher, ProposalConfig};
+use super::{BELOW_LOW, FasterRcnn, Matcher, ProposalConfig};
 use crate::nn::losses::{bce_with_logits_mean, cross_entropy_mean, smooth_l1_sum};
 use crate::ops::host::to_host_f32;
 use crate::ops::{BoxCoder, box_iou};
@@ -157,18 +157,17 @@ impl<B: Backend> FasterRcnn<B> {
     /// images' own pixels). Sampling draws from `rng`, or takes the first candidates without.
     pub fn losses<R: Rng>(
         &self,
-        config: &FasterRcnnConfig,
         training: &DetectorTrainingConfig,
         images: Vec<Tensor<B, 3>>,
         targets: &[DetectionTarget],
         mut rng: Option<&mut R>,
     ) -> DetectorLosses<B> {
         let device = images[0].device();
-        let mut transform = config.transform.clone();
+        let mut transform = self.transform.clone();
         if let (Some(rng), false) = (rng.as_deref_mut(), training.min_sizes.is_empty()) {
             transform.min_size = training.min_sizes[rng.random_range(0..training.min_sizes.len())];
         }
-        let front = self.front(config, &transform, images);
+        let front = self.front(&transform, images);
         let [n, total] = front.objectness.dims();
         // Ground truth in the resized images' pixels, as torchvision's `resize_boxes`.
         let gt: Vec<Vec<[f32; 4]>> = targets
@@ -275,7 +274,7 @@ impl<B: Backend> FasterRcnn<B> {
         }
         let largest = [0, 1].map(|d| front.batch.sizes_hw.iter().map(|s| s[d]).max().unwrap_or(0));
         let levels = &front.levels[..front.levels.len() - 1];
-        let pooled = config.box_roi_pool.forward(levels, &rois, largest);
+        let pooled = self.box_roi_pool.forward(levels, &rois, largest);
         let (logits, regression) = self.box_head.forward(pooled);
         let [k, classes] = logits.dims();
         let classifier = cross_entropy_mean(
@@ -291,7 +290,7 @@ impl<B: Backend> FasterRcnn<B> {
             &rows,
             &positive_rois,
             &positive_gt,
-            config.detection.box_weights,
+            self.detection.box_weights,
             k,
         );
         DetectorLosses {

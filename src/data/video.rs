@@ -1,0 +1,134 @@
+//! Video input: a frame folder, or a video file decoded at AVA's 30 fps by the `ffmpeg`
+//! program into a scratch folder that is removed when dropped (also on error).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::{DataError, list_frame_files};
+
+/// A temporary folder, removed with its contents when dropped.
+#[derive(Debug)]
+pub struct ScratchDir {
+    path: PathBuf,
+}
+
+impl ScratchDir {
+    /// A new folder `avaloc-<purpose>-<pid>-<n>` under the system's temporary folder.
+    pub fn new(purpose: &str) -> Result<Self, DataError> {
+        static COUNT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path =
+            std::env::temp_dir().join(format!("avaloc-{purpose}-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&path).map_err(|source| DataError::Io {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Self { path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// One video's frames at 30 fps, sorted, with its id; a decoded video keeps its scratch
+/// folder alive as long as the frames are needed.
+#[derive(Debug)]
+pub struct VideoFrames {
+    pub video_id: String,
+    pub frames: Vec<PathBuf>,
+    _scratch: Option<ScratchDir>,
+}
+
+impl VideoFrames {
+    /// The frames of a folder (named by the video id).
+    pub fn from_folder(dir: &Path) -> Result<Self, DataError> {
+        Ok(Self {
+            video_id: file_name(dir.file_name()),
+            frames: list_frame_files(dir)?,
+            _scratch: None,
+        })
+    }
+
+    /// The frames of a video file (its id: the file name without extension), decoded at
+    /// 30 fps by `ffmpeg`; a missing `ffmpeg` is a clear error.
+    pub fn decode(video: &Path) -> Result<Self, DataError> {
+        let scratch = ScratchDir::new("video")?;
+        let failed = |message: String| DataError::File {
+            path: video.to_path_buf(),
+            message,
+        };
+        let status = Command::new("ffmpeg")
+            .args(["-loglevel", "error", "-i"])
+            .arg(video)
+            .args(["-r", "30", "-q:v", "1"])
+            .arg(scratch.path().join("%06d.jpg"))
+            .status()
+            .map_err(|e| {
+                failed(format!(
+                    "cannot run ffmpeg ({e}): install it (Debian: apt-get install ffmpeg) or \
+                     extract frames yourself and use --frames"
+                ))
+            })?;
+        if !status.success() {
+            return Err(failed(format!("ffmpeg could not decode it ({status})")));
+        }
+        Ok(Self {
+            video_id: file_name(video.file_stem()),
+            frames: list_frame_files(scratch.path())?,
+            _scratch: Some(scratch),
+        })
+    }
+
+    /// A frame folder or a video file, whichever is given; `None` when neither is.
+    pub fn open(folder: Option<&Path>, video: Option<&Path>) -> Result<Option<Self>, DataError> {
+        match (folder, video) {
+            (Some(dir), _) => Self::from_folder(dir).map(Some),
+            (None, Some(video)) => Self::decode(video).map(Some),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+fn file_name(part: Option<&std::ffi::OsStr>) -> String {
+    part.unwrap_or_default().to_string_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scratch_folder_goes_when_dropped() {
+        let scratch = ScratchDir::new("test").unwrap();
+        let path = scratch.path().to_path_buf();
+        std::fs::write(path.join("f"), b"x").unwrap();
+        drop(scratch);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn an_undecodable_video_names_the_file_and_leaves_no_scratch_folder() {
+        let before = scratch_folders();
+        let err = VideoFrames::decode(Path::new("/nonexistent/clip.mp4")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/clip.mp4"), "{err}");
+        assert_eq!(scratch_folders(), before);
+    }
+
+    fn scratch_folders() -> usize {
+        let prefix = format!("avaloc-video-{}-", std::process::id());
+        std::fs::read_dir(std::env::temp_dir())
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            })
+            .count()
+    }
+}

@@ -1,0 +1,99 @@
+//! Person detection over frames: the detector's person-class boxes above a score threshold,
+//! in normalised coordinates, a batch of frames per forward pass.
+
+use std::path::PathBuf;
+
+use burn::tensor::backend::Backend;
+
+use crate::backend::Job;
+use crate::data::{DataError, DetectedPerson, FrameTime, decode_frame};
+use crate::models::detector::{DetectorSpec, FasterRcnn, rgb_to_tensor};
+use crate::progress::Progress;
+use crate::weights::{Checkpoint, LoadMode};
+
+/// A frame to look for people in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonFrame {
+    pub video_id: String,
+    pub time: FrameTime,
+    pub path: PathBuf,
+}
+
+/// Which detections count as people.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PersonFilter {
+    /// Minimum score (the seed system: 0.8 on AVA, 0.7 on Kinetics).
+    pub threshold: f32,
+    /// The detector's person class (1 in COCO and in a person-only detector).
+    pub person_label: i64,
+    /// Frames per forward pass.
+    pub batch: usize,
+}
+
+/// The people `model` finds in `frames`, frame by frame in order and by falling score within a
+/// frame; `progress` is called with the number of frames done. A frame that cannot be read is
+/// an error naming its file.
+pub fn detect_persons<B: Backend>(
+    model: &FasterRcnn<B>,
+    frames: &[PersonFrame],
+    filter: PersonFilter,
+    device: &B::Device,
+    mut progress: impl FnMut(usize),
+) -> Result<Vec<DetectedPerson>, DataError> {
+    let mut people = Vec::new();
+    let mut done = 0;
+    for chunk in frames.chunks(filter.batch.max(1)) {
+        let mut images = Vec::with_capacity(chunk.len());
+        let mut sizes = Vec::with_capacity(chunk.len());
+        for frame in chunk {
+            let image = decode_frame(&frame.path)?;
+            sizes.push((image.width() as f64, image.height() as f64));
+            images.push(rgb_to_tensor::<B>(&image, device));
+        }
+        for ((frame, d), (w, h)) in chunk.iter().zip(model.detect(images)).zip(sizes) {
+            for ((b, score), label) in d.boxes.iter().zip(&d.scores).zip(&d.labels) {
+                if *label == filter.person_label && *score >= filter.threshold {
+                    people.push(DetectedPerson {
+                        video_id: frame.video_id.clone(),
+                        time: frame.time,
+                        box_xyxy_norm: [
+                            b[0] as f64 / w,
+                            b[1] as f64 / h,
+                            b[2] as f64 / w,
+                            b[3] as f64 / h,
+                        ],
+                        score: *score as f64,
+                    });
+                }
+            }
+        }
+        done += chunk.len();
+        progress(done);
+    }
+    Ok(people)
+}
+
+/// `avaloc persons` as a job on any backend: the detector of a config with its checkpoint,
+/// run over frames with a progress bar.
+pub struct PersonDetection {
+    pub detector: DetectorSpec,
+    pub checkpoint: Checkpoint,
+    pub frames: Vec<PersonFrame>,
+    pub filter: PersonFilter,
+}
+
+impl Job for PersonDetection {
+    type Output = Vec<DetectedPerson>;
+
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<Vec<DetectedPerson>> {
+        let (model, _) = self
+            .detector
+            .load::<B>(&self.checkpoint, LoadMode::Strict, &device)?;
+        let progress = Progress::new("persons", self.frames.len(), "frames");
+        let people = detect_persons(&model, &self.frames, self.filter, &device, |done| {
+            progress.set(done, String::new)
+        })?;
+        progress.finish();
+        Ok(people)
+    }
+}

@@ -1,0 +1,183 @@
+//! An action-model training run (`avaloc train action`): the action file's `[train]` table on
+//! an AVA-format dataset's annotations (optionally joined by detected boxes), the validation
+//! frame-mAP (official protocol, the file's `[test]` views) each epoch.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use burn::data::dataset::Dataset;
+use burn::tensor::backend::AutodiffBackend;
+
+use super::{ActionTraining, ActionValidation, RunFolder, fit_run};
+use crate::backend::TrainJob;
+use crate::config::ActionFile;
+use crate::data::{
+    ClipBatcher, DatasetFiles, LabelMap, Normalization, PersonBox, action_people, keyframe_samples,
+    read_ava_csv, read_exclusions, read_person_boxes, unlabelled_people,
+};
+use crate::weights::{Checkpoint, LoadMode, save_safetensors};
+
+/// Detected person boxes for a run: of the training videos (those with IoU ≥
+/// `train.action.detected_iou` to a ground-truth box join it with its labels) and of the
+/// validation videos (validated on instead of the ground-truth boxes), above `threshold`.
+#[derive(Debug, Clone, Default)]
+pub struct DetectedBoxes {
+    pub train: Option<PathBuf>,
+    pub val: Option<PathBuf>,
+    pub threshold: f64,
+}
+
+/// Everything an action-model training needs, checked before any backend starts.
+pub struct ActionRun {
+    config: ActionFile,
+    dataset: DatasetFiles,
+    labels: LabelMap,
+    boxes: DetectedBoxes,
+    weights: Option<Checkpoint>,
+    out: PathBuf,
+    resume: bool,
+    epochs: Option<usize>,
+}
+
+impl ActionRun {
+    /// A run of `config` on `dataset` into the run folder `out`; `weights` initialise the
+    /// model (tensors that do not fit keep their initialisation and are listed); `epochs`
+    /// replaces the config's where given.
+    pub fn new(
+        config: ActionFile,
+        dataset: DatasetFiles,
+        boxes: DetectedBoxes,
+        weights: Option<&Path>,
+        out: PathBuf,
+        resume: bool,
+        epochs: Option<usize>,
+    ) -> Result<Self> {
+        config.train_settings()?;
+        let labelmap = dataset.labelmap();
+        let labels = LabelMap::read(&labelmap)?;
+        let classes = config.network.num_classes;
+        if labels.labels.len() != classes {
+            return Err(config
+                .invalid(format!(
+                    "network.num_classes = {classes} but the label map {} has {} classes",
+                    labelmap.display(),
+                    labels.labels.len()
+                ))
+                .into());
+        }
+        let weights = weights.map(Checkpoint::open).transpose()?;
+        Ok(Self {
+            config,
+            dataset,
+            labels,
+            boxes,
+            weights,
+            out,
+            resume,
+            epochs,
+        })
+    }
+}
+
+impl TrainJob for ActionRun {
+    type Output = ();
+
+    fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
+        let Self {
+            config,
+            dataset,
+            labels,
+            boxes,
+            weights,
+            out,
+            resume,
+            epochs,
+        } = self;
+        let mut settings = config.train_settings()?;
+        if let Some(epochs) = epochs {
+            settings.epochs = epochs;
+        }
+        let spec = &config.network;
+        let clip = spec.clip_spec();
+        let root = &dataset.root;
+        let detected = |path: &Option<PathBuf>| -> Result<Option<Vec<PersonBox>>> {
+            Ok(path
+                .as_deref()
+                .map(|p| read_person_boxes(p, boxes.threshold))
+                .transpose()?)
+        };
+        let train_detected = detected(&boxes.train)?;
+        let train_csv = dataset.train_csv();
+        let train_people = action_people(
+            &train_csv,
+            &labels,
+            train_detected
+                .as_deref()
+                .map(|b| (b, settings.action.detected_iou)),
+        )?;
+        let samples_under = || format!("keyframes under {}", root.display());
+        let train_set = keyframe_samples(&train_people, root, clip).with_context(samples_under)?;
+        let val_csv = dataset.val_csv();
+        let val_people = match detected(&boxes.val)? {
+            Some(boxes) => unlabelled_people(&boxes),
+            None => action_people(&val_csv, &labels, None)?,
+        };
+        let excluded = match dataset.exclusions() {
+            Some(path) => read_exclusions(&path)?,
+            None => Default::default(),
+        };
+        let validation = ActionValidation {
+            samples: keyframe_samples(&val_people, root, clip).with_context(samples_under)?,
+            groundtruth: read_ava_csv(&val_csv)?,
+            labels: labels.clone(),
+            excluded,
+            views: config.test.clone(),
+        };
+        println!(
+            "training on {} keyframes ({} boxes) of {}, validating on {} keyframes of {} with \
+             {} boxes; {} classes",
+            train_set.len(),
+            train_people.len(),
+            train_csv.display(),
+            validation.samples.len(),
+            val_csv.display(),
+            if boxes.val.is_some() {
+                "detected"
+            } else {
+                "ground-truth"
+            },
+            labels.labels.len()
+        );
+        let model = match &weights {
+            Some(checkpoint) => {
+                let (model, report) = spec.load::<B>(checkpoint, LoadMode::Lenient, &device)?;
+                println!("initial weights: {report}");
+                model
+            }
+            None => spec.model_config().init::<B>(&device),
+        };
+        let batcher = ClipBatcher::new(
+            settings.action.transform(),
+            Normalization::default(),
+            &labels,
+            settings.seed,
+        );
+        let inner_device = device.clone();
+        let validate = |model: &ActionTraining<B::InnerBackend>, _epoch: usize| {
+            let result = validation.frame_map(&model.model, &inner_device, |_| {});
+            Ok(vec![("frame_map".to_string(), result.map)])
+        };
+        let export = |m: &ActionTraining<B>, path: &Path| -> Result<()> {
+            save_safetensors(&m.model, path).with_context(|| format!("writing {}", path.display()))
+        };
+        let run = RunFolder {
+            out: &out,
+            resume,
+            metric: "val frame-mAP",
+        };
+        let trainee = ActionTraining { model };
+        fit_run(
+            trainee, &settings, batcher, train_set, validate, &export, run, &device,
+        )
+    }
+}
