@@ -148,6 +148,8 @@ impl TrainJob for ActionRun {
             },
             labels.labels.len()
         );
+        // Seeded initial weights: two runs of one config train alike.
+        B::seed(&device, settings.seed);
         let model = match &weights {
             Some(checkpoint) => {
                 let (model, report) = spec.load::<B>(checkpoint, LoadMode::Lenient, &device)?;

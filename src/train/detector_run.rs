@@ -80,6 +80,8 @@ impl TrainJob for DetectorRun {
             val_csv.display()
         );
         let spec = &self.config.network;
+        // Seeded initial weights: two runs of one config train alike.
+        B::seed(&device, settings.seed);
         let model = match &self.weights {
             Some(checkpoint) => spec.load::<B>(checkpoint, LoadMode::Strict, &device)?.0,
             None => spec.model_config().init::<B>(&device),

@@ -19,7 +19,7 @@ use burn::train::{ItemLazy, TrainStep};
 
 use burn::data::dataset::Dataset;
 
-use crate::data::{EpochBatches, OrderedLoader, SeededBatcher};
+use crate::data::{EpochBatches, OrderedLoader, SeededBatcher, mix_seed};
 use crate::progress::Progress;
 
 use super::{EpochRecord, History, OptimizerKind, TrainSettings};
@@ -145,6 +145,9 @@ where
 
     for epoch in first_epoch..=settings.epochs {
         let start = Instant::now();
+        // Dropout draws from the backend's generator: seeded per epoch, a resumed run draws
+        // what an uninterrupted one does.
+        B::seed(&device, mix_seed(&[settings.seed, epoch as u64]));
         let progress = Progress::new(
             format!("epoch {epoch}/{}", settings.epochs),
             batches,
