@@ -1,7 +1,7 @@
 //! Hot ops on the CPU backend: RoIAlign at SlowFast-head scale (512 RoIs, 7×7, on a
 //! `[2, 2304, 16, 29]` stride-16 map), forward and forward+backward, NMS on 5000 boxes, and
 //! the demo SlowFast's fast stem (5×7×7, 3 → 2 channels, 4 clips of 8×112²) through
-//! `ops::conv3d`'s direct kernels and through Burn's own convolution.
+//! `nn::Conv3d` (flex's direct kernels) and through Burn's own convolution.
 //! The torchvision numbers to compare with come from `tests/reference/bench_ops.py`.
 
 use std::hint::black_box;
@@ -105,15 +105,18 @@ fn nms(c: &mut Criterion) {
 }
 
 fn stem_conv3d(c: &mut Criterion) {
+    use avaloc::nn::Conv3d;
     use burn::nn::PaddingConfig3d;
-    use burn::nn::conv::{Conv3d, Conv3dConfig};
+    use burn::nn::conv::Conv3dConfig;
     type Ad = Autodiff<Flex>;
     let device = Default::default();
-    let conv: Conv3d<Ad> = Conv3dConfig::new([3, 2], [5, 7, 7])
+    let config = Conv3dConfig::new([3, 2], [5, 7, 7])
         .with_stride([1, 2, 2])
         .with_padding(PaddingConfig3d::Explicit(2, 3, 3))
-        .with_bias(false)
-        .init(&device);
+        .with_bias(false);
+    let conv: Conv3d<Ad> = Conv3d::new(&config, &device);
+    let burn_conv =
+        |x| burn::tensor::module::conv3d(x, conv.weight.val(), None, conv.options.clone());
     let x = Tensor::<Ad, 5>::random([4, 3, 8, 112, 112], Distribution::Normal(0.0, 1.0), &device);
     let mut group = c.benchmark_group("stem_conv3d");
     group
@@ -129,18 +132,26 @@ fn stem_conv3d(c: &mut Criterion) {
         )
     };
     group.bench_function("direct_forward_backward_4x3x8x112", |b| {
-        b.iter(|| step(ops::conv3d(&conv, x.clone())))
+        b.iter(|| step(conv.forward(x.clone())))
     });
     group.bench_function("burn_forward_backward_4x3x8x112", |b| {
-        b.iter(|| step(conv.forward(x.clone())))
+        b.iter(|| step(burn_conv(x.clone())))
     });
     let plain = conv.valid();
     let x = x.inner();
     group.bench_function("direct_forward_4x3x8x112", |b| {
-        b.iter(|| black_box(ops::conv3d(&plain, x.clone()).into_data()))
+        b.iter(|| black_box(plain.forward(x.clone()).into_data()))
     });
     group.bench_function("burn_forward_4x3x8x112", |b| {
-        b.iter(|| black_box(plain.forward(x.clone()).into_data()))
+        b.iter(|| {
+            let out = burn::tensor::module::conv3d(
+                x.clone(),
+                plain.weight.val(),
+                None,
+                plain.options.clone(),
+            );
+            black_box(out.into_data())
+        })
     });
     group.finish();
 }

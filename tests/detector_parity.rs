@@ -11,11 +11,11 @@ use common::{Fixture, TestBackend, assert_close, values};
 
 #[test]
 fn detections_match_torchvision() {
-    let (config, model) = common::tiny_detector::<TestBackend>(&Default::default());
+    let model = common::tiny_detector::<TestBackend>(&Default::default());
 
     let io = Fixture::open("detector_tiny_io");
     let image: Tensor<TestBackend, 3> = io.tensor("image");
-    let batch = config.transform.apply(vec![image.clone()]);
+    let batch = model.transform.apply(vec![image.clone()]);
     assert_eq!(batch.images.dims(), [1, 3, 160, 224]);
     assert_eq!(batch.sizes_hw, vec![[160, 213]]);
     let row = batch.images.slice([0..1, 0..3, 80..81, 0..224]);
@@ -155,7 +155,12 @@ fn detectron2_name(key: &str) -> String {
 #[test]
 fn detectron2_names_load_the_same_weights() {
     use avaloc::weights::{Checkpoint, LoadMode, detectron2_faster_rcnn, load_into};
-    let (config, reference) = common::tiny_detector::<TestBackend>(&Default::default());
+    let reference = common::tiny_detector::<TestBackend>(&Default::default());
+    let avaloc::config::NetworkConfig::FasterRcnn(spec) =
+        common::shipped("detector/faster_rcnn_tiny.toml")
+    else {
+        panic!("a detector")
+    };
     let path = common::tiny_detector_checkpoint_named(detectron2_name);
     let checkpoint = Checkpoint::open(&path).unwrap();
     assert!(
@@ -165,7 +170,7 @@ fn detectron2_names_load_the_same_weights() {
             .any(|t| t.name == "backbone.bottom_up.res5.0.shortcut.norm.running_var")
     );
     let (model, report) = load_into(
-        config.init::<TestBackend>(&Default::default()),
+        spec.model_config().init::<TestBackend>(&Default::default()),
         &checkpoint,
         &detectron2_faster_rcnn(),
         LoadMode::Strict,

@@ -24,7 +24,7 @@ fn assert_relative(what: &str, actual: &[f32], expected: &[f32], tol: f32) {
 
 #[test]
 fn losses_and_gradients_match_torchvision() {
-    let (config, model) = common::tiny_detector::<TestAutodiff>(&Default::default());
+    let model = common::tiny_detector::<TestAutodiff>(&Default::default());
     let fx = Fixture::open("detector_tiny_train");
     let images: Vec<Tensor<TestAutodiff, 3>> =
         (0..2).map(|i| fx.tensor(&format!("image{i}"))).collect();

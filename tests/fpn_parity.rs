@@ -5,18 +5,20 @@
 
 mod common;
 
-use avaloc::models::detector::ResNetFpnConfig;
-use avaloc::nn::ResNetConfig;
 use avaloc::weights::{Checkpoint, LoadMode, load_into, torchvision_fpn, torchvision_resnet};
 use common::{Fixture, TestBackend, fixture_path, max_abs_diff, values};
 
 #[test]
 fn pyramid_levels_match_torchvision() {
-    let body = ResNetConfig::new([1, 1, 1, 1])
-        .with_groups(2)
-        .with_width_per_group(4);
-    let net = ResNetFpnConfig::new(body)
-        .with_out_channels(32)
+    // The tiny detector's backbone: the tiny ResNeXt under 32 FPN channels.
+    let avaloc::config::NetworkConfig::FasterRcnn(spec) =
+        common::shipped("detector/faster_rcnn_tiny.toml")
+    else {
+        panic!("a detector config")
+    };
+    let net = spec
+        .model_config()
+        .backbone
         .init::<TestBackend>(&Default::default());
     let trunk = Checkpoint::open(fixture_path("resnet_tiny.safetensors")).unwrap();
     let (body, _) = load_into(

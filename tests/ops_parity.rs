@@ -246,11 +246,12 @@ fn nearest_upsampling_matches_pytorch() {
     }
 }
 
-/// `ops::conv3d` (on flex: direct kernels, matmul weight gradients, Burn's own) against `F.conv3d`: the
+/// `nn::Conv3d` (on flex: direct kernels, matmul weight gradients, Burn's own) against `F.conv3d`: the
 /// output in inference and under autodiff, and the gradients of input, weight and bias.
 /// Outputs and gradients sum hundreds of products, so tolerances scale with the largest value.
 #[test]
 fn conv3d_over_few_channels_matches_pytorch() {
+    use avaloc::nn::Conv3d;
     use burn::module::Param;
     use burn::nn::PaddingConfig3d;
     use burn::nn::conv::Conv3dConfig;
@@ -258,17 +259,17 @@ fn conv3d_over_few_channels_matches_pytorch() {
     fn conv<B: burn::tensor::backend::Backend>(
         fx: &Fixture,
         case: &serde_json::Value,
-    ) -> burn::nn::conv::Conv3d<B> {
+    ) -> Conv3d<B> {
         let name = case["name"].as_str().unwrap();
         let weight: Tensor<B, 5> = fx.tensor(&format!("{name}.weight"));
         let [co, ci, ..] = weight.dims();
         let [pt, ph, pw] = usizes::<3>(&case["padding"]);
-        let mut conv = Conv3dConfig::new([ci, co], usizes(&case["kernel"]))
+        let config = Conv3dConfig::new([ci, co], usizes(&case["kernel"]))
             .with_stride(usizes(&case["stride"]))
             .with_dilation(usizes(&case["dilation"]))
             .with_padding(PaddingConfig3d::Explicit(pt, ph, pw))
-            .with_bias(case["bias"].as_bool().unwrap())
-            .init::<B>(&Default::default());
+            .with_bias(case["bias"].as_bool().unwrap());
+        let mut conv = Conv3d::<B>::new(&config, &Default::default());
         conv.weight = Param::from_tensor(weight);
         if conv.bias.is_some() {
             conv.bias = Some(Param::from_tensor(fx.tensor(&format!("{name}.bias"))));
@@ -287,12 +288,12 @@ fn conv3d_over_few_channels_matches_pytorch() {
         let tol = scaled(&format!("{name}.output"), &fx);
 
         let plain = conv::<TestBackend>(&fx, &case);
-        let out = ops::conv3d(&plain, fx.tensor(&format!("{name}.input")));
+        let out = plain.forward(fx.tensor(&format!("{name}.input")));
         assert_close(&format!("{name} inference"), &values(out), &expected, tol);
 
         let module = conv::<TestAutodiff>(&fx, &case);
         let input: Tensor<TestAutodiff, 5> = fx.tensor(&format!("{name}.input")).require_grad();
-        let out = ops::conv3d(&module, input.clone());
+        let out = module.forward(input.clone());
         assert_close(
             &format!("{name} forward"),
             &values(out.clone()),

@@ -7,16 +7,16 @@ mod common;
 
 use common::avaloc;
 
-use avaloc::nn::{ResNet, ResNetConfig};
+use avaloc::nn::ResNet;
 use avaloc::weights::{Checkpoint, LoadMode, load_into, torchvision_resnet};
 use common::{Fixture, TestBackend, fixture_path, max_abs_diff, values};
 
 fn tiny() -> ResNet<TestBackend> {
-    let net = ResNetConfig::new([1, 1, 1, 1])
-        .with_groups(2)
-        .with_width_per_group(4)
-        .with_num_classes(Some(10))
-        .init(&Default::default());
+    let avaloc::config::NetworkConfig::Resnet(spec) = common::shipped("backbone/resnext_tiny.toml")
+    else {
+        panic!("a resnet config")
+    };
+    let net = spec.model_config().init(&Default::default());
     let checkpoint = Checkpoint::open(fixture_path("resnet_tiny.safetensors")).unwrap();
     let (net, report) = load_into(
         net,

@@ -10,20 +10,20 @@
 
 mod common;
 
-use avaloc::models::action::{ActionModelConfig, SlowFastConfig};
+use avaloc::models::action::ActionModelConfig;
 use avaloc::nn::losses::bce_with_logits_mean;
 use avaloc::weights::{Checkpoint, LoadMode, load_into, pyslowfast_slowfast};
 use burn::tensor::Tensor;
 use common::{Fixture, TestBackend, assert_close, max_abs_diff, values};
 
+/// `configs/action/slowfast_tiny.toml`.
 fn tiny() -> ActionModelConfig {
-    let backbone = SlowFastConfig::new([1, 1, 1, 1])
-        .with_width_per_group(8)
-        .with_alpha(4)
-        .with_beta_inv(4)
-        .with_fusion_channel_ratio(2)
-        .with_fusion_kernel(5);
-    ActionModelConfig::new(backbone, 5)
+    let avaloc::config::NetworkConfig::Slowfast(spec) =
+        common::shipped("action/slowfast_tiny.toml")
+    else {
+        panic!("an action model config")
+    };
+    spec.model_config()
 }
 
 #[test]
@@ -92,7 +92,7 @@ fn training_loss_and_gradients_match_pytorch() {
     );
     let grads = loss.backward();
     let bb = &model.backbone;
-    let conv_grad = |name: &str, conv: &burn::nn::conv::Conv3d<A>| {
+    let conv_grad = |name: &str, conv: &avaloc::nn::Conv3d<A>| {
         (name.to_string(), values(conv.weight.grad(&grads).unwrap()))
     };
     let mut checked = vec![

@@ -5,12 +5,11 @@
 
 use burn::config::Config;
 use burn::module::{Initializer, Module};
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::{Tensor, activation::relu, backend::Backend, module::max_pool2d};
 
-use super::{Norm, NormKind};
-use crate::ops::conv2d;
+use super::{Conv2d, Norm, NormKind};
 
 /// Bottleneck output channels are `planes * EXPANSION`.
 const EXPANSION: usize = 4;
@@ -103,7 +102,7 @@ pub struct ResNet<B: Backend> {
 impl<B: Backend> ResNet<B> {
     /// Stage outputs `C2..C5` (strides 4, 8, 16, 32) of `[N, 3, H, W]` images.
     pub fn forward_features(&self, x: Tensor<B, 4>) -> [Tensor<B, 4>; 4] {
-        let x = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        let x = relu(self.bn1.forward(self.conv1.forward(x)));
         let x = max_pool2d(x, [3, 3], [2, 2], [1, 1], [1, 1], false);
         let run =
             |x: Tensor<B, 4>, blocks: &[Bottleneck<B>]| blocks.iter().fold(x, |x, b| b.forward(x));
@@ -176,12 +175,12 @@ impl<B: Backend> Bottleneck<B> {
 
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(conv2d(&d.conv, x.clone())),
+            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(conv2d(&self.conv1, x)));
-        let y = relu(self.bn2.forward(conv2d(&self.conv2, y)));
-        let y = self.bn3.forward(conv2d(&self.conv3, y));
+        let y = relu(self.bn1.forward(self.conv1.forward(x)));
+        let y = relu(self.bn2.forward(self.conv2.forward(y)));
+        let y = self.bn3.forward(self.conv3.forward(y));
         relu(y + identity)
     }
 }
@@ -198,7 +197,7 @@ fn conv<B: Backend>(
     device: &B::Device,
 ) -> Conv2d<B> {
     let p = kernel / 2;
-    Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
+    let config = Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
         .with_stride([stride, stride])
         .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .with_groups(groups)
@@ -206,6 +205,6 @@ fn conv<B: Backend>(
         .with_initializer(Initializer::KaimingNormal {
             gain: std::f64::consts::SQRT_2,
             fan_out_only: true,
-        })
-        .init(device)
+        });
+    Conv2d::new(&config, device)
 }

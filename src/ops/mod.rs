@@ -4,9 +4,9 @@
 //! tests in `tests/ops_parity.rs` compare against fixtures written by `tests/reference/ops.py`.
 
 pub mod boxes;
-#[cfg(feature = "flex")]
-mod direct_conv3d;
 mod error;
+#[cfg(feature = "flex")]
+mod flex_conv;
 pub(crate) mod host;
 pub mod nms;
 pub mod pool3d;
@@ -22,28 +22,38 @@ pub use pool3d::{Pool3dOptions, avg_pool3d, max_pool3d};
 pub use roi_align::{roi_align, try_roi_align};
 pub use upsample::{upsample_nearest, upsample_nearest_2x};
 
-use burn::nn::conv::{Conv2d, Conv3d};
+use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, backend::Backend};
 
-/// `conv.forward(x)`. On flex, under autodiff, recorded as one op whose weight gradient avoids
-/// im2col's copies, and computed by direct kernels where `x` has few channels (the video
-/// stems); see `direct_conv3d`.
-pub fn conv3d<B: Backend>(conv: &Conv3d<B>, x: Tensor<B, 5>) -> Tensor<B, 5> {
+/// A 3-D convolution (`burn::tensor::module::conv3d`). On flex, under autodiff, recorded as one
+/// op whose weight gradient avoids im2col's copies, and computed by direct kernels where `x`
+/// has few channels (the video stems); see `flex_conv`.
+pub fn conv3d<B: Backend>(
+    x: Tensor<B, 5>,
+    weight: Tensor<B, 5>,
+    bias: Option<Tensor<B, 1>>,
+    options: ConvOptions<3>,
+) -> Tensor<B, 5> {
     #[cfg(feature = "flex")]
-    let x = match direct_conv3d::try_conv3d(conv, x) {
+    let x = match flex_conv::try_conv3d(x, weight.clone(), bias.clone(), options.clone()) {
         Ok(out) => return out,
         Err(x) => x,
     };
-    conv.forward(x)
+    burn::tensor::module::conv3d(x, weight, bias, options)
 }
 
-/// `conv.forward(x)` for images, through the same routes as [`conv3d`] (over one frame): the
-/// detector's stem and its stride-1 and pointwise convolutions train without im2col copies.
-pub fn conv2d<B: Backend>(conv: &Conv2d<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+/// A 2-D convolution, through the same routes as [`conv3d`] (over one frame): the detector's
+/// stem and its stride-1 and pointwise convolutions train without im2col copies.
+pub fn conv2d<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    options: ConvOptions<2>,
+) -> Tensor<B, 4> {
     #[cfg(feature = "flex")]
-    let x = match direct_conv3d::try_conv2d(conv, x) {
+    let x = match flex_conv::try_conv2d(x, weight.clone(), bias.clone(), options.clone()) {
         Ok(out) => return out,
         Err(x) => x,
     };
-    conv.forward(x)
+    burn::tensor::module::conv2d(x, weight, bias, options)
 }

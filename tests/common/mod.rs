@@ -172,38 +172,33 @@ pub fn tiny_detector_checkpoint_named(rename: impl Fn(&str) -> String) -> std::p
     path
 }
 
-/// The tiny detector of the reference scripts (ResNeXt [1, 1, 1, 1], 2 groups of 4, 32 FPN
-/// channels, 64-wide box head, 3 classes, min/max size 160/256) with the fixtures' weights.
-pub fn tiny_detector<B: Backend>(
-    device: &B::Device,
-) -> (
-    avaloc::models::detector::FasterRcnnConfig,
-    avaloc::models::detector::FasterRcnn<B>,
-) {
-    use avaloc::models::detector::{FasterRcnnConfig, ImageTransformConfig, ResNetFpnConfig};
-    use avaloc::weights::{Checkpoint, LoadMode, load_into, torchvision_faster_rcnn};
-    let body = avaloc::nn::ResNetConfig::new([1, 1, 1, 1])
-        .with_groups(2)
-        .with_width_per_group(4);
-    let config = FasterRcnnConfig::new(ResNetFpnConfig::new(body).with_out_channels(32), 3)
-        .with_representation(64)
-        .with_transform(
-            ImageTransformConfig::new()
-                .with_min_size(160)
-                .with_max_size(256),
-        );
+/// A shipped configuration's network table, by its path under `configs/`.
+pub fn shipped(name: &str) -> avaloc::config::NetworkConfig {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("configs")
+        .join(name);
+    avaloc::config::NetworkFile::load(&path)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .network
+}
+
+/// The tiny detector of the reference scripts (`configs/detector/faster_rcnn_tiny.toml`:
+/// ResNeXt [1, 1, 1, 1], 2 groups of 4, 32 FPN channels, 64-wide box head, 3 classes,
+/// min/max size 160/256) with the fixtures' weights.
+pub fn tiny_detector<B: Backend>(device: &B::Device) -> avaloc::models::detector::FasterRcnn<B> {
+    use avaloc::weights::{Checkpoint, LoadMode};
+    let avaloc::config::NetworkConfig::FasterRcnn(spec) = shipped("detector/faster_rcnn_tiny.toml")
+    else {
+        panic!("faster_rcnn_tiny.toml describes a detector")
+    };
     let path = tiny_detector_checkpoint();
     let checkpoint = Checkpoint::open(&path).unwrap();
-    let (model, report) = load_into(
-        config.init::<B>(device),
-        &checkpoint,
-        &torchvision_faster_rcnn(),
-        LoadMode::Strict,
-    )
-    .unwrap();
+    let (model, report) = spec
+        .load::<B>(&checkpoint, LoadMode::Strict, device)
+        .unwrap();
     assert!(report.is_exact(), "{report}");
     std::fs::remove_file(path).unwrap();
-    (config, model)
+    model
 }
 
 /// Runs the `avaloc` binary in the repository root.

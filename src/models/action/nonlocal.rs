@@ -4,12 +4,12 @@
 //! after 1/√d ("softmax"), the aggregate projected back, normalised and added to the input.
 
 use burn::module::Module;
-use burn::nn::conv::{Conv3d, Conv3dConfig};
+use burn::nn::conv::Conv3dConfig;
 use burn::tensor::{Tensor, activation::softmax, backend::Backend};
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{Norm, NormKind};
-use crate::ops::{Pool3dOptions, conv3d, max_pool3d};
+use crate::nn::{Conv3d, Norm, NormKind};
+use crate::ops::{Pool3dOptions, max_pool3d};
 
 /// How affinities are normalised (PySlowFast's `NONLOCAL.INSTANTIATION`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -45,7 +45,7 @@ impl<B: Backend> Nonlocal<B> {
         device: &B::Device,
     ) -> Self {
         let inner = dim / 2;
-        let conv = |i, o| Conv3dConfig::new([i, o], [1, 1, 1]).init(device);
+        let conv = |i, o| Conv3d::new(&Conv3dConfig::new([i, o], [1, 1, 1]), device);
         Self {
             conv_theta: conv(dim, inner),
             conv_phi: conv(dim, inner),
@@ -59,7 +59,7 @@ impl<B: Backend> Nonlocal<B> {
 
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
         let [n, _, t, h, w] = x.dims();
-        let theta = conv3d(&self.conv_theta, x.clone());
+        let theta = self.conv_theta.forward(x.clone());
         let inner = theta.dims()[1];
         let pooled = if self.pool.iter().any(|&p| p > 1) {
             max_pool3d(x.clone(), Pool3dOptions::new(self.pool))
@@ -71,8 +71,8 @@ impl<B: Backend> Nonlocal<B> {
             y.reshape([n, c, t * h * w])
         };
         let theta = flat(theta);
-        let phi = flat(conv3d(&self.conv_phi, pooled.clone()));
-        let g = flat(conv3d(&self.conv_g, pooled));
+        let phi = flat(self.conv_phi.forward(pooled.clone()));
+        let g = flat(self.conv_g.forward(pooled));
         // [n, positions, pooled positions]
         let affinity = theta.swap_dims(1, 2).matmul(phi);
         let pooled_positions = affinity.dims()[2];
@@ -84,6 +84,6 @@ impl<B: Backend> Nonlocal<B> {
         let aggregated = g
             .matmul(affinity.swap_dims(1, 2))
             .reshape([n, inner, t, h, w]);
-        x + self.bn.forward(conv3d(&self.conv_out, aggregated))
+        x + self.bn.forward(self.conv_out.forward(aggregated))
     }
 }

@@ -8,12 +8,12 @@
 use burn::config::Config;
 use burn::module::{Initializer, Module};
 use burn::nn::PaddingConfig3d;
-use burn::nn::conv::{Conv3d, Conv3dConfig};
+use burn::nn::conv::Conv3dConfig;
 use burn::tensor::{Tensor, activation::relu, backend::Backend};
 
 use super::nonlocal::{Instantiation, Nonlocal};
-use crate::nn::{Norm, NormKind};
-use crate::ops::{Pool3dOptions, conv3d, max_pool3d};
+use crate::nn::{Conv3d, Norm, NormKind};
+use crate::ops::{Pool3dOptions, max_pool3d};
 
 const BN_EPS: f64 = 1e-5;
 /// Temporal kernel of conv1 and res2..res5, slow and fast pathway ("slowfast" in PySlowFast).
@@ -193,7 +193,7 @@ fn msra_conv3d<B: Backend>(
     groups: usize,
     device: &B::Device,
 ) -> Conv3d<B> {
-    Conv3dConfig::new([in_channels, out_channels], kernel)
+    let config = Conv3dConfig::new([in_channels, out_channels], kernel)
         .with_stride(stride)
         .with_padding(PaddingConfig3d::Explicit(
             padding[0], padding[1], padding[2],
@@ -204,8 +204,8 @@ fn msra_conv3d<B: Backend>(
         .with_initializer(Initializer::KaimingNormal {
             gain: std::f64::consts::SQRT_2,
             fan_out_only: true,
-        })
-        .init(device)
+        });
+    Conv3d::new(&config, device)
 }
 
 #[derive(Module, Debug)]
@@ -252,7 +252,7 @@ pub struct BasicStem<B: Backend> {
 
 impl<B: Backend> BasicStem<B> {
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
-        let x = relu(self.bn.forward(conv3d(&self.conv, x)));
+        let x = relu(self.bn.forward(self.conv.forward(x)));
         max_pool3d(
             x,
             Pool3dOptions::new([1, 3, 3])
@@ -272,7 +272,7 @@ pub struct Fuse<B: Backend> {
 
 impl<B: Backend> Fuse<B> {
     pub fn forward(&self, [slow, fast]: [Tensor<B, 5>; 2]) -> [Tensor<B, 5>; 2] {
-        let lateral = relu(self.bn.forward(conv3d(&self.conv_f2s, fast.clone())));
+        let lateral = relu(self.bn.forward(self.conv_f2s.forward(fast.clone())));
         [Tensor::cat(vec![slow, lateral], 1), fast]
     }
 }
@@ -391,13 +391,13 @@ impl<B: Backend> ResBlock<B> {
 
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
         let shortcut = match (&self.branch1, &self.branch1_bn) {
-            (Some(conv), Some(bn)) => bn.forward(conv3d(conv, x.clone())),
+            (Some(conv), Some(bn)) => bn.forward(conv.forward(x.clone())),
             _ => x.clone(),
         };
         let b = &self.branch2;
-        let y = relu(b.a_bn.forward(conv3d(&b.a, x)));
-        let y = relu(b.b_bn.forward(conv3d(&b.b, y)));
-        let y = b.c_bn.forward(conv3d(&b.c, y));
+        let y = relu(b.a_bn.forward(b.a.forward(x)));
+        let y = relu(b.b_bn.forward(b.b.forward(y)));
+        let y = b.c_bn.forward(b.c.forward(y));
         relu(shortcut + y)
     }
 }

@@ -5,10 +5,11 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Tensor, backend::Backend, module::max_pool2d};
 
-use crate::ops::{conv2d, upsample_nearest};
+use crate::nn::Conv2d;
+use crate::ops::upsample_nearest;
 
 #[derive(Config, Debug)]
 pub struct FpnConfig {
@@ -22,9 +23,9 @@ impl FpnConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> Fpn<B> {
         let conv = |i, o, k| {
             let p = k / 2;
-            Conv2dConfig::new([i, o], [k, k])
-                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                .init(device)
+            let config = Conv2dConfig::new([i, o], [k, k])
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p));
+            Conv2d::new(&config, device)
         };
         Fpn {
             inner_blocks: self
@@ -59,13 +60,13 @@ impl<B: Backend> Fpn<B> {
         );
         let mut stages = stages;
         let last = stages.len() - 1;
-        let mut inner = conv2d(&self.inner_blocks[last], stages.pop().expect("a stage"));
-        let mut levels = vec![conv2d(&self.layer_blocks[last], inner.clone())];
+        let mut inner = self.inner_blocks[last].forward(stages.pop().expect("a stage"));
+        let mut levels = vec![self.layer_blocks[last].forward(inner.clone())];
         for (idx, stage) in stages.into_iter().enumerate().rev() {
-            let lateral = conv2d(&self.inner_blocks[idx], stage);
+            let lateral = self.inner_blocks[idx].forward(stage);
             let [_, _, h, w] = lateral.dims();
             inner = lateral + upsample_nearest(inner, [h, w]);
-            levels.insert(0, conv2d(&self.layer_blocks[idx], inner.clone()));
+            levels.insert(0, self.layer_blocks[idx].forward(inner.clone()));
         }
         let top = levels.last().expect("a level").clone();
         levels.push(max_pool2d(top, [1, 1], [2, 2], [0, 0], [1, 1], false));

@@ -6,11 +6,11 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::PaddingConfig2d;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Tensor, TensorData, activation::relu, backend::Backend};
 
 use super::{AnchorGenerator, Convention};
-use crate::ops::conv2d;
+use crate::nn::Conv2d;
 use crate::ops::host::to_host_f32;
 use crate::ops::nms::batched_nms_host;
 use crate::ops::{BoxCoder, clip_box};
@@ -25,9 +25,9 @@ impl RpnHeadConfig {
     pub fn init<B: Backend>(&self, device: &B::Device) -> RpnHead<B> {
         let conv = |o, k: usize| {
             let p = k / 2;
-            Conv2dConfig::new([self.channels, o], [k, k])
-                .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-                .init(device)
+            let config = Conv2dConfig::new([self.channels, o], [k, k])
+                .with_padding(PaddingConfig2d::Explicit(p, p, p, p));
+            Conv2d::new(&config, device)
         };
         RpnHead {
             conv: conv(self.channels, 3),
@@ -61,11 +61,11 @@ impl<B: Backend> RpnHead<B> {
     pub fn forward(&self, levels: &[Tensor<B, 4>]) -> (Tensor<B, 2>, Tensor<B, 3>) {
         let (mut objectness, mut deltas) = (Vec::new(), Vec::new());
         for level in levels {
-            let t = relu(conv2d(&self.conv, level.clone()));
-            let logits = conv2d(&self.cls_logits, t.clone());
+            let t = relu(self.conv.forward(level.clone()));
+            let logits = self.cls_logits.forward(t.clone());
             let [n, a, h, w] = logits.dims();
             objectness.push(logits.permute([0, 2, 3, 1]).reshape([n, h * w * a]));
-            let boxes = conv2d(&self.bbox_pred, t).reshape([n, a, 4, h, w]);
+            let boxes = self.bbox_pred.forward(t).reshape([n, a, 4, h, w]);
             deltas.push(boxes.permute([0, 3, 4, 1, 2]).reshape([n, h * w * a, 4]));
         }
         (Tensor::cat(objectness, 1), Tensor::cat(deltas, 1))

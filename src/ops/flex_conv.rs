@@ -1,4 +1,6 @@
-//! [`Conv3d`] and [`Conv2d`] on flex with weight gradients that avoid im2col's copies.
+//! Convolutions on flex (Burn's CPU backend) with weight gradients that avoid im2col's copies;
+//! the one file that knows the CPU fast path, reached through [`super::conv3d`] /
+//! [`super::conv2d`] from the convolution modules of `crate::nn`.
 //!
 //! Burn's generic weight gradient copies both operands with their first two axes swapped,
 //! then runs a convolution whose kernel is the whole output volume, so im2col copies the input
@@ -12,7 +14,7 @@
 //! Rust has no specialisation, and threading a backend extension trait through every generic
 //! bound would touch the whole crate, so the backend is recognised at run time by `TypeId`
 //! and the tensors are moved across by `Any` downcasts (no unsafe code). Other backends,
-//! dtypes and settings take the module's own forward, and so the same arithmetic.
+//! dtypes and settings take Burn's convolution, and so the same arithmetic.
 
 use std::any::{Any, TypeId};
 
@@ -23,8 +25,6 @@ use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor};
-use burn::nn::conv::{Conv2d, Conv3d};
-use burn::nn::{PaddingConfig2d, PaddingConfig3d};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
@@ -46,46 +46,30 @@ fn direct_forward_applies(x: &[usize], weight: &[usize]) -> bool {
 
 type FlexAutodiff = Autodiff<Flex>;
 
-/// `conv.forward(x)` on flex, or `x` back on other backends and settings. In inference only
+/// A 3-D convolution on flex, or `x` back on other backends and settings. In inference only
 /// few-channel convolutions differ from flex's own; under autodiff every convolution is
 /// recorded as one op whose weight gradient takes the fastest route (see [`weight_grad`]).
 pub(super) fn try_conv3d<B: Backend>(
-    conv: &Conv3d<B>,
     x: Tensor<B, 5>,
+    weight: Tensor<B, 5>,
+    bias: Option<Tensor<B, 1>>,
+    options: ConvOptions<3>,
 ) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
-    let padding = match conv.padding {
-        PaddingConfig3d::Explicit(t, h, w) => [t, h, w],
-        PaddingConfig3d::Valid => [0; 3],
-        PaddingConfig3d::Same => return Err(x),
-    };
-    let options = ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups);
-    let bias = conv.bias.as_ref().map(|b| b.val());
-    try_conv(x, conv.weight.val(), bias, options)
+    try_conv(x, weight, bias, options)
 }
 
-/// The same for a [`Conv2d`], as a 3-D convolution over one frame.
+/// The same for a 2-D convolution, as a 3-D convolution over one frame.
 pub(super) fn try_conv2d<B: Backend>(
-    conv: &Conv2d<B>,
     x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    options: ConvOptions<2>,
 ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
-    let padding = match conv.padding {
-        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
-            [0, top, left]
-        }
-        PaddingConfig2d::Valid => [0; 3],
-        _ => return Err(x),
-    };
-    let ([sh, sw], [dh, dw]) = (conv.stride, conv.dilation);
-    let options = ConvOptions::new([1, sh, sw], padding, [1, dh, dw], conv.groups);
-    let bias = conv.bias.as_ref().map(|b| b.val());
-    try_conv(
-        x.unsqueeze_dim(2),
-        conv.weight.val().unsqueeze_dim(2),
-        bias,
-        options,
-    )
-    .map(|y| y.squeeze_dim(2))
-    .map_err(|x| x.squeeze_dim(2))
+    let ([sh, sw], [ph, pw], [dh, dw]) = (options.stride, options.padding, options.dilation);
+    let options = ConvOptions::new([1, sh, sw], [0, ph, pw], [1, dh, dw], options.groups);
+    try_conv(x.unsqueeze_dim(2), weight.unsqueeze_dim(2), bias, options)
+        .map(|y| y.squeeze_dim(2))
+        .map_err(|x| x.squeeze_dim(2))
 }
 
 fn try_conv<B: Backend>(

@@ -1,0 +1,93 @@
+//! Convolution modules for every network: Burn's `Conv2d` / `Conv3d` parameters and
+//! initialisation (the same tensor names, `weight` and `bias`), with a forward pass through
+//! [`crate::ops::conv3d`] / [`crate::ops::conv2d`], which take the CPU fast path where the
+//! backend has one. Models call `self.conv.forward(x)` and never name a backend.
+
+use burn::module::{Module, Param};
+use burn::nn::conv::{Conv2dConfig, Conv3dConfig};
+use burn::nn::{PaddingConfig2d, PaddingConfig3d};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Tensor, backend::Backend};
+
+/// A 3-D convolution over `[N, C, T, H, W]`.
+#[derive(Module, Debug)]
+pub struct Conv3d<B: Backend> {
+    /// `[out, in / groups, kt, kh, kw]`.
+    pub weight: Param<Tensor<B, 5>>,
+    pub bias: Option<Param<Tensor<B, 1>>>,
+    #[module(skip)]
+    pub options: ConvOptions<3>,
+}
+
+impl<B: Backend> Conv3d<B> {
+    /// The convolution `config` describes, initialised as Burn initialises it.
+    ///
+    /// # Panics
+    /// On `Same` padding: the networks pad explicitly (a configuration in code, not input).
+    pub fn new(config: &Conv3dConfig, device: &B::Device) -> Self {
+        let padding = match config.padding {
+            PaddingConfig3d::Explicit(t, h, w) => [t, h, w],
+            PaddingConfig3d::Valid => [0; 3],
+            PaddingConfig3d::Same => panic!("nn::Conv3d takes explicit padding"),
+        };
+        let conv = config.init(device);
+        Self {
+            weight: conv.weight,
+            bias: conv.bias,
+            options: ConvOptions::new(config.stride, padding, config.dilation, config.groups),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
+        crate::ops::conv3d(
+            x,
+            self.weight.val(),
+            self.bias.as_ref().map(Param::val),
+            self.options.clone(),
+        )
+    }
+}
+
+/// A 2-D convolution over `[N, C, H, W]`.
+#[derive(Module, Debug)]
+pub struct Conv2d<B: Backend> {
+    /// `[out, in / groups, kh, kw]`.
+    pub weight: Param<Tensor<B, 4>>,
+    pub bias: Option<Param<Tensor<B, 1>>>,
+    #[module(skip)]
+    pub options: ConvOptions<2>,
+}
+
+impl<B: Backend> Conv2d<B> {
+    /// The convolution `config` describes, initialised as Burn initialises it.
+    ///
+    /// # Panics
+    /// On `Same` or asymmetric padding: the networks pad symmetrically (a configuration in
+    /// code, not input).
+    pub fn new(config: &Conv2dConfig, device: &B::Device) -> Self {
+        let padding = match config.padding {
+            PaddingConfig2d::Explicit(top, left, bottom, right)
+                if top == bottom && left == right =>
+            {
+                [top, left]
+            }
+            PaddingConfig2d::Valid => [0; 2],
+            _ => panic!("nn::Conv2d takes symmetric explicit padding"),
+        };
+        let conv = config.init(device);
+        Self {
+            weight: conv.weight,
+            bias: conv.bias,
+            options: ConvOptions::new(config.stride, padding, config.dilation, config.groups),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
+        crate::ops::conv2d(
+            x,
+            self.weight.val(),
+            self.bias.as_ref().map(Param::val),
+            self.options.clone(),
+        )
+    }
+}
