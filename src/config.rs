@@ -57,9 +57,9 @@ pub enum NetworkConfig {
     /// A torchvision-style ResNet / ResNeXt trunk, with a classifier when `num_classes` is set.
     Resnet(ResNetSpec),
     /// torchvision's Faster R-CNN on a ResNet/ResNeXt-FPN backbone.
-    FasterRcnn(DetectorSpec),
+    FasterRcnn(Box<DetectorSpec>),
     /// PySlowFast's SlowFast with the AVA RoI head.
-    Slowfast(ActionSpec),
+    Slowfast(Box<ActionSpec>),
 }
 
 impl NetworkConfig {
@@ -180,7 +180,7 @@ impl DetectorFile {
         match file.network {
             NetworkConfig::FasterRcnn(network) => Ok(Self {
                 path: file.path,
-                network,
+                network: *network,
                 train: file.train,
             }),
             _ => Err(file.wrong_kind("a detector", "faster_rcnn")),
@@ -208,7 +208,7 @@ impl ActionFile {
         match file.network {
             NetworkConfig::Slowfast(network) => Ok(Self {
                 path: file.path,
-                network,
+                network: *network,
                 train: file.train,
                 test: file.test,
             }),

@@ -1,7 +1,35 @@
 //! avaloc: spatio-temporal action localization for AVA and AVA-Kinetics on Burn.
 //!
-//! See `DESIGN.md` in the shared folder for the system diagram; each stage lives in the module
-//! named after it.
+//! The system is a chain of stages; each is a library call, and the `avaloc` commands are thin
+//! wrappers that parse arguments, load a typed config and call one of them.
+//!
+//! ```text
+//! stage               what it does                                  where
+//! ─────────────────── ───────────────────────────────────────────── ──────────────────────────────
+//! frames              frame folders, videos decoded by ffmpeg       data::{VideoFrames, frames}
+//! persons             person boxes per keyframe (Faster R-CNN)      infer::detect_persons
+//!                                                                   models::detector
+//! poses               17 COCO keypoints per person (CPN)            models::pose      (to come)
+//! arms                elbow + wrist → enlarged arm boxes            infer::arms       (to come)
+//! clip features       SlowFast res5 maps of the clip                models::action::SlowFast
+//!                     per-box S (and global G)                      models::action::RoiFeatures
+//! bank                long-term features ±50 s, FBO operator (L)    bank, models::action (to come)
+//! scores              classifier over [S, L, G], test views         models::action::ActionClassifier
+//!                                                                   infer::score_keyframes
+//! fusion              arm-branch scores into 15 classes             infer::fusion     (to come)
+//! CSV                 AVA detections CSV, frame-mAP, pictures       data::write_ava_csv, eval,
+//!                                                                   infer::draw_keyframes
+//! ```
+//!
+//! Around them: [`config`] loads `configs/*.toml` and dispatches on `[network] kind` (each
+//! model family owns its table: `models::detector::DetectorSpec`, `models::action::ActionSpec`,
+//! `nn::ResNetSpec`); [`train`] runs trainings (`ActionRun`, `DetectorRun`) on the seeded,
+//! ordered loader of [`data`]; [`weights`] imports checkpoints through one key map per source;
+//! [`backend`] instantiates a job on the backend chosen at run time.
+//!
+//! Dependencies point down: `cli` → `train` / `infer` → `models` → `nn` / `ops`, with `data`,
+//! `eval` and `weights` below the models' users. See `DESIGN.md` in the shared folder for the
+//! system diagram.
 
 pub mod backend;
 pub mod cli;

@@ -63,9 +63,9 @@ impl ActionSpec {
         let w = net.width_per_group;
         if net.alpha == 0
             || net.beta_inv == 0
-            || w % net.beta_inv != 0
+            || !w.is_multiple_of(net.beta_inv)
             || net.fusion_channel_ratio == 0
-            || net.beta_inv % net.fusion_channel_ratio != 0
+            || !net.beta_inv.is_multiple_of(net.fusion_channel_ratio)
         {
             return Err(format!(
                 "network.slowfast: width_per_group {w} must divide by beta_inv {}, \
@@ -80,7 +80,7 @@ impl ActionSpec {
                 net.blocks[stage]
             ));
         }
-        if self.frames == 0 || self.frames % net.alpha != 0 {
+        if self.frames == 0 || !self.frames.is_multiple_of(net.alpha) {
             return Err(format!(
                 "network.frames = {}: a positive multiple of alpha {}",
                 self.frames, net.alpha
