@@ -218,3 +218,36 @@ fn the_data_loader_batches_the_dataset_on_parallel_workers() {
     );
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// Redirected to a file (not a terminal), `avaloc synth` logs a few plain progress lines and
+/// no colour escapes.
+#[test]
+fn redirected_output_has_plain_progress_lines_and_no_escapes() {
+    let out = std::env::temp_dir().join(format!("avaloc-synth-cli-{}", std::process::id()));
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
+        .args([
+            "synth",
+            "--train-videos",
+            "1",
+            "--val-videos",
+            "1",
+            "--seconds",
+            "5",
+        ])
+        .args(["--width", "64", "--height", "48", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(run.status.success(), "{text}");
+    assert!(!text.contains('\u{1b}'), "escape codes in {text:?}");
+    let progress: Vec<&str> = text.lines().filter(|l| l.starts_with("synth ")).collect();
+    // 300 frames: a line at each quarter.
+    assert_eq!(progress.len(), 4, "{text}");
+    assert!(progress[3].starts_with("synth 300/300"), "{text}");
+    std::fs::remove_dir_all(out).unwrap();
+}
