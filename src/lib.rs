@@ -6,7 +6,7 @@
 //! ```text
 //! stage               what it does                                  where
 //! ─────────────────── ───────────────────────────────────────────── ──────────────────────────────
-//! frames              frame folders, videos decoded by ffmpeg       data::{VideoFrames, frames}
+//! frames              frame folders, videos decoded by ffmpeg       data::{VideoFrames, list_frame_files}
 //! persons             person boxes per keyframe (Faster R-CNN)      infer::detect_persons
 //!                                                                   models::detector
 //! poses               17 COCO keypoints per person (CPN)            models::pose      (to come)
@@ -28,8 +28,9 @@
 //! [`backend`] instantiates a job on the backend chosen at run time.
 //!
 //! Dependencies point down: `cli` → `train` / `infer` → `models` → `nn` / `ops`, with `data`,
-//! `eval` and `weights` below the models' users. See `DESIGN.md` in the shared folder for the
-//! system diagram.
+//! `eval` and `weights` below the models' users; `config` sits beside `train` and `infer`,
+//! loading the tables they define (`[train]`, `[test]`) with those the models own. See
+//! `DESIGN.md` in the shared folder for the system diagram.
 
 pub mod backend;
 pub mod cli;

@@ -183,8 +183,10 @@ impl<O> Iterator for Ordered<O> {
         self.next += 1;
         match queue.recv() {
             Ok(batch) => Some(batch),
-            // The worker died (a panic in the batcher): surface it here.
+            // The worker died (a panic in the batcher): surface it here, after closing the
+            // other queues so that workers blocked on a full one return and can be joined.
             Err(_) => {
+                self.queues.clear();
                 let handles = std::mem::take(&mut self.handles);
                 for handle in handles {
                     if let Err(panic) = handle.join() {
@@ -273,6 +275,37 @@ mod tests {
         );
         let first: Vec<_> = loader.epoch(1).take(3).collect();
         assert_eq!(first, epoch_prefix(&loader));
+    }
+
+    /// Panics on the batch holding item 5.
+    struct Fragile;
+
+    impl SeededBatcher<B, usize, Vec<usize>> for Fragile {
+        fn batch(&self, items: Vec<usize>, _: u64, _: &burn::tensor::Device<B>) -> Vec<usize> {
+            assert!(!items.contains(&5), "a broken item");
+            items
+        }
+    }
+
+    #[test]
+    fn a_panicking_batcher_surfaces_instead_of_hanging() {
+        let loader = OrderedLoader::new(
+            InMemDataset::new((0..40).collect::<Vec<usize>>()),
+            Fragile,
+            2,
+            2,
+            3,
+            Default::default(),
+        );
+        let result =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader.epoch(1).count()));
+        let panic = result.unwrap_err();
+        let message = panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        assert!(message.contains("a broken item"), "{message}");
     }
 
     fn epoch_prefix(loader: &OrderedLoader<B, usize, (Vec<usize>, u64)>) -> Vec<(Vec<usize>, u64)> {

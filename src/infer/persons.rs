@@ -47,7 +47,7 @@ pub fn detect_persons<B: Backend>(
         let mut sizes = Vec::with_capacity(chunk.len());
         for frame in chunk {
             let image = decode_frame(&frame.path)?;
-            sizes.push((image.width() as f64, image.height() as f64));
+            sizes.push((image.width() as f32, image.height() as f32));
             images.push(rgb_to_tensor::<B>(&image, device));
         }
         for ((frame, d), (w, h)) in chunk.iter().zip(model.detect(images)).zip(sizes) {
@@ -56,12 +56,8 @@ pub fn detect_persons<B: Backend>(
                     people.push(DetectedPerson {
                         video_id: frame.video_id.clone(),
                         time: frame.time,
-                        box_xyxy_norm: [
-                            b[0] as f64 / w,
-                            b[1] as f64 / h,
-                            b[2] as f64 / w,
-                            b[3] as f64 / h,
-                        ],
+                        // Normalised in f32, as the detector's boxes are.
+                        box_xyxy_norm: [b[0] / w, b[1] / h, b[2] / w, b[3] / h].map(f64::from),
                         score: *score as f64,
                     });
                 }

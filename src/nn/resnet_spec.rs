@@ -102,6 +102,13 @@ impl ResNetSpec {
         device: &B::Device,
     ) -> Result<(super::ResNet<B>, crate::weights::LoadReport), crate::weights::WeightsError> {
         let source = crate::weights::torchvision_resnet(self.num_classes.is_some());
-        crate::weights::load_checkpoint(self.model_config().init(device), checkpoint, source, mode)
+        let native = crate::weights::KeyMap::identity();
+        crate::weights::load_checkpoint(
+            self.model_config().init(device),
+            checkpoint,
+            source,
+            native,
+            mode,
+        )
     }
 }

@@ -20,11 +20,22 @@ use crate::weights::{Checkpoint, LoadMode, save_safetensors};
 /// Detected person boxes for a run: of the training videos (those with IoU ≥
 /// `train.action.detected_iou` to a ground-truth box join it with its labels) and of the
 /// validation videos (validated on instead of the ground-truth boxes), above `threshold`.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct DetectedBoxes {
     pub train: Option<PathBuf>,
     pub val: Option<PathBuf>,
     pub threshold: f64,
+}
+
+impl Default for DetectedBoxes {
+    /// None, at PySlowFast's AVA threshold.
+    fn default() -> Self {
+        Self {
+            train: None,
+            val: None,
+            threshold: 0.8,
+        }
+    }
 }
 
 /// Everything an action-model training needs, checked before any backend starts.

@@ -118,7 +118,15 @@ where
         (Some(epoch), true) => {
             let dir = epoch_dir(out, epoch);
             let recorder = Mpk::new();
-            let context = |what: &str| format!("resuming from {}: {what}", dir.display());
+            let context = |what: &str| {
+                format!(
+                    "resuming from {}: cannot read {what}, which is damaged or was written by \
+                     an avaloc from before its module reshape (such runs cannot be resumed: \
+                     start a new one, with --weights RUN/model_final.safetensors to keep the \
+                     weights)",
+                    dir.display()
+                )
+            };
             model = model.load_record(
                 recorder
                     .load(dir.join("model.mpk"), &device)

@@ -109,29 +109,22 @@ impl fmt::Display for LoadReport {
     }
 }
 
-/// Loads `checkpoint` into `module`: a checkpoint avaloc wrote through [`native_keymap`], any
+/// Loads `checkpoint` into `module`: a checkpoint avaloc wrote through `native` (Burn's names
+/// with the network's renames since older releases, so that older runs keep loading), any
 /// other through `source`, the key map of the network's public checkpoints.
 pub fn load_checkpoint<B: Backend, M: Module<B>>(
     module: M,
     checkpoint: &Checkpoint,
     source: KeyMap,
+    native: KeyMap,
     mode: LoadMode,
 ) -> Result<(M, LoadReport), WeightsError> {
     let keymap = if checkpoint.is_native() {
-        native_keymap()
+        native
     } else {
         source
     };
     load_into(module, checkpoint, &keymap, mode)
-}
-
-/// Checkpoints avaloc wrote: Burn's names, with the renames of the module tree since the
-/// first release (`rpn_head.*` → `rpn.head.*`; the action model's `head.projection.*` →
-/// `classifier.projection.*`), so older runs keep loading.
-pub fn native_keymap() -> KeyMap {
-    KeyMap::identity()
-        .rename(r"^rpn_head\.", "rpn.head.")
-        .rename(r"^head\.projection\.", "classifier.projection.")
 }
 
 /// Loads `checkpoint` into `module`, renaming keys through `keymap`.

@@ -20,7 +20,7 @@ pub use checkpoint::{Checkpoint, CheckpointFormat, TensorInfo};
 pub use detectron2::detectron2_faster_rcnn;
 pub use error::WeightsError;
 pub use keymap::KeyMap;
-pub use load::{LoadMode, LoadReport, ShapeMismatch, load_checkpoint, load_into, native_keymap};
+pub use load::{LoadMode, LoadReport, ShapeMismatch, load_checkpoint, load_into};
 pub use pyslowfast::pyslowfast_slowfast;
 pub use save::save_safetensors;
 pub use torchvision::{

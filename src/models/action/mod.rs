@@ -4,12 +4,14 @@
 //! other boxes.
 
 mod classifier;
+mod fbo;
 mod nonlocal;
 mod roi_features;
 mod slowfast;
 mod spec;
 
 pub use classifier::{ActionClassifier, ActionClassifierConfig};
+pub use fbo::{Fbo, FboConfig, FboKind, FboNonLocal, NonLocalLayer};
 pub use nonlocal::{Instantiation, Nonlocal};
 pub use roi_features::{BoxFeatures, RoiFeatures, RoiFeaturesConfig};
 pub use slowfast::{
@@ -143,11 +145,17 @@ impl<B: Backend> ActionModel<B> {
         self.classifier.forward(self.features(slow, fast, rois))
     }
 
-    /// Logits `[K, classes]` for clips `[N, 3, T, H, W]` (the fast pathway's frames; the slow
+    /// S (and G) of boxes in clips `[N, 3, T, H, W]` (the fast pathway's frames; the slow
     /// pathway's are picked by [`pack_pathways`]).
-    pub fn clip_logits(&self, clips: Tensor<B, 5>, rois: Tensor<B, 2>) -> Tensor<B, 2> {
+    pub fn clip_box_features(&self, clips: Tensor<B, 5>, rois: Tensor<B, 2>) -> BoxFeatures<B> {
         let (slow, fast) = pack_pathways(clips, self.alpha);
-        self.classifier.logits(self.features(slow, fast, rois))
+        self.box_features(slow, fast, rois)
+    }
+
+    /// Logits `[K, classes]` for clips `[N, 3, T, H, W]`.
+    pub fn clip_logits(&self, clips: Tensor<B, 5>, rois: Tensor<B, 2>) -> Tensor<B, 2> {
+        self.classifier
+            .logits(self.clip_box_features(clips, rois).concat())
     }
 
     /// Action probabilities `[K, classes]` for clips `[N, 3, T, H, W]`.

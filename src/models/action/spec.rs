@@ -10,7 +10,7 @@ use super::{ActionModel, ActionModelConfig, Instantiation, SlowFastConfig};
 use crate::data::ClipSpec;
 use crate::nn::{BackboneSpec, set};
 use crate::weights::{
-    Checkpoint, LoadMode, LoadReport, WeightsError, load_checkpoint, pyslowfast_slowfast,
+    Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, load_checkpoint, pyslowfast_slowfast,
 };
 
 /// PySlowFast's SlowFast with the AVA RoI head.
@@ -134,6 +134,8 @@ impl ActionSpec {
         device: &B::Device,
     ) -> Result<(ActionModel<B>, LoadReport), WeightsError> {
         let model = self.model_config().init(device);
-        load_checkpoint(model, checkpoint, pyslowfast_slowfast(), mode)
+        // The classifier was `head.projection` before the features were split from it.
+        let native = KeyMap::identity().rename(r"^head\.projection\.", "classifier.projection.");
+        load_checkpoint(model, checkpoint, pyslowfast_slowfast(), native, mode)
     }
 }

@@ -33,7 +33,8 @@ pub struct FasterRcnnConfig {
     #[config(default = "DetectionConfig::new()")]
     pub detection: DetectionConfig,
     /// Whose conventions every stage follows (anchors, proposals, pooler, detection,
-    /// transform): set here once; `init` hands it to each stage.
+    /// transform): set here once; `init` hands it to each stage (under detectron2's, the
+    /// pooler is aligned with adaptive sampling, its `ROIAlignV2`).
     #[config(default = "Convention::Torchvision")]
     pub convention: Convention,
 }
@@ -56,7 +57,16 @@ impl FasterRcnnConfig {
                 .with_representation(self.representation)
                 .init(device),
             transform: self.transform.clone().with_convention(convention),
-            box_roi_pool: self.box_roi_pool.clone().with_convention(convention),
+            box_roi_pool: match convention {
+                // detectron2's pooler is `ROIAlignV2`: aligned, adaptive sampling.
+                Convention::Detectron2 => self
+                    .box_roi_pool
+                    .clone()
+                    .with_aligned(true)
+                    .with_sampling_ratio(0),
+                Convention::Torchvision | Convention::Detectron1 => self.box_roi_pool.clone(),
+            }
+            .with_convention(convention),
             detection: self.detection.clone().with_convention(convention),
             convention,
         }

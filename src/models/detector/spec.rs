@@ -5,11 +5,11 @@
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
-use super::{Convention, FasterRcnn, FasterRcnnConfig, MultiScaleRoiAlign, ResNetFpnConfig};
+use super::{Convention, FasterRcnn, FasterRcnnConfig, ResNetFpnConfig};
 use crate::nn::{BackboneSpec, set};
 use crate::weights::{
-    Checkpoint, LoadMode, LoadReport, WeightsError, detectron2_faster_rcnn, load_checkpoint,
-    torchvision_faster_rcnn,
+    Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, detectron2_faster_rcnn,
+    load_checkpoint, torchvision_faster_rcnn,
 };
 
 /// torchvision's Faster R-CNN on a ResNet/ResNeXt-FPN backbone.
@@ -70,12 +70,6 @@ impl DetectorSpec {
             &mut transform.std,
             self.pixel_std.map(|s| s.map(|v| v / 255.0)),
         );
-        if self.convention == Convention::Detectron2 {
-            // detectron2's pooler is `ROIAlignV2`: aligned, adaptive sampling.
-            config.box_roi_pool = MultiScaleRoiAlign::new()
-                .with_aligned(true)
-                .with_sampling_ratio(0);
-        }
         config
     }
 
@@ -91,6 +85,14 @@ impl DetectorSpec {
             Convention::Torchvision => torchvision_faster_rcnn(),
             Convention::Detectron2 | Convention::Detectron1 => detectron2_faster_rcnn(),
         };
-        load_checkpoint(self.model_config().init(device), checkpoint, source, mode)
+        // The RPN head's weights were `rpn_head.*` before the detector held an `Rpn`.
+        let native = KeyMap::identity().rename(r"^rpn_head\.", "rpn.head.");
+        load_checkpoint(
+            self.model_config().init(device),
+            checkpoint,
+            source,
+            native,
+            mode,
+        )
     }
 }
