@@ -8,13 +8,17 @@
 //! 8 frames at 112×112 with one box each: forward, and a training step through
 //! `ActionTraining` (`bench_slowfast.py --model synth` times PySlowFast's equivalent, with
 //! batch norm).
+//!
+//! The LFB non-local feature-bank operator (2304 → 512, 2 layers) on 64 RoIs with 500 bank
+//! entries each: forward, and forward + backward (`tests/reference/bench_fbo.py` times
+//! MMAction2's `FBONonLocal` on the same input).
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use avaloc::config::ActionFile;
 use avaloc::data::ClipBatch;
-use avaloc::models::action::{ActionModel, ActionModelConfig};
+use avaloc::models::action::{ActionModel, ActionModelConfig, FboConfig};
 use avaloc::nn::losses::bce_with_logits_mean;
 use avaloc::train::ActionTraining;
 use burn::backend::{Autodiff, Flex};
@@ -133,5 +137,31 @@ fn slowfast_synth(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, slowfast, slowfast_synth);
+fn fbo_nonlocal(c: &mut Criterion) {
+    let device = Default::default();
+    let config = FboConfig::new(2304, 2304).with_zero_init_out(false);
+    let mut group = c.benchmark_group("action");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    let fbo = config.init::<Flex>(&device);
+    let short_term = Tensor::<Flex, 2>::random([64, 2304], Distribution::Normal(0.0, 1.0), &device);
+    let bank = Tensor::<Flex, 3>::random([64, 500, 2304], Distribution::Normal(0.0, 1.0), &device);
+    group.bench_function("fbo_nonlocal_forward_64x500x2304", |b| {
+        b.iter(|| black_box(fbo.forward(short_term.clone(), bank.clone()).into_data()))
+    });
+    type B = Autodiff<Flex>;
+    let fbo = config.init::<B>(&device);
+    let short_term = Tensor::<B, 2>::from_inner(short_term).require_grad();
+    let bank = Tensor::<B, 3>::from_inner(bank);
+    group.bench_function("fbo_nonlocal_forward_backward_64x500x2304", |b| {
+        b.iter(|| {
+            let out = fbo.forward(short_term.clone(), bank.clone());
+            black_box(out.sum().backward());
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, slowfast, slowfast_synth, fbo_nonlocal);
 criterion_main!(benches);
