@@ -33,6 +33,7 @@
 //! `DESIGN.md` in the shared folder for the system diagram.
 
 pub mod backend;
+pub mod bank;
 pub mod cli;
 pub mod config;
 pub mod data;

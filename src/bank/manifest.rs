@@ -1,0 +1,115 @@
+//! `<BANK>/manifest.json`: what made a bank — the model (its config and a digest of its
+//! weights), the feature width and storage type, the clip view and the boxes — so that a bank
+//! built one way is never read as another. Builds into an existing folder must agree with it;
+//! a model reading a bank checks the fields it depends on.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{BankDtype, BankError};
+
+/// The clip view the features were computed under (FAIR re-extracts the bank per test view).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct BankView {
+    pub short_side: u32,
+    pub flip: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankManifest {
+    pub format_version: u32,
+    /// The model's config file as given, and the SHA-256 of its text and of its weights.
+    pub model_config: String,
+    pub config_digest: String,
+    pub weights_digest: String,
+    /// Width of a feature (S: the pathways' channels) and how it is stored.
+    pub dim: usize,
+    pub dtype: BankDtype,
+    pub view: BankView,
+    /// `"ground truth"` or the person-box CSV, and the minimum box score.
+    pub boxes: String,
+    pub box_threshold: f64,
+}
+
+pub const MANIFEST: &str = "manifest.json";
+
+/// SHA-256 of a file, hex.
+pub fn file_digest(path: &Path) -> Result<String, BankError> {
+    let bytes = std::fs::read(path).map_err(|source| BankError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+impl BankManifest {
+    /// The manifest of the bank in `dir`, if it has one.
+    pub fn read(dir: &Path) -> Result<Option<Self>, BankError> {
+        let path = dir.join(MANIFEST);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str(&text)
+                .map(Some)
+                .map_err(|e| BankError::file(&path, format!("not a bank manifest: {e}"))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(BankError::Io { path, source }),
+        }
+    }
+
+    /// Writes the manifest into `dir` atomically.
+    pub fn write(&self, dir: &Path) -> Result<(), BankError> {
+        let path = dir.join(MANIFEST);
+        let text = serde_json::to_string_pretty(self).expect("a manifest serialises");
+        crate::io::write_atomic(&path, text.as_bytes())
+            .map_err(|source| BankError::Io { path, source })
+    }
+
+    /// The first field in which `other` differs, as `(name, ours, theirs)`.
+    pub fn difference(&self, other: &Self) -> Option<(&'static str, String, String)> {
+        let fields: [(&'static str, String, String); 9] = [
+            (
+                "format_version",
+                self.format_version.to_string(),
+                other.format_version.to_string(),
+            ),
+            (
+                "config_digest",
+                self.config_digest.clone(),
+                other.config_digest.clone(),
+            ),
+            (
+                "weights_digest",
+                self.weights_digest.clone(),
+                other.weights_digest.clone(),
+            ),
+            ("dim", self.dim.to_string(), other.dim.to_string()),
+            (
+                "dtype",
+                format!("{:?}", self.dtype),
+                format!("{:?}", other.dtype),
+            ),
+            (
+                "view.short_side",
+                self.view.short_side.to_string(),
+                other.view.short_side.to_string(),
+            ),
+            (
+                "view.flip",
+                self.view.flip.to_string(),
+                other.view.flip.to_string(),
+            ),
+            ("boxes", self.boxes.clone(), other.boxes.clone()),
+            (
+                "box_threshold",
+                self.box_threshold.to_string(),
+                other.box_threshold.to_string(),
+            ),
+        ];
+        fields.into_iter().find(|(_, a, b)| a != b)
+    }
+}
