@@ -3,6 +3,7 @@
 //! manifest of how they were made ([`BankManifest`]), and read as windows around keyframes
 //! ([`sample_window`]) by a feature-bank operator (`models::action::Fbo`).
 
+mod build;
 mod manifest;
 mod store;
 mod window;
@@ -11,6 +12,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+pub use build::{
+    BankBuild, BankStats, BuildSummary, ScoredBoxes, bank_stats, feature_dim, parse_dtype, shard,
+};
 pub use manifest::{BankManifest, BankView, MANIFEST, file_digest};
 pub use store::{BankDtype, BankEntry, EntryInfo, VideoBank, video_path, write_video};
 pub use window::{Pick, Window, WindowSpec, sample_window};

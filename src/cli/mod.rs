@@ -1,6 +1,7 @@
 //! The `avaloc` command line: one file per subcommand.
 
 mod actions;
+mod bank;
 mod dataset;
 mod demo;
 mod eval;
@@ -50,6 +51,9 @@ pub enum Command {
     /// Train a network from its configuration (checkpoints, resume, validation each epoch).
     #[command(subcommand)]
     Train(train::TrainCommand),
+    /// The long-term feature bank: build one with a trained action model, inspect one.
+    #[command(subcommand)]
+    Bank(bank::BankCommand),
 }
 
 impl Cli {
@@ -73,5 +77,6 @@ pub fn main() -> Result<()> {
         Command::Demo(args) => demo::run(args, backend),
         Command::Actions(args) => actions::run(args, backend),
         Command::Train(command) => train::run(command, backend),
+        Command::Bank(command) => bank::run(command, backend),
     }
 }

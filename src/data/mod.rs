@@ -33,5 +33,7 @@ pub use loader::{EpochBatches, OrderedLoader, SeededBatcher, mix_seed};
 pub use person_boxes::{
     DetectedPerson, FrameTime, PersonBox, read_person_boxes, write_person_boxes,
 };
-pub use samples::{action_people, detector_samples, keyframe_samples, unlabelled_people};
+pub use samples::{
+    action_people, annotated_people, detector_samples, keyframe_samples, unlabelled_people,
+};
 pub use video::{ScratchDir, VideoFrames};

@@ -99,10 +99,9 @@ pub fn unlabelled_people(boxes: &[PersonBox]) -> Vec<PersonAnnotation> {
         .collect()
 }
 
-/// One sample per annotated keyframe of an AVA annotation CSV, with every distinct person box
-/// (whatever its actions), frames under `root` in PySlowFast's layout. Boxes are merged,
-/// clamped and filtered by [`group_annotations`]'s rules, with every action id accepted.
-pub fn detector_samples(root: &Path, annotations: &Path) -> Result<AvaKeyframes, DataError> {
+/// Every distinct person box of an AVA annotation CSV (whatever its actions), merged,
+/// clamped and filtered by [`group_annotations`]'s rules with every action id accepted.
+pub fn annotated_people(annotations: &Path) -> Result<Vec<PersonAnnotation>, DataError> {
     let rows = read_ava_csv(annotations)?;
     let ids: BTreeSet<i64> = rows.iter().map(|r| r.action_id).collect();
     let every_action = LabelMap {
@@ -123,6 +122,13 @@ pub fn detector_samples(root: &Path, annotations: &Path) -> Result<AvaKeyframes,
             stats.empty_boxes
         );
     }
+    Ok(people)
+}
+
+/// One sample per annotated keyframe of an AVA annotation CSV with its
+/// [`annotated_people`], the keyframe's own frame under `root` in PySlowFast's layout.
+pub fn detector_samples(root: &Path, annotations: &Path) -> Result<AvaKeyframes, DataError> {
+    let people = annotated_people(annotations)?;
     let spec = ClipSpec {
         num_frames: 1,
         stride: 1,
@@ -134,68 +140,4 @@ pub fn detector_samples(root: &Path, annotations: &Path) -> Result<AvaKeyframes,
         AVA_VIDEO_START_S,
         spec,
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::data::Label;
-
-    #[test]
-    fn detected_boxes_join_the_ground_truth_person_they_overlap() {
-        let dir = std::env::temp_dir().join(format!("avaloc-people-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let csv = dir.join("train.csv");
-        // Person 0 stands and talks (id 80 is outside the label map), person 1 sits.
-        std::fs::write(
-            &csv,
-            "v,0902,0.100,0.100,0.300,0.500,12,0\n\
-             v,0902,0.100,0.100,0.300,0.500,80,0\n\
-             v,0902,0.600,0.200,0.800,0.900,11,1\n",
-        )
-        .unwrap();
-        let labels = LabelMap {
-            labels: [(11, "sit"), (12, "stand")]
-                .map(|(id, name)| Label {
-                    id,
-                    name: name.into(),
-                })
-                .to_vec(),
-        };
-        let key = KeyframeKey {
-            video_id: "v".into(),
-            timestamp_s: 902,
-        };
-        let detection = |b: [f64; 4]| PersonBox {
-            key: key.clone(),
-            box_xyxy_norm: b,
-            score: 0.9,
-        };
-        let detected = [
-            // IoU with person 0: 0.2 × 0.39 / (0.2 × 0.4) = 0.975.
-            detection([0.100, 0.110, 0.300, 0.500]),
-            // IoU with person 0: 0.08 / 0.084 = 0.952.
-            detection([0.100, 0.100, 0.310, 0.500]),
-            // IoU with person 1: 0.2 × 0.6 / (0.2 × 0.7) = 0.857 < 0.9.
-            detection([0.600, 0.300, 0.800, 0.900]),
-            // The ground-truth box itself is not added twice.
-            detection([0.600, 0.200, 0.800, 0.900]),
-        ];
-        let people = action_people(&csv, &labels, Some((&detected, 0.9))).unwrap();
-        std::fs::remove_dir_all(&dir).unwrap();
-        let summary: Vec<([f64; 4], Vec<i64>)> = people
-            .iter()
-            .map(|p| (p.box_xyxy_norm, p.actions.clone()))
-            .collect();
-        assert_eq!(
-            summary,
-            vec![
-                ([0.1, 0.1, 0.3, 0.5], vec![12]),
-                ([0.6, 0.2, 0.8, 0.9], vec![11]),
-                ([0.1, 0.11, 0.3, 0.5], vec![12]),
-                ([0.1, 0.1, 0.31, 0.5], vec![12]),
-            ]
-        );
-        assert!((iou(&[0.1, 0.1, 0.3, 0.5], &[0.1, 0.1, 0.31, 0.5]) - 0.08 / 0.084).abs() < 1e-12);
-    }
 }

@@ -1,0 +1,203 @@
+//! Building a bank (`avaloc bank build`): a trained baseline action model's short-term
+//! features S (FAIR's `box_pooled`) for every person box at every second of every video that
+//! has boxes, under one test view, one file per video. Videos already in the folder are
+//! skipped, so a killed build resumes; `shard` `(i, n)` builds the `i`-th of `n` disjoint
+//! shares of the videos, so that `n` machines fill one folder with no merge step.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use anyhow::Result;
+use burn::tensor::backend::Backend;
+
+use super::{BankDtype, BankEntry, BankError, BankManifest, VideoBank, video_path, write_video};
+use crate::backend::Job;
+use crate::data::{
+    ClipBatch, ClipBatcher, ClipTransform, KeyframeKey, KeyframeSample, LabelMap, Normalization,
+    SeededBatcher,
+};
+use crate::models::action::ActionSpec;
+use crate::progress::Progress;
+use crate::weights::{Checkpoint, LoadMode};
+
+/// One person box to extract a feature for, with its detection score (1 for ground truth).
+pub type ScoredBoxes = HashMap<(KeyframeKey, [u64; 4]), f32>;
+
+/// Everything a build needs, resolved before a backend starts.
+pub struct BankBuild {
+    pub spec: ActionSpec,
+    pub checkpoint: Checkpoint,
+    pub manifest: BankManifest,
+    /// Each video's keyframe samples (every second with boxes).
+    pub videos: BTreeMap<String, Vec<KeyframeSample>>,
+    pub scores: ScoredBoxes,
+    pub out: PathBuf,
+    /// Clips per forward pass.
+    pub batch_size: usize,
+}
+
+/// What a build did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BuildSummary {
+    pub written: usize,
+    pub skipped: usize,
+    pub features: usize,
+}
+
+/// The videos of share `i` of `n` (by the position of their sorted ids).
+pub fn shard<T>(videos: BTreeMap<String, T>, (i, n): (usize, usize)) -> BTreeMap<String, T> {
+    videos
+        .into_iter()
+        .enumerate()
+        .filter(|(k, _)| k % n == i)
+        .map(|(_, v)| v)
+        .collect()
+}
+
+impl BankBuild {
+    /// Checks the folder's manifest against this build's (writing it into a new folder):
+    /// a folder of another model, view or box source is an error naming the field.
+    pub fn prepare_folder(&self) -> Result<(), BankError> {
+        std::fs::create_dir_all(&self.out).map_err(|source| BankError::Io {
+            path: self.out.clone(),
+            source,
+        })?;
+        match BankManifest::read(&self.out)? {
+            None => self.manifest.write(&self.out),
+            Some(existing) => match existing.difference(&self.manifest) {
+                None => Ok(()),
+                Some((field, theirs, ours)) => Err(BankError::file(
+                    &self.out.join(super::MANIFEST),
+                    format!(
+                        "this bank was built with {field} = {theirs}, this build has {ours}: \
+                         use another folder"
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// Whether `video_id` is in the folder already, complete (writes are atomic; a damaged
+    /// file is rebuilt).
+    fn done(&self, video_id: &str) -> bool {
+        VideoBank::open(&video_path(&self.out, video_id)).is_ok()
+    }
+}
+
+impl Job for BankBuild {
+    type Output = BuildSummary;
+
+    fn run<B: Backend>(self, device: B::Device) -> Result<BuildSummary> {
+        self.prepare_folder()?;
+        let (model, _) = self
+            .spec
+            .load::<B>(&self.checkpoint, LoadMode::Strict, &device)?;
+        let view = self.manifest.view;
+        let batcher = ClipBatcher::new(
+            ClipTransform::Test {
+                short_side: view.short_side,
+                flip: view.flip,
+            },
+            Normalization::default(),
+            &LabelMap { labels: Vec::new() },
+            0,
+        );
+        let keyframes = self.videos.values().map(Vec::len).sum();
+        let progress = Progress::new("bank", keyframes, "keyframes");
+        let mut summary = BuildSummary::default();
+        for (video_id, samples) in &self.videos {
+            if self.done(video_id) {
+                summary.skipped += 1;
+                progress.advance(samples.len(), String::new);
+                continue;
+            }
+            let mut entries = Vec::new();
+            for chunk in samples.chunks(self.batch_size.max(1)) {
+                let batch: ClipBatch<B> = batcher.batch(chunk.to_vec(), 0, &device);
+                if !batch.roi_boxes_xyxy_norm.is_empty() {
+                    let features = model
+                        .clip_box_features(batch.clips, batch.rois)
+                        .short_term
+                        .into_data()
+                        .convert::<f32>()
+                        .into_vec::<f32>()
+                        .map_err(|e| anyhow::anyhow!("reading features back: {e:?}"))?;
+                    let dim = self.manifest.dim;
+                    for ((b, bbox), feature) in
+                        batch.roi_boxes_xyxy_norm.iter().zip(features.chunks(dim))
+                    {
+                        let key = &batch.keys[*b];
+                        let score = self
+                            .scores
+                            .get(&(key.clone(), bbox.map(f64::to_bits)))
+                            .copied()
+                            .unwrap_or(1.0);
+                        entries.push(BankEntry {
+                            second: key.timestamp_s,
+                            score,
+                            box_xyxy_norm: bbox.map(|v| v as f32),
+                            feature: feature.to_vec(),
+                        });
+                    }
+                }
+                progress.advance(chunk.len(), String::new);
+            }
+            summary.features += entries.len();
+            write_video(
+                &self.out,
+                video_id,
+                &entries,
+                self.manifest.dim,
+                self.manifest.dtype,
+            )?;
+            summary.written += 1;
+        }
+        progress.finish();
+        Ok(summary)
+    }
+}
+
+/// The bytes, videos, seconds and features of a bank folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BankStats {
+    pub videos: usize,
+    pub seconds: usize,
+    pub features: usize,
+    pub bytes: u64,
+}
+
+/// Counts what the bank in `dir` holds (every `.bank` file is opened and checked).
+pub fn bank_stats(dir: &std::path::Path) -> Result<BankStats, BankError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| BankError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut stats = BankStats::default();
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "bank"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let video = VideoBank::open(&path)?;
+        stats.videos += 1;
+        stats.seconds += video.seconds().count();
+        stats.features += video.entries().len();
+        stats.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    }
+    Ok(stats)
+}
+
+/// The feature width a bank stores for an action model: S, the pathways' channels.
+pub fn feature_dim(spec: &ActionSpec) -> usize {
+    spec.model_config().roi_features().short_term_dim()
+}
+
+/// Storage type by name (`f16`, `f32`).
+pub fn parse_dtype(name: &str) -> Option<BankDtype> {
+    match name {
+        "f16" | "float16" => Some(BankDtype::F16),
+        "f32" | "float32" => Some(BankDtype::F32),
+        _ => None,
+    }
+}

@@ -1,0 +1,187 @@
+//! `avaloc bank build` and `bank inspect` on a tiny synthetic dataset: the stored features are
+//! the model's short-term features of each box (float32 exactly), a build in two shards equals
+//! one build, a build missing a video (as a killed one) completes to the same bank, a folder of
+//! another model is refused naming the manifest field, and inspect counts what is there.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use avaloc::bank::{VideoBank, video_path};
+use avaloc::config::ActionFile;
+use avaloc::data::synth::{SynthConfig, generate};
+use avaloc::data::{ClipBatch, ClipBatcher, ClipTransform, LabelMap, Normalization, SeededBatcher};
+use avaloc::data::{annotated_people, keyframe_samples};
+use avaloc::weights::save_safetensors;
+use burn::tensor::backend::Backend;
+use common::{TestBackend, avaloc};
+
+const CONFIG: &str = r#"
+[network]
+kind = "slowfast"
+num_classes = 9
+frames = 4
+sampling_rate = 2
+
+[network.backbone]
+blocks = [1, 1, 1, 1]
+width_per_group = 8
+norm = "group_norm"
+
+[network.slowfast]
+alpha = 2
+beta_inv = 4
+fusion_kernel = 3
+
+[test]
+short_sides = [48]
+batch_size = 4
+"#;
+
+fn setup() -> PathBuf {
+    let root = std::env::temp_dir().join(format!("avaloc-bank-build-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("action.toml"), CONFIG).unwrap();
+    let synth = SynthConfig {
+        train_videos: 3,
+        val_videos: 1,
+        seconds: 6,
+        width: 96,
+        height: 72,
+        seed: 11,
+    };
+    generate(&root.join("data"), &synth).unwrap();
+    let config = ActionFile::load(root.join("action.toml")).unwrap();
+    for (seed, name) in [(1, "weights.safetensors"), (2, "other.safetensors")] {
+        let device = Default::default();
+        TestBackend::seed(&device, seed);
+        let model = config.network.model_config().init::<TestBackend>(&device);
+        save_safetensors(&model, root.join(name)).unwrap();
+    }
+    root
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn log(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn builds_shards_resumes_and_refuses_another_models_folder() {
+    let root = setup();
+    let data = root.join("data");
+    let (config_path, data_path) = (root.join("action.toml"), data.clone());
+    let build = |out: &Path, weights: &str, extra: &[&str]| {
+        let weights = root.join(weights);
+        let mut args = vec!["bank", "build", "--config", s(&config_path), "--weights"];
+        args.extend([s(&weights), "--data", s(&data_path), "--split", "train"]);
+        args.extend(["--out", s(out)]);
+        args.extend_from_slice(extra);
+        avaloc(&args)
+    };
+    let whole = root.join("whole");
+    let run = build(&whole, "weights.safetensors", &["--dtype", "f32"]);
+    assert!(run.status.success(), "{}", log(&run));
+    assert!(log(&run).contains("3 of 3 videos written"), "{}", log(&run));
+
+    // The stored features are the model's S for each ground-truth box.
+    let config = ActionFile::load(root.join("action.toml")).unwrap();
+    let device = Default::default();
+    let checkpoint = avaloc::weights::Checkpoint::open(root.join("weights.safetensors")).unwrap();
+    let (model, _) = config
+        .network
+        .load::<TestBackend>(&checkpoint, avaloc::weights::LoadMode::Strict, &device)
+        .unwrap();
+    let people = annotated_people(&data.join("annotations/ava_train_v2.2.csv")).unwrap();
+    let samples = keyframe_samples(&people, &data, config.network.clip_spec()).unwrap();
+    let sample = samples.samples()[0].clone();
+    let batcher = ClipBatcher::new(
+        ClipTransform::Test {
+            short_side: 48,
+            flip: false,
+        },
+        Normalization::default(),
+        &LabelMap { labels: Vec::new() },
+        0,
+    );
+    let batch: ClipBatch<TestBackend> = batcher.batch(vec![sample.clone()], 0, &device);
+    let expected = common::values(model.clip_box_features(batch.clips, batch.rois).short_term);
+    let bank = VideoBank::open(&video_path(&whole, &sample.key.video_id)).unwrap();
+    let dim = bank.dim();
+    assert_eq!(dim, 256 + 64, "the pathways' res5 channels");
+    let stored = bank.second(sample.key.timestamp_s);
+    assert_eq!(stored.len(), sample.boxes_xyxy_norm.len());
+    for (i, bbox) in sample.boxes_xyxy_norm.iter().enumerate() {
+        let entry = stored
+            .clone()
+            .find(|&e| bank.entries()[e].box_xyxy_norm == bbox.map(|v| v as f32))
+            .expect("each box stored");
+        assert_eq!(bank.entries()[entry].score, 1.0, "ground truth");
+        let mut feature = vec![0f32; dim];
+        bank.feature_into(entry, &mut feature);
+        assert_eq!(feature, expected[i * dim..(i + 1) * dim].to_vec());
+    }
+
+    // Two shards into one folder give the same files.
+    let sharded = root.join("sharded");
+    for share in ["0/2", "1/2"] {
+        let run = build(
+            &sharded,
+            "weights.safetensors",
+            &["--dtype", "f32", "--shard", share],
+        );
+        assert!(run.status.success(), "{}", log(&run));
+    }
+    let files = |dir: &Path| -> Vec<(String, Vec<u8>)> {
+        let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                (
+                    p.file_name().unwrap().to_string_lossy().into_owned(),
+                    std::fs::read(&p).unwrap(),
+                )
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    assert_eq!(files(&sharded), files(&whole));
+
+    // A build that stopped before a video completes it; what was there stays.
+    let before = files(&whole);
+    std::fs::remove_file(video_path(&whole, "syn_train_001")).unwrap();
+    let run = build(&whole, "weights.safetensors", &["--dtype", "f32"]);
+    assert!(
+        log(&run).contains("1 of 3 videos written") && log(&run).contains("2 already there"),
+        "{}",
+        log(&run)
+    );
+    assert_eq!(files(&whole), before);
+
+    // Another model's weights into the same folder: refused, naming the field.
+    let run = build(&whole, "other.safetensors", &["--dtype", "f32"]);
+    assert!(!run.status.success());
+    assert!(
+        log(&run).contains("weights_digest") && log(&run).contains("manifest.json"),
+        "{}",
+        log(&run)
+    );
+
+    let inspect = avaloc(&["bank", "inspect", s(&whole)]);
+    assert!(inspect.status.success(), "{}", log(&inspect));
+    assert!(
+        log(&inspect).contains("3 videos, 9 seconds"),
+        "{}",
+        log(&inspect)
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
