@@ -21,7 +21,7 @@ use crate::weights::Checkpoint;
 #[derive(Debug, Subcommand)]
 pub enum BankCommand {
     /// Features of every person box at every second of a split's videos, one file per video.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
     /// Videos, seconds, features, width, storage and manifest of a bank.
     Inspect {
         /// The bank folder.
@@ -75,7 +75,7 @@ pub struct BuildArgs {
 
 pub fn run(command: BankCommand, backend_choice: BackendChoice) -> Result<()> {
     match command {
-        BankCommand::Build(args) => build(args, backend_choice),
+        BankCommand::Build(args) => build(*args, backend_choice),
         BankCommand::Inspect { bank } => inspect(bank),
     }
 }
