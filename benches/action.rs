@@ -110,7 +110,11 @@ fn slowfast_synth(c: &mut Criterion) {
         Tensor::<Flex, 5>::random([4, 3, 8, 112, 112], Distribution::Normal(0.0, 1.0), &device);
     group.bench_function("slowfast_synth_forward_4x8x112", |b| {
         b.iter(|| {
-            black_box(model.clip_scores(clips.clone(), Tensor::from_data(rois.clone(), &device)))
+            black_box(model.clip_scores(
+                clips.clone(),
+                Tensor::from_data(rois.clone(), &device),
+                None,
+            ))
         })
     });
 
@@ -124,6 +128,7 @@ fn slowfast_synth(c: &mut Criterion) {
         labels: Tensor::zeros([4, config.num_classes], &device),
         keys: Vec::new(),
         roi_boxes_xyxy_norm: (0..4).map(|b| (b, [0.0; 4])).collect(),
+        bank: None,
     };
     let mut optim = SgdConfig::new()
         .with_momentum(Some(MomentumConfig::new().with_dampening(0.0)))

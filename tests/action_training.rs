@@ -206,7 +206,7 @@ fn trains_resumes_scores_and_evaluates() {
         0,
     );
     let batch: ClipBatch<TestBackend> = batcher.batch(samples.samples().to_vec(), 0, &device);
-    let scores = common::values(model.clip_scores(batch.clips, batch.rois));
+    let scores = common::values(model.clip_scores(batch.clips, batch.rois, batch.bank));
     for ((row, label), score) in rows.iter().zip(&labels.labels).zip(&scores) {
         assert_eq!(row.key, boxes[0].key);
         assert_eq!(row.action_id, label.id);

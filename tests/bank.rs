@@ -6,8 +6,8 @@
 use std::path::PathBuf;
 
 use avaloc::bank::{
-    Bank, BankDtype, BankEntry, BankManifest, BankView, Pick, VideoBank, WindowSpec, sample_window,
-    video_path, write_video,
+    Bank, BankDtype, BankEntry, BankManifest, BankView, BoxSource, Pick, VideoBank, WindowSpec,
+    sample_window, video_path, write_video,
 };
 
 fn folder(name: &str) -> PathBuf {
@@ -54,8 +54,14 @@ fn manifest(dim: usize) -> BankManifest {
             short_side: 112,
             flip: false,
         },
-        boxes: "ground truth".into(),
-        box_threshold: 0.9,
+        splits: [(
+            "train".to_string(),
+            BoxSource {
+                boxes: "ground truth".into(),
+                box_threshold: 0.0,
+            },
+        )]
+        .into(),
     }
 }
 
@@ -236,8 +242,30 @@ fn damaged_files_foreign_manifests_and_missing_videos_are_named_errors() {
     other.weights_digest = "w1".into();
     assert_eq!(
         manifest(4).difference(&other),
-        Some(("weights_digest", "w0".to_string(), "w1".to_string()))
+        Some((
+            "weights_digest".to_string(),
+            "w0".to_string(),
+            "w1".to_string()
+        ))
     );
     assert_eq!(manifest(4).difference(&manifest(4)), None);
+    // Another split may join; the same split with other boxes may not.
+    let mut val = manifest(4);
+    val.splits = [(
+        "val".to_string(),
+        BoxSource {
+            boxes: "val.csv".into(),
+            box_threshold: 0.9,
+        },
+    )]
+    .into();
+    assert_eq!(manifest(4).difference(&val), None);
+    let mut train = manifest(4);
+    train.splits.get_mut("train").unwrap().boxes = "detections.csv".into();
+    let (field, _, theirs) = manifest(4).difference(&train).unwrap();
+    assert_eq!(
+        (field.as_str(), theirs.as_str()),
+        ("splits.train", "detections.csv (score ≥ 0)")
+    );
     std::fs::remove_dir_all(dir).unwrap();
 }

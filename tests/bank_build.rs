@@ -2,6 +2,8 @@
 //! the model's short-term features of each box (float32 exactly), a build in two shards equals
 //! one build, a build missing a video (as a killed one) completes to the same bank, a folder of
 //! another model is refused naming the manifest field, and inspect counts what is there.
+//! And SlowFast + LFB end to end: banks of both splits in one folder, `train action --bank`
+//! (refused without one), `actions --bank`.
 
 mod common;
 
@@ -38,8 +40,8 @@ short_sides = [48]
 batch_size = 4
 "#;
 
-fn setup() -> PathBuf {
-    let root = std::env::temp_dir().join(format!("avaloc-bank-build-{}", std::process::id()));
+fn setup(name: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("avaloc-bank-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("action.toml"), CONFIG).unwrap();
@@ -76,7 +78,7 @@ fn log(o: &std::process::Output) -> String {
 
 #[test]
 fn builds_shards_resumes_and_refuses_another_models_folder() {
-    let root = setup();
+    let root = setup("build");
     let data = root.join("data");
     let (config_path, data_path) = (root.join("action.toml"), data.clone());
     let build = |out: &Path, weights: &str, extra: &[&str]| {
@@ -183,5 +185,135 @@ fn builds_shards_resumes_and_refuses_another_models_folder() {
         "{}",
         log(&inspect)
     );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// The tiny model with a non-local bank operator over 4 s × 2 features and G reduced to 8.
+const LFB: &str = r#"
+global_pool = true
+global_dim = 8
+
+[network.bank]
+window_s = 4
+per_second = 2
+latent = 16
+layers = 1
+
+[train]
+epochs = 1
+batch_size = 4
+optimizer = "adamw"
+lr = 0.001
+workers = 2
+"#;
+
+#[test]
+fn slowfast_with_a_feature_bank_trains_and_scores() {
+    let root = setup("lfb");
+    let data = root.join("data");
+    let bank = root.join("bank");
+    for split in ["train", "val"] {
+        let run = avaloc(&[
+            "bank",
+            "build",
+            "--config",
+            s(&root.join("action.toml")),
+            "--weights",
+            s(&root.join("weights.safetensors")),
+            "--data",
+            s(&data),
+            "--split",
+            split,
+            "--box-threshold",
+            "0.5",
+            "--out",
+            s(&bank),
+        ]);
+        assert!(run.status.success(), "{}", log(&run));
+    }
+    // The [network] keys go before its sub-tables.
+    let lfb_config = CONFIG.replace(
+        "sampling_rate = 2\n",
+        &format!(
+            "sampling_rate = 2\n{}",
+            &LFB[..LFB.find("\n[network.bank]").unwrap()]
+        ),
+    ) + &LFB[LFB.find("[network.bank]").unwrap()..];
+    let config = root.join("lfb.toml");
+    std::fs::write(&config, &lfb_config).unwrap();
+    let model = ActionFile::load(&config).unwrap().network.model_config();
+    // [S, L, G]: 320 + 16 + 8.
+    assert_eq!(model.classifier().in_features, 320 + 16 + 8);
+
+    let out = root.join("run");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "action",
+            "--config",
+            s(&config),
+            "--data",
+            s(&data),
+        ];
+        args.extend(["--out", s(&out)]);
+        args.extend_from_slice(extra);
+        avaloc(&args)
+    };
+    let without = train(&[]);
+    assert!(!without.status.success());
+    assert!(
+        log(&without).contains("lfb.toml") && log(&without).contains("--bank"),
+        "{}",
+        log(&without)
+    );
+    let run = train(&["--bank", s(&bank)]);
+    assert!(run.status.success(), "{}", log(&run));
+    assert!(log(&run).contains("val frame-mAP"), "{}", log(&run));
+
+    let detections = root.join("detections.csv");
+    let scored = avaloc(&[
+        "actions",
+        "--config",
+        s(&config),
+        "--weights",
+        s(&root.join("run/model_final.safetensors")),
+        "--data",
+        s(&data),
+        "--boxes",
+        s(&data.join("annotations/ava_detection_val_boxes_and_labels.csv")),
+        "--bank",
+        s(&bank),
+        "--out",
+        s(&detections),
+    ]);
+    assert!(scored.status.success(), "{}", log(&scored));
+    assert!(
+        std::fs::read_to_string(&detections)
+            .unwrap()
+            .lines()
+            .count()
+            > 9
+    );
+    // A bank without the videos asked for is an error naming the video.
+    let empty = root.join("empty_bank");
+    std::fs::create_dir_all(&empty).unwrap();
+    std::fs::copy(bank.join("manifest.json"), empty.join("manifest.json")).unwrap();
+    let missing = avaloc(&[
+        "actions",
+        "--config",
+        s(&config),
+        "--weights",
+        s(&root.join("run/model_final.safetensors")),
+        "--data",
+        s(&data),
+        "--boxes",
+        s(&data.join("annotations/ava_detection_val_boxes_and_labels.csv")),
+        "--bank",
+        s(&empty),
+        "--out",
+        s(&detections),
+    ]);
+    assert!(!missing.status.success());
+    assert!(log(&missing).contains("syn_val_000"), "{}", log(&missing));
     std::fs::remove_dir_all(root).unwrap();
 }

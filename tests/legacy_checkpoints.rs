@@ -29,7 +29,7 @@ fn an_old_action_model_checkpoint_loads_and_scores_as_before() {
         .unwrap();
     assert!(report.is_exact(), "{report}");
     let io = Fixture::open("legacy_slowfast_tiny_io");
-    let scores = model.clip_scores(io.tensor("clips"), io.tensor("rois"));
+    let scores = model.clip_scores(io.tensor("clips"), io.tensor("rois"), None);
     assert_close("scores", &values(scores), &io.floats("scores"), 1e-6);
 }
 

@@ -178,7 +178,7 @@ fn r50_8x8_config_matches_pyslowfast() {
         let err = max_abs_diff(&values(actual), &expected);
         assert!(err <= 1e-3 * scale, "{name}: {err:e} > 1e-3 × {scale:e}");
     }
-    let scores = model.clip_scores(fast, io.tensor("boxes"));
+    let scores = model.clip_scores(fast, io.tensor("boxes"), None);
     assert_close("scores", &values(scores), &io.floats("scores"), 1e-4);
 }
 

@@ -65,7 +65,20 @@ impl BankBuild {
         match BankManifest::read(&self.out)? {
             None => self.manifest.write(&self.out),
             Some(existing) => match existing.difference(&self.manifest) {
-                None => Ok(()),
+                // Another split joins the folder: record its boxes.
+                None if self
+                    .manifest
+                    .splits
+                    .keys()
+                    .all(|s| existing.splits.contains_key(s)) =>
+                {
+                    Ok(())
+                }
+                None => {
+                    let mut merged = existing;
+                    merged.splits.extend(self.manifest.splits.clone());
+                    merged.write(&self.out)
+                }
                 Some((field, theirs, ours)) => Err(BankError::file(
                     &self.out.join(super::MANIFEST),
                     format!(

@@ -3,6 +3,7 @@
 //! built one way is never read as another. Builds into an existing folder must agree with it;
 //! a model reading a bank checks the fields it depends on.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -29,7 +30,15 @@ pub struct BankManifest {
     pub dim: usize,
     pub dtype: BankDtype,
     pub view: BankView,
-    /// `"ground truth"` or the person-box CSV, and the minimum box score.
+    /// The boxes of each split built into the folder (its videos are distinct).
+    pub splits: BTreeMap<String, BoxSource>,
+}
+
+/// Where a split's boxes came from: `"ground truth: <csv>"` or a person-box CSV, and the
+/// minimum box score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoxSource {
     pub boxes: String,
     pub box_threshold: f64,
 }
@@ -69,9 +78,21 @@ impl BankManifest {
             .map_err(|source| BankError::Io { path, source })
     }
 
-    /// The first field in which `other` differs, as `(name, ours, theirs)`.
-    pub fn difference(&self, other: &Self) -> Option<(&'static str, String, String)> {
-        let fields: [(&'static str, String, String); 9] = [
+    /// The first field in which `other` differs, as `(name, ours, theirs)`; splits only one
+    /// of them has do not count.
+    pub fn difference(&self, other: &Self) -> Option<(String, String, String)> {
+        for (split, ours) in &self.splits {
+            if let Some(theirs) = other.splits.get(split)
+                && theirs != ours
+            {
+                return Some((
+                    format!("splits.{split}"),
+                    format!("{} (score ≥ {})", ours.boxes, ours.box_threshold),
+                    format!("{} (score ≥ {})", theirs.boxes, theirs.box_threshold),
+                ));
+            }
+        }
+        let fields: [(&'static str, String, String); 7] = [
             (
                 "format_version",
                 self.format_version.to_string(),
@@ -103,13 +124,10 @@ impl BankManifest {
                 self.view.flip.to_string(),
                 other.view.flip.to_string(),
             ),
-            ("boxes", self.boxes.clone(), other.boxes.clone()),
-            (
-                "box_threshold",
-                self.box_threshold.to_string(),
-                other.box_threshold.to_string(),
-            ),
         ];
-        fields.into_iter().find(|(_, a, b)| a != b)
+        fields
+            .into_iter()
+            .find(|(_, a, b)| a != b)
+            .map(|(name, a, b)| (name.to_string(), a, b))
     }
 }

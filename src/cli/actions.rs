@@ -3,11 +3,13 @@
 //! written as an AVA detections CSV that `avaloc eval` scores; optionally annotated keyframes.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::backend::{self, BackendChoice};
+use crate::bank::Bank;
 use crate::config::ActionFile;
 use crate::data::{
     AVA_VIDEO_START_S, AvaKeyframes, LabelMap, VideoFrames, default_labelmap, keyframe_samples,
@@ -57,6 +59,9 @@ pub struct ActionsArgs {
     /// Write each keyframe with its boxes and top actions as a PNG into this folder.
     #[arg(long)]
     pub pictures: Option<PathBuf>,
+    /// The long-term feature bank of a model with one ([network.bank]), holding these videos.
+    #[arg(long)]
+    pub bank: Option<PathBuf>,
     /// The AVA detections CSV to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -103,7 +108,13 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
     };
     let samples = samples.samples().to_vec();
     let checkpoint = Checkpoint::open(&args.weights)?;
-    let job = ActionScoring::new(&config, checkpoint, &labels, samples.clone(), views)?;
+    let bank = args
+        .bank
+        .as_deref()
+        .map(Bank::open)
+        .transpose()?
+        .map(Arc::new);
+    let job = ActionScoring::with_bank(&config, checkpoint, &labels, samples.clone(), views, bank)?;
     let people = backend::run(backend_choice, job)?;
     write_ava_csv(&args.out, &detection_rows(&people, &labels))
         .with_context(|| format!("writing {}", args.out.display()))?;

@@ -9,7 +9,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::dataset::DatasetArgs;
 use crate::backend::{self, BackendChoice};
 use crate::bank::{
-    BankBuild, BankManifest, BankView, bank_stats, feature_dim, file_digest, parse_dtype, shard,
+    BankBuild, BankManifest, BankView, BoxSource, bank_stats, feature_dim, file_digest,
+    parse_dtype, shard,
 };
 use crate::config::ActionFile;
 use crate::data::{
@@ -146,6 +147,10 @@ fn build(args: BuildArgs, backend_choice: BackendChoice) -> Result<()> {
             .with_context(|| format!("keyframes under {}", files.root.display()))?;
         videos.insert(video.clone(), samples.samples().to_vec());
     }
+    let split_name = match args.split {
+        Split::Train => "train",
+        Split::Val => "val",
+    };
     let short_side = args.short_side.unwrap_or(config.test.short_sides[0]);
     let manifest = BankManifest {
         format_version: 1,
@@ -158,12 +163,18 @@ fn build(args: BuildArgs, backend_choice: BackendChoice) -> Result<()> {
             short_side,
             flip: args.flip,
         },
-        boxes,
-        box_threshold: if args.boxes.is_none() && args.split == Split::Train {
-            0.0
-        } else {
-            args.box_threshold
-        },
+        splits: [(
+            split_name.to_string(),
+            BoxSource {
+                boxes,
+                box_threshold: if args.boxes.is_none() && args.split == Split::Train {
+                    0.0
+                } else {
+                    args.box_threshold
+                },
+            },
+        )]
+        .into(),
     };
     let count = videos.len();
     let job = BankBuild {

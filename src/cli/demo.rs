@@ -18,7 +18,7 @@ use crate::data::{
 };
 use crate::eval::{EvalOptions, FrameMapResult, evaluate, per_class_table, write_plot};
 use crate::infer::{ActionScoring, PersonScores, detection_rows, draw_keyframes, keyframe_images};
-use crate::train::{ActionRun, DetectedBoxes};
+use crate::train::{ActionRun, RunInputs};
 use crate::weights::Checkpoint;
 
 /// The demo's model and recipe, written into the run folder when no --config is given.
@@ -110,7 +110,7 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
         let run = ActionRun::new(
             file.clone(),
             dataset.clone(),
-            DetectedBoxes::default(),
+            RunInputs::default(),
             None,
             train_dir.clone(),
             resume,

@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use super::dataset::DatasetArgs;
 use crate::backend::{self, BackendChoice};
 use crate::config::{ActionFile, DetectorFile};
-use crate::train::{ActionRun, DetectedBoxes, DetectorRun};
+use crate::train::{ActionRun, DetectedBoxes, DetectorRun, RunInputs};
 
 #[derive(Debug, Subcommand)]
 pub enum TrainCommand {
@@ -69,20 +69,27 @@ pub struct ActionArgs {
     /// Override the config's train.epochs.
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// The long-term feature bank of a model with one ([network.bank]): built by the
+    /// baseline model on the training and validation videos (`avaloc bank build`).
+    #[arg(long)]
+    pub bank: Option<PathBuf>,
 }
 
 pub fn run(command: TrainCommand, backend_choice: BackendChoice) -> Result<()> {
     match command {
         TrainCommand::Action(args) => {
-            let boxes = DetectedBoxes {
-                train: args.train_boxes,
-                val: args.val_boxes,
-                threshold: args.box_threshold,
+            let inputs = RunInputs {
+                boxes: DetectedBoxes {
+                    train: args.train_boxes,
+                    val: args.val_boxes,
+                    threshold: args.box_threshold,
+                },
+                bank: args.bank,
             };
             let run = ActionRun::new(
                 ActionFile::load(&args.config)?,
                 args.dataset.files(),
-                boxes,
+                inputs,
                 args.weights.as_deref(),
                 args.out,
                 args.resume,

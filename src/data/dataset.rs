@@ -14,6 +14,7 @@ use super::{
     AVA_FPS, ClipTransform, DataError, FrameLayout, KeyframeKey, LabelMap, Normalization,
     PersonAnnotation, clip_frame_indices, keyframe_frame_index, list_frame_files, load_clip,
 };
+use crate::bank::{Bank, Pick, WindowSpec, sample_window};
 
 /// Frames per clip and the stride between them (SlowFast 32×2 reads 32 frames 2 apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -153,6 +154,17 @@ pub struct ClipBatch<B: Backend> {
     pub labels: Tensor<B, 2>,
     pub keys: Vec<KeyframeKey>,
     pub roi_boxes_xyxy_norm: Vec<(usize, [f64; 4])>,
+    /// Each RoI's window of the long-term feature bank `[K, M, D]`, for a model with one.
+    pub bank: Option<Tensor<B, 3>>,
+}
+
+/// Where a batcher reads bank windows: the bank, the window, and whether to draw features at
+/// random (training) or take the best (test).
+#[derive(Debug, Clone)]
+pub struct BankWindows {
+    pub bank: std::sync::Arc<Bank>,
+    pub window: WindowSpec,
+    pub random: bool,
 }
 
 /// Decodes and transforms the clips of a batch. A sample whose frames cannot be read is
@@ -162,9 +174,45 @@ pub struct ClipBatcher {
     norm: Normalization,
     classes: Vec<i64>,
     seed: u64,
+    bank: Option<BankWindows>,
 }
 
 impl ClipBatcher {
+    /// Also read each RoI's bank window (a model with a feature bank).
+    pub fn with_bank(mut self, bank: BankWindows) -> Self {
+        self.bank = Some(bank);
+        self
+    }
+
+    /// The windows of the RoIs `(clip, box)` of keyframes `keys`, `[K, M, D]` row-major.
+    fn windows(
+        &self,
+        keys: &[KeyframeKey],
+        rois: &[(usize, [f64; 4])],
+        seed: u64,
+    ) -> Option<(Vec<f32>, [usize; 3])> {
+        let windows = self.bank.as_ref()?;
+        let (rows, dim) = (windows.window.rows(), windows.bank.manifest.dim);
+        let mut values = vec![0f32; rois.len() * rows * dim];
+        for (r, (b, _)) in rois.iter().enumerate() {
+            let key = &keys[*b];
+            let pick = if windows.random {
+                Pick::Random(mix_seed(&[self.seed, seed, r as u64, 2]))
+            } else {
+                Pick::Best
+            };
+            match windows.bank.video(&key.video_id) {
+                Ok(video) => {
+                    let w = sample_window(&video, key.timestamp_s, windows.window, pick);
+                    values[r * rows * dim..(r + 1) * rows * dim].copy_from_slice(&w.features);
+                }
+                // Runs check every video up front; an empty window is all that is left to do.
+                Err(e) => tracing::warn!("keyframe {key}: an empty bank window: {e}"),
+            }
+        }
+        Some((values, [rois.len(), rows, dim]))
+    }
+
     pub fn new(
         transform: ClipTransform,
         norm: Normalization,
@@ -176,6 +224,7 @@ impl ClipBatcher {
             norm,
             classes: labels.labels.iter().map(|l| l.id).collect(),
             seed,
+            bank: None,
         }
     }
 
@@ -249,12 +298,16 @@ impl<B: Backend> SeededBatcher<B, KeyframeSample, ClipBatch<B>> for ClipBatcher 
             keys.push(sample.key.clone());
         }
         let k = rois.len() / 5;
+        let bank = self
+            .windows(&keys, &roi_boxes_xyxy_norm, seed)
+            .map(|(values, shape)| Tensor::from_data(TensorData::new(values, shape), device));
         ClipBatch {
             clips: Tensor::from_data(TensorData::new(clips, [loaded.len(), 3, t, h, w]), device),
             rois: Tensor::from_data(TensorData::new(rois, [k, 5]), device),
             labels: Tensor::from_data(TensorData::new(labels, [k, self.classes.len()]), device),
             keys,
             roi_boxes_xyxy_norm,
+            bank,
         }
     }
 }

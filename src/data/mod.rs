@@ -20,7 +20,7 @@ mod video;
 pub use annotations::{AnnotationStats, PersonAnnotation, group_annotations};
 pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv, write_ava_csv};
 pub use clip::{ClipPixels, ClipTransform, Normalization, TransformDraw, decode_frame, load_clip};
-pub use dataset::{AvaKeyframes, ClipBatch, ClipBatcher, ClipSpec, KeyframeSample};
+pub use dataset::{AvaKeyframes, BankWindows, ClipBatch, ClipBatcher, ClipSpec, KeyframeSample};
 pub use dataset_files::{DatasetFiles, default_labelmap};
 pub use error::DataError;
 pub use exclusions::read_exclusions;

@@ -4,15 +4,17 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
 use crate::backend::Job;
-use crate::config::{ActionFile, ConfigError};
+use crate::bank::Bank;
+use crate::config::ActionFile;
 use crate::data::{
-    AvaRow, ClipBatch, ClipBatcher, ClipTransform, KeyframeKey, KeyframeSample, LabelMap,
-    Normalization, SeededBatcher,
+    AvaRow, BankWindows, ClipBatch, ClipBatcher, ClipTransform, KeyframeKey, KeyframeSample,
+    LabelMap, Normalization, SeededBatcher,
 };
 use crate::models::action::{ActionModel, ActionSpec};
 use crate::progress::Progress;
@@ -80,7 +82,8 @@ pub struct PersonScores {
     pub scores: Vec<f32>,
 }
 
-/// Scores every box of every sample, `views.batch_size` clips at a time, calling `progress`
+/// Scores every box of every sample, `views.batch_size` clips at a time (reading `bank`'s
+/// windows, best features first, for a model with a feature bank), calling `progress`
 /// with the number of samples done. Samples whose frames cannot be read are skipped with a
 /// warning (by the batcher); their boxes are absent from the result.
 pub fn score_keyframes<B: Backend>(
@@ -88,6 +91,7 @@ pub fn score_keyframes<B: Backend>(
     samples: &[KeyframeSample],
     views: &TestViews,
     norm: Normalization,
+    bank: Option<&BankWindows>,
     device: &B::Device,
     mut progress: impl FnMut(usize),
 ) -> Vec<PersonScores> {
@@ -95,7 +99,16 @@ pub fn score_keyframes<B: Backend>(
     let batchers: Vec<ClipBatcher> = views
         .transforms()
         .into_iter()
-        .map(|t| ClipBatcher::new(t, norm, &no_labels, 0))
+        .map(|t| {
+            let batcher = ClipBatcher::new(t, norm, &no_labels, 0);
+            match bank {
+                Some(bank) => batcher.with_bank(BankWindows {
+                    random: false,
+                    ..bank.clone()
+                }),
+                None => batcher,
+            }
+        })
         .collect();
     let mut order: Vec<(KeyframeKey, [f64; 4])> = Vec::new();
     let mut sums: HashMap<(KeyframeKey, [u64; 4]), Vec<f32>> = HashMap::new();
@@ -108,7 +121,7 @@ pub fn score_keyframes<B: Backend>(
                 continue;
             }
             let scores = model
-                .clip_scores(batch.clips, batch.rois)
+                .clip_scores(batch.clips, batch.rois, batch.bank)
                 .into_data()
                 .convert::<f32>()
                 .into_vec::<f32>()
@@ -181,6 +194,7 @@ pub struct ActionScoring {
     checkpoint: Checkpoint,
     samples: Vec<KeyframeSample>,
     views: TestViews,
+    bank: Option<BankWindows>,
 }
 
 impl ActionScoring {
@@ -191,19 +205,36 @@ impl ActionScoring {
         labels: &LabelMap,
         samples: Vec<KeyframeSample>,
         views: TestViews,
-    ) -> Result<Self, ConfigError> {
+    ) -> anyhow::Result<Self> {
+        Self::with_bank(config, checkpoint, labels, samples, views, None)
+    }
+
+    /// The same for a model with a feature bank, reading `bank` (checked against the model:
+    /// its width, and every sample's video present).
+    pub fn with_bank(
+        config: &ActionFile,
+        checkpoint: Checkpoint,
+        labels: &LabelMap,
+        samples: Vec<KeyframeSample>,
+        views: TestViews,
+        bank: Option<Arc<Bank>>,
+    ) -> anyhow::Result<Self> {
         let classes = config.network.num_classes;
         if classes != labels.labels.len() {
-            return Err(config.invalid(format!(
-                "network.num_classes = {classes} but the label map has {} classes",
-                labels.labels.len()
-            )));
+            return Err(config
+                .invalid(format!(
+                    "network.num_classes = {classes} but the label map has {} classes",
+                    labels.labels.len()
+                ))
+                .into());
         }
+        let bank = bank_windows(config, bank, &samples, false)?;
         Ok(Self {
             spec: config.network.clone(),
             checkpoint,
             samples,
             views,
+            bank,
         })
     }
 }
@@ -221,6 +252,7 @@ impl Job for ActionScoring {
             &self.samples,
             &self.views,
             Normalization::default(),
+            self.bank.as_ref(),
             &device,
             |done| progress.set(done, String::new),
         );
@@ -235,4 +267,42 @@ pub fn keyframe_images(samples: &[KeyframeSample]) -> BTreeMap<KeyframeKey, Path
         .iter()
         .map(|s| (s.key.clone(), s.frames[s.frames.len() / 2].clone()))
         .collect()
+}
+
+/// The bank windows a model reads, checked: a model with a bank needs one (`random` draws at
+/// training), its features must be the width the model reads, and every sample's video must
+/// be in it; a model without a bank takes none.
+pub fn bank_windows(
+    config: &ActionFile,
+    bank: Option<Arc<Bank>>,
+    samples: &[KeyframeSample],
+    random: bool,
+) -> anyhow::Result<Option<BankWindows>> {
+    let model = config.network.model_config();
+    match (model.bank, bank, config.network.bank_window()) {
+        (None, None, _) => Ok(None),
+        (None, Some(bank), _) => Err(config
+            .invalid(format!(
+                "the model has no [network.bank] table, yet a bank ({}) was given",
+                bank.dir().display()
+            ))
+            .into()),
+        (Some(_), None, _) => Err(config
+            .invalid("the model reads a feature bank ([network.bank]): give one with --bank".into())
+            .into()),
+        (Some(fbo), Some(bank), Some(window)) => {
+            bank.check_dim(fbo.bank_dim)?;
+            let videos: std::collections::BTreeSet<&str> =
+                samples.iter().map(|s| s.key.video_id.as_str()).collect();
+            for video in videos {
+                bank.video(video)?;
+            }
+            Ok(Some(BankWindows {
+                bank,
+                window,
+                random,
+            }))
+        }
+        (Some(_), Some(_), None) => unreachable!("a bank operator comes with its window"),
+    }
 }

@@ -6,7 +6,8 @@ mod keyframes;
 mod persons;
 
 pub use actions::{
-    ActionScoring, PersonScores, TestViews, detection_rows, keyframe_images, score_keyframes,
+    ActionScoring, PersonScores, TestViews, bank_windows, detection_rows, keyframe_images,
+    score_keyframes,
 };
 pub use keyframes::draw_keyframes;
 pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};

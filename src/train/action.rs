@@ -10,7 +10,9 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::{TrainOutput, TrainStep};
 
 use super::StepLosses;
-use crate::data::{AvaKeyframes, AvaRow, ClipBatch, KeyframeKey, LabelMap, Normalization};
+use crate::data::{
+    AvaKeyframes, AvaRow, BankWindows, ClipBatch, KeyframeKey, LabelMap, Normalization,
+};
 use crate::eval::{EvalOptions, FrameMapResult, evaluate};
 use crate::infer::{TestViews, detection_rows, score_keyframes};
 use crate::models::action::ActionModel;
@@ -35,7 +37,7 @@ impl<B: AutodiffBackend> TrainStep for ActionTraining<B> {
             // Every box cropped away: a zero loss that still reaches the classifier.
             self.model.classifier.projection.weight.val().sum() * 0.0
         } else {
-            let logits = self.model.clip_logits(batch.clips, batch.rois);
+            let logits = self.model.clip_logits(batch.clips, batch.rois, batch.bank);
             bce_with_logits_mean(logits, batch.labels)
         };
         let value = loss
@@ -64,6 +66,8 @@ pub struct ActionValidation {
     pub labels: LabelMap,
     pub excluded: HashSet<KeyframeKey>,
     pub views: TestViews,
+    /// The bank windows of a model with a feature bank.
+    pub bank: Option<BankWindows>,
 }
 
 impl ActionValidation {
@@ -79,6 +83,7 @@ impl ActionValidation {
             self.samples.samples(),
             &self.views,
             Normalization::default(),
+            self.bank.as_ref(),
             device,
             progress,
         );

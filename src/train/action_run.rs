@@ -3,6 +3,7 @@
 //! frame-mAP (official protocol, the file's `[test]` views) each epoch.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use burn::data::dataset::Dataset;
@@ -10,11 +11,13 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::{ActionTraining, ActionValidation, RunFolder, fit_run};
 use crate::backend::TrainJob;
+use crate::bank::Bank;
 use crate::config::ActionFile;
 use crate::data::{
     ClipBatcher, DatasetFiles, LabelMap, Normalization, PersonBox, action_people, keyframe_samples,
     read_ava_csv, read_exclusions, read_person_boxes, unlabelled_people,
 };
+use crate::infer::bank_windows;
 use crate::weights::{Checkpoint, LoadMode, save_safetensors};
 
 /// Detected person boxes for a run: of the training videos (those with IoU ≥
@@ -25,6 +28,14 @@ pub struct DetectedBoxes {
     pub train: Option<PathBuf>,
     pub val: Option<PathBuf>,
     pub threshold: f64,
+}
+
+/// The data a run reads besides its dataset: detected boxes, and the feature bank (one folder
+/// may hold both splits' videos) of a model with one.
+#[derive(Debug, Clone, Default)]
+pub struct RunInputs {
+    pub boxes: DetectedBoxes,
+    pub bank: Option<PathBuf>,
 }
 
 impl Default for DetectedBoxes {
@@ -44,6 +55,7 @@ pub struct ActionRun {
     dataset: DatasetFiles,
     labels: LabelMap,
     boxes: DetectedBoxes,
+    bank: Option<Arc<Bank>>,
     weights: Option<Checkpoint>,
     out: PathBuf,
     resume: bool,
@@ -57,7 +69,7 @@ impl ActionRun {
     pub fn new(
         config: ActionFile,
         dataset: DatasetFiles,
-        boxes: DetectedBoxes,
+        inputs: RunInputs,
         weights: Option<&Path>,
         out: PathBuf,
         resume: bool,
@@ -77,11 +89,18 @@ impl ActionRun {
                 .into());
         }
         let weights = weights.map(Checkpoint::open).transpose()?;
+        let bank = inputs
+            .bank
+            .as_deref()
+            .map(Bank::open)
+            .transpose()?
+            .map(Arc::new);
         Ok(Self {
             config,
             dataset,
             labels,
-            boxes,
+            boxes: inputs.boxes,
+            bank,
             weights,
             out,
             resume,
@@ -99,6 +118,7 @@ impl TrainJob for ActionRun {
             dataset,
             labels,
             boxes,
+            bank,
             weights,
             out,
             resume,
@@ -137,12 +157,16 @@ impl TrainJob for ActionRun {
             Some(path) => read_exclusions(&path)?,
             None => Default::default(),
         };
+        let val_samples = keyframe_samples(&val_people, root, clip).with_context(samples_under)?;
+        let train_bank = bank_windows(&config, bank.clone(), train_set.samples(), true)?;
+        let val_bank = bank_windows(&config, bank, val_samples.samples(), false)?;
         let validation = ActionValidation {
-            samples: keyframe_samples(&val_people, root, clip).with_context(samples_under)?,
+            samples: val_samples,
             groundtruth: read_ava_csv(&val_csv)?,
             labels: labels.clone(),
             excluded,
             views: config.test.clone(),
+            bank: val_bank,
         };
         println!(
             "training on {} keyframes ({} boxes) of {}, validating on {} keyframes of {} with \
@@ -175,6 +199,10 @@ impl TrainJob for ActionRun {
             &labels,
             settings.seed,
         );
+        let batcher = match train_bank {
+            Some(windows) => batcher.with_bank(windows),
+            None => batcher,
+        };
         let inner_device = device.clone();
         let validate = |model: &ActionTraining<B::InnerBackend>, _epoch: usize| {
             let result = validation.frame_map(&model.model, &inner_device, |_| {});

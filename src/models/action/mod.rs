@@ -17,10 +17,11 @@ pub use roi_features::{BoxFeatures, RoiFeatures, RoiFeaturesConfig};
 pub use slowfast::{
     BasicStem, Bottleneck3d, Fuse, ResBlock, SlowFast, SlowFastConfig, Stage, Stem,
 };
-pub use spec::{ActionSpec, SlowFastSpec};
+pub use spec::{ActionSpec, BankSpec, SlowFastSpec};
 
 use burn::config::Config;
 use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Int, Tensor, TensorData, activation::sigmoid, backend::Backend};
 
 /// The frames of a `t`-frame clip that the slow pathway sees, as PySlowFast's
@@ -71,6 +72,14 @@ pub struct ActionModelConfig {
     pub dropout: f64,
     #[config(default = false)]
     pub global_pool: bool,
+    /// Width G is reduced to by a learned linear layer before the classifier (the seed
+    /// system: 256); `None`: G enters as it is.
+    #[config(default = "None")]
+    pub global_dim: Option<usize>,
+    /// The feature-bank operator reading a window of long-term features L (`None`: no bank).
+    /// Its `short_term_dim` must be S's width.
+    #[config(default = "None")]
+    pub bank: Option<FboConfig>,
 }
 
 impl ActionModelConfig {
@@ -81,19 +90,29 @@ impl ActionModelConfig {
             .with_global_pool(self.global_pool)
     }
 
+    /// The classifier over `[S, L, G]`: S, the bank operator's output where there is a bank,
+    /// G (reduced to `global_dim` where set) where there is a global feature.
     pub fn classifier(&self) -> ActionClassifierConfig {
         let features = self.roi_features();
-        ActionClassifierConfig::new(
-            features.short_term_dim() + features.global_dim(),
-            self.num_classes,
-        )
-        .with_dropout(self.dropout)
+        let global = match (features.global_dim(), self.global_dim) {
+            (0, _) => 0,
+            (_, Some(reduced)) => reduced,
+            (raw, None) => raw,
+        };
+        let bank = self.bank.as_ref().map_or(0, FboConfig::out_dim);
+        ActionClassifierConfig::new(features.short_term_dim() + bank + global, self.num_classes)
+            .with_dropout(self.dropout)
     }
 
     pub fn init<B: Backend>(&self, device: &B::Device) -> ActionModel<B> {
         ActionModel {
             backbone: self.backbone.init(device),
             roi_features: self.roi_features().init(),
+            global_reduction: self
+                .global_dim
+                .filter(|_| self.global_pool)
+                .map(|d| LinearConfig::new(self.roi_features().global_dim(), d).init(device)),
+            bank: self.bank.as_ref().map(|c| c.init(device)),
             classifier: self.classifier().init(device),
             alpha: self.backbone.alpha,
         }
@@ -106,6 +125,10 @@ pub struct ActionModel<B: Backend> {
     pub backbone: SlowFast<B>,
     #[module(skip)]
     pub roi_features: RoiFeatures,
+    /// G's learned reduction (`global_dim`).
+    pub global_reduction: Option<Linear<B>>,
+    /// The feature-bank operator.
+    pub bank: Option<Fbo<B>>,
     pub classifier: ActionClassifier<B>,
     /// Frame rate ratio of the pathways, for [`pack_pathways`].
     #[module(skip)]
@@ -125,14 +148,41 @@ impl<B: Backend> ActionModel<B> {
             .forward(self.backbone.forward(slow, fast), rois)
     }
 
-    /// The classifier's input `[K, D]`: `[S, G]`, or S alone.
+    /// The classifier's input `[K, D]`: `[S, G]`, or S alone (a model without a bank).
     pub fn features(
         &self,
         slow: Tensor<B, 5>,
         fast: Tensor<B, 5>,
         rois: Tensor<B, 2>,
     ) -> Tensor<B, 2> {
-        self.box_features(slow, fast, rois).concat()
+        self.classifier_input(self.box_features(slow, fast, rois), None)
+    }
+
+    /// `[S, L, G]`: S; the bank operator's reading of `bank` (`[K, M, D]`, one window per
+    /// box) where the model has one; G, reduced where configured.
+    ///
+    /// # Panics
+    /// When the model has a bank operator and no window is given, or the reverse: the
+    /// caller's data must match the model (checked against the config before running).
+    pub fn classifier_input(
+        &self,
+        features: BoxFeatures<B>,
+        bank: Option<Tensor<B, 3>>,
+    ) -> Tensor<B, 2> {
+        let mut parts = vec![features.short_term.clone()];
+        match (&self.bank, bank) {
+            (Some(fbo), Some(window)) => parts.push(fbo.forward(features.short_term, window)),
+            (None, None) => {}
+            (Some(_), None) => panic!("this action model reads a feature bank: give its windows"),
+            (None, Some(_)) => panic!("bank windows given to an action model without a bank"),
+        }
+        if let Some(global) = features.global {
+            parts.push(match &self.global_reduction {
+                Some(reduce) => reduce.forward(global),
+                None => global,
+            });
+        }
+        Tensor::cat(parts, 1)
     }
 
     /// Action probabilities `[K, classes]`.
@@ -152,15 +202,27 @@ impl<B: Backend> ActionModel<B> {
         self.box_features(slow, fast, rois)
     }
 
-    /// Logits `[K, classes]` for clips `[N, 3, T, H, W]`.
-    pub fn clip_logits(&self, clips: Tensor<B, 5>, rois: Tensor<B, 2>) -> Tensor<B, 2> {
+    /// Logits `[K, classes]` for clips `[N, 3, T, H, W]` (and, for a model with a bank, each
+    /// box's window `[K, M, D]`).
+    pub fn clip_logits(
+        &self,
+        clips: Tensor<B, 5>,
+        rois: Tensor<B, 2>,
+        bank: Option<Tensor<B, 3>>,
+    ) -> Tensor<B, 2> {
+        let features = self.clip_box_features(clips, rois);
         self.classifier
-            .logits(self.clip_box_features(clips, rois).concat())
+            .logits(self.classifier_input(features, bank))
     }
 
-    /// Action probabilities `[K, classes]` for clips `[N, 3, T, H, W]`.
-    pub fn clip_scores(&self, clips: Tensor<B, 5>, rois: Tensor<B, 2>) -> Tensor<B, 2> {
-        sigmoid(self.clip_logits(clips, rois))
+    /// Action probabilities `[K, classes]` for clips `[N, 3, T, H, W]` (and bank windows).
+    pub fn clip_scores(
+        &self,
+        clips: Tensor<B, 5>,
+        rois: Tensor<B, 2>,
+        bank: Option<Tensor<B, 3>>,
+    ) -> Tensor<B, 2> {
+        sigmoid(self.clip_logits(clips, rois, bank))
     }
 }
 

@@ -6,7 +6,8 @@
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
-use super::{ActionModel, ActionModelConfig, Instantiation, SlowFastConfig};
+use super::{ActionModel, ActionModelConfig, FboConfig, FboKind, Instantiation, SlowFastConfig};
+use crate::bank::WindowSpec;
 use crate::data::ClipSpec;
 use crate::nn::{BackboneSpec, set};
 use crate::weights::{
@@ -29,6 +30,11 @@ pub struct ActionSpec {
     pub dropout: Option<f64>,
     /// Concatenate each pathway's clip average to every RoI feature (false).
     pub global_pool: Option<bool>,
+    /// Reduce that global feature G to this width by a learned linear layer before the
+    /// classifier (the seed system: 256); absent: G as it is.
+    pub global_dim: Option<usize>,
+    /// The long-term feature bank this model reads (`[network.bank]`); absent: none.
+    pub bank: Option<BankSpec>,
     /// Frames of the fast pathway and the stride between them (32 × 2).
     pub frames: usize,
     pub sampling_rate: usize,
@@ -56,9 +62,45 @@ pub struct SlowFastSpec {
     pub zero_init_final_norm: Option<bool>,
 }
 
+/// The `[network.bank]` table: the window of long-term features each box reads, and the
+/// feature-bank operator that reads it (FAIR's LFB; defaults as its AVA NL model).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BankSpec {
+    /// `non_local` (default), `avg` or `max`.
+    #[serde(default)]
+    pub operator: FboKind,
+    /// Seconds around the keyframe (the seed system: 100; FAIR's AVA configs: 60).
+    pub window_s: usize,
+    /// Features a second at most (5).
+    pub per_second: usize,
+    /// Width of the bank's features (default: this model's S).
+    pub dim: Option<usize>,
+    /// The non-local operator's channels, layers and dropout (512, 2, 0.2).
+    pub latent: Option<usize>,
+    pub layers: Option<usize>,
+    pub dropout: Option<f64>,
+}
+
 impl ActionSpec {
+    /// The bank window each box reads, for a model with a bank.
+    pub fn bank_window(&self) -> Option<WindowSpec> {
+        self.bank.as_ref().map(|b| WindowSpec {
+            window_s: b.window_s,
+            per_second: b.per_second,
+        })
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         self.backbone.validate()?;
+        if let Some(bank) = &self.bank
+            && (bank.window_s == 0 || bank.per_second == 0 || bank.layers == Some(0))
+        {
+            return Err("network.bank: window_s, per_second and layers must be positive".into());
+        }
+        if self.global_dim == Some(0) {
+            return Err("network.global_dim must be positive".into());
+        }
         let net = self.model_config().backbone;
         let w = net.width_per_group;
         if net.alpha == 0
@@ -115,6 +157,17 @@ impl ActionSpec {
         set(&mut config.aligned, self.aligned);
         set(&mut config.dropout, self.dropout);
         set(&mut config.global_pool, self.global_pool);
+        config.global_dim = self.global_dim;
+        let short_term = config.roi_features().short_term_dim();
+        config.bank = self.bank.as_ref().map(|b| {
+            let mut fbo =
+                FboConfig::new(short_term, b.dim.unwrap_or(short_term)).with_kind(b.operator);
+            set(&mut fbo.latent, b.latent);
+            set(&mut fbo.layers, b.layers);
+            set(&mut fbo.dropout, b.dropout);
+            set(&mut fbo.layer_dropout, b.dropout);
+            fbo
+        });
         config
     }
 
