@@ -1,6 +1,10 @@
 //! Clip loading throughput: decode + train transform + normalise of a 32-frame clip of
 //! 320×240 JPEGs (the synthetic dataset's size), one clip per iteration on one thread.
 //! Clips/s = 1 / time; the data loader runs this on parallel workers.
+//!
+//! Bank windows: a video of 900 s with 3 people a second, 2304-wide float16 features (an AVA
+//! video's bank, 12.5 MB); a batch is the 100 s × 5 windows of 64 RoIs at random keyframes,
+//! with seeded draws (training). Batches/s = 1 / time.
 
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -46,5 +50,44 @@ fn clip_loading(c: &mut Criterion) {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-criterion_group!(benches, clip_loading);
+fn bank_windows(c: &mut Criterion) {
+    use avaloc::bank::{
+        BankDtype, BankEntry, Pick, VideoBank, WindowSpec, sample_window, write_video,
+    };
+    use rand::Rng;
+    let dir = std::env::temp_dir().join(format!("avaloc-bench-bank-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let dim = 2304;
+    let entries: Vec<BankEntry> = (900..1800)
+        .flat_map(|second| {
+            (0..3).map(move |p| BankEntry {
+                second,
+                score: 0.9 + p as f32 * 0.01,
+                box_xyxy_norm: [0.1, 0.1, 0.5, 0.9],
+                feature: (0..dim).map(|i| ((i + p) % 17) as f32 * 0.1).collect(),
+            })
+        })
+        .collect();
+    let path = write_video(&dir, "video", &entries, dim, BankDtype::F16).unwrap();
+    let bank = VideoBank::open(&path).unwrap();
+    let spec = WindowSpec {
+        window_s: 100,
+        per_second: 5,
+    };
+    let mut rng = StdRng::seed_from_u64(0);
+    let mut group = c.benchmark_group("data");
+    group.sample_size(20);
+    group.bench_function("bank_windows_64x500x2304_f16", |b| {
+        b.iter(|| {
+            for r in 0..64u64 {
+                let t = rng.random_range(902..1798);
+                black_box(sample_window(&bank, t, spec, Pick::Random(r)));
+            }
+        })
+    });
+    group.finish();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+criterion_group!(benches, clip_loading, bank_windows);
 criterion_main!(benches);

@@ -277,13 +277,17 @@ mod tests {
         assert_eq!(model.classifier().in_features, 2 * (2048 + 256));
 
         // The seed system's SlowFast + LFB: [S, L, G] = 2304 + 512 + 256; 100 s of 5 a second.
-        let lfb = ActionFile::load(root.join("ms_ava_lfb.toml")).unwrap().network;
+        let lfb = ActionFile::load(root.join("ms_ava_lfb.toml"))
+            .unwrap()
+            .network;
         let model = lfb.model_config();
         assert_eq!(model.classifier().in_features, 2304 + 512 + 256);
         let bank = model.bank.unwrap();
         assert_eq!((bank.latent, bank.layers, bank.bank_dim), (512, 2, 2304));
         assert_eq!(lfb.bank_window().unwrap().rows(), 500);
-        let nl3 = ActionFile::load(root.join("ms_ava_lfb_nl3l.toml")).unwrap().network;
+        let nl3 = ActionFile::load(root.join("ms_ava_lfb_nl3l.toml"))
+            .unwrap()
+            .network;
         assert_eq!(nl3.model_config().bank.unwrap().layers, 3);
 
         // FAIR's AVA detector: Detectron's conventions reach every stage, its BGR mean (RGB
