@@ -294,6 +294,77 @@ fn slowfast_with_a_feature_bank_trains_and_scores() {
             .count()
             > 9
     );
+    // One bank per test view: the flipped view reads a bank built from flipped clips.
+    let flipped_bank = root.join("bank_flip");
+    let run = avaloc(&[
+        "bank",
+        "build",
+        "--config",
+        s(&root.join("action.toml")),
+        "--weights",
+        s(&root.join("weights.safetensors")),
+        "--data",
+        s(&data),
+        "--split",
+        "val",
+        "--box-threshold",
+        "0.5",
+        "--flip",
+        "--out",
+        s(&flipped_bank),
+    ]);
+    assert!(run.status.success(), "{}", log(&run));
+    // (An avg operator: the bank reaches the classifier from the first step; the non-local
+    // one starts as the identity, and one epoch moves its scores below CSV precision.)
+    let avg_config = root.join("lfb_avg.toml");
+    std::fs::write(
+        &avg_config,
+        lfb_config.replace("window_s = 4", "operator = \"avg\"\nwindow_s = 4"),
+    )
+    .unwrap();
+    let avg_run = root.join("run_avg");
+    let run = avaloc(&[
+        "train",
+        "action",
+        "--config",
+        s(&avg_config),
+        "--data",
+        s(&data),
+        "--bank",
+        s(&bank),
+        "--out",
+        s(&avg_run),
+    ]);
+    assert!(run.status.success(), "{}", log(&run));
+    let weights = avg_run.join("model_final.safetensors");
+    let boxes = data.join("annotations/ava_detection_val_boxes_and_labels.csv");
+    let with_flip = |banks: &[&Path], out: &Path| {
+        let mut args = vec![
+            "actions",
+            "--config",
+            s(&avg_config),
+            "--weights",
+            s(&weights),
+        ];
+        args.extend([
+            "--data",
+            s(&data),
+            "--boxes",
+            s(&boxes),
+            "--flip",
+            "--out",
+            s(out),
+        ]);
+        for bank in banks {
+            args.extend(["--bank", s(bank)]);
+        }
+        let run = avaloc(&args);
+        assert!(run.status.success(), "{}", log(&run));
+        std::fs::read_to_string(out).unwrap()
+    };
+    let one = with_flip(&[&bank], &root.join("one.csv"));
+    let per_view = with_flip(&[&bank, &flipped_bank], &root.join("per_view.csv"));
+    assert_ne!(one, per_view, "the flipped view reads its own bank");
     // A bank without the videos asked for is an error naming the video.
     let empty = root.join("empty_bank");
     std::fs::create_dir_all(&empty).unwrap();

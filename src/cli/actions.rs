@@ -60,8 +60,10 @@ pub struct ActionsArgs {
     #[arg(long)]
     pub pictures: Option<PathBuf>,
     /// The long-term feature bank of a model with one ([network.bank]), holding these videos.
+    /// Repeat it with one bank per test view (`bank build --short-side S [--flip]`, as FAIR
+    /// re-extracts the bank per view); a view without its own bank reads the first.
     #[arg(long)]
-    pub bank: Option<PathBuf>,
+    pub bank: Vec<PathBuf>,
     /// The AVA detections CSV to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -108,13 +110,13 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
     };
     let samples = samples.samples().to_vec();
     let checkpoint = Checkpoint::open(&args.weights)?;
-    let bank = args
+    let banks = args
         .bank
-        .as_deref()
-        .map(Bank::open)
-        .transpose()?
-        .map(Arc::new);
-    let job = ActionScoring::with_bank(&config, checkpoint, &labels, samples.clone(), views, bank)?;
+        .iter()
+        .map(|dir| Bank::open(dir).map(Arc::new))
+        .collect::<Result<Vec<_>, _>>()?;
+    let job =
+        ActionScoring::with_banks(&config, checkpoint, &labels, samples.clone(), views, banks)?;
     let people = backend::run(backend_choice, job)?;
     write_ava_csv(&args.out, &detection_rows(&people, &labels))
         .with_context(|| format!("writing {}", args.out.display()))?;

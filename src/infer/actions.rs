@@ -10,7 +10,7 @@ use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
 use crate::backend::Job;
-use crate::bank::Bank;
+use crate::bank::{Bank, BankView};
 use crate::config::ActionFile;
 use crate::data::{
     AvaRow, BankWindows, ClipBatch, ClipBatcher, ClipTransform, KeyframeKey, KeyframeSample,
@@ -82,16 +82,17 @@ pub struct PersonScores {
     pub scores: Vec<f32>,
 }
 
-/// Scores every box of every sample, `views.batch_size` clips at a time (reading `bank`'s
-/// windows, best features first, for a model with a feature bank), calling `progress`
-/// with the number of samples done. Samples whose frames cannot be read are skipped with a
+/// Scores every box of every sample, `views.batch_size` clips at a time, calling `progress`
+/// with the number of samples done. A model with a feature bank reads, under each view, the
+/// windows (best features first) of the bank built under that view (FAIR re-extracts the
+/// bank per test view), or of the first bank where no bank has that view. Samples whose frames cannot be read are skipped with a
 /// warning (by the batcher); their boxes are absent from the result.
 pub fn score_keyframes<B: Backend>(
     model: &ActionModel<B>,
     samples: &[KeyframeSample],
     views: &TestViews,
     norm: Normalization,
-    bank: Option<&BankWindows>,
+    banks: &[BankWindows],
     device: &B::Device,
     mut progress: impl FnMut(usize),
 ) -> Vec<PersonScores> {
@@ -101,6 +102,14 @@ pub fn score_keyframes<B: Backend>(
         .into_iter()
         .map(|t| {
             let batcher = ClipBatcher::new(t, norm, &no_labels, 0);
+            let ClipTransform::Test { short_side, flip } = t else {
+                unreachable!("test views")
+            };
+            let view = BankView { short_side, flip };
+            let bank = banks
+                .iter()
+                .find(|b| b.bank.manifest.view == view)
+                .or(banks.first());
             match bank {
                 Some(bank) => batcher.with_bank(BankWindows {
                     random: false,
@@ -194,7 +203,7 @@ pub struct ActionScoring {
     checkpoint: Checkpoint,
     samples: Vec<KeyframeSample>,
     views: TestViews,
-    bank: Option<BankWindows>,
+    banks: Vec<BankWindows>,
 }
 
 impl ActionScoring {
@@ -206,18 +215,18 @@ impl ActionScoring {
         samples: Vec<KeyframeSample>,
         views: TestViews,
     ) -> anyhow::Result<Self> {
-        Self::with_bank(config, checkpoint, labels, samples, views, None)
+        Self::with_banks(config, checkpoint, labels, samples, views, Vec::new())
     }
 
-    /// The same for a model with a feature bank, reading `bank` (checked against the model:
-    /// its width, and every sample's video present).
-    pub fn with_bank(
+    /// The same for a model with a feature bank, reading `banks` (one per test view, or one
+    /// for all; each checked against the model: its width, and every sample's video present).
+    pub fn with_banks(
         config: &ActionFile,
         checkpoint: Checkpoint,
         labels: &LabelMap,
         samples: Vec<KeyframeSample>,
         views: TestViews,
-        bank: Option<Arc<Bank>>,
+        banks: Vec<Arc<Bank>>,
     ) -> anyhow::Result<Self> {
         let classes = config.network.num_classes;
         if classes != labels.labels.len() {
@@ -228,13 +237,25 @@ impl ActionScoring {
                 ))
                 .into());
         }
-        let bank = bank_windows(config, bank, &samples, false)?;
+        let banks = if banks.is_empty() {
+            bank_windows(config, None, &samples, false)?
+                .into_iter()
+                .collect()
+        } else {
+            banks
+                .into_iter()
+                .map(|b| bank_windows(config, Some(b), &samples, false))
+                .collect::<anyhow::Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .collect()
+        };
         Ok(Self {
             spec: config.network.clone(),
             checkpoint,
             samples,
             views,
-            bank,
+            banks,
         })
     }
 }
@@ -252,7 +273,7 @@ impl Job for ActionScoring {
             &self.samples,
             &self.views,
             Normalization::default(),
-            self.bank.as_ref(),
+            &self.banks,
             &device,
             |done| progress.set(done, String::new),
         );

@@ -83,7 +83,7 @@ impl ActionValidation {
             self.samples.samples(),
             &self.views,
             Normalization::default(),
-            self.bank.as_ref(),
+            self.bank.as_slice(),
             device,
             progress,
         );
