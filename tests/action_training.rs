@@ -19,23 +19,12 @@ use avaloc::train::History;
 use avaloc::weights::{Checkpoint, LoadMode};
 use common::{TestBackend, avaloc};
 
-const CONFIG: &str = r#"
-[network]
-kind = "slowfast"
-num_classes = 9
-frames = 4
-sampling_rate = 2
+/// The micro model with its training recipe.
+fn micro_config() -> String {
+    format!("{}{TRAIN}", common::MICRO_ACTION)
+}
 
-[network.backbone]
-blocks = [1, 1, 1, 1]
-width_per_group = 8
-norm = "group_norm"
-
-[network.slowfast]
-alpha = 2
-beta_inv = 4
-fusion_kernel = 3
-
+const TRAIN: &str = r#"
 [train]
 epochs = 1
 batch_size = 4
@@ -48,10 +37,6 @@ workers = 1
 [train.action]
 short_side = [48, 56]
 crop = 48
-
-[test]
-short_sides = [48]
-batch_size = 4
 "#;
 
 fn log(o: &Output) -> String {
@@ -70,7 +55,7 @@ fn setup(name: &str) -> std::path::PathBuf {
     let root = std::env::temp_dir().join(format!("avaloc-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join("action.toml"), CONFIG).unwrap();
+    std::fs::write(root.join("action.toml"), micro_config()).unwrap();
     let synth = SynthConfig {
         train_videos: 1,
         val_videos: 1,
@@ -286,7 +271,7 @@ fn demo_trains_evaluates_and_draws() {
 fn seeded_trainings_with_two_workers_agree() {
     let root = setup("train-twice");
     let config = root.join("action2.toml");
-    let two_workers = CONFIG
+    let two_workers = micro_config()
         .replace("workers = 1", "workers = 2")
         .replace("batch_size = 4\noptimizer", "batch_size = 2\noptimizer")
         .replace("epochs = 1", "epochs = 2");

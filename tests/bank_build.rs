@@ -18,33 +18,11 @@ use avaloc::weights::save_safetensors;
 use burn::tensor::backend::Backend;
 use common::{TestBackend, avaloc};
 
-const CONFIG: &str = r#"
-[network]
-kind = "slowfast"
-num_classes = 9
-frames = 4
-sampling_rate = 2
-
-[network.backbone]
-blocks = [1, 1, 1, 1]
-width_per_group = 8
-norm = "group_norm"
-
-[network.slowfast]
-alpha = 2
-beta_inv = 4
-fusion_kernel = 3
-
-[test]
-short_sides = [48]
-batch_size = 4
-"#;
-
 fn setup(name: &str) -> PathBuf {
     let root = std::env::temp_dir().join(format!("avaloc-bank-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
-    std::fs::write(root.join("action.toml"), CONFIG).unwrap();
+    std::fs::write(root.join("action.toml"), common::MICRO_ACTION).unwrap();
     let synth = SynthConfig {
         train_videos: 3,
         val_videos: 1,
@@ -232,7 +210,7 @@ fn slowfast_with_a_feature_bank_trains_and_scores() {
         assert!(run.status.success(), "{}", log(&run));
     }
     // The [network] keys go before its sub-tables.
-    let lfb_config = CONFIG.replace(
+    let lfb_config = common::MICRO_ACTION.replace(
         "sampling_rate = 2\n",
         &format!(
             "sampling_rate = 2\n{}",

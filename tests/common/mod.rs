@@ -209,3 +209,27 @@ pub fn avaloc(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run avaloc")
 }
+
+/// A micro action model for end-to-end tests (one block per stage, width 8, α 2, 4 frames
+/// 2 apart, group norm, 9 classes: the synthetic set's) with its `[test]` table.
+pub const MICRO_ACTION: &str = r#"
+[network]
+kind = "slowfast"
+num_classes = 9
+frames = 4
+sampling_rate = 2
+
+[network.backbone]
+blocks = [1, 1, 1, 1]
+width_per_group = 8
+norm = "group_norm"
+
+[network.slowfast]
+alpha = 2
+beta_inv = 4
+fusion_kernel = 3
+
+[test]
+short_sides = [48]
+batch_size = 4
+"#;
