@@ -109,9 +109,9 @@ fn build(args: BuildArgs, backend_choice: BackendChoice) -> Result<()> {
                     format!("ground truth: {}", csv.display()),
                 )
             }
-            (boxes, split) => {
+            (boxes, _) => {
+                // Given boxes, or the validation split's detections.
                 let path = boxes.clone().unwrap_or_else(|| {
-                    debug_assert_eq!(split, Split::Val);
                     files
                         .root
                         .join("annotations/ava_detection_val_boxes_and_labels.csv")
