@@ -257,8 +257,18 @@ impl VideoBank {
                 }
             }
             BankDtype::F16 => {
-                for (o, b) in out.iter_mut().zip(row.chunks_exact(2)) {
-                    *o = half::f16::from_le_bytes(b.try_into().unwrap()).to_f32();
+                use half::slice::HalfFloatSliceExt;
+                // Rows start at even offsets of a page-aligned map: a cast to f16 works on
+                // little-endian machines and takes the vectorised conversion (F16C on x86).
+                match bytemuck::try_cast_slice::<u8, half::f16>(row) {
+                    Ok(values) if cfg!(target_endian = "little") => {
+                        values.convert_to_f32_slice(&mut out[..self.dim])
+                    }
+                    _ => {
+                        for (o, b) in out.iter_mut().zip(row.chunks_exact(2)) {
+                            *o = half::f16::from_le_bytes(b.try_into().unwrap()).to_f32();
+                        }
+                    }
                 }
             }
         }
