@@ -219,6 +219,16 @@ fn damaged_files_foreign_manifests_and_missing_videos_are_named_errors() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("5 values, not 4"), "{err}");
+    // So is a non-finite value, naming the second.
+    let mut nan = entries(4);
+    nan[0].feature[1] = f32::NAN;
+    let err = write_video(&dir, "vid", &nan, 4, BankDtype::F16)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("non-finite") && err.contains(&format!("second {}", nan[0].second)),
+        "{err}"
+    );
 
     // No manifest: not a bank folder.
     let err = Bank::open(&dir).unwrap_err().to_string();

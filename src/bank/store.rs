@@ -87,6 +87,21 @@ pub fn write_video(
             ),
         ));
     }
+    // A non-finite feature (a diverged model) would poison every window that reads it.
+    if let Some(bad) = entries.iter().find(|e| {
+        !e.score.is_finite()
+            || e.box_xyxy_norm.iter().any(|v| !v.is_finite())
+            || e.feature.iter().any(|v| !v.is_finite())
+    }) {
+        return Err(BankError::file(
+            &path,
+            format!(
+                "a non-finite value in the entry at second {} (box {:?}): is the model's \
+                 checkpoint sound?",
+                bad.second, bad.box_xyxy_norm
+            ),
+        ));
+    }
     let mut order: Vec<&BankEntry> = entries.iter().collect();
     order.sort_by(|a, b| a.second.cmp(&b.second).then(b.score.total_cmp(&a.score)));
     let mut bytes =
