@@ -156,6 +156,47 @@ fn builds_shards_resumes_and_refuses_another_models_folder() {
         log(&run)
     );
 
+    // Bad input: a malformed shard, an unknown storage type, an action config of another kind,
+    // a folder that is no bank.
+    let bad_shard = build(&root.join("x"), "weights.safetensors", &["--shard", "2/2"]);
+    assert!(!bad_shard.status.success());
+    assert!(
+        log(&bad_shard).contains("--shard 2/2"),
+        "{}",
+        log(&bad_shard)
+    );
+    let bad_dtype = build(&root.join("x"), "weights.safetensors", &["--dtype", "f8"]);
+    assert!(!bad_dtype.status.success());
+    assert!(log(&bad_dtype).contains("f8"), "{}", log(&bad_dtype));
+    let detector = avaloc(&[
+        "bank",
+        "build",
+        "--config",
+        "configs/detector/faster_rcnn_tiny.toml",
+        "--weights",
+        s(&root.join("weights.safetensors")),
+        "--data",
+        s(&data),
+        "--split",
+        "train",
+        "--out",
+        s(&root.join("x")),
+    ]);
+    assert!(!detector.status.success());
+    assert!(
+        log(&detector).contains("faster_rcnn_tiny.toml")
+            && log(&detector).contains("not an action model"),
+        "{}",
+        log(&detector)
+    );
+    let not_a_bank = avaloc(&["bank", "inspect", s(&data)]);
+    assert!(!not_a_bank.status.success());
+    assert!(
+        log(&not_a_bank).contains("not a bank folder"),
+        "{}",
+        log(&not_a_bank)
+    );
+
     let inspect = avaloc(&["bank", "inspect", s(&whole)]);
     assert!(inspect.status.success(), "{}", log(&inspect));
     assert!(
@@ -190,25 +231,33 @@ fn slowfast_with_a_feature_bank_trains_and_scores() {
     let root = setup("lfb");
     let data = root.join("data");
     let bank = root.join("bank");
-    for split in ["train", "val"] {
-        let run = avaloc(&[
-            "bank",
-            "build",
-            "--config",
-            s(&root.join("action.toml")),
-            "--weights",
-            s(&root.join("weights.safetensors")),
-            "--data",
-            s(&data),
-            "--split",
-            split,
-            "--box-threshold",
-            "0.5",
-            "--out",
-            s(&bank),
-        ]);
+    let boxes = data.join("annotations/ava_detection_val_boxes_and_labels.csv");
+    let (base_config, base_weights) = (root.join("action.toml"), root.join("weights.safetensors"));
+    let build = |split: &str, extra: &[&str], out: &Path| {
+        let mut args = vec!["bank", "build", "--config", s(&base_config), "--weights"];
+        args.extend([s(&base_weights), "--data", s(&data), "--split", split]);
+        args.extend(["--box-threshold", "0.5", "--out", s(out)]);
+        args.extend_from_slice(extra);
+        let run = avaloc(&args);
         assert!(run.status.success(), "{}", log(&run));
-    }
+    };
+    let train = |config: &Path, extra: &[&str], out: &Path| {
+        let mut args = vec!["train", "action", "--config", s(config), "--data", s(&data)];
+        args.extend(["--out", s(out)]);
+        args.extend_from_slice(extra);
+        avaloc(&args)
+    };
+    let score = |config: &Path, weights: &Path, banks: &[&Path], extra: &[&str], out: &Path| {
+        let mut args = vec!["actions", "--config", s(config), "--weights", s(weights)];
+        args.extend(["--data", s(&data), "--boxes", s(&boxes), "--out", s(out)]);
+        for bank in banks {
+            args.extend(["--bank", s(bank)]);
+        }
+        args.extend_from_slice(extra);
+        avaloc(&args)
+    };
+    build("train", &[], &bank);
+    build("val", &[], &bank);
     // The [network] keys go before its sub-tables.
     let lfb_config = common::MICRO_ACTION.replace(
         "sampling_rate = 2\n",
@@ -224,144 +273,53 @@ fn slowfast_with_a_feature_bank_trains_and_scores() {
     assert_eq!(model.classifier().in_features, 320 + 16 + 8);
 
     let out = root.join("run");
-    let train = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "action",
-            "--config",
-            s(&config),
-            "--data",
-            s(&data),
-        ];
-        args.extend(["--out", s(&out)]);
-        args.extend_from_slice(extra);
-        avaloc(&args)
-    };
-    let without = train(&[]);
+    let without = train(&config, &[], &out);
     assert!(!without.status.success());
     assert!(
         log(&without).contains("lfb.toml") && log(&without).contains("--bank"),
         "{}",
         log(&without)
     );
-    let run = train(&["--bank", s(&bank)]);
+    let run = train(&config, &["--bank", s(&bank)], &out);
     assert!(run.status.success(), "{}", log(&run));
     assert!(log(&run).contains("val frame-mAP"), "{}", log(&run));
 
+    let weights = out.join("model_final.safetensors");
     let detections = root.join("detections.csv");
-    let scored = avaloc(&[
-        "actions",
-        "--config",
-        s(&config),
-        "--weights",
-        s(&root.join("run/model_final.safetensors")),
-        "--data",
-        s(&data),
-        "--boxes",
-        s(&data.join("annotations/ava_detection_val_boxes_and_labels.csv")),
-        "--bank",
-        s(&bank),
-        "--out",
-        s(&detections),
-    ]);
+    let scored = score(&config, &weights, &[&bank], &[], &detections);
     assert!(scored.status.success(), "{}", log(&scored));
-    assert!(
-        std::fs::read_to_string(&detections)
-            .unwrap()
-            .lines()
-            .count()
-            > 9
-    );
+    let rows = std::fs::read_to_string(&detections)
+        .unwrap()
+        .lines()
+        .count();
+    assert!(rows > 9, "{rows} rows");
+
     // One bank per test view: the flipped view reads a bank built from flipped clips.
-    let flipped_bank = root.join("bank_flip");
-    let run = avaloc(&[
-        "bank",
-        "build",
-        "--config",
-        s(&root.join("action.toml")),
-        "--weights",
-        s(&root.join("weights.safetensors")),
-        "--data",
-        s(&data),
-        "--split",
-        "val",
-        "--box-threshold",
-        "0.5",
-        "--flip",
-        "--out",
-        s(&flipped_bank),
-    ]);
-    assert!(run.status.success(), "{}", log(&run));
     // (An avg operator: the bank reaches the classifier from the first step; the non-local
     // one starts as the identity, and one epoch moves its scores below CSV precision.)
+    let flipped_bank = root.join("bank_flip");
+    build("val", &["--flip"], &flipped_bank);
     let avg_config = root.join("lfb_avg.toml");
-    std::fs::write(
-        &avg_config,
-        lfb_config.replace("window_s = 4", "operator = \"avg\"\nwindow_s = 4"),
-    )
-    .unwrap();
+    let avg = lfb_config.replace("window_s = 4", "operator = \"avg\"\nwindow_s = 4");
+    std::fs::write(&avg_config, avg).unwrap();
     let avg_run = root.join("run_avg");
-    let run = avaloc(&[
-        "train",
-        "action",
-        "--config",
-        s(&avg_config),
-        "--data",
-        s(&data),
-        "--bank",
-        s(&bank),
-        "--out",
-        s(&avg_run),
-    ]);
+    let run = train(&avg_config, &["--bank", s(&bank)], &avg_run);
     assert!(run.status.success(), "{}", log(&run));
-    let weights = avg_run.join("model_final.safetensors");
-    let boxes = data.join("annotations/ava_detection_val_boxes_and_labels.csv");
+    let avg_weights = avg_run.join("model_final.safetensors");
     let with_flip = |banks: &[&Path], out: &Path| {
-        let mut args = vec![
-            "actions",
-            "--config",
-            s(&avg_config),
-            "--weights",
-            s(&weights),
-        ];
-        args.extend([
-            "--data",
-            s(&data),
-            "--boxes",
-            s(&boxes),
-            "--flip",
-            "--out",
-            s(out),
-        ]);
-        for bank in banks {
-            args.extend(["--bank", s(bank)]);
-        }
-        let run = avaloc(&args);
+        let run = score(&avg_config, &avg_weights, banks, &["--flip"], out);
         assert!(run.status.success(), "{}", log(&run));
         std::fs::read_to_string(out).unwrap()
     };
     let one = with_flip(&[&bank], &root.join("one.csv"));
     let per_view = with_flip(&[&bank, &flipped_bank], &root.join("per_view.csv"));
     assert_ne!(one, per_view, "the flipped view reads its own bank");
+
     // A bank without the videos asked for is an error naming the video.
     let empty = root.join("empty_bank");
     std::fs::create_dir_all(&empty).unwrap();
     std::fs::copy(bank.join("manifest.json"), empty.join("manifest.json")).unwrap();
-    let missing = avaloc(&[
-        "actions",
-        "--config",
-        s(&config),
-        "--weights",
-        s(&root.join("run/model_final.safetensors")),
-        "--data",
-        s(&data),
-        "--boxes",
-        s(&data.join("annotations/ava_detection_val_boxes_and_labels.csv")),
-        "--bank",
-        s(&empty),
-        "--out",
-        s(&detections),
-    ]);
+    let missing = score(&config, &weights, &[&empty], &[], &detections);
     assert!(!missing.status.success());
     assert!(log(&missing).contains("syn_val_000"), "{}", log(&missing));
     std::fs::remove_dir_all(root).unwrap();

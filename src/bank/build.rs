@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 
-use super::{BankDtype, BankEntry, BankError, BankManifest, VideoBank, video_path, write_video};
+use super::{BankEntry, BankError, BankManifest, VideoBank, video_path, write_video};
 use crate::backend::Job;
 use crate::data::{
     ClipBatch, ClipBatcher, ClipTransform, KeyframeKey, KeyframeSample, LabelMap, Normalization,
@@ -20,7 +20,8 @@ use crate::models::action::ActionSpec;
 use crate::progress::Progress;
 use crate::weights::{Checkpoint, LoadMode};
 
-/// One person box to extract a feature for, with its detection score (1 for ground truth).
+/// The detection score of each detected box (keyframe, box bits); boxes not in it
+/// (ground truth) score 1.
 pub type ScoredBoxes = HashMap<(KeyframeKey, [u64; 4]), f32>;
 
 /// Everything a build needs, resolved before a backend starts.
@@ -204,13 +205,4 @@ pub fn bank_stats(dir: &std::path::Path) -> Result<BankStats, BankError> {
 /// The feature width a bank stores for an action model: S, the pathways' channels.
 pub fn feature_dim(spec: &ActionSpec) -> usize {
     spec.model_config().roi_features().short_term_dim()
-}
-
-/// Storage type by name (`f16`, `f32`).
-pub fn parse_dtype(name: &str) -> Option<BankDtype> {
-    match name {
-        "f16" | "float16" => Some(BankDtype::F16),
-        "f32" | "float32" => Some(BankDtype::F32),
-        _ => None,
-    }
 }

@@ -12,9 +12,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub use build::{
-    BankBuild, BankStats, BuildSummary, ScoredBoxes, bank_stats, feature_dim, parse_dtype, shard,
-};
+pub use build::{BankBuild, BankStats, BuildSummary, ScoredBoxes, bank_stats, feature_dim, shard};
 pub use manifest::{BankManifest, BankView, BoxSource, MANIFEST, file_digest};
 pub use store::{BankDtype, BankEntry, EntryInfo, VideoBank, video_path, write_video};
 pub use window::{Pick, Window, WindowSpec, sample_window};

@@ -27,7 +27,7 @@ const HEADER_BYTES: usize = 8 + 4 * 4;
 const ENTRY_BYTES: usize = 8 + 4 + 16;
 
 /// How features are stored.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
 pub enum BankDtype {
     /// Half the bytes; features round to 11 significant bits (FAIR's and MMAction2's banks
@@ -152,7 +152,6 @@ pub struct EntryInfo {
 /// One video's bank, memory-mapped.
 #[derive(Debug)]
 pub struct VideoBank {
-    path: PathBuf,
     map: memmap2::Mmap,
     dtype: BankDtype,
     dim: usize,
@@ -225,17 +224,12 @@ impl VideoBank {
             entries.push(info);
         }
         Ok(Self {
-            path: path.to_path_buf(),
             map,
             dtype,
             dim,
             entries,
             seconds,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     pub fn dim(&self) -> usize {

@@ -9,8 +9,8 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::dataset::DatasetArgs;
 use crate::backend::{self, BackendChoice};
 use crate::bank::{
-    BankBuild, BankManifest, BankView, BoxSource, bank_stats, feature_dim, file_digest,
-    parse_dtype, shard,
+    BankBuild, BankDtype, BankManifest, BankView, BoxSource, bank_stats, feature_dim, file_digest,
+    shard,
 };
 use crate::config::ActionFile;
 use crate::data::{
@@ -63,9 +63,9 @@ pub struct BuildArgs {
     /// Extract from flipped clips (FAIR builds one bank per test view).
     #[arg(long)]
     pub flip: bool,
-    /// Storage of the features: f16 (default) or f32.
-    #[arg(long, default_value = "f16")]
-    pub dtype: String,
+    /// Storage of the features.
+    #[arg(long, value_enum, default_value = "f16")]
+    pub dtype: BankDtype,
     /// Build share I of N of the videos (e.g. 0/4): N machines fill one folder.
     #[arg(long)]
     pub shard: Option<String>,
@@ -93,9 +93,7 @@ fn parse_shard(text: &str) -> Result<(usize, usize)> {
 
 fn build(args: BuildArgs, backend_choice: BackendChoice) -> Result<()> {
     let config = ActionFile::load(&args.config)?;
-    let Some(dtype) = parse_dtype(&args.dtype) else {
-        bail!("--dtype {}: expected f16 or f32", args.dtype);
-    };
+    let dtype = args.dtype;
     let shard_of = args.shard.as_deref().map(parse_shard).transpose()?;
     let files = args.dataset.files();
     let (people, scores, boxes): (Vec<PersonAnnotation>, HashMap<_, f32>, String) =

@@ -265,16 +265,23 @@ mod tests {
 
     #[test]
     fn an_epoch_read_in_part_stops_its_workers() {
-        let loader = OrderedLoader::new(
-            InMemDataset::new((0..40).collect::<Vec<usize>>()),
-            Slow,
-            2,
-            2,
-            0,
-            Default::default(),
-        );
-        let first: Vec<_> = loader.epoch(1).take(3).collect();
-        assert_eq!(first, epoch_prefix(&loader));
+        let loader = |workers| {
+            OrderedLoader::new(
+                InMemDataset::new((0..40).collect::<Vec<usize>>()),
+                Slow,
+                2,
+                workers,
+                0,
+                Default::default(),
+            )
+        };
+        let inline: Vec<_> = loader(0).epoch(1).take(3).collect();
+        let threaded = loader(2);
+        // Dropping the partly read epoch joins its workers (a hang here is the failure).
+        let first: Vec<_> = threaded.epoch(1).take(3).collect();
+        assert_eq!(first, inline);
+        // The loader serves the next epoch afresh.
+        assert_eq!(threaded.epoch(2).count(), 20);
     }
 
     /// Panics on the batch holding item 5.
@@ -306,9 +313,5 @@ mod tests {
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_default();
         assert!(message.contains("a broken item"), "{message}");
-    }
-
-    fn epoch_prefix(loader: &OrderedLoader<B, usize, (Vec<usize>, u64)>) -> Vec<(Vec<usize>, u64)> {
-        loader.epoch(1).take(3).collect()
     }
 }

@@ -52,15 +52,12 @@ impl Default for TestViews {
 }
 
 impl TestViews {
-    fn transforms(&self) -> Vec<ClipTransform> {
+    /// Each view's short side and flip.
+    fn views(&self) -> Vec<BankView> {
         let flips: &[bool] = if self.flip { &[false, true] } else { &[false] };
         self.short_sides
             .iter()
-            .flat_map(|&short_side| {
-                flips
-                    .iter()
-                    .map(move |&flip| ClipTransform::Test { short_side, flip })
-            })
+            .flat_map(|&short_side| flips.iter().map(move |&flip| BankView { short_side, flip }))
             .collect()
     }
 
@@ -98,14 +95,16 @@ pub fn score_keyframes<B: Backend>(
 ) -> Vec<PersonScores> {
     let no_labels = LabelMap { labels: Vec::new() };
     let batchers: Vec<ClipBatcher> = views
-        .transforms()
+        .views()
         .into_iter()
-        .map(|t| {
-            let batcher = ClipBatcher::new(t, norm, &no_labels, 0);
-            let ClipTransform::Test { short_side, flip } = t else {
-                unreachable!("test views")
-            };
-            let view = BankView { short_side, flip };
+        .map(|view| {
+            let BankView { short_side, flip } = view;
+            let batcher = ClipBatcher::new(
+                ClipTransform::Test { short_side, flip },
+                norm,
+                &no_labels,
+                0,
+            );
             let bank = banks
                 .iter()
                 .find(|b| b.bank.manifest.view == view)

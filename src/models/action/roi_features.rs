@@ -69,16 +69,6 @@ pub struct BoxFeatures<B: Backend> {
     pub global: Option<Tensor<B, 2>>,
 }
 
-impl<B: Backend> BoxFeatures<B> {
-    /// `[S, G]` (or S alone): the classifier's input without a feature bank.
-    pub fn concat(self) -> Tensor<B, 2> {
-        match self.global {
-            Some(global) => Tensor::cat(vec![self.short_term, global], 1),
-            None => self.short_term,
-        }
-    }
-}
-
 impl RoiFeatures {
     /// Features of the res5 maps `[slow, fast]` (`[N, C, T, H, W]`) for `rois` `[K, 5]` rows
     /// `(batch index, x1, y1, x2, y2)` in input pixels; each part concatenates the pathways.
