@@ -108,7 +108,7 @@ fn trains_resumes_scores_and_evaluates() {
     assert_eq!(name, "frame_map");
     assert!((0.0..=1.0).contains(map), "{map}");
 
-    // `avaloc actions` with the detector-like boxes: 9 rows per box.
+    // `avaloc actions` with the detector-like boxes: 11 rows per box.
     let weights = run.join("model_final.safetensors");
     let boxes_csv = data.join("annotations/ava_detection_val_boxes_and_labels.csv");
     let detections = root.join("detections.csv");
@@ -133,7 +133,7 @@ fn trains_resumes_scores_and_evaluates() {
     assert!(actions.status.success(), "{}", log(&actions));
     let rows = read_ava_csv(&detections).unwrap();
     let boxes = read_person_boxes(&boxes_csv, 0.0).unwrap();
-    assert_eq!(rows.len(), 9 * boxes.len());
+    assert_eq!(rows.len(), 11 * boxes.len());
     let keyframes = std::fs::read_dir(&pictures).unwrap().count();
     assert!(keyframes > 0);
 

@@ -279,3 +279,50 @@ fn damaged_files_foreign_manifests_and_missing_videos_are_named_errors() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+#[test]
+fn builds_of_many_splits_join_one_folder_at_once_and_another_model_is_refused() {
+    let dir = folder("join");
+    // Without the folder's lock, concurrent read-modify-writes lose splits.
+    std::thread::scope(|scope| {
+        for k in 0..16 {
+            let dir = &dir;
+            scope.spawn(move || {
+                let mut ours = manifest(6);
+                ours.splits = [(
+                    format!("split{k:02}"),
+                    BoxSource {
+                        boxes: format!("boxes{k}.csv"),
+                        box_threshold: 0.9,
+                    },
+                )]
+                .into();
+                ours.join_folder(dir).unwrap();
+            });
+        }
+    });
+    let joined = BankManifest::read(&dir).unwrap().unwrap();
+    let splits: Vec<&String> = joined.splits.keys().collect();
+    assert_eq!(splits.len(), 16, "{splits:?}");
+    assert_eq!(joined.splits["split07"].boxes, "boxes7.csv");
+
+    let mut other = manifest(6);
+    other.weights_digest = "w1".into();
+    let err = other.join_folder(&dir).unwrap_err().to_string();
+    assert!(
+        err.contains("manifest.json") && err.contains("weights_digest = w0"),
+        "{err}"
+    );
+    // The same split from other boxes is refused too.
+    let mut moved = manifest(6);
+    moved.splits = [(
+        "split03".to_string(),
+        BoxSource {
+            boxes: "elsewhere.csv".into(),
+            box_threshold: 0.9,
+        },
+    )]
+    .into();
+    let err = moved.join_folder(&dir).unwrap_err().to_string();
+    assert!(err.contains("splits.split03"), "{err}");
+}

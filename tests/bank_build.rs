@@ -1,6 +1,6 @@
 //! `avaloc bank build` and `bank inspect` on a tiny synthetic dataset: the stored features are
 //! the model's short-term features of each box (float32 exactly), a build in two shards equals
-//! one build, a build missing a video (as a killed one) completes to the same bank, a folder of
+//! one build, a build missing a video or killed half-way completes to the same bank, a folder of
 //! another model is refused naming the manifest field, and inspect counts what is there.
 //! And SlowFast + LFB end to end: banks of both splits in one folder, `train action --bank`
 //! (refused without one), `actions --bank`.
@@ -146,6 +146,42 @@ fn builds_shards_resumes_and_refuses_another_models_folder() {
         log(&run)
     );
     assert_eq!(files(&whole), before);
+
+    // A build killed (SIGKILL) once its first video is in place resumes to the same bank.
+    let killed = root.join("killed");
+    let weights = root.join("weights.safetensors");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
+        .args(["bank", "build", "--config", s(&config_path), "--weights"])
+        .args([s(&weights), "--data", s(&data_path), "--split", "train"])
+        .args(["--dtype", "f32", "--out", s(&killed)])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let banks = |dir: &Path| {
+        std::fs::read_dir(dir).map_or(0, |d| {
+            d.filter(|e| e.as_ref().unwrap().path().extension() == Some("bank".as_ref()))
+                .count()
+        })
+    };
+    let started = std::time::Instant::now();
+    while banks(&killed) == 0 && started.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let done_when_killed = banks(&killed);
+    assert!(
+        (1..3).contains(&done_when_killed),
+        "{done_when_killed} videos"
+    );
+    let run = build(&killed, "weights.safetensors", &["--dtype", "f32"]);
+    assert!(
+        log(&run).contains(&format!("{} of 3 videos written", 3 - done_when_killed)),
+        "{}",
+        log(&run)
+    );
+    assert_eq!(files(&killed), before);
 
     // Another model's weights into the same folder: refused, naming the field.
     let run = build(&whole, "other.safetensors", &["--dtype", "f32"]);

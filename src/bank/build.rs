@@ -63,32 +63,7 @@ impl BankBuild {
             path: self.out.clone(),
             source,
         })?;
-        match BankManifest::read(&self.out)? {
-            None => self.manifest.write(&self.out),
-            Some(existing) => match existing.difference(&self.manifest) {
-                // Another split joins the folder: record its boxes.
-                None if self
-                    .manifest
-                    .splits
-                    .keys()
-                    .all(|s| existing.splits.contains_key(s)) =>
-                {
-                    Ok(())
-                }
-                None => {
-                    let mut merged = existing;
-                    merged.splits.extend(self.manifest.splits.clone());
-                    merged.write(&self.out)
-                }
-                Some((field, theirs, ours)) => Err(BankError::file(
-                    &self.out.join(super::MANIFEST),
-                    format!(
-                        "this bank was built with {field} = {theirs}, this build has {ours}: \
-                         use another folder"
-                    ),
-                )),
-            },
-        }
+        self.manifest.join_folder(&self.out)
     }
 
     /// Whether `video_id` is in the folder already, complete (writes are atomic; a damaged

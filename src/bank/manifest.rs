@@ -78,6 +78,43 @@ impl BankManifest {
             .map_err(|source| BankError::Io { path, source })
     }
 
+    /// Makes `dir` (an existing folder) a bank of this manifest: writes it into a folder
+    /// without one, adds this manifest's splits to a folder of the same model and view, and
+    /// refuses, naming the field, a folder built another way. Builds of other splits or
+    /// shards may join at the same moment: the read-modify-write holds the folder's lock.
+    pub fn join_folder(&self, dir: &Path) -> Result<(), BankError> {
+        let lock_path = dir.join(".manifest.lock");
+        let io = |source| BankError::Io {
+            path: lock_path.clone(),
+            source,
+        };
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(io)?;
+        lock.lock().map_err(io)?; // released when `lock` is dropped
+        let Some(existing) = Self::read(dir)? else {
+            return self.write(dir);
+        };
+        if let Some((field, theirs, ours)) = existing.difference(self) {
+            return Err(BankError::file(
+                &dir.join(MANIFEST),
+                format!(
+                    "this bank was built with {field} = {theirs}, this build has {ours}: \
+                     use another folder"
+                ),
+            ));
+        }
+        if self.splits.keys().all(|s| existing.splits.contains_key(s)) {
+            return Ok(());
+        }
+        let mut merged = existing;
+        merged.splits.extend(self.splits.clone());
+        merged.write(dir)
+    }
+
     /// The first field in which `other` differs, as `(name, ours, theirs)`; splits only one
     /// of them has do not count.
     pub fn difference(&self, other: &Self) -> Option<(String, String, String)> {

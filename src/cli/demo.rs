@@ -11,7 +11,7 @@ use clap::Args;
 
 use crate::backend::{self, BackendChoice};
 use crate::config::ActionFile;
-use crate::data::synth::{SynthConfig, generate};
+use crate::data::synth::{SYNTH_CLASSES, SynthConfig, generate};
 use crate::data::{
     DatasetFiles, KeyframeSample, LabelMap, PersonAnnotation, action_people, keyframe_samples,
     read_ava_csv, read_exclusions, read_person_boxes, unlabelled_people, write_ava_csv,
@@ -46,22 +46,31 @@ pub struct DemoArgs {
     pub pictures: usize,
 }
 
-/// A synthetic set written by an older avaloc has fewer training videos than the demo's
-/// recipe expects; say so (other datasets have no `syn_train_*` videos and pass silently).
-fn note_older_synthetic_set(data: &std::path::Path) {
-    let expected = SynthConfig::default().train_videos;
+/// A synthetic set written by an older avaloc lacks classes or videos the demo's recipe
+/// expects: say how to regenerate it rather than fail later on a class count. Other datasets
+/// have no `syn_train_*` videos and pass.
+fn check_synthetic_set(data: &std::path::Path) -> Result<()> {
+    let expected = SynthConfig::default();
     let videos = std::fs::read_dir(data.join("frames")).map_or(0, |dir| {
         dir.filter_map(Result::ok)
             .filter(|e| e.file_name().to_string_lossy().starts_with("syn_train_"))
             .count()
     });
-    if videos > 0 && videos < expected {
-        println!(
-            "note: {} has {videos} synthetic training videos; `avaloc synth` now writes \
-             {expected}, which the demo's recipe is tuned for (delete the folder to regenerate)",
-            data.display()
+    if videos == 0 {
+        return Ok(());
+    }
+    let labelmap = DatasetFiles::at(data).labelmap();
+    let classes = LabelMap::read(&labelmap)?.labels.len();
+    if classes != SYNTH_CLASSES || videos < expected.train_videos {
+        anyhow::bail!(
+            "{} was written by an older avaloc ({videos} training videos, {classes} classes; \
+             `avaloc synth` now writes {} and {SYNTH_CLASSES}, which the demo's recipe is \
+             tuned for): delete the folder and run the demo again to regenerate it",
+            data.display(),
+            expected.train_videos
         );
     }
+    Ok(())
 }
 
 pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
@@ -78,7 +87,7 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
             start.elapsed().as_secs_f64()
         );
     } else {
-        note_older_synthetic_set(&args.data);
+        check_synthetic_set(&args.data)?;
     }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;

@@ -60,7 +60,7 @@ impl<B: Backend> Norm<B> {
 
     /// The same with the affine weight at 0: the norm's output starts at its bias.
     pub fn with_zero_weight(mut self) -> Self {
-        self.weight = self.weight.map(|w| w.zeros_like());
+        self.weight = super::zeroed(self.weight);
         self
     }
 
@@ -142,7 +142,7 @@ fn channel_affine<B: Backend, const D: usize>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use burn::backend::Flex;
+    use burn::backend::{Autodiff, Flex};
     use burn::tensor::{TensorData, Tolerance};
 
     /// Against `torch.nn.GroupNorm(2, 4)` on `(arange(16) ** 1.5 * 0.1).reshape(2, 4, 1, 2)`
@@ -171,7 +171,6 @@ mod tests {
     /// 0.1 and the unbiased variance), then inference with the updated running statistics.
     #[test]
     fn batch_norm_matches_pytorch_in_training_and_inference() {
-        use burn::backend::Autodiff;
         let device = Default::default();
         let mut norm = Norm::<Autodiff<Flex>>::new(3, NormKind::BatchNorm, 1e-5, &device);
         norm.weight = Param::from_tensor(Tensor::from_floats([0.5, 1.0, 2.0], &device));
@@ -212,5 +211,19 @@ mod tests {
                 3.06339, 3.34766, 7.58091, 8.15231, 8.73192, 9.3195,
             ],
         );
+    }
+
+    /// Zeroed for a block to start as the identity, a trainable norm still trains and a
+    /// frozen one stays frozen.
+    #[test]
+    fn a_zero_weight_keeps_the_norm_trainable_or_frozen() {
+        let device = Default::default();
+        let zeroed = |kind| Norm::<Autodiff<Flex>>::new(4, kind, 1e-5, &device).with_zero_weight();
+        for kind in [NormKind::GroupNorm, NormKind::BatchNorm] {
+            let norm = zeroed(kind);
+            assert!(norm.weight.is_require_grad(), "{kind:?}");
+            assert_eq!(norm.weight.val().abs().sum().into_scalar(), 0.0);
+        }
+        assert!(!zeroed(NormKind::FrozenBn).weight.is_require_grad());
     }
 }

@@ -22,10 +22,56 @@ pub enum Arm {
     Hit,
 }
 
+/// A video's hidden social context, labelled on everyone in it at every keyframe: in a
+/// conversation everyone talks, at a performance everyone watches. One person shows it, once,
+/// for one segment, with a two-armed [`Cue`] nobody makes otherwise; every other 2-second clip
+/// of the video looks like a plain one. Only the seconds around the keyframe can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scene {
+    Plain,
+    Conversation,
+    Performance,
+}
+
+/// The two-armed gesture that gives a scene away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cue {
+    /// Both forearms beating in front of the chest (conversation).
+    Gesticulate,
+    /// Both arms raised overhead, swaying (performance).
+    Dance,
+}
+
+impl Scene {
+    /// Videos take the three scenes in turn, so every split of 3 or more videos has each.
+    pub fn of_video(index: usize) -> Self {
+        [Self::Plain, Self::Conversation, Self::Performance][index % 3]
+    }
+
+    /// The AVA action everyone in the video does.
+    pub fn id(self) -> Option<i64> {
+        match self {
+            Self::Plain => None,
+            Self::Conversation => Some(79),
+            Self::Performance => Some(80),
+        }
+    }
+
+    pub fn cue(self) -> Option<Cue> {
+        match self {
+            Self::Plain => None,
+            Self::Conversation => Some(Cue::Gesticulate),
+            Self::Performance => Some(Cue::Dance),
+        }
+    }
+}
+
 /// The synthetic actions with AVA v2.2's ids, names and label types, rarest last.
-pub const LABELS: [(i64, &str, &str); 9] = [
+pub const LABELS: [(i64, &str, &str); 11] = [
     (12, "stand", "PERSON_MOVEMENT"),
     (14, "walk", "PERSON_MOVEMENT"),
+    (79, "talk to (e.g., self, a person, a group)", "PERSON_INTERACTION"),
+    (80, "watch (a person)", "PERSON_INTERACTION"),
     (11, "sit", "PERSON_MOVEMENT"),
     (69, "hand wave", "PERSON_INTERACTION"),
     (1, "bend/bow (at the waist)", "PERSON_MOVEMENT"),
@@ -64,6 +110,8 @@ pub struct Segment {
     pub start_s: f64,
     pub body: Body,
     pub arm: Option<Arm>,
+    /// Overrides both arms (the segment then has no arm action).
+    pub cue: Option<Cue>,
 }
 
 /// A schedule of segments of 3–6 s covering `[0, duration_s)`, with AVA-like imbalance
@@ -99,6 +147,7 @@ pub fn schedule(duration_s: f64, rng: &mut StdRng) -> Vec<Segment> {
             start_s: t,
             body,
             arm,
+            cue: None,
         });
         t += rng.random_range(3.0..6.0);
     }
@@ -181,6 +230,21 @@ pub fn pose(segment: &Segment, t: f64) -> Pose {
         Some(Arm::Hit) => {
             let extend = 0.5 + 0.5 * (TAU * 1.5 * t).cos();
             p.arms[1] = (1.3, -1.8 * (1.0 - extend));
+        }
+    }
+    match segment.cue {
+        None => {}
+        Some(Cue::Gesticulate) => {
+            let beat = (TAU * 2.0 * t).sin();
+            p.arms = [
+                (1.1 + 0.15 * beat, 0.5 + 0.5 * beat),
+                (1.1 - 0.15 * beat, 0.5 - 0.5 * beat),
+            ];
+        }
+        Some(Cue::Dance) => {
+            let sway = (TAU * 0.8 * t).sin();
+            p.torso += 0.15 * sway;
+            p.arms = [(-2.7 + 0.25 * sway, 0.3), (2.7 + 0.25 * sway, -0.3)];
         }
     }
     p

@@ -5,7 +5,12 @@
 //! depths (so they overlap), some walking in from outside the frame and out again. Body
 //! actions (stand, walk, sit, bend/bow, jump/leap) and arm actions (hand wave, point to,
 //! throw, hit) are told apart by motion over time, the arm actions by the arm alone; labels
-//! are imbalanced like AVA's. Written per split: JPEG frames at 30 fps
+//! are imbalanced like AVA's. Two long-context classes need more than the 2-second clip: the
+//! videos take turns being plain, a conversation (everyone in it is labelled "talk to" at
+//! every keyframe) or a performance (everyone "watch (a person)"), and the only thing that
+//! shows which is one person making a two-armed cue (gesticulating or dancing, see
+//! [`actions::Scene`]) during one 3–6 s segment somewhere in the 30 s; at most 6 of the 27
+//! keyframes see it, the long-term feature bank sees it from all of them. Written per split: JPEG frames at 30 fps
 //! (`frames/<vid>/<vid>_%06d.jpg`, the video starting at second 900 as AVA's do), annotation
 //! CSVs, excluded timestamps, the label map, detector-like person boxes with scores, COCO-17
 //! keypoints per person and keyframe, and PySlowFast frame lists.
@@ -20,10 +25,13 @@ use image::{Rgb, RgbImage};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use self::actions::{Body, LABELS, Segment, pose, schedule};
+use self::actions::{Body, LABELS, Scene, Segment, pose, schedule};
 use self::figure::{Placement, Skeleton};
 use super::{AVA_FPS, AVA_VIDEO_START_S};
 use crate::progress::Progress;
+
+/// Classes in the synthetic label map.
+pub const SYNTH_CLASSES: usize = LABELS.len();
 
 /// Sizes and seed of a synthetic dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +48,7 @@ impl Default for SynthConfig {
     fn default() -> Self {
         Self {
             train_videos: 24,
-            val_videos: 4,
+            val_videos: 6,
             seconds: 30,
             width: 320,
             height: 240,
@@ -193,8 +201,10 @@ fn render_videos(
                             .seed
                             .wrapping_mul(1_000_003)
                             .wrapping_add(offset + i as u64);
+                        let scene = Scene::of_video(i);
                         done.push(
-                            render_video(root, config, &ids[i], seed, progress).map(|out| (i, out)),
+                            render_video(root, config, &ids[i], scene, seed, progress)
+                                .map(|out| (i, out)),
                         );
                     }
                 })
@@ -364,10 +374,51 @@ impl Background {
     }
 }
 
+/// Gives one person's segment the scene's cue: a standing, walking or sitting segment inside
+/// the keyframe range during which the person stays in the frame (the one most in view when
+/// no segment qualifies, which tiny test videos allow).
+fn place_cue(actors: &mut [Actor], scene: Scene, config: &SynthConfig, rng: &mut StdRng) {
+    let Some(cue) = scene.cue() else { return };
+    let fps = AVA_FPS as f64;
+    let (w, end_s) = (config.width as f64, config.seconds as f64 - 1.0);
+    let mut candidates = Vec::new();
+    for (a, actor) in actors.iter().enumerate() {
+        for (s, segment) in actor.segments.iter().enumerate() {
+            let stop = actor
+                .segments
+                .get(s + 1)
+                .map_or(end_s, |next| next.start_s.min(end_s));
+            if segment.start_s < 1.0 || stop <= segment.start_s || segment.body == Body::Jump
+                || segment.body == Body::Bend
+            {
+                continue;
+            }
+            let frames = (segment.start_s * fps) as usize..(stop * fps) as usize;
+            let seen = actor.track[frames.clone()]
+                .iter()
+                .filter(|(x, _)| (0.08 * w..0.92 * w).contains(x))
+                .count();
+            candidates.push((seen as f64 / frames.len().max(1) as f64, a, s));
+        }
+    }
+    let best = candidates.iter().map(|c| c.0).fold(0.0, f64::max);
+    candidates.retain(|c| c.0 >= best);
+    if candidates.is_empty() {
+        let a = rng.random_range(0..actors.len());
+        let s = actors[a].segments.len() / 2;
+        candidates.push((0.0, a, s));
+    }
+    let (_, a, s) = candidates[rng.random_range(0..candidates.len())];
+    let segment = &mut actors[a].segments[s];
+    segment.arm = None;
+    segment.cue = Some(cue);
+}
+
 fn render_video(
     root: &Path,
     config: &SynthConfig,
     video: &str,
+    scene: Scene,
     seed: u64,
     progress: &Progress,
 ) -> std::io::Result<VideoOutput> {
@@ -378,6 +429,7 @@ fn render_video(
     let mut actors: Vec<Actor> = (0..rng.random_range(2..=4))
         .map(|i| Actor::new(i, config, frames, &mut rng))
         .collect();
+    place_cue(&mut actors, scene, config, &mut rng);
     // Far figures (higher on screen) first, so nearer ones occlude them.
     actors.sort_by(|a, b| a.place.hip[1].total_cmp(&b.place.hip[1]));
 
@@ -430,6 +482,7 @@ fn render_video(
             let (segment, _) = actor.segment_at(second as f64);
             let mut ids = vec![segment.body.id()];
             ids.extend(segment.arm.map(|a| a.id()));
+            ids.extend(scene.id());
             for id in ids {
                 writeln!(
                     out.annotations,

@@ -18,11 +18,13 @@
 //! follows, so each layer starts as the identity.
 
 use burn::config::Config;
-use burn::module::{Initializer, Module, Param};
+use burn::module::{Initializer, Module};
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
 use burn::tensor::activation::{relu, softmax};
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
+
+use crate::nn::zeroed;
 
 /// How the bank is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -89,8 +91,8 @@ impl FboConfig {
         let c = self.latent;
         let mut out_conv = msra_linear(c, c, device);
         if self.zero_init_out {
-            out_conv.weight = out_conv.weight.map(|w| w.zeros_like());
-            out_conv.bias = out_conv.bias.map(|b| b.map(|b| b.zeros_like()));
+            out_conv.weight = zeroed(out_conv.weight);
+            out_conv.bias = out_conv.bias.map(zeroed);
         }
         NonLocalLayer {
             st_feat_conv: msra_linear(c, c, device),
@@ -111,9 +113,7 @@ fn msra_linear<B: Backend>(d_in: usize, d_out: usize, device: &B::Device) -> Lin
             fan_out_only: true,
         })
         .init(device);
-    linear.bias = linear
-        .bias
-        .map(|b| Param::from_tensor(b.val().zeros_like()));
+    linear.bias = linear.bias.map(zeroed);
     linear
 }
 
@@ -188,5 +188,45 @@ impl<B: Backend> Fbo<B> {
             FboKind::Max => bank.max_dim(1).reshape([k, d]),
             FboKind::Avg => bank.mean_dim(1).reshape([k, d]),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, Flex};
+    use burn::tensor::Distribution;
+
+    /// The zero-initialised output layers learn: built for training, they require gradients
+    /// and get non-zero ones (when they did not, the operator's output never depended on the
+    /// bank).
+    #[test]
+    fn zero_initialised_output_layers_train() {
+        type B = Autodiff<Flex>;
+        let device = Default::default();
+        let fbo = FboConfig::new(6, 5)
+            .with_latent(4)
+            .with_dropout(0.0)
+            .with_layer_dropout(0.0)
+            .init::<B>(&device);
+        let nl = fbo.nonlocal.as_ref().unwrap();
+        let normal = Distribution::Normal(0.0, 1.0);
+        let out = fbo.forward(
+            Tensor::random([3, 6], normal, &device),
+            Tensor::random([3, 7, 5], normal, &device),
+        );
+        let grads = (out * Tensor::random([3, 4], normal, &device))
+            .sum()
+            .backward();
+        for layer in &nl.layers {
+            let weight = &layer.out_conv.weight;
+            assert!(weight.is_require_grad());
+            assert_eq!(weight.val().abs().sum().into_scalar(), 0.0);
+            let grad = weight.grad(&grads).expect("a gradient for the output layer");
+            assert!(grad.abs().sum().into_scalar() > 0.0);
+            let bias = layer.out_conv.bias.as_ref().unwrap();
+            assert!(bias.grad(&grads).is_some());
+        }
+        assert!(nl.st_feat_conv.bias.as_ref().unwrap().is_require_grad());
     }
 }
