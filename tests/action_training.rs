@@ -262,6 +262,22 @@ fn demo_trains_evaluates_and_draws() {
         "{}",
         log(&again)
     );
+
+    // A synthetic set written before the long-context classes: regenerate, says the demo.
+    let labelmap = data.join("annotations/ava_action_list_v2.2.pbtxt");
+    let text = std::fs::read_to_string(&labelmap).unwrap();
+    let older: Vec<&str> = text
+        .split_inclusive("}\n")
+        .filter(|block| !block.contains("label_id: 79\n") && !block.contains("label_id: 80\n"))
+        .collect();
+    std::fs::write(&labelmap, older.concat()).unwrap();
+    let stale = demo();
+    assert!(!stale.status.success());
+    assert!(
+        log(&stale).contains("older avaloc (9 classes") && log(&stale).contains("delete the folder"),
+        "{}",
+        log(&stale)
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 
