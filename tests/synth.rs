@@ -137,6 +137,43 @@ fn the_same_seed_gives_the_same_dataset() {
     }
 }
 
+/// Twins (videos 2k and 2k + 1) are one rendering in two scenes: alike frame for frame but for
+/// the cue, every box of a conversation labelled "talk to", the plain twin's never; the same
+/// boxes, keypoints and detections outside the cue.
+#[test]
+fn twin_videos_differ_only_in_their_scene_and_its_cue() {
+    let root = generated("twins", &SynthConfig { seconds: 12, ..SMALL });
+    let frames = |video: &str| -> Vec<Vec<u8>> {
+        (1..=12 * 30)
+            .map(|f| {
+                let name = format!("frames/{video}/{video}_{f:06}.jpg");
+                std::fs::read(root.join(name)).unwrap()
+            })
+            .collect()
+    };
+    let (plain, talk) = (frames("syn_val_000"), frames("syn_val_001"));
+    let differ = plain.iter().zip(&talk).filter(|(a, b)| a != b).count();
+    // The cue is one person's 3-6 s segment (maybe cut by the end of the video).
+    assert!((30..=6 * 30).contains(&differ), "{differ} frames differ");
+
+    let rows = read_ava_csv(&root.join("annotations/ava_val_v2.2.csv")).unwrap();
+    let boxes = |video: &str, with: Option<i64>| -> HashSet<(i64, String)> {
+        rows.iter()
+            .filter(|r| r.key.video_id == video && with.is_none_or(|id| r.action_id == id))
+            .map(|r| (r.key.timestamp_s, format!("{:?}", r.box_xyxy_norm)))
+            .collect()
+    };
+    let (plain, talk) = (boxes("syn_val_000", None), boxes("syn_val_001", None));
+    assert!(!plain.is_empty());
+    // Two arms raised or stretched change the cueing person's box, at no more than 6 keyframes.
+    let moved: HashSet<i64> = plain.symmetric_difference(&talk).map(|b| b.0).collect();
+    assert!(moved.len() <= 6, "{moved:?}");
+    assert_eq!(boxes("syn_val_001", Some(79)), talk, "everyone talks");
+    assert!(boxes("syn_val_000", Some(79)).is_empty());
+    assert!(boxes("syn_val_000", Some(80)).is_empty() && boxes("syn_val_001", Some(80)).is_empty());
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 #[test]
 fn ground_truth_scored_against_itself_is_perfect() {
     let root = generated("eval", &SMALL);

@@ -43,8 +43,8 @@ pub enum Cue {
 }
 
 impl Scene {
-    /// Videos take the three scenes in turn, so every split of 3 or more videos has each.
-    pub fn of_video(index: usize) -> Self {
+    /// The three scenes in turn.
+    pub fn nth(index: usize) -> Self {
         [Self::Plain, Self::Conversation, Self::Performance][index % 3]
     }
 

@@ -10,7 +10,11 @@
 //! every keyframe) or a performance (everyone "watch (a person)"), and the only thing that
 //! shows which is one person making a two-armed cue (gesticulating or dancing, see
 //! [`actions::Scene`]) during one 3–6 s segment somewhere in the 30 s; at most 6 of the 27
-//! keyframes see it, the long-term feature bank sees it from all of them. Written per split: JPEG frames at 30 fps
+//! keyframes see it, the long-term feature bank sees it from all of them. Videos come in
+//! twins (2k, 2k + 1) rendered from one seed in two different scenes, alike but for the cue
+//! segment: no model can learn a video's scene from anything but its cue (a network would
+//! otherwise memorise the few training videos' looks, and a bank built by it would give the
+//! scene away at every second of a training video but not of a new one). Written per split: JPEG frames at 30 fps
 //! (`frames/<vid>/<vid>_%06d.jpg`, the video starting at second 900 as AVA's do), annotation
 //! CSVs, excluded timestamps, the label map, detector-like person boxes with scores, COCO-17
 //! keypoints per person and keyframe, and PySlowFast frame lists.
@@ -197,11 +201,13 @@ fn render_videos(
                         if i >= ids.len() {
                             break done;
                         }
+                        // Twins: videos 2k and 2k + 1 share a seed (the same people, moves
+                        // and background), and differ in scene, hence only in the cue.
                         let seed = config
                             .seed
                             .wrapping_mul(1_000_003)
-                            .wrapping_add(offset + i as u64);
-                        let scene = Scene::of_video(i);
+                            .wrapping_add(offset + (i / 2) as u64);
+                        let scene = Scene::nth(i / 2 + i % 2);
                         done.push(
                             render_video(root, config, &ids[i], scene, seed, progress)
                                 .map(|out| (i, out)),
@@ -374,11 +380,10 @@ impl Background {
     }
 }
 
-/// Gives one person's segment the scene's cue: a standing, walking or sitting segment inside
+/// Gives one person's segment the scene's cue (in a plain scene, the place is drawn alike): a standing, walking or sitting segment inside
 /// the keyframe range during which the person stays in the frame (the one most in view when
 /// no segment qualifies, which tiny test videos allow).
 fn place_cue(actors: &mut [Actor], scene: Scene, config: &SynthConfig, rng: &mut StdRng) {
-    let Some(cue) = scene.cue() else { return };
     let fps = AVA_FPS as f64;
     let (w, end_s) = (config.width as f64, config.seconds as f64 - 1.0);
     let mut candidates = Vec::new();
@@ -408,10 +413,13 @@ fn place_cue(actors: &mut [Actor], scene: Scene, config: &SynthConfig, rng: &mut
         let s = actors[a].segments.len() / 2;
         candidates.push((0.0, a, s));
     }
+    // Drawn in every scene, so that twins stay alike after it.
     let (_, a, s) = candidates[rng.random_range(0..candidates.len())];
-    let segment = &mut actors[a].segments[s];
-    segment.arm = None;
-    segment.cue = Some(cue);
+    if let Some(cue) = scene.cue() {
+        let segment = &mut actors[a].segments[s];
+        segment.arm = None;
+        segment.cue = Some(cue);
+    }
 }
 
 fn render_video(
