@@ -274,7 +274,8 @@ fn demo_trains_evaluates_and_draws() {
     let stale = demo();
     assert!(!stale.status.success());
     assert!(
-        log(&stale).contains("older avaloc (9 classes") && log(&stale).contains("delete the folder"),
+        log(&stale).contains("older avaloc (9 classes")
+            && log(&stale).contains("delete the folder"),
         "{}",
         log(&stale)
     );

@@ -142,7 +142,13 @@ fn the_same_seed_gives_the_same_dataset() {
 /// boxes, keypoints and detections outside the cue.
 #[test]
 fn twin_videos_differ_only_in_their_scene_and_its_cue() {
-    let root = generated("twins", &SynthConfig { seconds: 12, ..SMALL });
+    let root = generated(
+        "twins",
+        &SynthConfig {
+            seconds: 12,
+            ..SMALL
+        },
+    );
     let frames = |video: &str| -> Vec<Vec<u8>> {
         (1..=12 * 30)
             .map(|f| {

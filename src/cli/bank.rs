@@ -1,23 +1,13 @@
 //! `avaloc bank`: build a long-term feature bank with a trained action model, and inspect one.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
-use clap::{Args, Subcommand, ValueEnum};
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
 
 use super::dataset::DatasetArgs;
 use crate::backend::{self, BackendChoice};
-use crate::bank::{
-    BankBuild, BankDtype, BankManifest, BankView, BoxSource, bank_stats, feature_dim, file_digest,
-    shard,
-};
-use crate::config::ActionFile;
-use crate::data::{
-    KeyframeSample, PersonAnnotation, annotated_people, keyframe_samples, read_person_boxes,
-    unlabelled_people,
-};
-use crate::weights::Checkpoint;
+use crate::bank::{BankDtype, BankManifest, BankRequest, Split, bank_stats};
 
 #[derive(Debug, Subcommand)]
 pub enum BankCommand {
@@ -28,12 +18,6 @@ pub enum BankCommand {
         /// The bank folder.
         bank: PathBuf,
     },
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Split {
-    Train,
-    Val,
 }
 
 #[derive(Debug, Args)]
@@ -92,102 +76,25 @@ fn parse_shard(text: &str) -> Result<(usize, usize)> {
 }
 
 fn build(args: BuildArgs, backend_choice: BackendChoice) -> Result<()> {
-    let config = ActionFile::load(&args.config)?;
-    let dtype = args.dtype;
-    let shard_of = args.shard.as_deref().map(parse_shard).transpose()?;
-    let files = args.dataset.files();
-    let (people, scores, boxes): (Vec<PersonAnnotation>, HashMap<_, f32>, String) =
-        match (&args.boxes, args.split) {
-            (None, Split::Train) => {
-                let csv = files.train_csv();
-                let people = annotated_people(&csv)?;
-                (
-                    people,
-                    HashMap::new(),
-                    format!("ground truth: {}", csv.display()),
-                )
-            }
-            (boxes, _) => {
-                // Given boxes, or the validation split's detections.
-                let path = boxes.clone().unwrap_or_else(|| {
-                    files
-                        .root
-                        .join("annotations/ava_detection_val_boxes_and_labels.csv")
-                });
-                let detected = read_person_boxes(&path, args.box_threshold)?;
-                let scores = detected
-                    .iter()
-                    .map(|b| {
-                        (
-                            (b.key.clone(), b.box_xyxy_norm.map(f64::to_bits)),
-                            b.score as f32,
-                        )
-                    })
-                    .collect();
-                (
-                    unlabelled_people(&detected),
-                    scores,
-                    path.display().to_string(),
-                )
-            }
-        };
-    let mut by_video: BTreeMap<String, Vec<PersonAnnotation>> = BTreeMap::new();
-    for p in people {
-        by_video.entry(p.key.video_id.clone()).or_default().push(p);
-    }
-    if let Some(share) = shard_of {
-        by_video = shard(by_video, share);
-    }
-    let clip = config.network.clip_spec();
-    let mut videos: BTreeMap<String, Vec<KeyframeSample>> = BTreeMap::new();
-    for (video, people) in &by_video {
-        let samples = keyframe_samples(people, &files.root, clip)
-            .with_context(|| format!("keyframes under {}", files.root.display()))?;
-        videos.insert(video.clone(), samples.samples().to_vec());
-    }
-    let split_name = match args.split {
-        Split::Train => "train",
-        Split::Val => "val",
+    let request = BankRequest {
+        config: args.config,
+        weights: args.weights,
+        dataset: args.dataset.files(),
+        split: args.split,
+        boxes: args.boxes,
+        box_threshold: args.box_threshold,
+        short_side: args.short_side,
+        flip: args.flip,
+        dtype: args.dtype,
+        shard: args.shard.as_deref().map(parse_shard).transpose()?,
+        out: args.out,
     };
-    let short_side = args.short_side.unwrap_or(config.test.short_sides[0]);
-    let manifest = BankManifest {
-        format_version: 1,
-        model_config: args.config.display().to_string(),
-        config_digest: file_digest(&args.config)?,
-        weights_digest: file_digest(&args.weights)?,
-        dim: feature_dim(&config.network),
-        dtype,
-        view: BankView {
-            short_side,
-            flip: args.flip,
-        },
-        splits: [(
-            split_name.to_string(),
-            BoxSource {
-                boxes,
-                box_threshold: if args.boxes.is_none() && args.split == Split::Train {
-                    0.0
-                } else {
-                    args.box_threshold
-                },
-            },
-        )]
-        .into(),
-    };
-    let count = videos.len();
-    let job = BankBuild {
-        spec: config.network.clone(),
-        checkpoint: Checkpoint::open(&args.weights)?,
-        manifest,
-        videos,
-        scores,
-        out: args.out.clone(),
-        batch_size: config.test.batch_size,
-    };
+    let job = request.job()?;
+    let count = job.videos.len();
     let summary = backend::run(backend_choice, job)?;
     println!(
         "{}: {} of {count} videos written ({} features), {} already there",
-        args.out.display(),
+        request.out.display(),
         summary.written,
         summary.features,
         summary.skipped

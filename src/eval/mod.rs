@@ -9,4 +9,4 @@ mod report;
 pub use average_precision::{average_precision, precision_recall};
 pub use frame_map::{EvalOptions, FrameMapResult, evaluate, evaluate_files};
 pub use plot::write_plot;
-pub use report::{per_class_table, write_json};
+pub use report::{comparison_table, per_class_table, write_json};

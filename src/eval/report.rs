@@ -34,6 +34,61 @@ pub fn per_class_table(result: &FrameMapResult) -> String {
     out
 }
 
+/// Two evaluations of the same classes side by side (`before`, `after` and their difference),
+/// then both mAPs: how a change (e.g. a feature bank) moved each class.
+pub fn comparison_table(
+    (before_name, before): (&str, &FrameMapResult),
+    (after_name, after): (&str, &FrameMapResult),
+) -> String {
+    let width = before
+        .per_class
+        .iter()
+        .map(|(_, name, _)| name.len())
+        .max()
+        .unwrap_or(4)
+        .max(4);
+    let columns = before_name.len().max(after_name.len()).max(8);
+    let ap = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
+    let mut out = String::new();
+    writeln!(
+        out,
+        "{:>4}  {:<width$}  {before_name:>columns$}  {after_name:>columns$}  {:>8}",
+        "id", "name", "change"
+    )
+    .unwrap();
+    let rows = before.per_class.iter().map(|(id, name, a)| {
+        let b = after
+            .per_class
+            .iter()
+            .find(|(other, _, _)| other == id)
+            .and_then(|(_, _, b)| *b);
+        (id, name, *a, b)
+    });
+    for (id, name, a, b) in rows {
+        let change = match (a, b) {
+            (Some(a), Some(b)) => format!("{:>+8.4}", b - a),
+            _ => format!("{:>8}", ""),
+        };
+        let line = format!(
+            "{id:>4}  {name:<width$}  {:>columns$}  {:>columns$}  {change}",
+            ap(a),
+            ap(b)
+        );
+        writeln!(out, "{}", line.trim_end()).unwrap();
+    }
+    writeln!(
+        out,
+        "{:>4}  {:<width$}  {:>columns$.4}  {:>columns$.4}  {:>+8.4}",
+        "",
+        "frame-mAP@0.5IOU",
+        before.map,
+        after.map,
+        after.map - before.map
+    )
+    .unwrap();
+    out
+}
+
 /// Writes `{"mAP": x, "per_class": {"<id>": {"name": "...", "ap": x or null}}}` atomically.
 pub fn write_json(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
     let per_class: serde_json::Map<String, serde_json::Value> = result
@@ -49,4 +104,44 @@ pub fn write_json(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
     let text =
         serde_json::to_string_pretty(&serde_json::json!({"mAP": map, "per_class": per_class}))?;
     crate::io::write_atomic(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(map: f64, aps: [Option<f64>; 2]) -> FrameMapResult {
+        FrameMapResult {
+            map,
+            per_class: vec![
+                (12, "stand".into(), aps[0]),
+                (79, "talk to (e.g., self, a person, a group)".into(), aps[1]),
+            ],
+            pr_curves: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_comparison_lists_each_class_with_its_change() {
+        let table = comparison_table(
+            ("SlowFast", &result(0.5, [Some(0.9), Some(0.1)])),
+            ("SlowFast + LFB", &result(0.7, [Some(0.85), None])),
+        );
+        let lines: Vec<&str> = table.lines().collect();
+        assert_eq!(lines.len(), 4, "{table}");
+        assert!(
+            lines[0].ends_with("SlowFast  SlowFast + LFB    change"),
+            "{table}"
+        );
+        assert!(
+            lines[1].contains("stand") && lines[1].ends_with("0.9000          0.8500   -0.0500"),
+            "{table}"
+        );
+        assert!(lines[2].ends_with("0.1000             n/a"), "{table}");
+        assert!(
+            lines[3].contains("frame-mAP@0.5IOU")
+                && lines[3].ends_with("0.5000          0.7000   +0.2000"),
+            "{table}"
+        );
+    }
 }

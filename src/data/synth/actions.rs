@@ -70,7 +70,11 @@ impl Scene {
 pub const LABELS: [(i64, &str, &str); 11] = [
     (12, "stand", "PERSON_MOVEMENT"),
     (14, "walk", "PERSON_MOVEMENT"),
-    (79, "talk to (e.g., self, a person, a group)", "PERSON_INTERACTION"),
+    (
+        79,
+        "talk to (e.g., self, a person, a group)",
+        "PERSON_INTERACTION",
+    ),
     (80, "watch (a person)", "PERSON_INTERACTION"),
     (11, "sit", "PERSON_MOVEMENT"),
     (69, "hand wave", "PERSON_INTERACTION"),

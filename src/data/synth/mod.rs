@@ -393,7 +393,9 @@ fn place_cue(actors: &mut [Actor], scene: Scene, config: &SynthConfig, rng: &mut
                 .segments
                 .get(s + 1)
                 .map_or(end_s, |next| next.start_s.min(end_s));
-            if segment.start_s < 1.0 || stop <= segment.start_s || segment.body == Body::Jump
+            if segment.start_s < 1.0
+                || stop <= segment.start_s
+                || segment.body == Body::Jump
                 || segment.body == Body::Bend
             {
                 continue;

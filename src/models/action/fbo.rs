@@ -222,7 +222,9 @@ mod tests {
             let weight = &layer.out_conv.weight;
             assert!(weight.is_require_grad());
             assert_eq!(weight.val().abs().sum().into_scalar(), 0.0);
-            let grad = weight.grad(&grads).expect("a gradient for the output layer");
+            let grad = weight
+                .grad(&grads)
+                .expect("a gradient for the output layer");
             assert!(grad.abs().sum().into_scalar() > 0.0);
             let bias = layer.out_conv.bias.as_ref().unwrap();
             assert!(bias.grad(&grads).is_some());
