@@ -211,11 +211,11 @@ pub fn avaloc(args: &[&str]) -> std::process::Output {
 }
 
 /// A micro action model for end-to-end tests (one block per stage, width 8, α 2, 4 frames
-/// 2 apart, group norm, 11 classes: the synthetic set's) with its `[test]` table.
+/// 2 apart, group norm, 13 classes: the synthetic set's) with its `[test]` table.
 pub const MICRO_ACTION: &str = r#"
 [network]
 kind = "slowfast"
-num_classes = 11
+num_classes = 13
 frames = 4
 sampling_rate = 2
 

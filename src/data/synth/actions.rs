@@ -22,59 +22,65 @@ pub enum Arm {
     Hit,
 }
 
-/// A video's hidden social context, labelled on everyone in it at every keyframe: in a
-/// conversation everyone talks, at a performance everyone watches. One person shows it, once,
-/// for one segment, with a two-armed [`Cue`] nobody makes otherwise; every other 2-second clip
-/// of the video looks like a plain one. Only the seconds around the keyframe can tell.
+/// A video's hidden social context, labelled on everyone in it at every keyframe: while
+/// someone sings, everyone listens to a person; while someone dances, everyone watches one.
+/// The singer or dancer performs once, for one segment, with a two-armed [`Cue`] (labelled
+/// "sing to" or "dance" then), and every other 2-second clip of the video looks like a plain
+/// one: only the seconds around the keyframe can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scene {
     Plain,
-    Conversation,
-    Performance,
+    Song,
+    Show,
 }
 
-/// The two-armed gesture that gives a scene away.
+/// The two-armed performance that gives a scene away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cue {
-    /// Both forearms beating in front of the chest (conversation).
-    Gesticulate,
-    /// Both arms raised overhead, swaying (performance).
+    /// Arms spread wide, opening and closing ("sing to (e.g., self, a person, a group)").
+    Sing,
+    /// Both arms raised overhead, swaying ("dance").
     Dance,
 }
 
 impl Scene {
     /// The three scenes in turn.
     pub fn nth(index: usize) -> Self {
-        [Self::Plain, Self::Conversation, Self::Performance][index % 3]
+        [Self::Plain, Self::Song, Self::Show][index % 3]
     }
 
     /// The AVA action everyone in the video does.
     pub fn id(self) -> Option<i64> {
         match self {
             Self::Plain => None,
-            Self::Conversation => Some(79),
-            Self::Performance => Some(80),
+            Self::Song => Some(74),
+            Self::Show => Some(80),
         }
     }
 
     pub fn cue(self) -> Option<Cue> {
         match self {
             Self::Plain => None,
-            Self::Conversation => Some(Cue::Gesticulate),
-            Self::Performance => Some(Cue::Dance),
+            Self::Song => Some(Cue::Sing),
+            Self::Show => Some(Cue::Dance),
+        }
+    }
+}
+
+impl Cue {
+    pub fn id(self) -> i64 {
+        match self {
+            Self::Sing => 77,
+            Self::Dance => 4,
         }
     }
 }
 
 /// The synthetic actions with AVA v2.2's ids, names and label types, rarest last.
-pub const LABELS: [(i64, &str, &str); 11] = [
+pub const LABELS: [(i64, &str, &str); 13] = [
     (12, "stand", "PERSON_MOVEMENT"),
     (14, "walk", "PERSON_MOVEMENT"),
-    (
-        79,
-        "talk to (e.g., self, a person, a group)",
-        "PERSON_INTERACTION",
-    ),
+    (74, "listen to (a person)", "PERSON_INTERACTION"),
     (80, "watch (a person)", "PERSON_INTERACTION"),
     (11, "sit", "PERSON_MOVEMENT"),
     (69, "hand wave", "PERSON_INTERACTION"),
@@ -83,6 +89,12 @@ pub const LABELS: [(i64, &str, &str); 11] = [
     (58, "throw", "OBJECT_MANIPULATION"),
     (7, "jump/leap", "PERSON_MOVEMENT"),
     (34, "hit (an object)", "OBJECT_MANIPULATION"),
+    (
+        77,
+        "sing to (e.g., self, a person, a group)",
+        "PERSON_INTERACTION",
+    ),
+    (4, "dance", "PERSON_MOVEMENT"),
 ];
 
 impl Body {
@@ -238,12 +250,9 @@ pub fn pose(segment: &Segment, t: f64) -> Pose {
     }
     match segment.cue {
         None => {}
-        Some(Cue::Gesticulate) => {
-            let beat = (TAU * 2.0 * t).sin();
-            p.arms = [
-                (1.1 + 0.15 * beat, 0.5 + 0.5 * beat),
-                (1.1 - 0.15 * beat, 0.5 - 0.5 * beat),
-            ];
+        Some(Cue::Sing) => {
+            let breath = (TAU * 0.7 * t).sin();
+            p.arms = [(-1.5 - 0.3 * breath, 0.5), (1.5 + 0.3 * breath, 0.5)];
         }
         Some(Cue::Dance) => {
             let sway = (TAU * 0.8 * t).sin();

@@ -6,9 +6,9 @@
 //! actions (stand, walk, sit, bend/bow, jump/leap) and arm actions (hand wave, point to,
 //! throw, hit) are told apart by motion over time, the arm actions by the arm alone; labels
 //! are imbalanced like AVA's. Two long-context classes need more than the 2-second clip: the
-//! videos take turns being plain, a conversation (everyone in it is labelled "talk to" at
-//! every keyframe) or a performance (everyone "watch (a person)"), and the only thing that
-//! shows which is one person making a two-armed cue (gesticulating or dancing, see
+//! videos take turns being plain, a song (everyone in it is labelled "listen to (a person)" at
+//! every keyframe) or a show (everyone "watch (a person)"), and the only thing that shows
+//! which is one person singing or dancing (two-armed cues labelled "sing to" and "dance", see
 //! [`actions::Scene`]) during one 3–6 s segment somewhere in the 30 s; at most 6 of the 27
 //! keyframes see it, the long-term feature bank sees it from all of them. Videos come in
 //! twins (2k, 2k + 1) rendered from one seed in two different scenes, alike but for the cue
@@ -492,6 +492,7 @@ fn render_video(
             let (segment, _) = actor.segment_at(second as f64);
             let mut ids = vec![segment.body.id()];
             ids.extend(segment.arm.map(|a| a.id()));
+            ids.extend(segment.cue.map(|c| c.id()));
             ids.extend(scene.id());
             for id in ids {
                 writeln!(
