@@ -24,9 +24,9 @@ pub enum Arm {
 
 /// A video's hidden social context, labelled on everyone in it at every keyframe: while
 /// someone sings, everyone listens to a person; while someone dances, everyone watches one.
-/// The singer or dancer performs once, for one segment, with a two-armed [`Cue`] (labelled
-/// "sing to" or "dance" then), and every other 2-second clip of the video looks like a plain
-/// one: only the seconds around the keyframe can tell.
+/// Someone sings or dances during two segments, with a two-armed [`Cue`] (labelled "sing to"
+/// or "dance" then), and every other 2-second clip of the video looks like a plain one: only
+/// the seconds around the keyframe can tell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scene {
     Plain,

@@ -8,8 +8,8 @@
 //! are imbalanced like AVA's. Two long-context classes need more than the 2-second clip: the
 //! videos take turns being plain, a song (everyone in it is labelled "listen to (a person)" at
 //! every keyframe) or a show (everyone "watch (a person)"), and the only thing that shows
-//! which is one person singing or dancing (two-armed cues labelled "sing to" and "dance", see
-//! [`actions::Scene`]) during one 3–6 s segment somewhere in the 30 s; at most 6 of the 27
+//! which is someone singing or dancing (two-armed cues labelled "sing to" and "dance", see
+//! [`actions::Scene`]) during two 3–6 s segments somewhere in the 30 s; at most 12 of the 27
 //! keyframes see it, the long-term feature bank sees it from all of them. Videos come in
 //! twins (2k, 2k + 1) rendered from one seed in two different scenes, alike but for the cue
 //! segment: no model can learn a video's scene from anything but its cue (a network would
@@ -380,9 +380,10 @@ impl Background {
     }
 }
 
-/// Gives one person's segment the scene's cue (in a plain scene, the place is drawn alike): a standing, walking or sitting segment inside
-/// the keyframe range during which the person stays in the frame (the one most in view when
-/// no segment qualifies, which tiny test videos allow).
+/// Gives two segments (one where only one qualifies) the scene's cue, drawn alike in a plain
+/// scene: standing, walking or sitting segments inside the keyframe range during which the
+/// person stays in the frame (those most in view when none does, which tiny test videos
+/// allow).
 fn place_cue(actors: &mut [Actor], scene: Scene, config: &SynthConfig, rng: &mut StdRng) {
     let fps = AVA_FPS as f64;
     let (w, end_s) = (config.width as f64, config.seconds as f64 - 1.0);
@@ -416,13 +417,19 @@ fn place_cue(actors: &mut [Actor], scene: Scene, config: &SynthConfig, rng: &mut
         candidates.push((0.0, a, s));
     }
     // Drawn in every scene, so that twins stay alike after it.
-    let (_, a, s) = candidates[rng.random_range(0..candidates.len())];
-    if let Some(cue) = scene.cue() {
-        let segment = &mut actors[a].segments[s];
-        segment.arm = None;
-        segment.cue = Some(cue);
+    for _ in 0..CUES_PER_VIDEO.min(candidates.len()) {
+        let (_, a, s) = candidates.swap_remove(rng.random_range(0..candidates.len()));
+        if let Some(cue) = scene.cue() {
+            let segment = &mut actors[a].segments[s];
+            segment.arm = None;
+            segment.cue = Some(cue);
+        }
     }
 }
+
+/// Performances per song or show: each a 3-6 s segment, so that together they are seen by a
+/// quarter or so of the 27 keyframes.
+const CUES_PER_VIDEO: usize = 2;
 
 fn render_video(
     root: &Path,
