@@ -5,15 +5,20 @@ use std::path::Path;
 
 use super::FrameMapResult;
 
-/// A per-class AP table followed by the mAP line.
-pub fn per_class_table(result: &FrameMapResult) -> String {
-    let width = result
+/// The width of the class-name column (at least "name").
+fn name_width(result: &FrameMapResult) -> usize {
+    result
         .per_class
         .iter()
         .map(|(_, name, _)| name.len())
         .max()
         .unwrap_or(4)
-        .max(4);
+        .max(4)
+}
+
+/// A per-class AP table followed by the mAP line.
+pub fn per_class_table(result: &FrameMapResult) -> String {
+    let width = name_width(result);
     let mut out = String::new();
     writeln!(out, "{:>4}  {:<width$}  {:>8}", "id", "name", "AP").unwrap();
     for (id, name, ap) in &result.per_class {
@@ -40,13 +45,7 @@ pub fn comparison_table(
     (before_name, before): (&str, &FrameMapResult),
     (after_name, after): (&str, &FrameMapResult),
 ) -> String {
-    let width = before
-        .per_class
-        .iter()
-        .map(|(_, name, _)| name.len())
-        .max()
-        .unwrap_or(4)
-        .max(4);
+    let width = name_width(before);
     let columns = before_name.len().max(after_name.len()).max(8);
     let ap = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
     let mut out = String::new();
