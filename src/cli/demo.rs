@@ -124,15 +124,16 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
     let train_dir = args.out.join("train");
     let weights = train_dir.join("model_final.safetensors");
     let (bank_dir, lfb_dir) = (args.out.join("bank"), args.out.join("lfb"));
+    // A new baseline makes a new bank, hence a new LFB model.
+    let mut stale = Vec::new();
+    if args.retrain {
+        stale.push(&train_dir);
+    }
     if args.retrain || !weights.exists() {
-        // A new baseline makes a new bank, hence a new LFB model.
-        let stale = [&train_dir, &bank_dir, &lfb_dir];
-        for dir in stale.into_iter().skip(usize::from(!args.retrain)) {
-            if dir.exists() {
-                std::fs::remove_dir_all(dir)
-                    .with_context(|| format!("removing {}", dir.display()))?;
-            }
-        }
+        stale.extend([&bank_dir, &lfb_dir]);
+    }
+    for dir in stale.into_iter().filter(|dir| dir.exists()) {
+        std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
     }
     let dataset = DatasetFiles::at(&args.data);
     let file = ActionFile::load(&config)?;
