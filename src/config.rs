@@ -12,6 +12,7 @@ use serde::Deserialize;
 use crate::infer::TestViews;
 use crate::models::action::ActionSpec;
 use crate::models::detector::DetectorSpec;
+use crate::models::pose::PoseSpec;
 use crate::nn::ResNetSpec;
 use crate::train::TrainSettings;
 use crate::weights::{Checkpoint, LoadMode, LoadReport, WeightsError};
@@ -60,6 +61,8 @@ pub enum NetworkConfig {
     FasterRcnn(Box<DetectorSpec>),
     /// PySlowFast's SlowFast with the AVA RoI head.
     Slowfast(Box<ActionSpec>),
+    /// CPN, the Cascaded Pyramid Network pose estimator.
+    Cpn(Box<PoseSpec>),
 }
 
 impl NetworkConfig {
@@ -69,6 +72,7 @@ impl NetworkConfig {
             Self::Resnet(_) => "resnet",
             Self::FasterRcnn(_) => "faster_rcnn",
             Self::Slowfast(_) => "slowfast",
+            Self::Cpn(_) => "cpn",
         }
     }
 
@@ -77,6 +81,7 @@ impl NetworkConfig {
             Self::Resnet(spec) => spec.validate(),
             Self::FasterRcnn(spec) => spec.validate(),
             Self::Slowfast(spec) => spec.validate(),
+            Self::Cpn(spec) => spec.validate(),
         }
     }
 
@@ -92,6 +97,7 @@ impl NetworkConfig {
             Self::Resnet(spec) => spec.load::<B>(checkpoint, mode, device).map(|(_, r)| r),
             Self::FasterRcnn(spec) => spec.load::<B>(checkpoint, mode, device).map(|(_, r)| r),
             Self::Slowfast(spec) => spec.load::<B>(checkpoint, mode, device).map(|(_, r)| r),
+            Self::Cpn(spec) => spec.load::<B>(checkpoint, mode, device).map(|(_, r)| r),
         }
     }
 }
@@ -226,6 +232,28 @@ impl ActionFile {
         ConfigError::Invalid {
             path: self.path.clone(),
             message,
+        }
+    }
+}
+
+/// A pose configuration (`kind = "cpn"`).
+#[derive(Debug, Clone)]
+pub struct PoseFile {
+    pub path: PathBuf,
+    pub network: PoseSpec,
+    pub train: Option<TrainSettings>,
+}
+
+impl PoseFile {
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let file = NetworkFile::load(path)?;
+        match file.network {
+            NetworkConfig::Cpn(network) => Ok(Self {
+                path: file.path,
+                network: *network,
+                train: file.train,
+            }),
+            _ => Err(file.wrong_kind("a pose", "cpn")),
         }
     }
 }

@@ -23,6 +23,6 @@ pub(crate) fn zeroed<B: Backend, const D: usize>(
     })
 }
 pub use norm::{Norm, NormKind};
-pub use resnet::{ResNet, ResNetConfig};
+pub use resnet::{Bottleneck, BottleneckShape, ResNet, ResNetConfig};
 pub(crate) use resnet_spec::set;
 pub use resnet_spec::{BackboneSpec, ResNetSpec};

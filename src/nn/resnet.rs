@@ -13,7 +13,6 @@ use super::{Conv2d, Norm, NormKind};
 
 /// Bottleneck output channels are `planes * EXPANSION`.
 const EXPANSION: usize = 4;
-const BN_EPS: f64 = 1e-5;
 
 #[derive(Config, Debug)]
 pub struct ResNetConfig {
@@ -28,6 +27,9 @@ pub struct ResNetConfig {
     /// Normalisation after every convolution (frozen batch norm for pretrained weights).
     #[config(default = "NormKind::FrozenBn")]
     pub norm: NormKind,
+    /// The norms' epsilon (PyTorch's 1e-5; tf-cpn's batch norm: 1e-9).
+    #[config(default = 1e-5)]
+    pub norm_eps: f64,
     /// Channels of the stem; stage `i` has `base_channels * 2^i` planes (64 in torchvision).
     #[config(default = 64)]
     pub base_channels: usize,
@@ -76,7 +78,7 @@ impl ResNetConfig {
         let layer4 = stage(p4, 2, self.blocks[3]);
         ResNet {
             conv1: conv(3, base, 7, 2, 1, device),
-            bn1: Norm::new(base, self.norm, BN_EPS, device),
+            bn1: Norm::new(base, self.norm, self.norm_eps, device),
             layer1,
             layer2,
             layer3,
@@ -146,6 +148,20 @@ pub struct Downsample<B: Backend> {
     pub bn: Norm<B>,
 }
 
+/// The widths and shortcut of a [`Bottleneck`].
+#[derive(Debug, Clone, Copy)]
+pub struct BottleneckShape {
+    pub in_channels: usize,
+    /// Channels of the 1×1 reduction and the 3×3 convolution.
+    pub width: usize,
+    pub out_channels: usize,
+    /// Stride of the 3×3 convolution.
+    pub stride: usize,
+    pub groups: usize,
+    /// A 1×1 projection shortcut even where the identity would fit (pytorch-cpn's RefineNet).
+    pub always_project: bool,
+}
+
 impl<B: Backend> Bottleneck<B> {
     fn new(
         config: &ResNetConfig,
@@ -154,11 +170,36 @@ impl<B: Backend> Bottleneck<B> {
         stride: usize,
         device: &B::Device,
     ) -> Self {
-        let (groups, norm) = (config.groups, config.norm);
-        // torchvision's width rule, relative to the 64 planes of its first stage.
-        let width = planes * config.width_per_group / 64 * groups;
-        let out = planes * EXPANSION;
-        let bn = |c| Norm::new(c, norm, BN_EPS, device);
+        let shape = BottleneckShape {
+            in_channels,
+            // torchvision's width rule, relative to the 64 planes of its first stage.
+            width: planes * config.width_per_group / 64 * config.groups,
+            out_channels: planes * EXPANSION,
+            stride,
+            groups: config.groups,
+            always_project: false,
+        };
+        Self::with_shape(shape, config.norm, config.norm_eps, device)
+    }
+
+    /// A block of any widths: 1×1 to `width`, 3×3 (strided, grouped), 1×1 to `out_channels`,
+    /// each followed by a norm, and a projection shortcut where the shape changes.
+    pub fn with_shape(
+        shape: BottleneckShape,
+        norm: NormKind,
+        eps: f64,
+        device: &B::Device,
+    ) -> Self {
+        let BottleneckShape {
+            in_channels,
+            width,
+            out_channels: out,
+            stride,
+            groups,
+            always_project,
+        } = shape;
+        let bn = |c| Norm::new(c, norm, eps, device);
+        let project = always_project || stride != 1 || in_channels != out;
         Self {
             conv1: conv(in_channels, width, 1, 1, 1, device),
             bn1: bn(width),
@@ -166,7 +207,7 @@ impl<B: Backend> Bottleneck<B> {
             bn2: bn(width),
             conv3: conv(width, out, 1, 1, 1, device),
             bn3: bn(out),
-            downsample: (stride != 1 || in_channels != out).then(|| Downsample {
+            downsample: project.then(|| Downsample {
                 conv: conv(in_channels, out, 1, stride, 1, device),
                 bn: bn(out),
             }),

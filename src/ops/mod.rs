@@ -10,6 +10,7 @@ mod flex_conv;
 pub(crate) mod host;
 pub mod nms;
 pub mod pool3d;
+pub mod resize;
 pub mod roi_align;
 pub mod upsample;
 
@@ -19,6 +20,7 @@ pub use boxes::{
 pub use error::OpError;
 pub use nms::{batched_nms, nms};
 pub use pool3d::{Pool3dOptions, avg_pool3d, max_pool3d};
+pub use resize::{BilinearGrid, resize_bilinear};
 pub use roi_align::{roi_align, try_roi_align};
 pub use upsample::{upsample_nearest, upsample_nearest_2x};
 

@@ -8,6 +8,7 @@
 //! and every shape mismatch.
 
 mod checkpoint;
+mod cpn;
 mod detectron2;
 mod error;
 mod keymap;
@@ -17,6 +18,7 @@ mod save;
 mod torchvision;
 
 pub use checkpoint::{Checkpoint, CheckpointFormat, TensorInfo};
+pub use cpn::pytorch_cpn;
 pub use detectron2::detectron2_faster_rcnn;
 pub use error::WeightsError;
 pub use keymap::KeyMap;

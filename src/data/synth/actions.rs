@@ -37,7 +37,9 @@ pub enum Scene {
 /// The two-armed performance that gives a scene away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cue {
-    /// Arms spread wide, opening and closing ("sing to (e.g., self, a person, a group)").
+    /// Both hands held up before the mouth, as round a microphone, swaying with the breath
+    /// ("sing to (e.g., self, a person, a group)"). No other action brings the back arm
+    /// forward, so the pose is told apart from pointing or hitting with the front arm.
     Sing,
     /// Both arms raised overhead, swaying ("dance").
     Dance,
@@ -252,7 +254,8 @@ pub fn pose(segment: &Segment, t: f64) -> Pose {
         None => {}
         Some(Cue::Sing) => {
             let breath = (TAU * 0.7 * t).sin();
-            p.arms = [(-1.5 - 0.3 * breath, 0.5), (1.5 + 0.3 * breath, 0.5)];
+            p.torso -= 0.08 * breath;
+            p.arms = [(0.9 + 0.15 * breath, 1.7), (1.0 + 0.15 * breath, 1.6)];
         }
         Some(Cue::Dance) => {
             let sway = (TAU * 0.8 * t).sin();
