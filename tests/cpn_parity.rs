@@ -58,3 +58,47 @@ fn pytorch_cpn_heatmaps_match_the_reference() {
 fn tf_cpn_heatmaps_match_the_reference() {
     check("cpn_tiny_tf", CpnConvention::TfCpn, 266);
 }
+
+/// tf-cpn's `mptest.py` post-processing (tests/reference/cpn_decode.py, OpenCV's blur) on
+/// random network-like heatmaps: the flip merge, keypoints within 1e-3 px, scores within 1e-5.
+#[test]
+fn heatmaps_decode_as_tf_cpn_tests() {
+    use avaloc::models::pose::{CropBox, decode_heatmaps, merge_flipped};
+    let fx = Fixture::open("cpn_decode");
+    for (i, case) in fx.cases().iter().enumerate() {
+        let mut heatmap = fx.floats(&format!("{i}.heatmap"));
+        merge_flipped(&mut heatmap, &fx.floats(&format!("{i}.flipped")), [64, 48]);
+        let d: Vec<f64> = case["details"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        let crop = CropBox {
+            x1: d[0],
+            y1: d[1],
+            x2: d[2],
+            y2: d[3],
+        };
+        let det = case["det_score"].as_f64().unwrap() as f32;
+        let pose = decode_heatmaps(&heatmap, [64, 48], &crop, [256, 192], det);
+        let expected = fx.floats(&format!("{i}.keypoints"));
+        for (k, (got, want)) in pose.keypoints_px.iter().zip(expected.chunks(2)).enumerate() {
+            let err = (got[0] - want[0] as f64)
+                .abs()
+                .max((got[1] - want[1] as f64).abs());
+            assert!(err < 1e-3, "person {i} keypoint {k}: {got:?} vs {want:?}");
+        }
+        let scores = fx.floats(&format!("{i}.scores"));
+        assert!(
+            max_abs_diff(&pose.scores, &scores) < 1e-5,
+            "person {i} scores"
+        );
+        let score = case["score"].as_f64().unwrap() as f32;
+        assert!(
+            (pose.score - score).abs() < 1e-5,
+            "{} vs {score}",
+            pose.score
+        );
+    }
+}

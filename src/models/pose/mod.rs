@@ -6,11 +6,15 @@
 //! maps; [`CpnConvention`] lists where the two differ.
 
 mod cpn;
+mod crop;
+mod decode;
 mod global_net;
 mod refine_net;
 mod spec;
 
 pub use cpn::{ConvNorm, Cpn, CpnConfig, CpnConvention, CpnOutput, HEATMAP_STRIDE};
+pub use crop::{CROP_BORDER_XY, CropBox, crop_person};
+pub use decode::{PersonPose, decode_heatmaps, merge_flipped};
 pub use global_net::{GlobalNet, PredictHead};
 pub use refine_net::RefineNet;
 pub use spec::PoseSpec;
