@@ -8,7 +8,7 @@ use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{
     AvaKeyframes, ClipBatch, ClipBatcher, ClipSpec, ClipTransform, EpochBatches, FrameLayout,
     LabelMap, Normalization, OrderedLoader, group_annotations, read_ava_csv, read_exclusions,
-    read_frame_list, read_person_boxes,
+    read_frame_list, read_keypoints, read_person_boxes,
 };
 use avaloc::eval::{EvalOptions, evaluate_files};
 
@@ -83,23 +83,18 @@ fn the_dataset_reads_back_with_the_ava_readers() {
                 )
             })
             .collect();
-        let keypoints =
-            std::fs::read_to_string(ann.join(format!("synth_keypoints_{split}.csv"))).unwrap();
-        for line in keypoints.lines() {
-            let f: Vec<&str> = line.split(',').collect();
-            assert_eq!(f.len(), 3 + 17 * 3);
+        let people = read_keypoints(&ann.join(format!("synth_keypoints_{split}.csv"))).unwrap();
+        assert!(!people.is_empty());
+        for person in people {
             let b = boxes_of[&(
-                f[0].to_string(),
-                f[1].parse().unwrap(),
-                f[2].parse().unwrap(),
+                person.key.video_id.clone(),
+                person.key.timestamp_s,
+                person.person_id,
             )];
-            for k in 0..17 {
-                let (x, y, v): (f64, f64, u8) = (
-                    f[3 + 3 * k].parse().unwrap(),
-                    f[4 + 3 * k].parse().unwrap(),
-                    f[5 + 3 * k].parse().unwrap(),
-                );
-                if v == 2 {
+            assert_eq!(person.box_xyxy_norm, b, "the annotation's box");
+            for (k, &[x, y, v]) in person.keypoints.iter().enumerate() {
+                assert!(v == 0.0 || v == 2.0, "visibility {v}");
+                if v == 2.0 {
                     assert!(
                         x >= b[0] - 2e-3
                             && x <= b[2] + 2e-3

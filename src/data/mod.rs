@@ -10,6 +10,7 @@ mod dataset_files;
 mod error;
 mod exclusions;
 mod frames;
+mod keypoints;
 mod labelmap;
 mod loader;
 mod person_boxes;
@@ -27,6 +28,9 @@ pub use exclusions::read_exclusions;
 pub use frames::{
     AVA_FPS, AVA_VIDEO_START_S, FrameLayout, clip_frame_indices, keyframe_frame_index,
     kinetics_clip_start_s, list_frame_files, read_frame_list,
+};
+pub use keypoints::{
+    KEYPOINT_COUNT, PersonKeypoints, keypoint_row, read_keypoints, write_keypoints,
 };
 pub use labelmap::{Label, LabelMap};
 pub use loader::{EpochBatches, OrderedLoader, SeededBatcher, mix_seed};

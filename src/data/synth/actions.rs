@@ -37,9 +37,9 @@ pub enum Scene {
 /// The two-armed performance that gives a scene away.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cue {
-    /// Both hands held up before the mouth, as round a microphone, swaying with the breath
+    /// Both hands held up before the mouth round a microphone, swaying with the breath
     /// ("sing to (e.g., self, a person, a group)"). No other action brings the back arm
-    /// forward, so the pose is told apart from pointing or hitting with the front arm.
+    /// forward or shows a microphone.
     Sing,
     /// Both arms raised overhead, swaying ("dance").
     Dance,
@@ -195,6 +195,8 @@ pub struct Pose {
     pub legs: [(f64, f64); 2],
     /// (shoulder, elbow) of the back and the front arm.
     pub arms: [(f64, f64); 2],
+    /// A microphone in the front hand (singers hold one, as AVA's do).
+    pub microphone: bool,
 }
 
 /// The pose of a person doing `segment` at `t` seconds into it.
@@ -256,6 +258,7 @@ pub fn pose(segment: &Segment, t: f64) -> Pose {
             let breath = (TAU * 0.7 * t).sin();
             p.torso -= 0.08 * breath;
             p.arms = [(0.9 + 0.15 * breath, 1.7), (1.0 + 0.15 * breath, 1.6)];
+            p.microphone = true;
         }
         Some(Cue::Dance) => {
             let sway = (TAU * 0.8 * t).sin();

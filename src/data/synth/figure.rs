@@ -32,6 +32,7 @@ pub struct Skeleton {
     /// Radii of the head, torso and limbs.
     pub radii: [f64; 3],
     pub facing: f64,
+    pub microphone: bool,
 }
 
 fn along(from: [f64; 2], angle: f64, facing: f64, length: f64) -> [f64; 2] {
@@ -66,6 +67,7 @@ impl Skeleton {
             legs: [leg(-1.0, pose.legs[0]), leg(1.0, pose.legs[1])],
             radii: [0.07 * h, 0.06 * h, 0.035 * h],
             facing: f,
+            microphone: pose.microphone,
         }
     }
 
@@ -87,6 +89,9 @@ impl Skeleton {
             for &p in limb {
                 add(p, self.radii[2]);
             }
+        }
+        for p in self.microphone_ends().into_iter().flatten() {
+            add(p, self.radii[2]);
         }
         b
     }
@@ -130,8 +135,24 @@ impl Skeleton {
         limb(img, &self.legs[1], place.pants, place.pants);
         capsule(img, self.head, self.head, self.radii[0], place.skin);
         limb(img, &self.arms[1], place.shirt, place.skin);
+        if let Some([bottom, head]) = self.microphone_ends() {
+            let r = self.radii[2];
+            capsule(img, bottom, head, 0.5 * r, MICROPHONE_HANDLE);
+            capsule(img, head, head, 0.9 * r, MICROPHONE_HEAD);
+        }
+    }
+
+    /// A microphone's handle bottom and head: held upright in the front hand.
+    fn microphone_ends(&self) -> Option<[[f64; 2]; 2]> {
+        let [wx, wy] = self.arms[1][2];
+        let r = self.radii[2];
+        self.microphone
+            .then(|| [[wx, wy + r], [wx + self.facing * 0.3 * r, wy - 2.5 * r]])
     }
 }
+
+const MICROPHONE_HANDLE: [u8; 3] = [20, 20, 24];
+const MICROPHONE_HEAD: [u8; 3] = [235, 235, 245];
 
 /// The far-side limbs are drawn darker, so the two arms are told apart.
 fn shade(c: [u8; 3]) -> [u8; 3] {

@@ -17,7 +17,8 @@
 //! scene away at every second of a training video but not of a new one). Written per split: JPEG frames at 30 fps
 //! (`frames/<vid>/<vid>_%06d.jpg`, the video starting at second 900 as AVA's do), annotation
 //! CSVs, excluded timestamps, the label map, detector-like person boxes with scores, COCO-17
-//! keypoints per person and keyframe, and PySlowFast frame lists.
+//! keypoints per person and keyframe (`synth_keypoints_<split>.csv`, the format of
+//! [`crate::data::read_keypoints`]), and PySlowFast frame lists.
 
 mod actions;
 mod figure;
@@ -31,7 +32,7 @@ use rand::{Rng, SeedableRng};
 
 use self::actions::{Body, LABELS, Scene, Segment, pose, schedule};
 use self::figure::{Placement, Skeleton};
-use super::{AVA_FPS, AVA_VIDEO_START_S};
+use super::{AVA_FPS, AVA_VIDEO_START_S, KeyframeKey, PersonKeypoints, keypoint_row};
 use crate::progress::Progress;
 
 /// Classes in the synthetic label map.
@@ -509,16 +510,27 @@ fn render_video(
                 )
                 .unwrap();
             }
-            // Keypoints, normalised, with COCO visibility (2 inside the frame, 0 outside).
-            write!(out.keypoints, "{video},{timestamp:04},{}", actor.id).unwrap();
-            for [x, y] in skeleton.keypoints() {
-                let visible = if (0.0..w).contains(&x) && (0.0..h).contains(&y) {
-                    2
-                } else {
-                    0
-                };
-                write!(out.keypoints, ",{:.4},{:.4},{visible}", x / w, y / h).unwrap();
-            }
+            // Keypoints in the shared format, with COCO's visibility (2 inside the frame, 0
+            // outside) as their score.
+            let keypoints = skeleton
+                .keypoints()
+                .iter()
+                .map(|&[x, y]| {
+                    let inside = (0.0..w).contains(&x) && (0.0..h).contains(&y);
+                    [x / w, y / h, if inside { 2.0 } else { 0.0 }]
+                })
+                .collect();
+            let person = PersonKeypoints {
+                key: KeyframeKey {
+                    video_id: video.to_string(),
+                    timestamp_s: timestamp,
+                },
+                box_xyxy_norm: norm,
+                person_id: actor.id as i64,
+                score: 1.0,
+                keypoints,
+            };
+            out.keypoints.push_str(&keypoint_row(&person));
             out.keypoints.push('\n');
             // A detector finds most people, a little off, with high scores.
             if rng.random_bool(0.95) {
