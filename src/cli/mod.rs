@@ -6,6 +6,7 @@ mod dataset;
 mod demo;
 mod eval;
 mod persons;
+mod poses;
 mod synth;
 mod train;
 mod weights;
@@ -46,6 +47,8 @@ pub enum Command {
     /// Person boxes at every keyframe (one per second; every frame on request) of frames, a
     /// video or an image.
     Persons(persons::PersonsArgs),
+    /// 17 COCO keypoints (CPN) for given person boxes at every keyframe, as a keypoint CSV.
+    Poses(poses::PosesArgs),
     /// Action scores for given person boxes at every keyframe, as an AVA detections CSV.
     Actions(actions::ActionsArgs),
     /// Train a network from its configuration (checkpoints, resume, validation each epoch).
@@ -75,6 +78,7 @@ pub fn main() -> Result<()> {
         Command::Synth(args) => synth::run(args),
         Command::Persons(args) => persons::run(args, backend),
         Command::Demo(args) => demo::run(args, backend),
+        Command::Poses(args) => poses::run(args, backend),
         Command::Actions(args) => actions::run(args, backend),
         Command::Train(command) => train::run(command, backend),
         Command::Bank(command) => bank::run(command, backend),

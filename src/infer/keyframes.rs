@@ -1,10 +1,12 @@
-//! Annotated keyframes: each person's box and its top actions with scores, drawn on the
-//! keyframe, one PNG per keyframe.
+//! Annotated keyframes: each person's box with its top actions and scores, or with its
+//! skeleton, drawn on the keyframe, one PNG per keyframe.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::data::{DataError, KeyframeKey, LabelMap, decode_frame};
+use image::RgbImage;
+
+use crate::data::{DataError, KeyframeKey, LabelMap, PersonKeypoints, decode_frame};
 use crate::draw::{self, PALETTE};
 
 use super::PersonScores;
@@ -20,10 +22,7 @@ pub fn draw_keyframes(
     min_score: f32,
     out: &Path,
 ) -> Result<Vec<PathBuf>, DataError> {
-    std::fs::create_dir_all(out).map_err(|source| DataError::Io {
-        path: out.to_path_buf(),
-        source,
-    })?;
+    create_dir(out)?;
     let mut by_key: BTreeMap<&KeyframeKey, Vec<&PersonScores>> = BTreeMap::new();
     for p in people {
         by_key.entry(&p.key).or_default().push(p);
@@ -35,19 +34,9 @@ pub fn draw_keyframes(
             continue;
         };
         let mut img = decode_frame(frame)?;
-        let (w, h) = (img.width() as f64, img.height() as f64);
         for (i, p) in people.iter().enumerate() {
             let color = PALETTE[i % PALETTE.len()];
-            let [x1, y1, x2, y2] = p.box_xyxy_norm;
-            let (x1, y1, x2, y2) = (x1 * w, y1 * h, x2 * w, y2 * h);
-            for (a, b) in [
-                ((x1, y1), (x2, y1)),
-                ((x2, y1), (x2, y2)),
-                ((x2, y2), (x1, y2)),
-                ((x1, y2), (x1, y1)),
-            ] {
-                draw::line(&mut img, a, b, color);
-            }
+            let [x1, y1, ..] = draw_box(&mut img, p.box_xyxy_norm, color);
             let mut ranked: Vec<(usize, f32)> = p.scores.iter().copied().enumerate().collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
             let lines: Vec<String> = ranked
@@ -75,12 +64,107 @@ pub fn draw_keyframes(
                 draw::text(&mut img, &font, x1 as f32 + 3.0, y, size, text, color);
             }
         }
-        let path = out.join(format!("{}_{:04}.png", key.video_id, key.timestamp_s));
-        draw::write_png(&img, &path).map_err(|source| DataError::Io {
-            path: path.clone(),
-            source,
-        })?;
-        written.push(path);
+        written.push(write_keyframe(&img, key, out)?);
     }
     Ok(written)
+}
+
+/// COCO-17's skeleton: the limbs drawn between keypoints.
+const LIMBS: [(usize, usize); 16] = [
+    (0, 1),
+    (0, 2),
+    (1, 3),
+    (2, 4),
+    (5, 6),
+    (5, 7),
+    (7, 9),
+    (6, 8),
+    (8, 10),
+    (5, 11),
+    (6, 12),
+    (11, 12),
+    (11, 13),
+    (13, 15),
+    (12, 14),
+    (14, 16),
+];
+
+/// Draws each person's box and skeleton (limbs whose two keypoints score at least
+/// `min_score`) on its keyframe in `frames`, writing `<out>/<video>_<ts>.png`; returns the
+/// files written.
+pub fn draw_poses(
+    people: &[PersonKeypoints],
+    frames: &BTreeMap<KeyframeKey, PathBuf>,
+    min_score: f64,
+    out: &Path,
+) -> Result<Vec<PathBuf>, DataError> {
+    create_dir(out)?;
+    let mut by_key: BTreeMap<&KeyframeKey, Vec<&PersonKeypoints>> = BTreeMap::new();
+    for p in people {
+        by_key.entry(&p.key).or_default().push(p);
+    }
+    let mut written = Vec::new();
+    for (key, people) in by_key {
+        let Some(frame) = frames.get(key) else {
+            continue;
+        };
+        let mut img = decode_frame(frame)?;
+        let (w, h) = (img.width() as f64, img.height() as f64);
+        for (i, p) in people.iter().enumerate() {
+            let color = PALETTE[i % PALETTE.len()];
+            draw_box(&mut img, p.box_xyxy_norm, color);
+            let at = |k: usize| {
+                let [x, y, s] = p.keypoints[k];
+                (s >= min_score).then_some((x * w, y * h))
+            };
+            for (a, b) in LIMBS {
+                if let (Some(a), Some(b)) = (at(a), at(b)) {
+                    // Three pixels wide, to be seen over the image.
+                    for d in [-1.0, 0.0, 1.0] {
+                        draw::line(&mut img, (a.0 + d, a.1), (b.0 + d, b.1), color);
+                    }
+                }
+            }
+            for k in 0..p.keypoints.len() {
+                if let Some((x, y)) = at(k) {
+                    let (x, y) = (x.max(1.0) as u32 - 1, y.max(1.0) as u32 - 1);
+                    draw::fill(&mut img, x, y, 3, 3, [255, 255, 255]);
+                }
+            }
+        }
+        written.push(write_keyframe(&img, key, out)?);
+    }
+    Ok(written)
+}
+
+/// A normalised box's outline in pixels; returns its pixel corners.
+fn draw_box(img: &mut RgbImage, box_xyxy_norm: [f64; 4], color: [u8; 3]) -> [f64; 4] {
+    let (w, h) = (img.width() as f64, img.height() as f64);
+    let [x1, y1, x2, y2] = box_xyxy_norm;
+    let (x1, y1, x2, y2) = (x1 * w, y1 * h, x2 * w, y2 * h);
+    for (a, b) in [
+        ((x1, y1), (x2, y1)),
+        ((x2, y1), (x2, y2)),
+        ((x2, y2), (x1, y2)),
+        ((x1, y2), (x1, y1)),
+    ] {
+        draw::line(img, a, b, color);
+    }
+    [x1, y1, x2, y2]
+}
+
+fn create_dir(out: &Path) -> Result<(), DataError> {
+    std::fs::create_dir_all(out).map_err(|source| DataError::Io {
+        path: out.to_path_buf(),
+        source,
+    })
+}
+
+fn write_keyframe(img: &RgbImage, key: &KeyframeKey, out: &Path) -> Result<PathBuf, DataError> {
+    let path = out.join(format!("{}_{:04}.png", key.video_id, key.timestamp_s));
+    draw::write_png(img, &path).map_err(|source| DataError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok(path)
 }

@@ -1,13 +1,16 @@
 //! Inference over datasets: the action model's scores for the people at each keyframe
-//! (with test-time views), and what is written from them (AVA detection rows, pictures).
+//! (with test-time views), the people's keypoints, and what is written from them (AVA
+//! detection rows, pictures).
 
 mod actions;
 mod keyframes;
 mod persons;
+mod poses;
 
 pub use actions::{
     ActionScoring, PersonScores, TestViews, bank_windows, detection_rows, keyframe_images,
     score_keyframes,
 };
-pub use keyframes::draw_keyframes;
+pub use keyframes::{draw_keyframes, draw_poses};
 pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};
+pub use poses::{PoseEstimation, PoseOptions, estimate_poses};

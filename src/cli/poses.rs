@@ -1,0 +1,114 @@
+//! `avaloc poses`: 17 COCO keypoints for every person box at every keyframe, as tf-cpn tests
+//! (crop, flip test, heatmap decoding, box rescoring), written in avaloc's keypoint CSV
+//! (`video_id, timestamp, x1, y1, x2, y2, person_id, score, (x, y, s) × 17`, normalised), with
+//! skeletons drawn on the keyframes on request.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use crate::backend::{self, BackendChoice};
+use crate::config::PoseFile;
+use crate::data::{
+    AVA_VIDEO_START_S, AvaKeyframes, ClipSpec, VideoFrames, keyframe_samples, read_person_boxes,
+    unlabelled_people, write_keypoints,
+};
+use crate::infer::{PoseEstimation, PoseOptions, draw_poses, keyframe_images};
+use crate::weights::Checkpoint;
+
+#[derive(Debug, Args)]
+pub struct PosesArgs {
+    /// A pose configuration (configs/pose/*.toml).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// CPN weights (pytorch-cpn-named, converted from tf-cpn, or saved by avaloc).
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Person boxes (PySlowFast's CSV, e.g. from `avaloc persons`).
+    #[arg(long)]
+    pub boxes: PathBuf,
+    /// Minimum person-box score.
+    #[arg(long, default_value_t = 0.0)]
+    pub box_threshold: f64,
+    /// Dataset root with frames/<video>/<video>_%06d.jpg (30 fps from second 900).
+    #[arg(long, default_value = "data/synth")]
+    pub data: PathBuf,
+    /// Instead of --data: one video's frames at 30 fps (the directory's name is the video id).
+    #[arg(long)]
+    pub frames: Option<PathBuf>,
+    /// Instead of --data: a video file, decoded at 30 fps by the `ffmpeg` program.
+    #[arg(long, conflicts_with = "frames")]
+    pub video: Option<PathBuf>,
+    /// With --frames or --video: time of the first frame in seconds (AVA videos start at 900).
+    #[arg(long, default_value_t = AVA_VIDEO_START_S)]
+    pub start: i64,
+    /// Skip the flip test (tf-cpn averages each crop with its mirror image).
+    #[arg(long)]
+    pub no_flip: bool,
+    /// Crops per forward pass.
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    /// Draw each keyframe with its people's boxes and skeletons as a PNG into this folder.
+    #[arg(long)]
+    pub pictures: Option<PathBuf>,
+    /// Keypoints drawn in --pictures score at least this (CPN's scores are about 0.5–1.5).
+    #[arg(long, default_value_t = 0.7)]
+    pub picture_threshold: f64,
+    /// The keypoint CSV to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
+    let config = PoseFile::load(&args.config)?;
+    let mut people = read_person_boxes(&args.boxes, args.box_threshold)?;
+    // The keyframe image is the middle frame of a one-frame clip.
+    let clip = ClipSpec {
+        num_frames: 1,
+        stride: 1,
+    };
+    let video = VideoFrames::open(args.frames.as_deref(), args.video.as_deref())?;
+    let samples = match &video {
+        Some(video) => {
+            let video_id = &video.video_id;
+            people.retain(|p| &p.key.video_id == video_id);
+            if people.is_empty() {
+                bail!("{}: no boxes of video {video_id:?}", args.boxes.display());
+            }
+            let annotated = unlabelled_people(&people);
+            AvaKeyframes::from_frame_files(&annotated, video_id, &video.frames, args.start, clip)?
+        }
+        None => keyframe_samples(&unlabelled_people(&people), &args.data, clip)
+            .with_context(|| format!("keyframes under {}", args.data.display()))?,
+    };
+    let images = keyframe_images(samples.samples());
+    let job = PoseEstimation {
+        spec: config.network,
+        checkpoint: Checkpoint::open(&args.weights)?,
+        people,
+        images: images.clone(),
+        options: PoseOptions {
+            flip: !args.no_flip,
+            batch: args.batch.max(1),
+        },
+    };
+    let poses = backend::run(backend_choice, job)?;
+    write_keypoints(&args.out, &poses)
+        .with_context(|| format!("writing {}", args.out.display()))?;
+    println!(
+        "{}: keypoints of {} persons at {} keyframes",
+        args.out.display(),
+        poses.len(),
+        images.len()
+    );
+    if let Some(dir) = &args.pictures {
+        let written = draw_poses(&poses, &images, args.picture_threshold, dir)?;
+        println!(
+            "{}: {} keyframes with skeletons",
+            dir.display(),
+            written.len()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! `avaloc poses` with the tiny CPN of the parity fixtures on a synthetic video: one row of
+//! 17 keypoints per box, inside the box's crop, exactly the library's poses; skeleton
+//! pictures; clear errors for bad input.
+
+mod common;
+
+use std::path::PathBuf;
+
+use avaloc::config::PoseFile;
+use avaloc::data::synth::{SynthConfig, generate};
+use avaloc::data::{read_keypoints, read_person_boxes};
+use avaloc::infer::{PoseOptions, estimate_poses, keyframe_images};
+use avaloc::models::pose::CropBox;
+use avaloc::weights::{Checkpoint, LoadMode};
+use common::{TestBackend, avaloc, fixture_path};
+
+const CONFIG: &str = "configs/pose/cpn_tiny.toml";
+
+fn small_set(name: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("avaloc-{name}-{}", std::process::id()));
+    let config = SynthConfig {
+        train_videos: 0,
+        val_videos: 1,
+        seconds: 5,
+        width: 96,
+        height: 72,
+        seed: 3,
+    };
+    generate(&root, &config).unwrap();
+    root
+}
+
+fn run(args: &[&str]) -> std::process::Output {
+    avaloc(args)
+}
+
+#[test]
+fn poses_of_every_box_as_the_library_gives_them() {
+    let root = small_set("poses");
+    let boxes = root.join("annotations/ava_detection_val_boxes_and_labels.csv");
+    let out = root.join("keypoints.csv");
+    let pictures = root.join("pictures");
+    let weights = fixture_path("cpn_tiny_pytorch.safetensors");
+    let args = [
+        "poses",
+        "--config",
+        CONFIG,
+        "--weights",
+        weights.to_str().unwrap(),
+        "--boxes",
+        boxes.to_str().unwrap(),
+        "--data",
+        root.to_str().unwrap(),
+        "--pictures",
+        pictures.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let result = run(&args);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let people = read_person_boxes(&boxes, 0.0).unwrap();
+    let poses = read_keypoints(&out).unwrap();
+    assert_eq!(poses.len(), people.len());
+    assert!(std::fs::read_dir(&pictures).unwrap().count() > 0);
+
+    // Every keypoint lies in its box's crop (in pixels of the 96 × 72 frames).
+    let spec = PoseFile::load(CONFIG).unwrap().network;
+    for (pose, person) in poses.iter().zip(&people) {
+        assert_eq!(pose.key, person.key);
+        let b = person.box_xyxy_norm;
+        let crop = CropBox::around(
+            [b[0] * 96.0, b[1] * 72.0, b[2] * 96.0, b[3] * 72.0],
+            [96, 64],
+        );
+        for &[x, y, s] in &pose.keypoints {
+            let (x, y) = (x * 96.0, y * 72.0);
+            assert!(
+                (crop.x1..=crop.x2).contains(&x) && (crop.y1..=crop.y2).contains(&y),
+                "({x}, {y}) outside {crop:?}"
+            );
+            assert!(s.is_finite());
+        }
+    }
+
+    // The library's poses for the same boxes, to the CSV's precision.
+    let checkpoint = Checkpoint::open(&weights).unwrap();
+    let device = Default::default();
+    let (model, _) = spec
+        .load::<TestBackend>(&checkpoint, LoadMode::Strict, &device)
+        .unwrap();
+    let samples = avaloc::data::keyframe_samples(
+        &avaloc::data::unlabelled_people(&people),
+        &root,
+        avaloc::data::ClipSpec {
+            num_frames: 1,
+            stride: 1,
+        },
+    )
+    .unwrap();
+    let options = PoseOptions {
+        flip: true,
+        batch: 3,
+    };
+    let images = keyframe_images(samples.samples());
+    let library =
+        estimate_poses(&model, &spec, &people, &images, options, &device, |_| {}).unwrap();
+    for (csv, lib) in poses.iter().zip(&library) {
+        assert!((csv.score - lib.score).abs() < 1e-4);
+        for (a, b) in csv.keypoints.iter().zip(&lib.keypoints) {
+            assert!(
+                (a[0] - b[0]).abs() < 1e-4 && (a[1] - b[1]).abs() < 1e-4,
+                "{a:?} {b:?}"
+            );
+        }
+    }
+
+    // Bad input: a malformed box row names the file and line; a detector config is refused.
+    let bad = root.join("bad_boxes.csv");
+    let text = std::fs::read_to_string(&boxes).unwrap();
+    std::fs::write(&bad, format!("{}syn_val_000,0902,0.1,0.2\n", text)).unwrap();
+    let mut bad_args = args;
+    bad_args[6] = bad.to_str().unwrap();
+    let result = run(&bad_args);
+    let err = String::from_utf8_lossy(&result.stderr);
+    let line = text.lines().count() + 1;
+    assert!(
+        !result.status.success() && err.contains(&format!("bad_boxes.csv:{line}")),
+        "{err}"
+    );
+    let mut wrong = args;
+    wrong[2] = "configs/detector/faster_rcnn_tiny.toml";
+    let result = run(&wrong);
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert!(err.contains("not a pose configuration"), "{err}");
+    std::fs::remove_dir_all(root).unwrap();
+}
