@@ -109,15 +109,15 @@ class Trunk(ResNet):
     with BASE stem channels and stages of BASE, 2 BASE, 4 BASE, 8 BASE planes (avaloc's
     `base_channels`), one block each."""
 
-    def __init__(self, norm_layer=nn.BatchNorm2d):
-        super().__init__(TvBottleneck, [1, 1, 1, 1], norm_layer=norm_layer)
-        self.inplanes = BASE
-        self.conv1 = nn.Conv2d(3, BASE, 7, 2, 3, bias=False)
-        self.bn1 = norm_layer(BASE)
-        self.layer1 = self._make_layer(TvBottleneck, BASE, 1)
-        self.layer2 = self._make_layer(TvBottleneck, 2 * BASE, 1, stride=2)
-        self.layer3 = self._make_layer(TvBottleneck, 4 * BASE, 1, stride=2)
-        self.layer4 = self._make_layer(TvBottleneck, 8 * BASE, 1, stride=2)
+    def __init__(self, norm_layer=nn.BatchNorm2d, base=BASE, blocks=(1, 1, 1, 1)):
+        super().__init__(TvBottleneck, list(blocks), norm_layer=norm_layer)
+        self.inplanes = base
+        self.conv1 = nn.Conv2d(3, base, 7, 2, 3, bias=False)
+        self.bn1 = norm_layer(base)
+        self.layer1 = self._make_layer(TvBottleneck, base, blocks[0])
+        self.layer2 = self._make_layer(TvBottleneck, 2 * base, blocks[1], stride=2)
+        self.layer3 = self._make_layer(TvBottleneck, 4 * base, blocks[2], stride=2)
+        self.layer4 = self._make_layer(TvBottleneck, 8 * base, blocks[3], stride=2)
         del self.fc
 
     def forward(self, x):
@@ -130,12 +130,15 @@ class Trunk(ResNet):
 
 
 class PytorchCpn(nn.Module):
-    def __init__(self):
+    """The tiny fixture network by default; CPN50 at 256x192 is
+    `PytorchCpn(64, (3, 4, 6, 3), 256, 128, (64, 48))`."""
+
+    def __init__(self, base=BASE, blocks=(1, 1, 1, 1), c=CHANNELS, w=REFINE_WIDTH, out_hw=OUTPUT_HW):
         super().__init__()
-        self.resnet = Trunk()
-        channels = [8 * BASE * 4, 4 * BASE * 4, 2 * BASE * 4, BASE * 4]
-        self.global_net = GlobalNet(channels, OUTPUT_HW, KEYPOINTS, CHANNELS)
-        self.refine_net = RefineNet(CHANNELS, REFINE_WIDTH, OUTPUT_HW, KEYPOINTS)
+        self.resnet = Trunk(base=base, blocks=blocks)
+        channels = [8 * base * 4, 4 * base * 4, 2 * base * 4, base * 4]
+        self.global_net = GlobalNet(channels, out_hw, KEYPOINTS, c)
+        self.refine_net = RefineNet(c, w, out_hw, KEYPOINTS)
 
     def forward(self, x):
         global_fms, global_outs = self.global_net(self.resnet(x))
