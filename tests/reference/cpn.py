@@ -7,7 +7,7 @@ torchvision's ResNet trunk with seeded weights and random batch-norm statistics,
 of scikit-image's astronaut photo. Stores the input, GlobalNet's four heatmaps (coarsest
 first, as both number them) and RefineNet's output for each, the pytorch-cpn weights under
 its own names (with train.py's `module.` prefix) and the tf-cpn ones under avaloc's names (as
-model_zoo/tf_cpn_convert.py writes them).
+model_zoo/convert_tf_cpn.py writes them).
 
     .venv-ref/bin/python tests/reference/cpn.py
 """

@@ -68,7 +68,7 @@ impl PoseSpec {
     }
 
     /// The network with `checkpoint` loaded: pytorch-cpn's naming for that convention; for
-    /// tf-cpn, the names `model_zoo/tf_cpn_convert.py` writes, which are avaloc's own.
+    /// tf-cpn, the names `model_zoo/convert_tf_cpn.py` writes, which are avaloc's own.
     pub fn load<B: Backend>(
         &self,
         checkpoint: &Checkpoint,
