@@ -14,13 +14,17 @@ use criterion::{Criterion, criterion_group, criterion_main};
 
 fn cpn_forward(c: &mut Criterion) {
     let device = Default::default();
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/configs/pose/cpn_r50_256x192_pytorch.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/configs/pose/cpn_r50_256x192_pytorch.toml"
+    );
     let model = PoseFile::load(path)
         .unwrap()
         .network
         .model_config()
         .init::<Flex>(&device);
-    let crops = Tensor::<Flex, 4>::random([16, 3, 256, 192], Distribution::Normal(0.0, 0.3), &device);
+    let crops =
+        Tensor::<Flex, 4>::random([16, 3, 256, 192], Distribution::Normal(0.0, 0.3), &device);
     let mut group = c.benchmark_group("pose");
     group
         .sample_size(10)

@@ -140,7 +140,7 @@ mod tests {
         assert_eq!(read_keypoints(&path).unwrap(), vec![person(), person()]);
 
         let good = keypoint_row(&person());
-        let short = good.rsplitn(2, ',').nth(1).unwrap().to_string();
+        let short = good.rsplit_once(',').unwrap().0.to_string();
         let nan = good.replacen(",0.7500,", ",NaN,", 1);
         for (bad, expected) in [(short, "expected 59 columns"), (nan, "score is NaN")] {
             std::fs::write(&path, format!("{good}\n{bad}\n")).unwrap();

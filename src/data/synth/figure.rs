@@ -147,7 +147,7 @@ impl Skeleton {
         let [wx, wy] = self.arms[1][2];
         let r = self.radii[2];
         self.microphone
-            .then(|| [[wx, wy + r], [wx + self.facing * 0.3 * r, wy - 2.5 * r]])
+            .then_some([[wx, wy + r], [wx + self.facing * 0.3 * r, wy - 2.5 * r]])
     }
 }
 
