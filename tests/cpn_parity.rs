@@ -102,3 +102,101 @@ fn heatmaps_decode_as_tf_cpn_tests() {
         );
     }
 }
+
+/// tf-cpn's training targets (OpenCV's blur, each kernel on its level), losses (GlobalNet on
+/// visible keypoints / 4 levels / 2, RefineNet with the 8 hardest keypoints) and gradients
+/// against PyTorch autograd (tests/reference/cpn.py): targets ≤ 1e-3 (of 255), losses
+/// ≤ 1e-5 relative, gradients ≤ 1e-3 of their largest magnitude.
+#[test]
+fn training_losses_and_gradients_match_pytorch() {
+    use avaloc::models::pose::{CpnTargets, cpn_loss};
+    use common::TestAutodiff;
+    type A = TestAutodiff;
+
+    let fx = Fixture::open("cpn_tiny_train");
+    let checkpoint = Checkpoint::open(fixture_path("cpn_tiny_tf.safetensors")).unwrap();
+    let device = Default::default();
+    let (net, _): (Cpn<A>, _) = tiny_spec(CpnConvention::TfCpn)
+        .load(&checkpoint, LoadMode::Strict, &device)
+        .unwrap();
+    let joints = fx.floats("joints");
+    let crops: Vec<Vec<[f64; 3]>> = joints
+        .chunks(17 * 3)
+        .map(|c| {
+            c.chunks(3)
+                .map(|j| [j[0] as f64, j[1] as f64, j[2] as f64])
+                .collect()
+        })
+        .collect();
+    let targets = CpnTargets::<A>::new(
+        &crops,
+        [96, 64],
+        [15, 11, 7, 7],
+        CpnConvention::TfCpn,
+        &device,
+    );
+    let close = |got: Vec<f32>, key: &str, tol: f32| {
+        let expected = fx.floats(key);
+        let scale = expected.iter().fold(1.0f32, |m, v| m.max(v.abs()));
+        let err = max_abs_diff(&got, &expected);
+        assert!(
+            err <= tol * scale,
+            "{key}: max abs error {err:e} (scale {scale:e})"
+        );
+    };
+    for (i, t) in targets.global.iter().enumerate() {
+        close(values(t.clone()), &format!("target_{i}"), 1e-3 / 255.0);
+    }
+    close(
+        values(targets.refine.clone()),
+        "refine_target",
+        1e-3 / 255.0,
+    );
+
+    let out = net.forward(fx.tensor("input"));
+    let loss = cpn_loss(&out, &targets, CpnConvention::TfCpn);
+    close(values(loss.global.clone()), "global_loss", 1e-5);
+    close(values(loss.refine.clone()), "refine_loss", 1e-5);
+    close(values(loss.total.clone()), "total", 1e-5);
+
+    let grads = loss.total.backward();
+    let g = &net.global_net;
+    let r = &net.refine_net;
+    let checked = [
+        (
+            "trunk.conv1.weight",
+            values(net.trunk.conv1.weight.grad(&grads).unwrap()),
+        ),
+        (
+            "laterals.0.conv.weight",
+            values(g.laterals[0].conv.weight.grad(&grads).unwrap()),
+        ),
+        (
+            "merges.2.conv.bias",
+            values(
+                g.merges[2]
+                    .conv
+                    .bias
+                    .as_ref()
+                    .unwrap()
+                    .grad(&grads)
+                    .unwrap(),
+            ),
+        ),
+        (
+            "predict.3.heatmap.conv.weight",
+            values(g.predict[3].heatmap.conv.weight.grad(&grads).unwrap()),
+        ),
+        (
+            "cascade.0.0.conv2.weight",
+            values(r.cascade[0][0].conv2.weight.grad(&grads).unwrap()),
+        ),
+        (
+            "out.conv.weight",
+            values(r.out.conv.weight.grad(&grads).unwrap()),
+        ),
+    ];
+    for (name, grad) in checked {
+        close(grad, &format!("grad.{name}"), 1e-3);
+    }
+}

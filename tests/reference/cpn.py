@@ -7,11 +7,14 @@ torchvision's ResNet trunk with seeded weights and random batch-norm statistics,
 of scikit-image's astronaut photo. Stores the input, GlobalNet's four heatmaps (coarsest
 first, as both number them) and RefineNet's output for each, the pytorch-cpn weights under
 its own names (with train.py's `module.` prefix) and the tf-cpn ones under avaloc's names (as
-model_zoo/convert_tf_cpn.py writes them).
+model_zoo/convert_tf_cpn.py writes them). cpn_tiny_train: the tf-cpn network's training targets
+(tf-cpn's `joints_heatmap_gen` with OpenCV) for two crops, its losses (GlobalNet and RefineNet
+with online hard keypoint mining) and their gradients on six parameters by PyTorch autograd.
 
     .venv-ref/bin/python tests/reference/cpn.py
 """
 
+import json
 from pathlib import Path
 
 import torch
@@ -286,5 +289,83 @@ def main():
               f"|refine| max {refine.abs().max():.3f}")
 
 
+# ---- training targets and losses (tf-cpn's dataset.py::joints_heatmap_gen, network.py) ----
+
+def joints_heatmap_gen(joints, kernel):
+    """tf-cpn: a one at (int(y*h/H), int(x*w/W)), cv2.GaussianBlur(k, 0), peak scaled to 255;
+    joints with v = 0 or a negative coordinate give an empty map."""
+    import cv2
+    import numpy as np
+    h, w = OUTPUT_HW
+    maps = np.zeros((len(joints), h, w), np.float32)
+    for j, (x, y, v) in enumerate(joints):
+        if v <= 0 or x < 0 or y < 0:
+            continue
+        x, y = min(x, INPUT_HW[1] - 1), min(y, INPUT_HW[0] - 1)
+        maps[j, int(y * h / INPUT_HW[0]), int(x * w / INPUT_HW[1])] = 1
+        maps[j] = cv2.GaussianBlur(maps[j], (kernel, kernel), 0)
+        am = np.amax(maps[j])
+        if am > 1e-8:
+            maps[j] /= am / 255
+    return maps
+
+
+def tf_cpn_loss(global_outs, refine, targets, refine_target, valid):
+    """network.py: global MSE per level against visible-only targets / 4 levels / 2; refine
+    per-keypoint MSE over labelled keypoints, top 8 per crop, mean."""
+    visible = (valid > 1.1).float()[:, :, None, None]
+    global_loss = 0.0
+    for out, target in zip(global_outs, targets):
+        global_loss = global_loss + ((out - target * visible) ** 2).mean() / len(targets)
+    global_loss = global_loss / 2.0
+    per_kp = ((refine - refine_target) ** 2).mean(dim=(2, 3)) * (valid > 0.1).float()
+    topk = per_kp.topk(8, dim=1).values
+    refine_loss = (topk.sum(dim=1) / 8).mean()
+    return global_loss, refine_loss
+
+
+# Finest level first, as tf-cpn lists them; 9 is left out because OpenCV 5 tabulates it
+# where tf-cpn's OpenCV 3 computed it.
+KERNELS = (15, 11, 7, 7)
+CHECKED = ["trunk.conv1.weight", "laterals.0.conv.weight", "merges.2.conv.bias",
+           "predict.3.heatmap.conv.weight", "cascade.0.0.conv2.weight", "out.conv.weight"]
+
+
+def training_fixture():
+    import numpy as np
+    # The weights of cpn_tiny_tf (same seed, same draws).
+    g = torch.Generator().manual_seed(20261129)
+    randomise(PytorchCpn(), g)
+    model = TfCpn()
+    randomise(model, g)
+    x = photo()
+    x = torch.cat([x, x.flip(3)])
+    rng = np.random.default_rng(5)
+    joints = []
+    for _ in range(2):
+        kp = np.stack([rng.uniform(-4, INPUT_HW[1] + 4, 17), rng.uniform(-4, INPUT_HW[0] + 4, 17),
+                       rng.choice([0, 1, 2, 2, 2], 17)], axis=1)
+        kp[:, :2] = np.round(kp[:, :2], 2)
+        joints.append(kp)
+    valid = torch.tensor(np.stack([j[:, 2] for j in joints]), dtype=torch.float32)
+    # Levels coarsest first: tf-cpn gives the finest (C2) the first kernel.
+    targets = [torch.tensor(np.stack([joints_heatmap_gen(j, k) for j in joints])) for k in KERNELS[::-1]]
+    refine_target = torch.tensor(np.stack([joints_heatmap_gen(j, min(KERNELS)) for j in joints]))
+    outs, refine = model(x)
+    global_loss, refine_loss = tf_cpn_loss(outs, refine, targets, refine_target, valid)
+    total = global_loss + refine_loss
+    params = dict(model.named_parameters())
+    grads = torch.autograd.grad(total, [params[n] for n in CHECKED])
+    io = {"input": x, "joints": torch.tensor(np.stack(joints), dtype=torch.float32),
+          "refine_target": refine_target, "global_loss": global_loss.reshape(1),
+          "refine_loss": refine_loss.reshape(1), "total": total.reshape(1)}
+    io.update({f"target_{i}": t for i, t in enumerate(targets)})
+    io.update({f"grad.{n}": gr for n, gr in zip(CHECKED, grads)})
+    save_file({k: v.detach().contiguous() for k, v in io.items()}, OUT / "cpn_tiny_train.safetensors",
+              metadata={"kernels": json.dumps(KERNELS), "checked": json.dumps(CHECKED)})
+    print(f"wrote cpn_tiny_train: global {global_loss.item():.3f}, refine {refine_loss.item():.3f}")
+
+
 if __name__ == "__main__":
     main()
+    training_fixture()

@@ -5,6 +5,7 @@
 //! keypoint's score is the un-normalised heatmap at the rounded peak, / 255 + 0.5 (targets peak
 //! at 255); the person's score is the box score times the mean keypoint score.
 
+use super::gaussian::{blur, gaussian_kernel};
 use super::{COCO_FLIP_PAIRS, CropBox, HEATMAP_STRIDE};
 
 const BLUR_SIZE: usize = 21;
@@ -113,46 +114,6 @@ fn argmax(values: &[f32]) -> usize {
     best
 }
 
-/// OpenCV's `getGaussianKernel(size, 0)` for sizes above 7: σ = 0.3 ((size − 1) / 2 − 1) + 0.8.
-fn gaussian_kernel(size: usize) -> Vec<f32> {
-    let sigma = 0.3 * ((size as f64 - 1.0) * 0.5 - 1.0) + 0.8;
-    let centre = (size / 2) as f64;
-    let raw: Vec<f64> = (0..size)
-        .map(|i| (-(i as f64 - centre).powi(2) / (2.0 * sigma * sigma)).exp())
-        .collect();
-    let sum: f64 = raw.iter().sum();
-    raw.iter().map(|v| (v / sum) as f32).collect()
-}
-
-/// Separable blur with OpenCV's default border (reflect-101: `-i` reads `i`).
-fn blur(values: &[f32], [h, w]: [usize; 2], kernel: &[f32]) -> Vec<f32> {
-    let r = kernel.len() as i64 / 2;
-    let reflect = |i: i64, n: i64| -> usize {
-        let mut i = i;
-        while i < 0 || i >= n {
-            i = if i < 0 { -i } else { 2 * (n - 1) - i };
-        }
-        i as usize
-    };
-    let mut rows = vec![0.0f32; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            rows[y * w + x] = (-r..=r)
-                .map(|d| kernel[(d + r) as usize] * values[y * w + reflect(x as i64 + d, w as i64)])
-                .sum();
-        }
-    }
-    let mut out = vec![0.0f32; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            out[y * w + x] = (-r..=r)
-                .map(|d| kernel[(d + r) as usize] * rows[reflect(y as i64 + d, h as i64) * w + x])
-                .sum();
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,11 +185,7 @@ mod tests {
     }
 
     #[test]
-    fn opencv_s_21_tap_kernel() {
-        let k = gaussian_kernel(21);
-        assert!((k.iter().sum::<f32>() - 1.0).abs() < 1e-6);
-        // σ 3.5: the centre over its neighbour is exp(1 / 24.5).
-        assert!((k[10] / k[11] - (1.0f32 / 24.5).exp()).abs() < 1e-5);
+    fn rounding_is_python_s() {
         assert_eq!(round_half_even(2.5), 2);
         assert_eq!(round_half_even(3.5), 4);
         assert_eq!(round_half_even(3.25), 3);

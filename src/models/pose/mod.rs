@@ -8,7 +8,9 @@
 mod cpn;
 mod crop;
 mod decode;
+mod gaussian;
 mod global_net;
+mod loss;
 mod refine_net;
 mod spec;
 
@@ -16,6 +18,7 @@ pub use cpn::{ConvNorm, Cpn, CpnConfig, CpnConvention, CpnOutput, HEATMAP_STRIDE
 pub use crop::{CROP_BORDER_XY, CropBox, crop_person};
 pub use decode::{PersonPose, decode_heatmaps, merge_flipped};
 pub use global_net::{GlobalNet, PredictHead};
+pub use loss::{CpnLoss, CpnTargets, HARD_KEYPOINTS, cpn_loss, keypoint_heatmaps};
 pub use refine_net::RefineNet;
 pub use spec::PoseSpec;
 
