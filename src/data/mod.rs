@@ -4,6 +4,7 @@
 mod annotations;
 mod ava_csv;
 mod clip;
+mod coco;
 mod csv_file;
 mod dataset;
 mod dataset_files;
@@ -21,6 +22,10 @@ mod video;
 pub use annotations::{AnnotationStats, PersonAnnotation, group_annotations};
 pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv, write_ava_csv};
 pub use clip::{ClipPixels, ClipTransform, Normalization, TransformDraw, decode_frame, load_clip};
+pub use coco::{
+    CocoCategory, CocoImage, CocoKeypointResult, CocoKeypoints, CocoPerson, read_coco_results,
+    write_coco_results,
+};
 pub use dataset::{AvaKeyframes, BankWindows, ClipBatch, ClipBatcher, ClipSpec, KeyframeSample};
 pub use dataset_files::{DatasetFiles, default_labelmap};
 pub use error::DataError;

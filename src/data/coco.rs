@@ -1,0 +1,141 @@
+//! COCO keypoint files: the ground truth (`images`, `annotations` with `keypoints`,
+//! `num_keypoints`, `area`, `bbox`, `iscrowd`, `categories`) and results (a list of
+//! `{image_id, category_id, keypoints, score}`), as pycocotools reads them.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::DataError;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CocoImage {
+    pub id: i64,
+    #[serde(default)]
+    pub file_name: String,
+    #[serde(default)]
+    pub width: u32,
+    #[serde(default)]
+    pub height: u32,
+}
+
+/// One person of the ground truth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CocoPerson {
+    pub id: i64,
+    pub image_id: i64,
+    #[serde(default = "person_category")]
+    pub category_id: i64,
+    /// `x, y, v` per keypoint, in pixels; v: 0 not labelled, 1 labelled hidden, 2 visible.
+    pub keypoints: Vec<f64>,
+    pub num_keypoints: usize,
+    pub area: f64,
+    /// `[x, y, width, height]`.
+    pub bbox: [f64; 4],
+    #[serde(default)]
+    pub iscrowd: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CocoCategory {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keypoints: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skeleton: Vec<[usize; 2]>,
+}
+
+/// A COCO keypoint ground-truth file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CocoKeypoints {
+    pub images: Vec<CocoImage>,
+    pub annotations: Vec<CocoPerson>,
+    #[serde(default)]
+    pub categories: Vec<CocoCategory>,
+}
+
+/// One detected person (COCO's results format).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CocoKeypointResult {
+    pub image_id: i64,
+    #[serde(default = "person_category")]
+    pub category_id: i64,
+    pub keypoints: Vec<f64>,
+    pub score: f64,
+}
+
+fn person_category() -> i64 {
+    1
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, DataError> {
+    let text = DataError::read(path)?;
+    serde_json::from_str(&text)
+        .map_err(|e| DataError::line(path, e.line(), format!("not a COCO keypoint file: {e}")))
+}
+
+fn check_keypoints(path: &Path, what: String, keypoints: &[f64]) -> Result<(), DataError> {
+    if keypoints.is_empty() || keypoints.len() % 3 != 0 {
+        return Err(DataError::File {
+            path: path.to_path_buf(),
+            message: format!(
+                "{what}: {} keypoint numbers, not x, y, v triples",
+                keypoints.len()
+            ),
+        });
+    }
+    Ok(())
+}
+
+impl CocoKeypoints {
+    /// Reads a ground-truth file; keypoint lists that are not triples of one length, or an
+    /// annotation of an image the file does not list, are errors naming the annotation.
+    pub fn read(path: &Path) -> Result<Self, DataError> {
+        let file: Self = parse(path)?;
+        let images: std::collections::HashSet<i64> = file.images.iter().map(|i| i.id).collect();
+        for a in &file.annotations {
+            check_keypoints(path, format!("annotation {}", a.id), &a.keypoints)?;
+            if !images.contains(&a.image_id) {
+                return Err(DataError::File {
+                    path: path.to_path_buf(),
+                    message: format!(
+                        "annotation {} names image {}, which is not in `images`",
+                        a.id, a.image_id
+                    ),
+                });
+            }
+        }
+        Ok(file)
+    }
+
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_string(self).map_err(std::io::Error::other)?;
+        crate::io::write_atomic(path, text.as_bytes())
+    }
+}
+
+/// Reads a results file (a JSON list).
+pub fn read_coco_results(path: &Path) -> Result<Vec<CocoKeypointResult>, DataError> {
+    let results: Vec<CocoKeypointResult> = parse(path)?;
+    for (i, r) in results.iter().enumerate() {
+        check_keypoints(
+            path,
+            format!("result {i} (image {})", r.image_id),
+            &r.keypoints,
+        )?;
+        if !r.score.is_finite() {
+            return Err(DataError::File {
+                path: path.to_path_buf(),
+                message: format!("result {i}: score {} is not finite", r.score),
+            });
+        }
+    }
+    Ok(results)
+}
+
+pub fn write_coco_results(path: &Path, results: &[CocoKeypointResult]) -> std::io::Result<()> {
+    let text = serde_json::to_string(results).map_err(std::io::Error::other)?;
+    crate::io::write_atomic(path, text.as_bytes())
+}
