@@ -25,7 +25,8 @@ pub(crate) fn gaussian_kernel(size: usize) -> Vec<f32> {
 /// Separable blur of an `[h, w]` map with OpenCV's default border (reflect-101: `-i` reads
 /// `i`, `n - 1 + i` reads `n - 1 - i`).
 pub(crate) fn blur(values: &[f32], [h, w]: [usize; 2], kernel: &[f32]) -> Vec<f32> {
-    let r = kernel.len() as i64 / 2;
+    let r = kernel.len() / 2;
+    // Each axis padded by reflection once, then a plain convolution over the padded line.
     let reflect = |i: i64, n: i64| -> usize {
         if n == 1 {
             return 0;
@@ -36,19 +37,38 @@ pub(crate) fn blur(values: &[f32], [h, w]: [usize; 2], kernel: &[f32]) -> Vec<f3
         }
         i as usize
     };
+    let padded_index = |n: usize| -> Vec<usize> {
+        (0..n + 2 * r)
+            .map(|p| reflect(p as i64 - r as i64, n as i64))
+            .collect()
+    };
+    let (xs, ys) = (padded_index(w), padded_index(h));
     let mut rows = vec![0.0f32; h * w];
+    let mut line = vec![0.0f32; w + 2 * r];
     for y in 0..h {
-        for x in 0..w {
-            rows[y * w + x] = (-r..=r)
-                .map(|d| kernel[(d + r) as usize] * values[y * w + reflect(x as i64 + d, w as i64)])
+        let src = &values[y * w..(y + 1) * w];
+        for (l, &x) in line.iter_mut().zip(&xs) {
+            *l = src[x];
+        }
+        for (x, out) in rows[y * w..(y + 1) * w].iter_mut().enumerate() {
+            *out = line[x..x + kernel.len()]
+                .iter()
+                .zip(kernel)
+                .map(|(v, k)| v * k)
                 .sum();
         }
     }
     let mut out = vec![0.0f32; h * w];
-    for y in 0..h {
-        for x in 0..w {
-            out[y * w + x] = (-r..=r)
-                .map(|d| kernel[(d + r) as usize] * rows[reflect(y as i64 + d, h as i64) * w + x])
+    let mut column = vec![0.0f32; h + 2 * r];
+    for x in 0..w {
+        for (c, &y) in column.iter_mut().zip(&ys) {
+            *c = rows[y * w + x];
+        }
+        for y in 0..h {
+            out[y * w + x] = column[y..y + kernel.len()]
+                .iter()
+                .zip(kernel)
+                .map(|(v, k)| v * k)
                 .sum();
         }
     }
