@@ -139,3 +139,95 @@ pub fn write_coco_results(path: &Path, results: &[CocoKeypointResult]) -> std::i
     let text = serde_json::to_string(results).map_err(std::io::Error::other)?;
     crate::io::write_atomic(path, text.as_bytes())
 }
+
+/// COCO's person category with its 17 keypoints and skeleton (1-based, as COCO's file).
+pub fn coco_person_category() -> CocoCategory {
+    CocoCategory {
+        id: 1,
+        name: "person".into(),
+        keypoints: crate::models::pose::COCO_KEYPOINTS
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        skeleton: vec![
+            [16, 14],
+            [14, 12],
+            [17, 15],
+            [15, 13],
+            [12, 13],
+            [6, 12],
+            [7, 13],
+            [6, 7],
+            [6, 8],
+            [7, 9],
+            [8, 10],
+            [9, 11],
+            [2, 3],
+            [1, 2],
+            [1, 3],
+            [2, 4],
+            [3, 5],
+            [4, 6],
+            [5, 7],
+        ],
+    }
+}
+
+/// A COCO keypoint ground truth from keypoint-CSV people whose `s` is COCO's visibility:
+/// one image per keyframe (`file_name` from `frame_name`, ids from 1 in key order), one
+/// annotation per person with its box in pixels and, as area, the box's.
+pub fn coco_from_keypoints(
+    people: &[super::PersonKeypoints],
+    frame_name: impl Fn(&super::KeyframeKey) -> String,
+    [width, height]: [u32; 2],
+) -> CocoKeypoints {
+    let (w, h) = (width as f64, height as f64);
+    let mut ids: std::collections::BTreeMap<&super::KeyframeKey, i64> = Default::default();
+    for p in people {
+        let next = ids.len() as i64 + 1;
+        ids.entry(&p.key).or_insert(next);
+    }
+    let images = ids
+        .iter()
+        .map(|(key, &id)| CocoImage {
+            id,
+            file_name: frame_name(key),
+            width,
+            height,
+        })
+        .collect();
+    let annotations = people
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let [x1, y1, x2, y2] = p.box_xyxy_norm;
+            let bbox = [x1 * w, y1 * h, (x2 - x1) * w, (y2 - y1) * h];
+            let keypoints = p
+                .keypoints
+                .iter()
+                .flat_map(|&[x, y, v]| {
+                    if v > 0.0 {
+                        [x * w, y * h, v]
+                    } else {
+                        [0.0, 0.0, 0.0]
+                    }
+                })
+                .collect();
+            CocoPerson {
+                id: i as i64 + 1,
+                image_id: ids[&p.key],
+                category_id: 1,
+                keypoints,
+                num_keypoints: p.keypoints.iter().filter(|k| k[2] > 0.0).count(),
+                area: bbox[2] * bbox[3],
+                bbox,
+                iscrowd: 0,
+            }
+        })
+        .collect();
+    CocoKeypoints {
+        images,
+        annotations,
+        categories: vec![coco_person_category()],
+    }
+}

@@ -18,7 +18,8 @@
 //! (`frames/<vid>/<vid>_%06d.jpg`, the video starting at second 900 as AVA's do), annotation
 //! CSVs, excluded timestamps, the label map, detector-like person boxes with scores, COCO-17
 //! keypoints per person and keyframe (`synth_keypoints_<split>.csv`, the format of
-//! [`crate::data::read_keypoints`]), and PySlowFast frame lists.
+//! [`crate::data::read_keypoints`], and as COCO keypoint ground truth,
+//! `person_keypoints_<split>.json`), and PySlowFast frame lists.
 
 mod actions;
 mod figure;
@@ -147,10 +148,9 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
             &annotations.join(format!("ava_detection_{split}_boxes_and_labels.csv")),
             det.as_bytes(),
         )?;
-        crate::io::write_atomic(
-            &annotations.join(format!("synth_keypoints_{split}.csv")),
-            kp.as_bytes(),
-        )?;
+        let keypoints_csv = annotations.join(format!("synth_keypoints_{split}.csv"));
+        crate::io::write_atomic(&keypoints_csv, kp.as_bytes())?;
+        write_coco_keypoints(root, config, &keypoints_csv, split)?;
         crate::io::write_atomic(
             &root.join("frame_lists").join(format!("{split}.csv")),
             list.as_bytes(),
@@ -379,6 +379,29 @@ impl Background {
             Rgb(c.map(|v| v.clamp(0.0, 255.0) as u8))
         })
     }
+}
+
+/// The keypoints of `split` as COCO keypoint ground truth,
+/// `annotations/person_keypoints_<split>.json`, each image a keyframe's frame under `root`.
+fn write_coco_keypoints(
+    root: &Path,
+    config: &SynthConfig,
+    keypoints_csv: &Path,
+    split: &str,
+) -> std::io::Result<()> {
+    let people = super::read_keypoints(keypoints_csv).map_err(std::io::Error::other)?;
+    let frame_name = |key: &KeyframeKey| {
+        let index = super::keyframe_frame_index(key.timestamp_s, AVA_VIDEO_START_S, AVA_FPS);
+        let path =
+            super::FrameLayout::PySlowFast.frame_path(Path::new(""), &key.video_id, index as usize);
+        path.to_string_lossy().into_owned()
+    };
+    let size = [config.width, config.height];
+    super::coco_from_keypoints(&people, frame_name, size).write(
+        &root
+            .join("annotations")
+            .join(format!("person_keypoints_{split}.json")),
+    )
 }
 
 /// Gives two segments (one where only one qualifies) the scene's cue, drawn alike in a plain

@@ -2,16 +2,22 @@
 //! test-time smoothing: the kernel OpenCV 3/4 derive from the size, and the separable
 //! filter with OpenCV's default border (reflect-101).
 
-/// OpenCV's fixed 7-tap table (`getGaussianKernel` uses it for size 7 and σ ≤ 0).
+/// OpenCV's fixed tables (`getGaussianKernel` uses them for sizes 1–7 and σ ≤ 0).
 const TABLE_7: [f32; 7] = [
     0.03125, 0.109375, 0.21875, 0.28125, 0.21875, 0.109375, 0.03125,
 ];
+const TABLE_5: [f32; 5] = [0.0625, 0.25, 0.375, 0.25, 0.0625];
+const TABLE_3: [f32; 3] = [0.25, 0.5, 0.25];
 
-/// `getGaussianKernel(size, 0)`: the fixed table for 7; otherwise σ = 0.3 ((size − 1) / 2 − 1)
-/// + 0.8, normalised. (OpenCV 5 also tabulates size 9; tf-cpn ran OpenCV 3.)
+/// `getGaussianKernel(size, 0)`: the fixed tables up to 7; otherwise σ = 0.3 ((size − 1) / 2
+/// − 1) + 0.8, normalised. (OpenCV 5 also tabulates size 9; tf-cpn ran OpenCV 3.)
 pub(crate) fn gaussian_kernel(size: usize) -> Vec<f32> {
-    if size == 7 {
-        return TABLE_7.to_vec();
+    match size {
+        1 => return vec![1.0],
+        3 => return TABLE_3.to_vec(),
+        5 => return TABLE_5.to_vec(),
+        7 => return TABLE_7.to_vec(),
+        _ => {}
     }
     let sigma = 0.3 * ((size as f64 - 1.0) * 0.5 - 1.0) + 0.8;
     let centre = (size / 2) as f64;
