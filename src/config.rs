@@ -256,6 +256,11 @@ impl PoseFile {
             _ => Err(file.wrong_kind("a pose", "cpn")),
         }
     }
+
+    /// The `[train]` table (`avaloc train pose` needs it).
+    pub fn train_settings(&self) -> Result<TrainSettings, ConfigError> {
+        train_table(&self.path, &self.train, "training")
+    }
 }
 
 #[cfg(all(test, feature = "flex"))]

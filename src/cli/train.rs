@@ -7,8 +7,8 @@ use clap::{Args, Subcommand};
 
 use super::dataset::DatasetArgs;
 use crate::backend::{self, BackendChoice};
-use crate::config::{ActionFile, DetectorFile};
-use crate::train::{ActionRun, DetectedBoxes, DetectorRun, RunInputs};
+use crate::config::{ActionFile, DetectorFile, PoseFile};
+use crate::train::{ActionRun, DetectedBoxes, DetectorRun, PoseData, PoseRun, RunInputs};
 
 #[derive(Debug, Subcommand)]
 pub enum TrainCommand {
@@ -16,6 +16,37 @@ pub enum TrainCommand {
     Detector(DetectorArgs),
     /// The action model (kind = "slowfast") on an AVA-format dataset's annotations.
     Action(ActionArgs),
+    /// The pose network (kind = "cpn") on COCO keypoint ground truth.
+    Pose(PoseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct PoseArgs {
+    /// Configuration with [network] (kind = "cpn") and [train] tables.
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Dataset root: images are its COCO files' `file_name`s under it.
+    #[arg(long, default_value = "data/synth")]
+    pub data: PathBuf,
+    /// Training keypoints, COCO JSON (default: DATA/annotations/person_keypoints_train.json,
+    /// as `avaloc synth` writes it).
+    #[arg(long)]
+    pub train_json: Option<PathBuf>,
+    /// Validation keypoints (default: DATA/annotations/person_keypoints_val.json).
+    #[arg(long)]
+    pub val_json: Option<PathBuf>,
+    /// Run folder: checkpoints/, metrics.csv, curves.png, model_final.safetensors.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Start from these weights instead of random ones.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Override the config's train.epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -90,6 +121,17 @@ pub fn run(command: TrainCommand, backend_choice: BackendChoice) -> Result<()> {
                 ActionFile::load(&args.config)?,
                 args.dataset.files(),
                 inputs,
+                args.weights.as_deref(),
+                args.out,
+                args.resume,
+                args.epochs,
+            )?;
+            backend::run_train(backend_choice, run)
+        }
+        TrainCommand::Pose(args) => {
+            let run = PoseRun::new(
+                PoseFile::load(&args.config)?,
+                PoseData::new(args.data, args.train_json, args.val_json),
                 args.weights.as_deref(),
                 args.out,
                 args.resume,

@@ -13,4 +13,4 @@ pub use actions::{
 };
 pub use keyframes::{draw_keyframes, draw_poses};
 pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};
-pub use poses::{PoseEstimation, PoseOptions, estimate_poses};
+pub use poses::{PoseEstimation, PoseOptions, estimate_poses, poses_in_image};

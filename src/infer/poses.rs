@@ -9,7 +9,11 @@ use burn::tensor::{Tensor, TensorData, backend::Backend};
 
 use crate::backend::Job;
 use crate::data::{DataError, KeyframeKey, PersonBox, PersonKeypoints, decode_frame};
-use crate::models::pose::{Cpn, CropBox, PoseSpec, crop_person, decode_heatmaps, merge_flipped};
+use image::RgbImage;
+
+use crate::models::pose::{
+    Cpn, CropBox, PersonPose, PoseSpec, crop_person, decode_heatmaps, merge_flipped,
+};
 use crate::progress::Progress;
 use crate::weights::{Checkpoint, LoadMode};
 
@@ -20,6 +24,59 @@ pub struct PoseOptions {
     pub flip: bool,
     /// Crops per forward pass (a flipped crop counts too).
     pub batch: usize,
+}
+
+/// The poses of the people in `image` whose boxes (`[x1, y1, x2, y2]` in pixels) and scores
+/// are `boxes`, in their order, `options.batch` crops per forward pass.
+pub fn poses_in_image<B: Backend>(
+    model: &Cpn<B>,
+    spec: &PoseSpec,
+    image: &RgbImage,
+    boxes: &[([f64; 4], f32)],
+    options: PoseOptions,
+    device: &B::Device,
+) -> Vec<PersonPose> {
+    let input_hw = spec.model_config().input_hw;
+    let output_hw = spec.output_size();
+    let mean = spec.pixel_mean();
+    let per_box = if options.flip { 2 } else { 1 };
+    let mut poses = Vec::with_capacity(boxes.len());
+    for chunk in boxes.chunks((options.batch / per_box).max(1)) {
+        let crops: Vec<CropBox> = chunk
+            .iter()
+            .map(|(b, _)| CropBox::around(*b, input_hw))
+            .collect();
+        let mut pixels = Vec::new();
+        for crop in &crops {
+            let plain = crop_person(image, crop, input_hw, mean);
+            let flipped = options.flip.then(|| mirrored(&plain, input_hw));
+            pixels.extend(plain);
+            pixels.extend(flipped.into_iter().flatten());
+        }
+        let n = crops.len() * per_box;
+        let input = Tensor::<B, 4>::from_data(
+            TensorData::new(pixels, [n, 3, input_hw[0], input_hw[1]]),
+            device,
+        );
+        let values: Vec<f32> = model
+            .forward(input)
+            .refine
+            .into_data()
+            .convert::<f32>()
+            .to_vec()
+            .expect("f32 heatmaps");
+        let plane = values.len() / n;
+        for (j, ((_, score), crop)) in chunk.iter().zip(&crops).enumerate() {
+            // The crop's heatmaps, then its mirror image's.
+            let at = |k: usize| &values[(j * per_box + k) * plane..][..plane];
+            let mut heatmap = at(0).to_vec();
+            if options.flip {
+                merge_flipped(&mut heatmap, at(1), output_hw);
+            }
+            poses.push(decode_heatmaps(&heatmap, output_hw, crop, input_hw, *score));
+        }
+    }
+    poses
 }
 
 /// The keypoints of every box in `people` on its keyframe's image in `images`, in the order
@@ -34,16 +91,12 @@ pub fn estimate_poses<B: Backend>(
     device: &B::Device,
     mut progress: impl FnMut(usize),
 ) -> Result<Vec<PersonKeypoints>, DataError> {
-    let input_hw = spec.model_config().input_hw;
-    let output_hw = spec.output_size();
-    let mean = spec.pixel_mean();
-    let per_box = if options.flip { 2 } else { 1 };
-    let boxes_per_pass = (options.batch / per_box).max(1);
     let mut by_key: BTreeMap<&KeyframeKey, Vec<usize>> = BTreeMap::new();
     for (i, p) in people.iter().enumerate() {
         by_key.entry(&p.key).or_default().push(i);
     }
     let mut results: Vec<Option<PersonKeypoints>> = vec![None; people.len()];
+    let mut done = 0;
     for (key, indices) in by_key {
         let path = images.get(key).ok_or_else(|| DataError::File {
             path: PathBuf::from(&key.video_id),
@@ -51,59 +104,34 @@ pub fn estimate_poses<B: Backend>(
         })?;
         let image = decode_frame(path)?;
         let (w, h) = (image.width() as f64, image.height() as f64);
-        for chunk in indices.chunks(boxes_per_pass) {
-            let crops: Vec<CropBox> = chunk
-                .iter()
-                .map(|&i| {
-                    let b = people[i].box_xyxy_norm;
-                    CropBox::around([b[0] * w, b[1] * h, b[2] * w, b[3] * h], input_hw)
-                })
-                .collect();
-            let mut pixels = Vec::new();
-            for crop in &crops {
-                let plain = crop_person(&image, crop, input_hw, mean);
-                let flipped = options.flip.then(|| mirrored(&plain, input_hw));
-                pixels.extend(plain);
-                pixels.extend(flipped.into_iter().flatten());
-            }
-            let n = crops.len() * per_box;
-            let input = Tensor::<B, 4>::from_data(
-                TensorData::new(pixels, [n, 3, input_hw[0], input_hw[1]]),
-                device,
-            );
-            let heatmaps = model.forward(input).refine;
-            let values: Vec<f32> = heatmaps
-                .into_data()
-                .convert::<f32>()
-                .to_vec()
-                .expect("f32 heatmaps");
-            let plane = values.len() / n;
-            for (j, (&i, crop)) in chunk.iter().zip(&crops).enumerate() {
-                // The crop's heatmaps, then its mirror image's.
-                let at = |k: usize| &values[(j * per_box + k) * plane..][..plane];
-                let mut heatmap = at(0).to_vec();
-                if options.flip {
-                    merge_flipped(&mut heatmap, at(1), output_hw);
-                }
-                let person = &people[i];
-                let pose =
-                    decode_heatmaps(&heatmap, output_hw, crop, input_hw, person.score as f32);
-                let keypoints = pose
+        let boxes: Vec<([f64; 4], f32)> = indices
+            .iter()
+            .map(|&i| {
+                let b = people[i].box_xyxy_norm;
+                (
+                    [b[0] * w, b[1] * h, b[2] * w, b[3] * h],
+                    people[i].score as f32,
+                )
+            })
+            .collect();
+        let poses = poses_in_image(model, spec, &image, &boxes, options, device);
+        for (&i, pose) in indices.iter().zip(poses) {
+            let person = &people[i];
+            results[i] = Some(PersonKeypoints {
+                key: person.key.clone(),
+                box_xyxy_norm: person.box_xyxy_norm,
+                person_id: -1,
+                score: pose.score as f64,
+                keypoints: pose
                     .keypoints_px
                     .iter()
                     .zip(&pose.scores)
                     .map(|(&[x, y], &s)| [x / w, y / h, s as f64])
-                    .collect();
-                results[i] = Some(PersonKeypoints {
-                    key: person.key.clone(),
-                    box_xyxy_norm: person.box_xyxy_norm,
-                    person_id: -1,
-                    score: pose.score as f64,
-                    keypoints,
-                });
-            }
-            progress(results.iter().filter(|r| r.is_some()).count());
+                    .collect(),
+            });
         }
+        done += indices.len();
+        progress(done);
     }
     Ok(results.into_iter().flatten().collect())
 }

@@ -12,7 +12,7 @@ pub enum NormKind {
     FrozenBn,
     /// `GroupNorm(groups, C)` with a trainable affine: per-sample statistics, the same in
     /// training and inference, for training from scratch with small batches (as detectron2's
-    /// scratch baselines). Groups are `min(32, C / 2)`.
+    /// scratch baselines). Groups are `min(32, C / 2)`, or the most below that divide `C`.
     GroupNorm,
     /// PyTorch's `BatchNorm`, as PySlowFast fine-tunes AVA models: while training (on an
     /// autodiff backend) each channel is normalised by the batch's statistics and the running
@@ -80,7 +80,11 @@ impl<B: Backend> Norm<B> {
             NormKind::GroupNorm => {
                 let dims = x.dims();
                 let n = dims[0];
-                let groups = (c / 2).clamp(1, 32);
+                // The most groups up to min(32, C / 2) that divide C (17 heatmaps: one).
+                let groups = (1..=(c / 2).clamp(1, 32))
+                    .rev()
+                    .find(|g| c % g == 0)
+                    .unwrap_or(1);
                 let per_group = dims[1..].iter().product::<usize>() / groups;
                 let grouped = x.reshape([n, groups, per_group]);
                 let centred = grouped.clone() - grouped.mean_dim(2);

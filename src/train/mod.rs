@@ -9,6 +9,8 @@ mod detector;
 mod detector_run;
 mod fit;
 mod history;
+mod pose;
+mod pose_run;
 mod schedule;
 mod settings;
 
@@ -18,5 +20,7 @@ pub use detector::{DetectionBatch, DetectionBatcher, DetectorTraining, person_ap
 pub use detector_run::DetectorRun;
 pub use fit::{Checkpointing, RunFolder, StepLosses, fit, fit_run};
 pub use history::{EpochRecord, History};
+pub use pose::{PoseBatch, PoseBatcher, PoseSample, PoseTraining, keypoint_ap, pose_samples};
+pub use pose_run::{PoseData, PoseRun};
 pub use schedule::WarmupMultiStep;
-pub use settings::{ActionSampling, DetectorSampling, OptimizerKind, TrainSettings};
+pub use settings::{ActionSampling, DetectorSampling, OptimizerKind, PoseSampling, TrainSettings};

@@ -58,6 +58,54 @@ pub struct TrainSettings {
     /// Action model only (`[train.action]`): the clip transform and the detected boxes added.
     #[serde(default)]
     pub action: ActionSampling,
+    /// Pose network only (`[train.pose]`): targets and augmentation.
+    #[serde(default)]
+    pub pose: PoseSampling,
+}
+
+/// CPN's targets and tf-cpn's augmentation: each person's crop enlarged by `crop_scale`, then
+/// one of four draws as tf-cpn makes four samples of each person — a zoom (always), with a
+/// flip (one in four) or a rotation (two in four).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoseSampling {
+    /// GlobalNet's Gaussian kernel sizes, finest level first; RefineNet takes the smallest
+    /// (tf-cpn at 256×192: [15, 11, 9, 7]; at 384×288: [23, 17, 13, 9]).
+    #[serde(default = "pose_kernels")]
+    pub kernels: [usize; 4],
+    /// The training crop over the test crop (tf-cpn: 1.25).
+    #[serde(default = "crop_scale")]
+    pub crop_scale: f64,
+    /// tf-cpn's zoom draw: the crop shrinks to `crop_scale / U(scale)` where that is below 1.
+    #[serde(default = "pose_scale")]
+    pub scale: [f64; 2],
+    /// Largest rotation either way, in degrees (tf-cpn: 45).
+    #[serde(default = "rotation")]
+    pub rotation: f64,
+}
+
+impl Default for PoseSampling {
+    fn default() -> Self {
+        Self {
+            kernels: pose_kernels(),
+            crop_scale: crop_scale(),
+            scale: pose_scale(),
+            rotation: rotation(),
+        }
+    }
+}
+
+fn pose_kernels() -> [usize; 4] {
+    [15, 11, 9, 7]
+}
+fn crop_scale() -> f64 {
+    1.25
+}
+fn pose_scale() -> [f64; 2] {
+    [0.7, 1.35]
+}
+fn rotation() -> f64 {
+    45.0
 }
 
 /// The seed system's training augmentation — short side drawn from `short_side`, a random
@@ -176,6 +224,13 @@ impl TrainSettings {
                 "train.action: short_side {:?} must be an ascending positive range and crop \
                  {} positive",
                 a.short_side, a.crop
+            ));
+        }
+        let p = &self.pose;
+        if p.kernels.iter().any(|k| k % 2 == 0) || p.crop_scale <= 0.0 || p.scale[0] <= 0.0 {
+            return Err(format!(
+                "train.pose: kernels {:?} must be odd, crop_scale and scale positive",
+                p.kernels
             ));
         }
         if self.steps.windows(2).any(|w| w[0] >= w[1]) {
