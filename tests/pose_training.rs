@@ -1,0 +1,125 @@
+//! Training CPN end to end on a tiny synthetic set through `avaloc train pose`: the synthetic
+//! COCO keypoint files, per-epoch checkpoints, metrics with the keypoint AP, resume, the
+//! exported weights running in `avaloc poses`, and a missing ground-truth file named.
+
+mod common;
+
+use std::process::Output;
+
+use avaloc::data::synth::{SynthConfig, generate};
+use avaloc::train::History;
+use common::avaloc;
+
+const CONFIG: &str = r#"
+[network]
+kind = "cpn"
+input_size = [64, 32]
+channels = 8
+refine_width = 4
+
+[network.backbone]
+blocks = [1, 1, 1, 1]
+base_channels = 4
+norm = "batch_norm"
+
+[train]
+epochs = 1
+batch_size = 4
+optimizer = "adamw"
+lr = 1e-3
+workers = 1
+
+[train.pose]
+kernels = [5, 3, 3, 3]
+"#;
+
+fn log(o: &Output) -> String {
+    format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn trains_resumes_and_runs() {
+    let root = std::env::temp_dir().join(format!("avaloc-train-pose-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let config = root.join("cpn.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let data = root.join("data");
+    let synth = SynthConfig {
+        train_videos: 1,
+        val_videos: 1,
+        seconds: 5,
+        width: 96,
+        height: 72,
+        seed: 3,
+    };
+    generate(&data, &synth).unwrap();
+    let run = root.join("run");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "pose",
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        avaloc(&args)
+    };
+    let first = train(&[]);
+    assert!(first.status.success(), "{}", log(&first));
+    assert!(
+        run.join("checkpoints/epoch_001/weights.safetensors")
+            .is_file()
+    );
+    let resumed = train(&["--resume", "--epochs", "2"]);
+    assert!(resumed.status.success(), "{}", log(&resumed));
+    let history = History::read(&run.join("metrics.csv")).unwrap();
+    let epochs: Vec<usize> = history.records.iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs, vec![1, 2]);
+    let names: Vec<&str> = history.records[1]
+        .train
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect();
+    assert_eq!(names, ["loss", "global", "refine"]);
+    let (metric, ap) = &history.records[1].valid[0];
+    assert_eq!(metric, "keypoint_ap");
+    assert!((0.0..=1.0).contains(ap), "{ap}");
+
+    // The exported weights estimate poses.
+    let out = root.join("keypoints.csv");
+    let boxes = data.join("annotations/ava_detection_val_boxes_and_labels.csv");
+    let poses = avaloc(&[
+        "poses",
+        "--config",
+        config.to_str().unwrap(),
+        "--weights",
+        run.join("model_final.safetensors").to_str().unwrap(),
+        "--boxes",
+        boxes.to_str().unwrap(),
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(poses.status.success(), "{}", log(&poses));
+    assert!(!avaloc::data::read_keypoints(&out).unwrap().is_empty());
+
+    // A missing validation file is named.
+    let missing = root.join("nowhere.json");
+    let bad = train(&["--val-json", missing.to_str().unwrap()]);
+    assert!(
+        !bad.status.success() && log(&bad).contains("nowhere.json"),
+        "{}",
+        log(&bad)
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
