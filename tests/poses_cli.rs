@@ -118,6 +118,28 @@ fn poses_of_every_box_as_the_library_gives_them() {
         }
     }
 
+    // COCO results with the synthetic ground truth's image ids evaluate against it.
+    let coco = root.join("poses.json");
+    let truth = root.join("annotations/person_keypoints_val.json");
+    let mut coco_args = args.to_vec();
+    coco_args.extend([
+        "--coco-json",
+        coco.to_str().unwrap(),
+        "--coco-images",
+        truth.to_str().unwrap(),
+    ]);
+    let result = run(&coco_args);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    let results = avaloc::data::read_coco_results(&coco).unwrap();
+    assert_eq!(results.len(), poses.len());
+    let truth = avaloc::data::CocoKeypoints::read(&truth).unwrap();
+    let stats = avaloc::eval::evaluate_keypoints(&truth, &results).unwrap();
+    assert!((0.0..=1.0).contains(&stats.ap()), "{stats:?}");
+
     // Bad input: a malformed box row names the file and line; a detector config is refused.
     let bad = root.join("bad_boxes.csv");
     let text = std::fs::read_to_string(&boxes).unwrap();

@@ -3,6 +3,7 @@
 //! (`video_id, timestamp, x1, y1, x2, y2, person_id, score, (x, y, s) × 17`, normalised), with
 //! skeletons drawn on the keyframes on request.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -11,8 +12,9 @@ use clap::Args;
 use crate::backend::{self, BackendChoice};
 use crate::config::PoseFile;
 use crate::data::{
-    AVA_VIDEO_START_S, AvaKeyframes, ClipSpec, VideoFrames, keyframe_samples, read_person_boxes,
-    unlabelled_people, write_keypoints,
+    AVA_VIDEO_START_S, AvaKeyframes, ClipSpec, CocoKeypointResult, CocoKeypoints, KeyframeKey,
+    PersonKeypoints, VideoFrames, keyframe_samples, read_person_boxes, unlabelled_people,
+    write_coco_results, write_keypoints,
 };
 use crate::infer::{PoseEstimation, PoseOptions, draw_poses, keyframe_images};
 use crate::weights::Checkpoint;
@@ -55,9 +57,70 @@ pub struct PosesArgs {
     /// Keypoints drawn in --pictures score at least this (CPN's scores are about 0.5–1.5).
     #[arg(long, default_value_t = 0.7)]
     pub picture_threshold: f64,
+    /// Also write the poses as COCO keypoint results (`image_id, category_id, keypoints,
+    /// score`, pixels), for `avaloc eval keypoints`.
+    #[arg(long)]
+    pub coco_json: Option<PathBuf>,
+    /// With --coco-json: take image ids from this COCO file's images, matched by file name
+    /// (relative to --data; keyframes it lacks are left out); without it the keyframes are
+    /// numbered from 1 in (video, timestamp) order, as `avaloc synth` numbers its images.
+    #[arg(long, requires = "coco_json")]
+    pub coco_images: Option<PathBuf>,
     /// The keypoint CSV to write.
     #[arg(long)]
     pub out: PathBuf,
+}
+
+/// The poses as COCO results: image ids from `--coco-images` by file name, or numbered.
+fn coco_results(
+    args: &PosesArgs,
+    poses: &[PersonKeypoints],
+    images: &BTreeMap<KeyframeKey, PathBuf>,
+) -> Result<Vec<CocoKeypointResult>> {
+    let ids: BTreeMap<&KeyframeKey, i64> = match &args.coco_images {
+        None => images.keys().zip(1..).collect(),
+        Some(file) => {
+            let coco = CocoKeypoints::read(file)?;
+            let by_name: BTreeMap<PathBuf, i64> = coco
+                .images
+                .iter()
+                .map(|i| (args.data.join(&i.file_name), i.id))
+                .collect();
+            let ids: BTreeMap<&KeyframeKey, i64> = images
+                .iter()
+                .filter_map(|(key, path)| by_name.get(path).map(|&id| (key, id)))
+                .collect();
+            if ids.len() < images.len() {
+                println!(
+                    "{}: {} of {} keyframes are not among its images; their poses are left \
+                     out of the COCO results",
+                    file.display(),
+                    images.len() - ids.len(),
+                    images.len()
+                );
+            }
+            ids
+        }
+    };
+    let mut results = Vec::new();
+    for pose in poses {
+        let (Some(&image_id), Some(path)) = (ids.get(&pose.key), images.get(&pose.key)) else {
+            continue;
+        };
+        let (w, h) = image::image_dimensions(path)
+            .with_context(|| format!("reading the size of {}", path.display()))?;
+        results.push(CocoKeypointResult {
+            image_id,
+            category_id: 1,
+            keypoints: pose
+                .keypoints
+                .iter()
+                .flat_map(|&[x, y, _]| [x * w as f64, y * h as f64, 1.0])
+                .collect(),
+            score: pose.score,
+        });
+    }
+    Ok(results)
 }
 
 pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
@@ -102,6 +165,16 @@ pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
         poses.len(),
         images.len()
     );
+    if let Some(path) = &args.coco_json {
+        let results = coco_results(&args, &poses, &images)?;
+        write_coco_results(path, &results)
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!(
+            "{}: {} COCO keypoint results",
+            path.display(),
+            results.len()
+        );
+    }
     if let Some(dir) = &args.pictures {
         let written = draw_poses(&poses, &images, args.picture_threshold, dir)?;
         println!(
