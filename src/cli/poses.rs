@@ -54,8 +54,9 @@ pub struct PosesArgs {
     /// Draw each keyframe with its people's boxes and skeletons as a PNG into this folder.
     #[arg(long)]
     pub pictures: Option<PathBuf>,
-    /// Keypoints drawn in --pictures score at least this (CPN's scores are about 0.5–1.5).
-    #[arg(long, default_value_t = 0.7)]
+    /// Keypoints drawn in --pictures score at least this (CPN scores a keypoint 0.5 plus its
+    /// heatmap peak over the targets' 255: 0.55 is a peak of 5 % of a target's).
+    #[arg(long, default_value_t = 0.55)]
     pub picture_threshold: f64,
     /// Also write the poses as COCO keypoint results (`image_id, category_id, keypoints,
     /// score`, pixels), for `avaloc eval keypoints`.
