@@ -77,7 +77,7 @@ fn parse<T: for<'de> Deserialize<'de>>(path: &Path) -> Result<T, DataError> {
 }
 
 fn check_keypoints(path: &Path, what: String, keypoints: &[f64]) -> Result<(), DataError> {
-    if keypoints.is_empty() || keypoints.len() % 3 != 0 {
+    if keypoints.is_empty() || !keypoints.len().is_multiple_of(3) {
         return Err(DataError::File {
             path: path.to_path_buf(),
             message: format!(

@@ -83,7 +83,7 @@ impl<B: Backend> Norm<B> {
                 // The most groups up to min(32, C / 2) that divide C (17 heatmaps: one).
                 let groups = (1..=(c / 2).clamp(1, 32))
                     .rev()
-                    .find(|g| c % g == 0)
+                    .find(|g| c.is_multiple_of(*g))
                     .unwrap_or(1);
                 let per_group = dims[1..].iter().product::<usize>() / groups;
                 let grouped = x.reshape([n, groups, per_group]);

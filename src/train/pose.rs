@@ -129,7 +129,7 @@ struct CropMap {
 }
 
 impl CropMap {
-    fn to_image(&self, [u, v]: [f64; 2]) -> [f64; 2] {
+    fn to_image(self, [u, v]: [f64; 2]) -> [f64; 2] {
         let [h, w] = self.input_hw;
         let mut p = [u + 0.5 - w as f64 / 2.0, v + 0.5 - h as f64 / 2.0];
         if self.flip {
@@ -143,7 +143,7 @@ impl CropMap {
         ]
     }
 
-    fn to_crop(&self, [x, y]: [f64; 2]) -> [f64; 2] {
+    fn to_crop(self, [x, y]: [f64; 2]) -> [f64; 2] {
         let [h, w] = self.input_hw;
         let q = [
             (x + 0.5 - self.centre[0]) / self.scale[0],
