@@ -10,6 +10,20 @@ use crate::backend::{self, BackendChoice};
 use crate::config::{ActionFile, DetectorFile, PoseFile};
 use crate::train::{ActionRun, DetectedBoxes, DetectorRun, PoseData, PoseRun, RunInputs};
 
+/// Where a training run goes and how long it lasts, for every trainer.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run folder: checkpoints/, metrics.csv, curves.png, model_final.safetensors.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Continue the run in --out from its last checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// Override the config's train.epochs.
+    #[arg(long)]
+    pub epochs: Option<usize>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TrainCommand {
     /// The person detector (kind = "faster_rcnn") on an AVA-format dataset's person boxes.
@@ -35,18 +49,11 @@ pub struct PoseArgs {
     /// Validation keypoints (default: DATA/annotations/person_keypoints_val.json).
     #[arg(long)]
     pub val_json: Option<PathBuf>,
-    /// Run folder: checkpoints/, metrics.csv, curves.png, model_final.safetensors.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Continue the run in --out from its last checkpoint.
-    #[arg(long)]
-    pub resume: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Start from these weights instead of random ones.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Override the config's train.epochs.
-    #[arg(long)]
-    pub epochs: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -56,18 +63,11 @@ pub struct DetectorArgs {
     pub config: PathBuf,
     #[command(flatten)]
     pub dataset: DatasetArgs,
-    /// Run folder: checkpoints/, metrics.csv, curves.png, model_final.safetensors.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Continue the run in --out from its last checkpoint.
-    #[arg(long)]
-    pub resume: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Start from these weights instead of random ones (e.g. a COCO detector).
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Override the config's train.epochs.
-    #[arg(long)]
-    pub epochs: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -87,19 +87,12 @@ pub struct ActionArgs {
     /// Minimum score of detected boxes (PySlowFast's DETECTION_SCORE_THRESH on AVA).
     #[arg(long, default_value_t = 0.8)]
     pub box_threshold: f64,
-    /// Run folder: checkpoints/, metrics.csv, curves.png, model_final.safetensors.
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Continue the run in --out from its last checkpoint.
-    #[arg(long)]
-    pub resume: bool,
+    #[command(flatten)]
+    pub run: RunArgs,
     /// Initialise from these weights (e.g. Kinetics pre-training, PySlowFast names); tensors
     /// that do not fit (the classifier) keep their initialisation and are listed.
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Override the config's train.epochs.
-    #[arg(long)]
-    pub epochs: Option<usize>,
     /// The long-term feature bank of a model with one ([network.bank]): built by the
     /// baseline model on the training and validation videos (`avaloc bank build`).
     #[arg(long)]
@@ -122,9 +115,9 @@ pub fn run(command: TrainCommand, backend_choice: BackendChoice) -> Result<()> {
                 args.dataset.files(),
                 inputs,
                 args.weights.as_deref(),
-                args.out,
-                args.resume,
-                args.epochs,
+                args.run.out,
+                args.run.resume,
+                args.run.epochs,
             )?;
             backend::run_train(backend_choice, run)
         }
@@ -133,9 +126,9 @@ pub fn run(command: TrainCommand, backend_choice: BackendChoice) -> Result<()> {
                 PoseFile::load(&args.config)?,
                 PoseData::new(args.data, args.train_json, args.val_json),
                 args.weights.as_deref(),
-                args.out,
-                args.resume,
-                args.epochs,
+                args.run.out,
+                args.run.resume,
+                args.run.epochs,
             )?;
             backend::run_train(backend_choice, run)
         }
@@ -144,9 +137,9 @@ pub fn run(command: TrainCommand, backend_choice: BackendChoice) -> Result<()> {
                 DetectorFile::load(&args.config)?,
                 args.dataset.files(),
                 args.weights.as_deref(),
-                args.out,
-                args.resume,
-                args.epochs,
+                args.run.out,
+                args.run.resume,
+                args.run.epochs,
             )?;
             backend::run_train(backend_choice, run)
         }

@@ -91,3 +91,33 @@ impl<B: Backend> Conv2d<B> {
         )
     }
 }
+
+/// A `k × k` convolution with "same" padding `k / 2`, initialised as torchvision's ResNet
+/// (`kaiming_normal_(mode="fan_out", nonlinearity="relu")`, as pytorch-cpn's heads too), a
+/// bias where asked starting at zero: without trainable normalisation this keeps activations
+/// at scale through a deep trunk.
+pub(crate) fn he_conv2d<B: Backend>(
+    in_channels: usize,
+    out_channels: usize,
+    kernel: usize,
+    stride: usize,
+    groups: usize,
+    bias: bool,
+    device: &B::Device,
+) -> Conv2d<B> {
+    let p = kernel / 2;
+    let config = Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .with_groups(groups)
+        .with_bias(bias)
+        .with_initializer(burn::module::Initializer::KaimingNormal {
+            gain: std::f64::consts::SQRT_2,
+            fan_out_only: true,
+        });
+    let mut conv = Conv2d::new(&config, device);
+    if let Some(b) = conv.bias.take() {
+        conv.bias = Some(super::zeroed(b));
+    }
+    conv
+}

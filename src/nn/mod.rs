@@ -6,6 +6,7 @@ pub mod norm;
 pub mod resnet;
 mod resnet_spec;
 
+pub(crate) use conv::he_conv2d;
 pub use conv::{Conv2d, Conv3d};
 
 use burn::module::Param;

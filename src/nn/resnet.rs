@@ -4,11 +4,11 @@
 //! ([`crate::weights::torchvision_resnet`]).
 
 use burn::config::Config;
-use burn::module::{Initializer, Module};
-use burn::nn::conv::Conv2dConfig;
-use burn::nn::{Linear, LinearConfig, PaddingConfig2d};
+use burn::module::Module;
+use burn::nn::{Linear, LinearConfig};
 use burn::tensor::{Tensor, activation::relu, backend::Backend, module::max_pool2d};
 
+use super::conv::he_conv2d;
 use super::{Conv2d, Norm, NormKind};
 
 /// Bottleneck output channels are `planes * EXPANSION`.
@@ -77,7 +77,7 @@ impl ResNetConfig {
         let layer3 = stage(p3, 2, self.blocks[2]);
         let layer4 = stage(p4, 2, self.blocks[3]);
         ResNet {
-            conv1: conv(3, base, 7, 2, 1, device),
+            conv1: he_conv2d(3, base, 7, 2, 1, false, device),
             bn1: Norm::new(base, self.norm, self.norm_eps, device),
             layer1,
             layer2,
@@ -201,14 +201,14 @@ impl<B: Backend> Bottleneck<B> {
         let bn = |c| Norm::new(c, norm, eps, device);
         let project = always_project || stride != 1 || in_channels != out;
         Self {
-            conv1: conv(in_channels, width, 1, 1, 1, device),
+            conv1: he_conv2d(in_channels, width, 1, 1, 1, false, device),
             bn1: bn(width),
-            conv2: conv(width, width, 3, stride, groups, device),
+            conv2: he_conv2d(width, width, 3, stride, groups, false, device),
             bn2: bn(width),
-            conv3: conv(width, out, 1, 1, 1, device),
+            conv3: he_conv2d(width, out, 1, 1, 1, false, device),
             bn3: bn(out),
             downsample: project.then(|| Downsample {
-                conv: conv(in_channels, out, 1, stride, 1, device),
+                conv: he_conv2d(in_channels, out, 1, stride, 1, false, device),
                 bn: bn(out),
             }),
         }
@@ -224,28 +224,4 @@ impl<B: Backend> Bottleneck<B> {
         let y = self.bn3.forward(self.conv3.forward(y));
         relu(y + identity)
     }
-}
-
-/// A bias-free `k × k` convolution with "same" padding `k / 2`, initialised as torchvision's
-/// ResNet (`kaiming_normal_(mode="fan_out", nonlinearity="relu")`): without trainable
-/// normalisation this keeps activations at scale through the trunk.
-fn conv<B: Backend>(
-    in_channels: usize,
-    out_channels: usize,
-    kernel: usize,
-    stride: usize,
-    groups: usize,
-    device: &B::Device,
-) -> Conv2d<B> {
-    let p = kernel / 2;
-    let config = Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-        .with_groups(groups)
-        .with_bias(false)
-        .with_initializer(Initializer::KaimingNormal {
-            gain: std::f64::consts::SQRT_2,
-            fan_out_only: true,
-        });
-    Conv2d::new(&config, device)
 }

@@ -1,14 +1,12 @@
 //! The Cascaded Pyramid Network: a ResNet trunk, GlobalNet and RefineNet.
 
 use burn::config::Config;
-use burn::module::{Initializer, Module};
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2dConfig;
+use burn::module::Module;
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
 use super::{GlobalNet, RefineNet};
-use crate::nn::{Conv2d, Norm, ResNet, ResNetConfig};
+use crate::nn::{Conv2d, Norm, ResNet, ResNetConfig, he_conv2d};
 use crate::ops::BilinearGrid;
 
 /// Whose implementation a CPN's weights come from. Where the two differ, tf-cpn (the authors'
@@ -130,7 +128,7 @@ impl<B: Backend> ConvNorm<B> {
         device: &B::Device,
     ) -> Self {
         Self {
-            conv: conv(in_channels, out_channels, kernel, false, device),
+            conv: he_conv2d(in_channels, out_channels, kernel, 1, 1, false, device),
             norm: Some(Norm::new(
                 out_channels,
                 config.trunk.norm,
@@ -148,7 +146,7 @@ impl<B: Backend> ConvNorm<B> {
         device: &B::Device,
     ) -> Self {
         Self {
-            conv: conv(in_channels, out_channels, kernel, true, device),
+            conv: he_conv2d(in_channels, out_channels, kernel, 1, 1, true, device),
             norm: None,
         }
     }
@@ -160,28 +158,4 @@ impl<B: Backend> ConvNorm<B> {
             None => x,
         }
     }
-}
-
-/// "Same" padding, He-normal initialisation over the fan-out (pytorch-cpn's
-/// `normal_(0, sqrt(2 / (k·k·out)))`), zero bias.
-fn conv<B: Backend>(
-    in_channels: usize,
-    out_channels: usize,
-    kernel: usize,
-    bias: bool,
-    device: &B::Device,
-) -> Conv2d<B> {
-    let p = kernel / 2;
-    let config = Conv2dConfig::new([in_channels, out_channels], [kernel, kernel])
-        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-        .with_bias(bias)
-        .with_initializer(Initializer::KaimingNormal {
-            gain: std::f64::consts::SQRT_2,
-            fan_out_only: true,
-        });
-    let mut conv = Conv2d::new(&config, device);
-    if let Some(b) = conv.bias.take() {
-        conv.bias = Some(crate::nn::zeroed(b));
-    }
-    conv
 }
