@@ -9,11 +9,13 @@
 //! frames              frame folders, videos decoded by ffmpeg       data::{VideoFrames, list_frame_files}
 //! persons             person boxes per keyframe (Faster R-CNN)      infer::detect_persons
 //!                                                                   models::detector
-//! poses               17 COCO keypoints per person (CPN)            models::pose      (to come)
-//! arms                elbow + wrist → enlarged arm boxes            infer::arms       (to come)
+//! poses               17 COCO keypoints per person (CPN)            infer::estimate_poses
+//!                                                                   models::pose
+//! arms                elbow + wrist → enlarged arm boxes            infer::arm_boxes
+//!                     arm-action branch                             (to come)
 //! clip features       SlowFast res5 maps of the clip                models::action::SlowFast
 //!                     per-box S (and global G)                      models::action::RoiFeatures
-//! bank                long-term features ±50 s, FBO operator (L)    bank, models::action (to come)
+//! bank                long-term features ±50 s, FBO operator (L)    bank, models::action::Fbo
 //! scores              classifier over [S, L, G], test views         models::action::ActionClassifier
 //!                                                                   infer::score_keyframes
 //! fusion              arm-branch scores into 15 classes             infer::fusion     (to come)

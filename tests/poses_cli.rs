@@ -53,6 +53,7 @@ fn poses_of_every_box_as_the_library_gives_them() {
         root.to_str().unwrap(),
         "--pictures",
         pictures.to_str().unwrap(),
+        "--arm-boxes",
         "--out",
         out.to_str().unwrap(),
     ];

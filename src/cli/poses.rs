@@ -16,7 +16,7 @@ use crate::data::{
     PersonKeypoints, VideoFrames, keyframe_samples, read_person_boxes, unlabelled_people,
     write_coco_results, write_keypoints,
 };
-use crate::infer::{PoseEstimation, PoseOptions, draw_poses, keyframe_images};
+use crate::infer::{ArmBoxConfig, PoseEstimation, PoseOptions, draw_poses, keyframe_images};
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -67,6 +67,9 @@ pub struct PosesArgs {
     /// numbered from 1 in (video, timestamp) order, as `avaloc synth` numbers its images.
     #[arg(long, requires = "coco_json")]
     pub coco_images: Option<PathBuf>,
+    /// In --pictures, also draw each person's arm boxes (the arm branch's, default settings).
+    #[arg(long, requires = "pictures")]
+    pub arm_boxes: bool,
     /// The keypoint CSV to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -177,7 +180,8 @@ pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
         );
     }
     if let Some(dir) = &args.pictures {
-        let written = draw_poses(&poses, &images, args.picture_threshold, dir)?;
+        let arms = args.arm_boxes.then(ArmBoxConfig::default);
+        let written = draw_poses(&poses, &images, args.picture_threshold, arms.as_ref(), dir)?;
         println!(
             "{}: {} keyframes with skeletons",
             dir.display(),

@@ -9,7 +9,7 @@ use image::RgbImage;
 use crate::data::{DataError, KeyframeKey, LabelMap, PersonKeypoints, decode_frame};
 use crate::draw::{self, PALETTE};
 
-use super::PersonScores;
+use super::{ArmBoxConfig, PersonScores, arm_boxes};
 
 /// Draws the people of each keyframe in `frames` (keyframe → its image file) with their
 /// `top` highest-scoring actions above `min_score`, writing `<out>/<video>_<ts>.png`; returns
@@ -90,12 +90,13 @@ const LIMBS: [(usize, usize); 16] = [
 ];
 
 /// Draws each person's box and skeleton (limbs whose two keypoints score at least
-/// `min_score`) on its keyframe in `frames`, writing `<out>/<video>_<ts>.png`; returns the
-/// files written.
+/// `min_score`), and with `arms` its arm boxes in white, on its keyframe in `frames`, writing
+/// `<out>/<video>_<ts>.png`; returns the files written.
 pub fn draw_poses(
     people: &[PersonKeypoints],
     frames: &BTreeMap<KeyframeKey, PathBuf>,
     min_score: f64,
+    arms: Option<&ArmBoxConfig>,
     out: &Path,
 ) -> Result<Vec<PathBuf>, DataError> {
     create_dir(out)?;
@@ -129,6 +130,11 @@ pub fn draw_poses(
                 if let Some((x, y)) = at(k) {
                     let (x, y) = (x.max(1.0) as u32 - 1, y.max(1.0) as u32 - 1);
                     draw::fill(&mut img, x, y, 3, 3, [255, 255, 255]);
+                }
+            }
+            for arm in arms.map_or([None, None], |c| arm_boxes(p, [w, h], c)) {
+                if let Some(b) = arm {
+                    draw_box(&mut img, b, [255, 255, 255]);
                 }
             }
         }

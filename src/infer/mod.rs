@@ -3,6 +3,7 @@
 //! detection rows, pictures).
 
 mod actions;
+mod arms;
 mod keyframes;
 mod persons;
 mod poses;
@@ -11,6 +12,7 @@ pub use actions::{
     ActionScoring, PersonScores, TestViews, bank_windows, detection_rows, keyframe_images,
     score_keyframes,
 };
+pub use arms::{ARMS, ArmBoxConfig, arm_boxes};
 pub use keyframes::{draw_keyframes, draw_poses};
 pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};
 pub use poses::{PoseEstimation, PoseOptions, estimate_poses, poses_in_image};

@@ -38,6 +38,7 @@ use crate::progress::Progress;
 
 /// Classes in the synthetic label map.
 pub const SYNTH_CLASSES: usize = LABELS.len();
+pub use self::actions::LABELS as SYNTH_LABELS;
 
 /// Sizes and seed of a synthetic dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,208 @@
+//! Arm boxes: the seed system replaces a person's box with "the moderately enlarged arm box"
+//! when "the key points of the elbow and wrist" are inside the image. Per arm (COCO-17:
+//! shoulder 5 / 6, elbow 7 / 8, wrist 9 / 10, left then right): when elbow and wrist score at
+//! least `min_score` and lie inside the frame, the box around shoulder (where located), elbow,
+//! wrist and the hand beyond the wrist, enlarged by `scale` about its centre, each side at least
+//! `min_size` of the person box's height, clipped to the frame.
+
+use serde::Deserialize;
+
+use crate::data::PersonKeypoints;
+
+/// COCO-17 indices of (shoulder, elbow, wrist) for the left and the right arm.
+pub const ARMS: [(usize, usize, usize); 2] = [(5, 7, 9), (6, 8, 10)];
+
+/// How far the hand reaches beyond the wrist, as a share of the forearm.
+const HAND: f64 = 0.25;
+
+/// The `[arm]` table: when an arm gets a box and how large.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmBoxConfig {
+    /// The keypoint score elbow and wrist need (ground-truth files give COCO's visibility, 2;
+    /// `avaloc poses` gives 0.5 plus the heatmap peak over 255).
+    #[serde(default = "min_score")]
+    pub min_score: f64,
+    /// Enlargement of the tight box about its centre.
+    #[serde(default = "scale")]
+    pub scale: f64,
+    /// The smallest side, as a share of the person box's height.
+    #[serde(default = "min_size")]
+    pub min_size: f64,
+}
+
+fn min_score() -> f64 {
+    0.55
+}
+fn scale() -> f64 {
+    1.5
+}
+fn min_size() -> f64 {
+    0.3
+}
+
+impl Default for ArmBoxConfig {
+    fn default() -> Self {
+        Self {
+            min_score: min_score(),
+            scale: scale(),
+            min_size: min_size(),
+        }
+    }
+}
+
+/// The left and right arm boxes of `person` (`[x1, y1, x2, y2]` normalised to the frame) in a
+/// frame of `frame_wh` pixels; `None` for an arm without one.
+pub fn arm_boxes(
+    person: &PersonKeypoints,
+    frame_wh: [f64; 2],
+    config: &ArmBoxConfig,
+) -> [Option<[f64; 4]>; 2] {
+    let [w, h] = frame_wh;
+    let px = |k: usize| {
+        let [x, y, s] = person.keypoints.get(k).copied().unwrap_or([0.0, 0.0, 0.0]);
+        ([x * w, y * h], s)
+    };
+    let inside = |[x, y]: [f64; 2]| (0.0..=w).contains(&x) && (0.0..=h).contains(&y);
+    let person_height = (person.box_xyxy_norm[3] - person.box_xyxy_norm[1]) * h;
+    ARMS.map(|(shoulder, elbow, wrist)| {
+        let (e, es) = px(elbow);
+        let (r, rs) = px(wrist);
+        if es < config.min_score || rs < config.min_score || !inside(e) || !inside(r) {
+            return None;
+        }
+        let hand = [r[0] + HAND * (r[0] - e[0]), r[1] + HAND * (r[1] - e[1])];
+        let mut points = vec![e, r, hand];
+        let (s, ss) = px(shoulder);
+        if ss >= config.min_score && inside(s) {
+            points.push(s);
+        }
+        let (x1, x2) = bounds(points.iter().map(|p| p[0]));
+        let (y1, y2) = bounds(points.iter().map(|p| p[1]));
+        let least = config.min_size * person_height;
+        let half = |lo: f64, hi: f64| ((hi - lo) * config.scale).max(least) / 2.0;
+        let (cx, cy) = ((x1 + x2) / 2.0, (y1 + y2) / 2.0);
+        let (hw, hh) = (half(x1, x2), half(y1, y2));
+        Some([
+            (cx - hw).clamp(0.0, w) / w,
+            (cy - hh).clamp(0.0, h) / h,
+            (cx + hw).clamp(0.0, w) / w,
+            (cy + hh).clamp(0.0, h) / h,
+        ])
+    })
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
+    values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data::KeyframeKey;
+
+    /// A 200 × 100 frame; a person box 100 px tall (y 0.0–1.0); keypoints in pixels.
+    fn person(points: &[(usize, [f64; 3])]) -> PersonKeypoints {
+        let mut keypoints = vec![[0.5, 0.5, 2.0]; 17];
+        for &(k, [x, y, s]) in points {
+            keypoints[k] = [x / 200.0, y / 100.0, s];
+        }
+        PersonKeypoints {
+            key: KeyframeKey {
+                video_id: "v".into(),
+                timestamp_s: 902,
+            },
+            box_xyxy_norm: [0.4, 0.0, 0.6, 1.0],
+            person_id: 1,
+            score: 1.0,
+            keypoints,
+        }
+    }
+
+    fn px(b: [f64; 4]) -> [f64; 4] {
+        [b[0] * 200.0, b[1] * 100.0, b[2] * 200.0, b[3] * 100.0].map(|v| (v * 1e9).round() / 1e9)
+    }
+
+    #[test]
+    fn an_arm_s_box_covers_shoulder_to_hand_enlarged() {
+        // Left arm held out: shoulder (100, 30), elbow (120, 30), wrist (140, 30); the hand
+        // reaches to x 145. Tight box x 100–145, y 30–30; ×1.5 → 67.5 wide about x 122.5;
+        // the height takes the minimum, 0.3 × 100 = 30, about y 30.
+        let p = person(&[
+            (5, [100.0, 30.0, 2.0]),
+            (7, [120.0, 30.0, 2.0]),
+            (9, [140.0, 30.0, 2.0]),
+            (10, [100.0, 30.0, 0.0]),
+        ]);
+        let [left, right] = arm_boxes(&p, [200.0, 100.0], &ArmBoxConfig::default());
+        assert_eq!(px(left.unwrap()), [88.75, 15.0, 156.25, 45.0]);
+        assert_eq!(right, None, "the right wrist is not located");
+    }
+
+    #[test]
+    fn both_arms_and_the_frame_edge() {
+        // Both arms down; the right one reaches past the frame's top after enlargement: the
+        // box is clipped. Right: shoulder (90, 5), elbow (88, 2), wrist (86, 1), hand (85.5, 0.75).
+        let p = person(&[
+            (5, [110.0, 30.0, 2.0]),
+            (7, [112.0, 50.0, 2.0]),
+            (9, [114.0, 70.0, 2.0]),
+            (6, [90.0, 5.0, 2.0]),
+            (8, [88.0, 2.0, 2.0]),
+            (10, [86.0, 1.0, 2.0]),
+        ]);
+        let [left, right] = arm_boxes(&p, [200.0, 100.0], &ArmBoxConfig::default());
+        // Left: x 110–114.5 (hand at 114.5), y 30–75; widths ×1.5: 6.75 → at least 30; 67.5.
+        assert_eq!(px(left.unwrap()), [97.25, 18.75, 127.25, 86.25]);
+        // Right: x 85.5–90 → 30 wide about 87.75; y 0.75–5 → 30 tall about 2.875, clipped at 0.
+        assert_eq!(px(right.unwrap()), [72.75, 0.0, 102.75, 17.875]);
+    }
+
+    /// configs/arm/ava_arm_actions.pbtxt: 27 distinct AVA ids, the seed's named arm classes
+    /// and every synthetic arm action among them, no whole-body movement.
+    #[test]
+    fn the_arm_label_set() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("configs/arm/ava_arm_actions.pbtxt");
+        let labels = crate::data::LabelMap::read(&path).unwrap().labels;
+        let ids: std::collections::BTreeSet<i64> = labels.iter().map(|l| l.id).collect();
+        assert_eq!((labels.len(), ids.len()), (27, 27));
+        assert!(
+            ids.iter().all(|id| (15..=80).contains(id)),
+            "no PERSON_MOVEMENT (1-14)"
+        );
+        for id in [34, 24, 43, 58, 69] {
+            assert!(ids.contains(&id), "{id}");
+        }
+        // Names as AVA's list (and the synthetic set's) spell them.
+        for (id, name, _) in crate::data::synth::SYNTH_LABELS {
+            if let Some(l) = labels.iter().find(|l| l.id == id) {
+                assert_eq!(l.name, name);
+            }
+        }
+    }
+
+    #[test]
+    fn an_arm_leaving_the_frame_or_poorly_located_gets_no_box() {
+        // The left wrist is outside the frame; the right elbow scores below the threshold.
+        let p = person(&[
+            (7, [190.0, 30.0, 2.0]),
+            (9, [210.0, 30.0, 2.0]),
+            (8, [80.0, 40.0, 0.52]),
+            (10, [70.0, 50.0, 0.9]),
+        ]);
+        let config = ArmBoxConfig::default();
+        assert_eq!(arm_boxes(&p, [200.0, 100.0], &config), [None, None]);
+        // With a lower threshold the right arm qualifies (its shoulder too, at the default
+        // (100, 50) of this fixture).
+        let lenient = ArmBoxConfig {
+            min_score: 0.5,
+            ..config
+        };
+        let [left, right] = arm_boxes(&p, [200.0, 100.0], &lenient);
+        assert_eq!(left, None);
+        assert!(right.is_some());
+    }
+}
