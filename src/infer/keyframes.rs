@@ -132,10 +132,12 @@ pub fn draw_poses(
                     draw::fill(&mut img, x, y, 3, 3, [255, 255, 255]);
                 }
             }
-            for arm in arms.map_or([None, None], |c| arm_boxes(p, [w, h], c)) {
-                if let Some(b) = arm {
-                    draw_box(&mut img, b, [255, 255, 255]);
-                }
+            for b in arms
+                .map_or([None, None], |c| arm_boxes(p, [w, h], c))
+                .into_iter()
+                .flatten()
+            {
+                draw_box(&mut img, b, [255, 255, 255]);
             }
         }
         written.push(write_keyframe(&img, key, out)?);
