@@ -7,7 +7,8 @@
 
 use serde::Deserialize;
 
-use crate::data::PersonKeypoints;
+use crate::data::{KeyframeKey, LabelMap, PersonAnnotation, PersonKeypoints};
+use crate::ops::iou;
 
 /// COCO-17 indices of (shoulder, elbow, wrist) for the left and the right arm.
 pub const ARMS: [(usize, usize, usize); 2] = [(5, 7, 9), (6, 8, 10)];
@@ -90,6 +91,78 @@ pub fn arm_boxes(
             (cy + hh).clamp(0.0, h) / h,
         ])
     })
+}
+
+/// A person of the arm dataset: its annotation's keyframe and box, its arm boxes, and its
+/// actions restricted to the arm set (empty: a negative).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArmPerson {
+    pub key: KeyframeKey,
+    pub box_xyxy_norm: [f64; 4],
+    pub arm_boxes: Vec<[f64; 4]>,
+    pub actions: Vec<i64>,
+}
+
+/// Who [`arm_people`] left out, for the log.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ArmDatasetStats {
+    /// Persons whose keyframe has no keypoints of a box overlapping theirs (IoU ≥ 0.5).
+    pub without_keypoints: usize,
+    /// Persons with keypoints but no arm box.
+    pub without_arm_box: usize,
+}
+
+/// The arm dataset, derived on the fly: each annotated person matched to the keypoints of
+/// the best-overlapping box at its keyframe (IoU ≥ 0.5: ground-truth keypoints share the
+/// box, `avaloc poses` ones come from detections), kept when at least one arm has a box, its
+/// actions restricted to `arm_labels`. `frame_wh` gives each keyframe's frame size.
+pub fn arm_people(
+    people: &[PersonAnnotation],
+    keypoints: &[PersonKeypoints],
+    arm_labels: &LabelMap,
+    frame_wh: impl Fn(&KeyframeKey) -> [f64; 2],
+    config: &ArmBoxConfig,
+) -> (Vec<ArmPerson>, ArmDatasetStats) {
+    let mut by_key: std::collections::HashMap<&KeyframeKey, Vec<&PersonKeypoints>> =
+        std::collections::HashMap::new();
+    for k in keypoints {
+        by_key.entry(&k.key).or_default().push(k);
+    }
+    let mut stats = ArmDatasetStats::default();
+    let mut out = Vec::new();
+    for person in people {
+        let best = by_key.get(&person.key).and_then(|candidates| {
+            candidates
+                .iter()
+                .map(|k| (iou(&k.box_xyxy_norm, &person.box_xyxy_norm), *k))
+                .filter(|(overlap, _)| *overlap >= 0.5)
+                .max_by(|a, b| a.0.total_cmp(&b.0))
+        });
+        let Some((_, pose)) = best else {
+            stats.without_keypoints += 1;
+            continue;
+        };
+        let arm_boxes: Vec<[f64; 4]> = arm_boxes(pose, frame_wh(&person.key), config)
+            .into_iter()
+            .flatten()
+            .collect();
+        if arm_boxes.is_empty() {
+            stats.without_arm_box += 1;
+            continue;
+        }
+        out.push(ArmPerson {
+            key: person.key.clone(),
+            box_xyxy_norm: person.box_xyxy_norm,
+            arm_boxes,
+            actions: person
+                .actions
+                .iter()
+                .copied()
+                .filter(|&a| arm_labels.contains(a))
+                .collect(),
+        });
+    }
+    (out, stats)
 }
 
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
@@ -182,6 +255,73 @@ mod tests {
                 assert_eq!(l.name, name);
             }
         }
+    }
+
+    /// Three annotated people at one keyframe: one with an arm box and a wave (kept, labels
+    /// cut to the arm set), one with an arm box and body actions only (kept: a negative), one
+    /// whose wrists are unlocated (left out), and one without keypoints (left out).
+    #[test]
+    fn the_arm_dataset_keeps_people_with_an_arm_box_and_their_arm_labels() {
+        let arm = |x: f64| {
+            let mut p = person(&[
+                (5, [x, 30.0, 2.0]),
+                (7, [x + 10.0, 40.0, 2.0]),
+                (9, [x + 20.0, 50.0, 2.0]),
+                (6, [x, 30.0, 0.0]),
+                (10, [x, 30.0, 0.0]),
+            ]);
+            p.box_xyxy_norm = [x / 200.0, 0.1, (x + 30.0) / 200.0, 0.9];
+            p
+        };
+        let mut unlocated = arm(130.0);
+        unlocated.keypoints[9][2] = 0.0;
+        let keypoints = vec![arm(10.0), arm(70.0), unlocated];
+        let annotation = |x: f64, actions: Vec<i64>| PersonAnnotation {
+            key: keypoints[0].key.clone(),
+            // Slightly off the keypoints' box, as a detection would be.
+            box_xyxy_norm: [x / 200.0 + 0.005, 0.1, (x + 30.0) / 200.0, 0.88],
+            actions,
+            person_id: None,
+        };
+        let people = vec![
+            annotation(10.0, vec![12, 69]),
+            annotation(70.0, vec![14]),
+            annotation(130.0, vec![43]),
+            annotation(170.0, vec![58]),
+        ];
+        let labels = LabelMap {
+            labels: [43, 58, 69]
+                .map(|id| crate::data::Label {
+                    id,
+                    name: id.to_string(),
+                })
+                .to_vec(),
+        };
+        let (arm_people, stats) = arm_people(
+            &people,
+            &keypoints,
+            &labels,
+            |_| [200.0, 100.0],
+            &ArmBoxConfig::default(),
+        );
+        let kept: Vec<(f64, Vec<i64>, usize)> = arm_people
+            .iter()
+            .map(|p| {
+                (
+                    (p.box_xyxy_norm[0] * 200.0).round(),
+                    p.actions.clone(),
+                    p.arm_boxes.len(),
+                )
+            })
+            .collect();
+        assert_eq!(kept, vec![(11.0, vec![69], 1), (71.0, vec![], 1)]);
+        assert_eq!(
+            stats,
+            ArmDatasetStats {
+                without_keypoints: 1,
+                without_arm_box: 1
+            }
+        );
     }
 
     #[test]
