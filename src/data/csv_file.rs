@@ -42,11 +42,15 @@ impl Record<'_> {
         DataError::line(self.path, self.line, message)
     }
 
+    /// A finite number: `nan` and `inf` parse as floats but are refused here, since no AVA
+    /// file means them (a NaN score would otherwise sort anywhere and skew the AP).
     pub fn number(&self, column: usize, what: &str) -> Result<f64, DataError> {
         let field = self.fields[column];
-        field
-            .parse()
-            .map_err(|_| self.error(format!("{what} {field:?} is not a number")))
+        match field.parse::<f64>() {
+            Ok(v) if v.is_finite() => Ok(v),
+            Ok(v) => Err(self.error(format!("{what} is {v}: expected a finite number"))),
+            Err(_) => Err(self.error(format!("{what} {field:?} is not a number"))),
+        }
     }
 
     pub fn integer(&self, column: usize, what: &str) -> Result<i64, DataError> {
@@ -54,5 +58,36 @@ impl Record<'_> {
         field
             .parse()
             .map_err(|_| self.error(format!("{what} {field:?} is not an integer")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn non_finite_numbers_are_refused_naming_the_line() {
+        let path = std::env::temp_dir().join(format!("avaloc-csv-nan-{}.csv", std::process::id()));
+        std::fs::write(&path, "v,0902,0.5\nv,0903,nan\nv,0904,-inf\n").unwrap();
+        let file = CsvFile::read(&path).unwrap();
+        let results: Vec<String> = file
+            .records()
+            .map(|r| match r.number(2, "score") {
+                Ok(v) => v.to_string(),
+                Err(e) => e.to_string(),
+            })
+            .collect();
+        assert_eq!(results[0], "0.5");
+        assert!(
+            results[1].ends_with(":2: score is NaN: expected a finite number"),
+            "{}",
+            results[1]
+        );
+        assert!(
+            results[2].ends_with(":3: score is -inf: expected a finite number"),
+            "{}",
+            results[2]
+        );
+        std::fs::remove_file(path).unwrap();
     }
 }

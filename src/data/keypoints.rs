@@ -42,33 +42,25 @@ pub fn read_keypoints(path: &Path) -> Result<Vec<PersonKeypoints>, DataError> {
                 r.fields.len()
             )));
         }
-        let finite = |column: usize, what: &str| -> Result<f64, DataError> {
-            let v = r.number(column, what)?;
-            if v.is_finite() {
-                Ok(v)
-            } else {
-                Err(r.error(format!("{what} is {v}: expected a finite number")))
-            }
-        };
         let key = KeyframeKey {
             video_id: r.fields[0].to_string(),
             timestamp_s: r.integer(1, "timestamp")?,
         };
         let box_xyxy_norm = [
-            finite(2, "x1")?,
-            finite(3, "y1")?,
-            finite(4, "x2")?,
-            finite(5, "y2")?,
+            r.number(2, "x1")?,
+            r.number(3, "y1")?,
+            r.number(4, "x2")?,
+            r.number(5, "y2")?,
         ];
         let person_id = r.integer(6, "person_id")?;
-        let score = finite(7, "score")?;
+        let score = r.number(7, "score")?;
         let mut keypoints = Vec::with_capacity(KEYPOINT_COUNT);
         for k in 0..KEYPOINT_COUNT {
             let c = 8 + 3 * k;
             keypoints.push([
-                finite(c, &format!("keypoint {k} x"))?,
-                finite(c + 1, &format!("keypoint {k} y"))?,
-                finite(c + 2, &format!("keypoint {k} score"))?,
+                r.number(c, &format!("keypoint {k} x"))?,
+                r.number(c + 1, &format!("keypoint {k} y"))?,
+                r.number(c + 2, &format!("keypoint {k} score"))?,
             ]);
         }
         people.push(PersonKeypoints {
