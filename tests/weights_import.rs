@@ -231,3 +231,35 @@ fn unreadable_files_are_errors_naming_the_file() {
         std::fs::remove_file(p).unwrap();
     }
 }
+
+/// A checkpoint tensor holding NaN or infinite values loads, and the report names it with
+/// its count (the load also logs a warning naming it).
+#[test]
+fn non_finite_tensors_are_named() {
+    let (mut net, report) = load("weights_tiny.pth", LoadMode::Strict).unwrap();
+    assert!(report.non_finite.is_empty(), "{report}");
+    let mut weight = values(net.fc.weight.val());
+    weight[3] = f32::NAN;
+    weight[7] = f32::INFINITY;
+    let device = Default::default();
+    net.fc.weight = burn::module::Param::from_tensor(Tensor::from_data(
+        burn::tensor::TensorData::new(weight, [4, 5]),
+        &device,
+    ));
+    let path = temp_path("nan.safetensors");
+    save_safetensors(&net, &path).unwrap();
+    let checkpoint = Checkpoint::open(&path).unwrap();
+    let (_, report) = load_into(
+        TinyNet::<TestBackend>::new(&device),
+        &checkpoint,
+        &KeyMap::identity(),
+        LoadMode::Strict,
+    )
+    .unwrap();
+    assert_eq!(report.non_finite, vec![("fc.weight".to_string(), 2)]);
+    assert!(
+        report.to_string().contains("fc.weight: 2 values"),
+        "{report}"
+    );
+    std::fs::remove_file(&path).unwrap();
+}

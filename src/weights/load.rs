@@ -46,6 +46,9 @@ pub struct LoadReport {
     pub shape_mismatches: Vec<ShapeMismatch>,
     /// Tensors that could not be read or converted.
     pub errors: Vec<String>,
+    /// Checkpoint keys holding NaN or infinite values, with how many (loaded, and warned of:
+    /// a network computing with them gives NaN scores).
+    pub non_finite: Vec<(String, usize)>,
 }
 
 impl LoadReport {
@@ -105,6 +108,16 @@ impl fmt::Display for LoadReport {
                 writeln!(f, "  {e}")?;
             }
         }
+        if !self.non_finite.is_empty() {
+            writeln!(
+                f,
+                "{} tensors holding NaN or infinite values:",
+                self.non_finite.len()
+            )?;
+            for (key, count) in &self.non_finite {
+                writeln!(f, "  {key}: {count} values")?;
+            }
+        }
         Ok(())
     }
 }
@@ -152,7 +165,11 @@ pub fn load_into<B: Backend, M: Module<B>>(
                 format!("keys {other:?} and {key:?} both map to parameter {target:?}"),
             ));
         }
-        snapshots.push(renamed_f32(snapshot, &target));
+        let snapshot = renamed_f32(snapshot, &target);
+        if let Some(count) = non_finite_values(&snapshot) {
+            report.non_finite.push((key.clone(), count));
+        }
+        snapshots.push(snapshot);
     }
     let adapter: Option<Box<dyn ModuleAdapter>> = if checkpoint.is_native() {
         None
@@ -213,7 +230,28 @@ pub fn load_into<B: Backend, M: Module<B>>(
             checkpoint.path().display()
         );
     }
+    for (key, count) in &report.non_finite {
+        tracing::warn!(
+            "{}: tensor {key} holds {count} NaN or infinite values",
+            checkpoint.path().display()
+        );
+    }
     Ok((module, report))
+}
+
+/// How many of a float snapshot's values are NaN or infinite, where any are.
+fn non_finite_values(snapshot: &TensorSnapshot) -> Option<usize> {
+    if snapshot.dtype != DType::F32 {
+        return None;
+    }
+    let data = snapshot.to_data().ok()?;
+    let count = data
+        .as_slice::<f32>()
+        .ok()?
+        .iter()
+        .filter(|v| !v.is_finite())
+        .count();
+    (count > 0).then_some(count)
 }
 
 /// burn-store loads a PyTorch norm layer's `weight` / `bias` into Burn's `gamma` / `beta` by
