@@ -154,6 +154,17 @@ fn poses_of_every_box_as_the_library_gives_them() {
         !result.status.success() && err.contains(&format!("bad_boxes.csv:{line}")),
         "{err}"
     );
+    // An output that cannot be written is named before any work.
+    let blocked = root.join("keypoints.csv").join("out.csv");
+    let mut blocked_args = args;
+    let last = blocked_args.len() - 1;
+    blocked_args[last] = blocked.to_str().unwrap();
+    let result = run(&blocked_args);
+    let err = String::from_utf8_lossy(&result.stderr);
+    assert!(
+        !result.status.success() && err.contains("keypoints.csv/out.csv: cannot be written"),
+        "{err}"
+    );
     let mut wrong = args;
     wrong[2] = "configs/detector/faster_rcnn_tiny.toml";
     let result = run(&wrong);

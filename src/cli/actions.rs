@@ -71,6 +71,7 @@ pub struct ActionsArgs {
 
 pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
     let config = ActionFile::load(&args.config)?;
+    crate::io::check_writable(&args.out)?;
     let mut views = config.test.clone();
     if !args.short_sides.is_empty() {
         views.short_sides = args.short_sides.clone();

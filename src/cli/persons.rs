@@ -88,6 +88,7 @@ fn frames(args: &PersonsArgs) -> Result<(Vec<PersonFrame>, Option<VideoFrames>)>
 
 pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
     let config = DetectorFile::load(&args.config)?;
+    crate::io::check_writable(&args.out)?;
     let checkpoint = Checkpoint::open(&args.weights)?;
     let (frames, _video) = frames(&args)?;
     let count = frames.len();

@@ -129,6 +129,10 @@ fn coco_results(
 
 pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
     let config = PoseFile::load(&args.config)?;
+    crate::io::check_writable(&args.out)?;
+    if let Some(path) = &args.coco_json {
+        crate::io::check_writable(path)?;
+    }
     let mut people = read_person_boxes(&args.boxes, args.box_threshold)?;
     // The keyframe image is the middle frame of a one-frame clip.
     let clip = ClipSpec {
