@@ -336,3 +336,61 @@ fn seeded_trainings_with_two_workers_agree() {
     assert!(a == b, "the weights differ");
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// `train action` as an arm branch: the people of both splits at their arm boxes (from the
+/// synthetic keypoints), the arm label set's 27 classes, validated at the arm boxes; detected
+/// boxes are refused with it.
+#[test]
+fn trains_an_arm_branch_at_the_arm_boxes() {
+    let root = setup("train-arm");
+    let config = micro_config().replace("num_classes = 13", "num_classes = 27");
+    std::fs::write(root.join("arm.toml"), config).unwrap();
+    let data = root.join("data");
+    let ann = data.join("annotations");
+    let labelmap = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/arm/ava_arm_actions.pbtxt");
+    let run = root.join("arm_run");
+    let (train_kp, val_kp) = (
+        ann.join("synth_keypoints_train.csv"),
+        ann.join("synth_keypoints_val.csv"),
+    );
+    let config_path = root.join("arm.toml");
+    let mut args: Vec<String> = [
+        "train",
+        "action",
+        "--config",
+        path(&config_path),
+        "--data",
+        path(&data),
+        "--labelmap",
+        path(&labelmap),
+        "--train-keypoints",
+        path(&train_kp),
+        "--val-keypoints",
+        path(&val_kp),
+        "--out",
+        path(&run),
+    ]
+    .map(String::from)
+    .to_vec();
+    let out = avaloc(&as_str(&args));
+    assert!(out.status.success(), "{}", log(&out));
+    assert!(log(&out).contains("arm boxes"), "{}", log(&out));
+    let history = History::read(&run.join("metrics.csv")).unwrap();
+    assert_eq!(history.records[0].valid[0].0, "frame_map");
+
+    let boxes = ann.join("ava_detection_train_boxes_and_labels.csv");
+    args.extend(["--train-boxes".to_string(), path(&boxes).to_owned()]);
+    let last = args.len() - 3;
+    args[last] = path(&root.join("other")).to_owned();
+    let refused = avaloc(&as_str(&args));
+    assert!(
+        !refused.status.success() && log(&refused).contains("give no detected boxes"),
+        "{}",
+        log(&refused)
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+fn as_str(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}

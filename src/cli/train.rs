@@ -8,7 +8,9 @@ use clap::{Args, Subcommand};
 use super::dataset::DatasetArgs;
 use crate::backend::{self, BackendChoice};
 use crate::config::{ActionFile, DetectorFile, PoseFile};
-use crate::train::{ActionRun, DetectedBoxes, DetectorRun, PoseData, PoseRun, RunInputs};
+use crate::train::{
+    ActionRun, ArmKeypoints, DetectedBoxes, DetectorRun, PoseData, PoseRun, RunInputs,
+};
 
 /// Where a training run goes and how long it lasts, for every trainer.
 #[derive(Debug, Args)]
@@ -97,6 +99,14 @@ pub struct ActionArgs {
     /// baseline model on the training and validation videos (`avaloc bank build`).
     #[arg(long)]
     pub bank: Option<PathBuf>,
+    /// Train an arm branch: keypoints of the training keyframes (keypoint CSV, e.g.
+    /// DATA/annotations/synth_keypoints_train.csv or `avaloc poses` output); the model learns
+    /// the label map's classes (configs/arm/ava_arm_actions.pbtxt) at each person's arm boxes.
+    #[arg(long, requires = "val_keypoints")]
+    pub train_keypoints: Option<PathBuf>,
+    /// With --train-keypoints: keypoints of the validation keyframes.
+    #[arg(long, requires = "train_keypoints")]
+    pub val_keypoints: Option<PathBuf>,
 }
 
 pub fn run(command: TrainCommand, backend_choice: BackendChoice) -> Result<()> {
@@ -109,6 +119,10 @@ pub fn run(command: TrainCommand, backend_choice: BackendChoice) -> Result<()> {
                     threshold: args.box_threshold,
                 },
                 bank: args.bank,
+                arms: args
+                    .train_keypoints
+                    .zip(args.val_keypoints)
+                    .map(|(train, val)| ArmKeypoints { train, val }),
             };
             let run = ActionRun::new(
                 ActionFile::load(&args.config)?,

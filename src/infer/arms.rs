@@ -165,6 +165,83 @@ pub fn arm_people(
     (out, stats)
 }
 
+/// The arm dataset of an AVA-format annotation CSV and its keypoints, as an action model
+/// trains on it: one person per arm box (with the person's arm actions; none for a negative),
+/// and the ground-truth rows at the arm boxes that validation scores against. Frame sizes come
+/// from each keyframe's image under `root` (AVA's layout).
+pub struct ArmAnnotations {
+    pub people: Vec<PersonAnnotation>,
+    pub groundtruth: Vec<crate::data::AvaRow>,
+    pub stats: ArmDatasetStats,
+}
+
+impl ArmAnnotations {
+    pub fn read(
+        annotations: &std::path::Path,
+        keypoints: &std::path::Path,
+        arm_labels: &LabelMap,
+        root: &std::path::Path,
+        config: &ArmBoxConfig,
+    ) -> Result<Self, crate::data::DataError> {
+        use crate::data::{AVA_FPS, AVA_VIDEO_START_S, AvaRow, FrameLayout, keyframe_frame_index};
+        let rows = crate::data::read_ava_csv(annotations)?;
+        // Every action of the file, so that people without arm actions stay (as negatives).
+        let ids: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.action_id).collect();
+        let all = LabelMap {
+            labels: ids
+                .into_iter()
+                .map(|id| crate::data::Label {
+                    id,
+                    name: id.to_string(),
+                })
+                .collect(),
+        };
+        let (people, _) = crate::data::group_annotations(&rows, &all);
+        let poses = crate::data::read_keypoints(keypoints)?;
+        let mut sizes: std::collections::HashMap<String, [f64; 2]> = Default::default();
+        for p in &people {
+            if sizes.contains_key(&p.key.video_id) {
+                continue;
+            }
+            let index = keyframe_frame_index(p.key.timestamp_s, AVA_VIDEO_START_S, AVA_FPS);
+            let frame =
+                FrameLayout::PySlowFast.frame_path(root, &p.key.video_id, index.max(0) as usize);
+            let (w, h) =
+                image::image_dimensions(&frame).map_err(|e| crate::data::DataError::File {
+                    path: frame.clone(),
+                    message: format!("cannot read the frame's size: {e}"),
+                })?;
+            sizes.insert(p.key.video_id.clone(), [w as f64, h as f64]);
+        }
+        let (arm, stats) = arm_people(&people, &poses, arm_labels, |k| sizes[&k.video_id], config);
+        let mut out = Self {
+            people: Vec::new(),
+            groundtruth: Vec::new(),
+            stats,
+        };
+        for person in arm {
+            for b in person.arm_boxes {
+                for &action_id in &person.actions {
+                    out.groundtruth.push(AvaRow {
+                        key: person.key.clone(),
+                        box_xyxy_norm: b,
+                        action_id,
+                        last: None,
+                        line: 0,
+                    });
+                }
+                out.people.push(PersonAnnotation {
+                    key: person.key.clone(),
+                    box_xyxy_norm: b,
+                    actions: person.actions.clone(),
+                    person_id: None,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
     values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))

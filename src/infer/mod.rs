@@ -12,7 +12,9 @@ pub use actions::{
     ActionScoring, PersonScores, TestViews, bank_windows, detection_rows, keyframe_images,
     score_keyframes,
 };
-pub use arms::{ARMS, ArmBoxConfig, ArmDatasetStats, ArmPerson, arm_boxes, arm_people};
+pub use arms::{
+    ARMS, ArmAnnotations, ArmBoxConfig, ArmDatasetStats, ArmPerson, arm_boxes, arm_people,
+};
 pub use keyframes::{draw_keyframes, draw_poses};
 pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};
 pub use poses::{PoseEstimation, PoseOptions, estimate_poses, poses_in_image};

@@ -17,7 +17,7 @@ use crate::data::{
     ClipBatcher, DatasetFiles, LabelMap, Normalization, PersonBox, action_people, keyframe_samples,
     read_ava_csv, read_exclusions, read_person_boxes, unlabelled_people,
 };
-use crate::infer::bank_windows;
+use crate::infer::{ArmAnnotations, ArmBoxConfig, bank_windows};
 use crate::weights::{Checkpoint, LoadMode, save_safetensors};
 
 /// Detected person boxes for a run: of the training videos (those with IoU ≥
@@ -30,12 +30,23 @@ pub struct DetectedBoxes {
     pub threshold: f64,
 }
 
-/// The data a run reads besides its dataset: detected boxes, and the feature bank (one folder
-/// may hold both splits' videos) of a model with one.
+/// The data a run reads besides its dataset: detected boxes, the feature bank (one folder
+/// may hold both splits' videos) of a model with one, and the keypoints that make it an arm
+/// branch.
 #[derive(Debug, Clone, Default)]
 pub struct RunInputs {
     pub boxes: DetectedBoxes,
     pub bank: Option<PathBuf>,
+    pub arms: Option<ArmKeypoints>,
+}
+
+/// Keypoint CSVs of the training and validation keyframes: the model then trains as an arm
+/// branch, on the arm boxes of each annotated person and their arm actions (the label map's
+/// classes, e.g. configs/arm/ava_arm_actions.pbtxt), validated at the arm boxes.
+#[derive(Debug, Clone)]
+pub struct ArmKeypoints {
+    pub train: PathBuf,
+    pub val: PathBuf,
 }
 
 impl Default for DetectedBoxes {
@@ -56,6 +67,7 @@ pub struct ActionRun {
     labels: LabelMap,
     boxes: DetectedBoxes,
     bank: Option<Arc<Bank>>,
+    arms: Option<ArmKeypoints>,
     weights: Option<Checkpoint>,
     out: PathBuf,
     resume: bool,
@@ -88,6 +100,12 @@ impl ActionRun {
                 ))
                 .into());
         }
+        if inputs.arms.is_some() && (inputs.boxes.train.is_some() || inputs.boxes.val.is_some()) {
+            anyhow::bail!(
+                "an arm branch trains and validates at the arm boxes of the annotated people: \
+                 give no detected boxes (--train-boxes, --val-boxes)"
+            );
+        }
         let weights = weights.map(Checkpoint::open).transpose()?;
         let bank = inputs
             .bank
@@ -101,6 +119,7 @@ impl ActionRun {
             labels,
             boxes: inputs.boxes,
             bank,
+            arms: inputs.arms,
             weights,
             out,
             resume,
@@ -119,6 +138,7 @@ impl TrainJob for ActionRun {
             labels,
             boxes,
             bank,
+            arms,
             weights,
             out,
             resume,
@@ -139,19 +159,49 @@ impl TrainJob for ActionRun {
         };
         let train_detected = detected(&boxes.train)?;
         let train_csv = dataset.train_csv();
-        let train_people = action_people(
-            &train_csv,
-            &labels,
-            train_detected
-                .as_deref()
-                .map(|b| (b, settings.action.detected_iou)),
-        )?;
+        let val_csv = dataset.val_csv();
+        // An arm branch: both splits' people at their arm boxes.
+        let arm_sets = match &arms {
+            Some(keypoints) => {
+                let read = |csv: &Path, kp: &Path| -> Result<ArmAnnotations> {
+                    let set =
+                        ArmAnnotations::read(csv, kp, &labels, root, &ArmBoxConfig::default())?;
+                    println!(
+                        "{}: {} arm boxes; people without matching keypoints {}, without an \
+                         arm box {}",
+                        csv.display(),
+                        set.people.len(),
+                        set.stats.without_keypoints,
+                        set.stats.without_arm_box
+                    );
+                    Ok(set)
+                };
+                Some((
+                    read(&train_csv, &keypoints.train)?,
+                    read(&val_csv, &keypoints.val)?,
+                ))
+            }
+            None => None,
+        };
+        let (train_people, arm_val) = match arm_sets {
+            Some((train, val)) => (train.people, Some(val)),
+            None => (
+                action_people(
+                    &train_csv,
+                    &labels,
+                    train_detected
+                        .as_deref()
+                        .map(|b| (b, settings.action.detected_iou)),
+                )?,
+                None,
+            ),
+        };
         let samples_under = || format!("keyframes under {}", root.display());
         let train_set = keyframe_samples(&train_people, root, clip).with_context(samples_under)?;
-        let val_csv = dataset.val_csv();
-        let val_people = match detected(&boxes.val)? {
-            Some(boxes) => unlabelled_people(&boxes),
-            None => action_people(&val_csv, &labels, None)?,
+        let val_people = match (&arm_val, detected(&boxes.val)?) {
+            (Some(arm), _) => arm.people.clone(),
+            (None, Some(boxes)) => unlabelled_people(&boxes),
+            (None, None) => action_people(&val_csv, &labels, None)?,
         };
         let excluded = match dataset.exclusions() {
             Some(path) => read_exclusions(&path)?,
@@ -162,7 +212,10 @@ impl TrainJob for ActionRun {
         let val_bank = bank_windows(&config, bank, val_samples.samples(), false)?;
         let validation = ActionValidation {
             samples: val_samples,
-            groundtruth: read_ava_csv(&val_csv)?,
+            groundtruth: match arm_val {
+                Some(arm) => arm.groundtruth,
+                None => read_ava_csv(&val_csv)?,
+            },
             labels: labels.clone(),
             excluded,
             views: config.test.clone(),

@@ -15,7 +15,7 @@ mod schedule;
 mod settings;
 
 pub use action::{ActionTraining, ActionValidation};
-pub use action_run::{ActionRun, DetectedBoxes, RunInputs};
+pub use action_run::{ActionRun, ArmKeypoints, DetectedBoxes, RunInputs};
 pub use detector::{DetectionBatch, DetectionBatcher, DetectorTraining, person_ap};
 pub use detector_run::DetectorRun;
 pub use fit::{Checkpointing, RunFolder, StepLosses, fit, fit_run};
