@@ -154,6 +154,7 @@ pub fn load_into<B: Backend, M: Module<B>>(
     let mut report = LoadReport::default();
     let mut source_of: HashMap<String, String> = HashMap::new();
     let mut snapshots = Vec::new();
+    let non_finite: NonFinite = Rc::default();
     for (key, snapshot) in checkpoint.snapshots() {
         let Some(target) = keymap.map(key) else {
             report.ignored += 1;
@@ -165,11 +166,7 @@ pub fn load_into<B: Backend, M: Module<B>>(
                 format!("keys {other:?} and {key:?} both map to parameter {target:?}"),
             ));
         }
-        let snapshot = renamed_f32(snapshot, &target);
-        if let Some(count) = non_finite_values(&snapshot) {
-            report.non_finite.push((key.clone(), count));
-        }
-        snapshots.push(snapshot);
+        snapshots.push(renamed_f32(snapshot, key, &target, &non_finite));
     }
     let adapter: Option<Box<dyn ModuleAdapter>> = if checkpoint.is_native() {
         None
@@ -177,6 +174,7 @@ pub fn load_into<B: Backend, M: Module<B>>(
         Some(Box::new(PyTorchToBurnAdapter))
     };
     let result = module.apply(snapshots, None, adapter, false);
+    report.non_finite = non_finite.take().into_iter().collect();
 
     let source = |param: &str| {
         source_of
@@ -239,21 +237,6 @@ pub fn load_into<B: Backend, M: Module<B>>(
     Ok((module, report))
 }
 
-/// How many of a float snapshot's values are NaN or infinite, where any are.
-fn non_finite_values(snapshot: &TensorSnapshot) -> Option<usize> {
-    if snapshot.dtype != DType::F32 {
-        return None;
-    }
-    let data = snapshot.to_data().ok()?;
-    let count = data
-        .as_slice::<f32>()
-        .ok()?
-        .iter()
-        .filter(|v| !v.is_finite())
-        .count();
-    (count > 0).then_some(count)
-}
-
 /// burn-store loads a PyTorch norm layer's `weight` / `bias` into Burn's `gamma` / `beta` by
 /// looking the PyTorch name up as an alternative, but still lists the tensor as unused.
 fn applied_under_burn_name(param: &str, applied: &[String]) -> bool {
@@ -267,15 +250,33 @@ fn applied_under_burn_name(param: &str, applied: &[String]) -> bool {
     applied.contains(&burn_name)
 }
 
+/// Non-finite value counts by checkpoint key, filled as the tensors are read.
+type NonFinite = Rc<std::cell::RefCell<std::collections::BTreeMap<String, usize>>>;
+
 /// The snapshot under a new path, with half- and double-precision data read as f32 (the
-/// networks run in f32; burn-store would otherwise keep the file's precision).
-fn renamed_f32(snapshot: &TensorSnapshot, target: &str) -> TensorSnapshot {
+/// networks run in f32; burn-store would otherwise keep the file's precision). Float data is
+/// counted for NaN and infinite values as it is read, once, into `non_finite` under `key`.
+fn renamed_f32(
+    snapshot: &TensorSnapshot,
+    key: &str,
+    target: &str,
+    non_finite: &NonFinite,
+) -> TensorSnapshot {
     let path: Vec<String> = target.split('.').map(str::to_string).collect();
     match snapshot.dtype {
-        DType::F64 | DType::F16 | DType::BF16 => {
-            let original = snapshot.clone();
+        DType::F64 | DType::F32 | DType::F16 | DType::BF16 => {
+            let (original, key, counts) = (snapshot.clone(), key.to_string(), non_finite.clone());
             TensorSnapshot::from_closure(
-                Rc::new(move || Ok(original.to_data()?.convert::<f32>())),
+                Rc::new(move || {
+                    let data = original.to_data()?.convert::<f32>();
+                    let count = data
+                        .as_slice::<f32>()
+                        .map_or(0, |v| v.iter().filter(|x| !x.is_finite()).count());
+                    if count > 0 {
+                        counts.borrow_mut().insert(key.clone(), count);
+                    }
+                    Ok(data)
+                }),
                 DType::F32,
                 snapshot.shape.clone(),
                 path,
