@@ -107,12 +107,20 @@ fn coco_results(
         }
     };
     let mut results = Vec::new();
+    // Each keyframe's size, read from its image header once.
+    let mut sizes: BTreeMap<&KeyframeKey, (u32, u32)> = BTreeMap::new();
     for pose in poses {
         let (Some(&image_id), Some(path)) = (ids.get(&pose.key), images.get(&pose.key)) else {
             continue;
         };
-        let (w, h) = image::image_dimensions(path)
-            .with_context(|| format!("reading the size of {}", path.display()))?;
+        let (w, h) = match sizes.get(&pose.key) {
+            Some(&size) => size,
+            None => {
+                let size = image::image_dimensions(path)
+                    .with_context(|| format!("reading the size of {}", path.display()))?;
+                *sizes.entry(&pose.key).or_insert(size)
+            }
+        };
         results.push(CocoKeypointResult {
             image_id,
             category_id: 1,

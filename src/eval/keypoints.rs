@@ -35,6 +35,7 @@ impl KeypointStats {
 }
 
 /// A detection with what `loadRes` derives: its area (of the keypoints' extent).
+#[derive(Clone, Copy)]
 struct Detection<'a> {
     result: &'a CocoKeypointResult,
     area: f64,
@@ -262,18 +263,11 @@ pub fn evaluate_keypoints(
             (0..AREA_RANGES.len()).map(|_| Vec::new()).collect();
         for &image in &images {
             let g = gts.get(&(image, category)).map_or(&[][..], Vec::as_slice);
-            let mut d: Vec<&Detection> = dts
+            let mut d: Vec<Detection> = dts
                 .get(&(image, category))
-                .map_or(Vec::new(), |v| v.iter().collect());
+                .map_or(Vec::new(), |v| v.to_vec());
             d.sort_by(|a, b| b.result.score.total_cmp(&a.result.score));
             d.truncate(MAX_DETS);
-            let d: Vec<Detection> = d
-                .into_iter()
-                .map(|x| Detection {
-                    result: x.result,
-                    area: x.area,
-                })
-                .collect();
             let ious: Vec<Vec<f64>> = d
                 .iter()
                 .map(|x| g.iter().map(|gt| oks(&x.result.keypoints, gt)).collect())

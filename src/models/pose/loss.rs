@@ -89,11 +89,15 @@ impl<B: Backend> CpnTargets<B> {
             CpnConvention::TfCpn => [3, 2, 1, 0],
             CpnConvention::PytorchCpn => [0, 1, 2, 3],
         };
-        let smallest = *kernels.iter().min().expect("four kernels");
+        let global: Vec<Tensor<B, 4>> = order.iter().map(|&i| batch(kernels[i])).collect();
+        // RefineNet's target is the smallest kernel's, which one level already has.
+        let smallest = (0..4)
+            .min_by_key(|&l| kernels[order[l]])
+            .expect("four levels");
         let valid: Vec<f32> = crops.iter().flatten().map(|p| p[2] as f32).collect();
         Self {
-            global: order.iter().map(|&i| batch(kernels[i])).collect(),
-            refine: batch(smallest),
+            refine: global[smallest].clone(),
+            global,
             valid: Tensor::from_data(TensorData::new(valid, [crops.len(), k]), device),
         }
     }

@@ -3,7 +3,7 @@
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
-use super::{Cpn, CpnConfig, CpnConvention, HEATMAP_STRIDE};
+use super::{Cpn, CpnConfig, CpnConvention};
 use crate::nn::{BackboneSpec, set};
 use crate::weights::{
     Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, load_checkpoint, pytorch_cpn,
@@ -64,7 +64,7 @@ impl PoseSpec {
 
     /// Heatmap size `[h, w]`.
     pub fn output_size(&self) -> [usize; 2] {
-        self.model_config().input_hw.map(|s| s / HEATMAP_STRIDE)
+        self.model_config().output_hw()
     }
 
     /// The network with `checkpoint` loaded: pytorch-cpn's naming for that convention; for
