@@ -5,9 +5,16 @@
 //! wrist and the hand beyond the wrist, enlarged by `scale` about its centre, each side at least
 //! `min_size` of the person box's height, clipped to the frame.
 
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+
 use serde::Deserialize;
 
-use crate::data::{KeyframeKey, LabelMap, PersonAnnotation, PersonKeypoints};
+use crate::data::{
+    AVA_FPS, AVA_VIDEO_START_S, AvaRow, DataError, FrameLayout, KeyframeKey, Label, LabelMap,
+    PersonAnnotation, PersonKeypoints, group_annotations, keyframe_frame_index, read_ava_csv,
+    read_keypoints,
+};
 use crate::ops::iou;
 
 /// COCO-17 indices of (shoulder, elbow, wrist) for the left and the right arm.
@@ -123,8 +130,7 @@ pub fn arm_people(
     frame_wh: impl Fn(&KeyframeKey) -> [f64; 2],
     config: &ArmBoxConfig,
 ) -> (Vec<ArmPerson>, ArmDatasetStats) {
-    let mut by_key: std::collections::HashMap<&KeyframeKey, Vec<&PersonKeypoints>> =
-        std::collections::HashMap::new();
+    let mut by_key: HashMap<&KeyframeKey, Vec<&PersonKeypoints>> = HashMap::new();
     for k in keypoints {
         by_key.entry(&k.key).or_default().push(k);
     }
@@ -171,34 +177,33 @@ pub fn arm_people(
 /// from each keyframe's image under `root` (AVA's layout).
 pub struct ArmAnnotations {
     pub people: Vec<PersonAnnotation>,
-    pub groundtruth: Vec<crate::data::AvaRow>,
+    pub groundtruth: Vec<AvaRow>,
     pub stats: ArmDatasetStats,
 }
 
 impl ArmAnnotations {
     pub fn read(
-        annotations: &std::path::Path,
-        keypoints: &std::path::Path,
+        annotations: &Path,
+        keypoints: &Path,
         arm_labels: &LabelMap,
-        root: &std::path::Path,
+        root: &Path,
         config: &ArmBoxConfig,
-    ) -> Result<Self, crate::data::DataError> {
-        use crate::data::{AVA_FPS, AVA_VIDEO_START_S, AvaRow, FrameLayout, keyframe_frame_index};
-        let rows = crate::data::read_ava_csv(annotations)?;
+    ) -> Result<Self, DataError> {
+        let rows = read_ava_csv(annotations)?;
         // Every action of the file, so that people without arm actions stay (as negatives).
-        let ids: std::collections::BTreeSet<i64> = rows.iter().map(|r| r.action_id).collect();
+        let ids: BTreeSet<i64> = rows.iter().map(|r| r.action_id).collect();
         let all = LabelMap {
             labels: ids
                 .into_iter()
-                .map(|id| crate::data::Label {
+                .map(|id| Label {
                     id,
                     name: id.to_string(),
                 })
                 .collect(),
         };
-        let (people, _) = crate::data::group_annotations(&rows, &all);
-        let poses = crate::data::read_keypoints(keypoints)?;
-        let mut sizes: std::collections::HashMap<String, [f64; 2]> = Default::default();
+        let (people, _) = group_annotations(&rows, &all);
+        let poses = read_keypoints(keypoints)?;
+        let mut sizes: HashMap<String, [f64; 2]> = Default::default();
         for p in &people {
             if sizes.contains_key(&p.key.video_id) {
                 continue;
@@ -206,11 +211,10 @@ impl ArmAnnotations {
             let index = keyframe_frame_index(p.key.timestamp_s, AVA_VIDEO_START_S, AVA_FPS);
             let frame =
                 FrameLayout::PySlowFast.frame_path(root, &p.key.video_id, index.max(0) as usize);
-            let (w, h) =
-                image::image_dimensions(&frame).map_err(|e| crate::data::DataError::File {
-                    path: frame.clone(),
-                    message: format!("cannot read the frame's size: {e}"),
-                })?;
+            let (w, h) = image::image_dimensions(&frame).map_err(|e| DataError::File {
+                path: frame.clone(),
+                message: format!("cannot read the frame's size: {e}"),
+            })?;
             sizes.insert(p.key.video_id.clone(), [w as f64, h as f64]);
         }
         let (arm, stats) = arm_people(&people, &poses, arm_labels, |k| sizes[&k.video_id], config);
