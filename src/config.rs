@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
-use crate::infer::TestViews;
+use crate::infer::{ArmBoxConfig, TestViews};
 use crate::models::action::ActionSpec;
 use crate::models::detector::DetectorSpec;
 use crate::models::pose::PoseSpec;
@@ -111,6 +111,8 @@ pub struct NetworkFile {
     pub train: Option<TrainSettings>,
     /// How the action model is tested (`avaloc actions`, validation while training).
     pub test: TestViews,
+    /// An arm branch's arm boxes (an action model trained and run at arm boxes).
+    pub arm: Option<ArmBoxConfig>,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +122,7 @@ struct RawFile {
     train: Option<TrainSettings>,
     #[serde(default)]
     test: TestViews,
+    arm: Option<ArmBoxConfig>,
 }
 
 impl NetworkFile {
@@ -137,6 +140,7 @@ impl NetworkFile {
             .validate()
             .and_then(|()| raw.train.as_ref().map_or(Ok(()), TrainSettings::validate))
             .and_then(|()| raw.test.validate())
+            .and_then(|()| raw.arm.as_ref().map_or(Ok(()), ArmBoxConfig::validate))
             .map_err(|message| ConfigError::Invalid {
                 path: path.to_path_buf(),
                 message,
@@ -146,6 +150,7 @@ impl NetworkFile {
             network: raw.network,
             train: raw.train,
             test: raw.test,
+            arm: raw.arm,
         })
     }
 
@@ -206,6 +211,8 @@ pub struct ActionFile {
     pub network: ActionSpec,
     pub train: Option<TrainSettings>,
     pub test: TestViews,
+    /// The `[arm]` table of an arm branch (its defaults where absent).
+    pub arm: ArmBoxConfig,
 }
 
 impl ActionFile {
@@ -217,6 +224,7 @@ impl ActionFile {
                 network: *network,
                 train: file.train,
                 test: file.test,
+                arm: file.arm.unwrap_or_default(),
             }),
             _ => Err(file.wrong_kind("an action model", "slowfast")),
         }

@@ -41,6 +41,7 @@ pub mod config;
 pub mod data;
 pub mod draw;
 pub mod eval;
+pub mod fusion;
 pub mod infer;
 pub mod io;
 pub mod models;

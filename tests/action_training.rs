@@ -59,6 +59,7 @@ fn setup(name: &str) -> std::path::PathBuf {
     let synth = SynthConfig {
         train_videos: 1,
         val_videos: 1,
+        test_videos: 0,
         seconds: 6,
         width: 96,
         height: 72,

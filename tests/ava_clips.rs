@@ -53,6 +53,7 @@ fn test_transform_scales_the_short_side_and_flips_boxes() {
     assert_eq!(
         draw,
         TransformDraw {
+            region: None,
             size: [341, 256],
             crop: [0, 0, 341, 256],
             flip: true

@@ -26,6 +26,7 @@ fn setup(name: &str) -> PathBuf {
     let synth = SynthConfig {
         train_videos: 3,
         val_videos: 1,
+        test_videos: 0,
         seconds: 6,
         width: 96,
         height: 72,

@@ -76,6 +76,7 @@ fn trains_checkpoints_and_resumes() {
     let synth = SynthConfig {
         train_videos: 1,
         val_videos: 1,
+        test_videos: 0,
         seconds: 6,
         width: 96,
         height: 72,

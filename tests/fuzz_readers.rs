@@ -162,6 +162,7 @@ fn dataset() -> PathBuf {
         let config = SynthConfig {
             train_videos: 1,
             val_videos: 1,
+            test_videos: 0,
             seconds: 5,
             width: 96,
             height: 72,

@@ -24,6 +24,7 @@ fn small_video(name: &str, seed: u64) -> PathBuf {
     let config = SynthConfig {
         train_videos: 0,
         val_videos: 1,
+        test_videos: 0,
         seconds: 5,
         width: 96,
         height: 72,

@@ -52,6 +52,7 @@ fn trains_resumes_and_runs() {
     let synth = SynthConfig {
         train_videos: 1,
         val_videos: 1,
+        test_videos: 0,
         seconds: 5,
         width: 96,
         height: 72,

@@ -21,6 +21,7 @@ fn small_set(name: &str) -> PathBuf {
     let config = SynthConfig {
         train_videos: 0,
         val_videos: 1,
+        test_videos: 0,
         seconds: 5,
         width: 96,
         height: 72,

@@ -15,6 +15,7 @@ use avaloc::eval::{EvalOptions, evaluate_files};
 const SMALL: SynthConfig = SynthConfig {
     train_videos: 1,
     val_videos: 2,
+    test_videos: 1,
     seconds: 6,
     width: 96,
     height: 72,
@@ -34,7 +35,7 @@ fn the_dataset_reads_back_with_the_ava_readers() {
     let ann = root.join("annotations");
     let labels = LabelMap::read(&ann.join("ava_action_list_v2.2.pbtxt")).unwrap();
     assert_eq!(labels.name(14), Some("walk"));
-    for split in ["train", "val"] {
+    for split in ["train", "val", "test"] {
         let rows = read_ava_csv(&ann.join(format!("ava_{split}_v2.2.csv"))).unwrap();
         assert!(!rows.is_empty(), "{split}");
         let (people, stats) = group_annotations(&rows, &labels);
@@ -273,6 +274,8 @@ fn redirected_output_has_plain_progress_lines_and_no_escapes() {
             "1",
             "--val-videos",
             "1",
+            "--test-videos",
+            "1",
             "--seconds",
             "5",
         ])
@@ -288,8 +291,10 @@ fn redirected_output_has_plain_progress_lines_and_no_escapes() {
     assert!(run.status.success(), "{text}");
     assert!(!text.contains('\u{1b}'), "escape codes in {text:?}");
     let progress: Vec<&str> = text.lines().filter(|l| l.starts_with("synth ")).collect();
-    // 300 frames: a line at each quarter.
+    // 450 frames: a line at each quarter.
     assert_eq!(progress.len(), 4, "{text}");
-    assert!(progress[3].starts_with("synth 300/300"), "{text}");
+    assert!(progress[3].starts_with("synth 450/450"), "{text}");
+    let test_csv = out.join("annotations/ava_test_v2.2.csv");
+    assert!(std::fs::read_to_string(test_csv).unwrap().starts_with("syn_test_000,"));
     std::fs::remove_dir_all(out).unwrap();
 }

@@ -2,6 +2,7 @@
 //! with precomputed boxes) — every keyframe's clip, the action model's scores for every box,
 //! written as an AVA detections CSV that `avaloc eval` scores; optionally annotated keyframes.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -12,10 +13,14 @@ use crate::backend::{self, BackendChoice};
 use crate::bank::Bank;
 use crate::config::ActionFile;
 use crate::data::{
-    AVA_VIDEO_START_S, AvaKeyframes, LabelMap, VideoFrames, default_labelmap, keyframe_samples,
-    read_person_boxes, unlabelled_people, write_ava_csv,
+    AVA_VIDEO_START_S, AvaKeyframes, KeyframeSample, LabelMap, PersonAnnotation, VideoFrames,
+    annotated_people, default_labelmap, keyframe_samples, read_keypoints, read_person_boxes,
+    unlabelled_people, write_ava_csv,
 };
-use crate::infer::{ActionScoring, detection_rows, draw_keyframes, keyframe_images};
+use crate::infer::{
+    ActionScoring, arm_box_people, arm_people, detection_rows, draw_keyframes, frame_size,
+    keyframe_images, person_arm_scores,
+};
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -42,8 +47,19 @@ pub struct ActionsArgs {
     #[arg(long, default_value_t = AVA_VIDEO_START_S)]
     pub start: i64,
     /// Person boxes (PySlowFast's CSV, e.g. from `avaloc persons`).
+    #[arg(long, required_unless_present = "annotated")]
+    pub boxes: Option<PathBuf>,
+    /// Instead of --boxes: the annotated people's boxes of an AVA annotation CSV (scoring at
+    /// ground-truth boxes, as validation does).
+    #[arg(long, conflicts_with = "boxes")]
+    pub annotated: Option<PathBuf>,
+    /// Score an arm branch (a model trained at arm boxes, with its config's [arm] table): each
+    /// person's arm boxes from these keypoints (keypoint CSV, from `avaloc poses` or the
+    /// synthetic set), the person's score for a class the maximum over its arm boxes, written
+    /// at the person's box. People without an arm box are left out (fusion keeps their body
+    /// scores).
     #[arg(long)]
-    pub boxes: PathBuf,
+    pub keypoints: Option<PathBuf>,
     /// Minimum person-box score (the seed system: 0.8 on AVA, 0.7 on Kinetics).
     #[arg(long, default_value_t = 0.8)]
     pub threshold: f64,
@@ -83,10 +99,27 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_labelmap(&args.data));
     let labels = LabelMap::read(&labelmap)?;
-    let people = unlabelled_people(&read_person_boxes(&args.boxes, args.threshold)?);
+    let (people, boxes_file) = match (&args.boxes, &args.annotated) {
+        (Some(boxes), _) => (
+            unlabelled_people(&read_person_boxes(boxes, args.threshold)?),
+            boxes,
+        ),
+        (None, Some(annotated)) => (annotated_people(annotated)?, annotated),
+        (None, None) => bail!("give the person boxes: --boxes or --annotated"),
+    };
     let clip = config.network.clip_spec();
     let video = VideoFrames::open(args.frames.as_deref(), args.video.as_deref())?;
-    let samples = match &video {
+    let samples_of = |people: &[PersonAnnotation]| -> Result<Vec<KeyframeSample>> {
+        let samples = match &video {
+            Some(video) => {
+                AvaKeyframes::from_frame_files(people, &video.video_id, &video.frames, args.start, clip)?
+            }
+            None => keyframe_samples(people, &args.data, clip)
+                .with_context(|| format!("keyframes under {}", args.data.display()))?,
+        };
+        Ok(samples.into_samples())
+    };
+    let people = match &video {
         Some(video) => {
             let video_id = &video.video_id;
             let total = people.len();
@@ -95,7 +128,7 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
                 .filter(|p| &p.key.video_id == video_id)
                 .collect();
             if people.is_empty() {
-                bail!("{}: no boxes of video {video_id:?}", args.boxes.display());
+                bail!("{}: no boxes of video {video_id:?}", boxes_file.display());
             }
             if people.len() < total {
                 println!(
@@ -104,12 +137,39 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
                     total - people.len()
                 );
             }
-            AvaKeyframes::from_frame_files(&people, video_id, &video.frames, args.start, clip)?
+            people
         }
-        None => keyframe_samples(&people, &args.data, clip)
-            .with_context(|| format!("keyframes under {}", args.data.display()))?,
+        None => people,
     };
-    let samples = samples.samples().to_vec();
+    let mut samples = samples_of(&people)?;
+    let arm = match &args.keypoints {
+        Some(path) => {
+            let poses = read_keypoints(path)?;
+            let mut sizes: HashMap<String, [f64; 2]> = HashMap::new();
+            for s in &samples {
+                if !sizes.contains_key(&s.key.video_id) {
+                    sizes.insert(s.key.video_id.clone(), frame_size(&s.frames[0])?);
+                }
+            }
+            let (arm, stats) =
+                arm_people(&people, &poses, &labels, |k| sizes[&k.video_id], &config.arm);
+            println!(
+                "{} of {} people have arm boxes ({} arm boxes); without matching keypoints {}, \
+                 without an arm box {}",
+                arm.len(),
+                people.len(),
+                arm.iter().map(|p| p.arm_boxes.len()).sum::<usize>(),
+                stats.without_keypoints,
+                stats.without_arm_box
+            );
+            samples = samples_of(&arm_box_people(&arm))?;
+            if let Some(zoom) = config.arm.zoom {
+                samples = AvaKeyframes::from_samples(samples).zoomed(zoom).into_samples();
+            }
+            Some(arm)
+        }
+        None => None,
+    };
     let checkpoint = Checkpoint::open(&args.weights)?;
     let banks = args
         .bank
@@ -118,7 +178,10 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
     let job =
         ActionScoring::with_banks(&config, checkpoint, &labels, samples.clone(), views, banks)?;
-    let people = backend::run(backend_choice, job)?;
+    let mut people = backend::run(backend_choice, job)?;
+    if let Some(arm) = &arm {
+        people = person_arm_scores(arm, &people);
+    }
     write_ava_csv(&args.out, &detection_rows(&people, &labels))
         .with_context(|| format!("writing {}", args.out.display()))?;
     println!(

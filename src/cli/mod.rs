@@ -5,6 +5,7 @@ mod bank;
 mod dataset;
 mod demo;
 mod eval;
+mod fuse;
 mod persons;
 mod poses;
 mod synth;
@@ -57,6 +58,9 @@ pub enum Command {
     /// The long-term feature bank: build one with a trained action model, inspect one.
     #[command(subcommand)]
     Bank(bank::BankCommand),
+    /// Fuse the arm branch's scores into the action model's: choose the classes, apply.
+    #[command(subcommand)]
+    Fuse(fuse::FuseCommand),
 }
 
 impl Cli {
@@ -82,5 +86,6 @@ pub fn main() -> Result<()> {
         Command::Actions(args) => actions::run(args, backend),
         Command::Train(command) => train::run(command, backend),
         Command::Bank(command) => bank::run(command, backend),
+        Command::Fuse(command) => fuse::run(command),
     }
 }

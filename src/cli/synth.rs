@@ -17,6 +17,9 @@ pub struct SynthArgs {
     pub train_videos: usize,
     #[arg(long, default_value_t = SynthConfig::default().val_videos)]
     pub val_videos: usize,
+    /// Held-out labelled videos (`ava_test_v2.2.csv`, ...): select on val, report on test.
+    #[arg(long, default_value_t = SynthConfig::default().test_videos)]
+    pub test_videos: usize,
     /// Length of each video in seconds (keyframes at seconds 2 .. length - 2).
     #[arg(long, default_value_t = SynthConfig::default().seconds)]
     pub seconds: usize,
@@ -32,6 +35,7 @@ pub fn run(args: SynthArgs) -> Result<()> {
     let config = SynthConfig {
         train_videos: args.train_videos,
         val_videos: args.val_videos,
+        test_videos: args.test_videos,
         seconds: args.seconds,
         width: args.width,
         height: args.height,

@@ -35,12 +35,55 @@ pub enum ClipTransform {
     Test { short_side: u32, flip: bool },
 }
 
-/// The transform drawn for one clip: resize to `size`, crop `crop` (x, y, w, h), flip.
+/// The transform drawn for one clip: cut `region` from the frame (the whole frame where
+/// absent), resize to `size`, crop `crop` (x, y, w, h), flip.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TransformDraw {
+    pub region: Option<Region>,
     pub size: [u32; 2],
     pub crop: [u32; 4],
     pub flip: bool,
+}
+
+/// A window `[x, y, w, h]` in pixels of a frame of `frame` `[w, h]` pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    pub px: [u32; 4],
+    pub frame: [u32; 2],
+}
+
+impl Region {
+    /// The square `zoom` times the longer side of `box_xyxy_norm` (at least 16 pixels) about
+    /// its centre, moved inside the frame where it fits and cut to it where it does not.
+    pub fn around(box_xyxy_norm: [f64; 4], zoom: f64, frame: [u32; 2]) -> Self {
+        let [fw, fh] = frame.map(f64::from);
+        let [x1, y1, x2, y2] = box_xyxy_norm;
+        let side = (zoom * ((x2 - x1) * fw).max((y2 - y1) * fh)).max(16.0);
+        let span = |centre: f64, len: f64| {
+            let size = side.min(len).round().max(1.0);
+            let start = (centre - size / 2.0).clamp(0.0, len - size).round();
+            (start as u32, size as u32)
+        };
+        let (x, w) = span((x1 + x2) / 2.0 * fw, fw);
+        let (y, h) = span((y1 + y2) / 2.0 * fh, fh);
+        Self {
+            px: [x, y, w, h],
+            frame,
+        }
+    }
+
+    /// A box normalised to the frame, normalised to the region instead (not clipped).
+    pub fn box_in(&self, box_xyxy_norm: [f64; 4]) -> [f64; 4] {
+        let [x, y, w, h] = self.px.map(f64::from);
+        let [fw, fh] = self.frame.map(f64::from);
+        let [x1, y1, x2, y2] = box_xyxy_norm;
+        [
+            (x1 * fw - x) / w,
+            (y1 * fh - y) / h,
+            (x2 * fw - x) / w,
+            (y2 * fh - y) / h,
+        ]
+    }
 }
 
 impl ClipTransform {
@@ -54,6 +97,7 @@ impl ClipTransform {
                 let x = rng.random_range(0..=size[0] - cw);
                 let y = rng.random_range(0..=size[1] - ch);
                 TransformDraw {
+                    region: None,
                     size,
                     crop: [x, y, cw, ch],
                     flip: rng.random_bool(0.5),
@@ -62,6 +106,7 @@ impl ClipTransform {
             Self::Test { short_side, flip } => {
                 let size = resized(width, height, short_side);
                 TransformDraw {
+                    region: None,
                     size,
                     crop: [0, 0, size[0], size[1]],
                     flip,
@@ -90,8 +135,13 @@ fn resized(width: u32, height: u32, short: u32) -> [u32; 2] {
 impl TransformDraw {
     /// Applies the transform to one frame.
     pub fn apply(&self, frame: &RgbImage) -> RgbImage {
-        let resized =
-            image::imageops::resize(frame, self.size[0], self.size[1], FilterType::Triangle);
+        let resized = match self.region {
+            Some(Region { px: [x, y, w, h], .. }) => {
+                let cut = image::imageops::crop_imm(frame, x, y, w, h).to_image();
+                image::imageops::resize(&cut, self.size[0], self.size[1], FilterType::Triangle)
+            }
+            None => image::imageops::resize(frame, self.size[0], self.size[1], FilterType::Triangle),
+        };
         let [x, y, w, h] = self.crop;
         let mut out = image::imageops::crop_imm(&resized, x, y, w, h).to_image();
         if self.flip {
@@ -106,7 +156,10 @@ impl TransformDraw {
         let [x, y, w, h] = self.crop.map(|v| v as f64);
         let sx = self.size[0] as f64;
         let sy = self.size[1] as f64;
-        let [x1, y1, x2, y2] = box_xyxy_norm;
+        let [x1, y1, x2, y2] = match &self.region {
+            Some(region) => region.box_in(box_xyxy_norm),
+            None => box_xyxy_norm,
+        };
         let clip = |v: f64, max: f64| v.clamp(0.0, max);
         let (mut x1, y1, mut x2, y2) = (
             clip(x1 * sx - x, w),
@@ -165,4 +218,42 @@ pub fn load_clip(
         values,
         shape: [3, t, h, w],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A box at the right edge of a 320 × 240 frame, x 288–320, y 120–168: the square of 1.5 ×
+    /// 48 = 72 px about its centre (304, 144) is moved left to fit, x 248–320, y 108–180.
+    #[test]
+    fn a_zoomed_region_fits_the_frame_and_carries_its_box() {
+        let b = [0.9, 0.5, 1.0, 0.7];
+        let region = Region::around(b, 1.5, [320, 240]);
+        assert_eq!(region.px, [248, 108, 72, 72]);
+        let round = |v: [f64; 4]| v.map(|x| (x * 1e4).round() / 1e4);
+        assert_eq!(round(region.box_in(b)), [0.5556, 0.1667, 1.0, 0.8333]);
+        // Read at short side 64: the box in the 64 × 64 input.
+        let draw = TransformDraw {
+            region: Some(region),
+            ..ClipTransform::Test {
+                short_side: 64,
+                flip: false,
+            }
+            .draw(72, 72, &mut rand::rng())
+        };
+        let px = draw.apply_to_box(b).map(|v| (v * 100.0).round() / 100.0);
+        assert_eq!(px, [35.56, 10.67, 64.0, 53.33]);
+        let frame = RgbImage::from_fn(320, 240, |x, y| image::Rgb([x as u8, y as u8, 0]));
+        let out = draw.apply(&frame);
+        assert_eq!(out.dimensions(), (64, 64));
+        // The region's top-left pixel (248, 108) is the output's.
+        let p = out.get_pixel(0, 0);
+        assert!((p[0] as i32 - 248).abs() <= 1 && (p[1] as i32 - 108).abs() <= 1, "{p:?}");
+        // A box larger than the frame gets the whole frame.
+        assert_eq!(
+            Region::around([0.0, 0.0, 1.0, 1.0], 2.0, [320, 240]).px,
+            [0, 0, 320, 240]
+        );
+    }
 }

@@ -12,7 +12,7 @@ use rand::rngs::StdRng;
 use super::loader::{SeededBatcher, mix_seed};
 use super::{
     AVA_FPS, ClipTransform, DataError, FrameLayout, KeyframeKey, LabelMap, Normalization,
-    PersonAnnotation, clip_frame_indices, keyframe_frame_index, list_frame_files, load_clip,
+    PersonAnnotation, Region, TransformDraw, clip_frame_indices, keyframe_frame_index, list_frame_files, load_clip,
 };
 use crate::bank::{Bank, Pick, WindowSpec, sample_window};
 
@@ -30,6 +30,9 @@ pub struct KeyframeSample {
     pub frames: Vec<PathBuf>,
     pub boxes_xyxy_norm: Vec<[f64; 4]>,
     pub actions: Vec<Vec<i64>>,
+    /// A clip of its one box alone: every frame cut to [`Region::around`] the box with this
+    /// zoom (the arm branch's arm-centred clips).
+    pub zoom: Option<f64>,
 }
 
 /// Keyframes of a dataset on disk, one sample per keyframe.
@@ -113,6 +116,7 @@ impl AvaKeyframes {
                 frames: clip_frames(&key.video_id, center)?,
                 boxes_xyxy_norm: people.iter().map(|p| p.box_xyxy_norm).collect(),
                 actions: people.iter().map(|p| p.actions.clone()).collect(),
+                zoom: None,
             });
         }
         Ok(Self { samples })
@@ -120,8 +124,38 @@ impl AvaKeyframes {
 }
 
 impl AvaKeyframes {
+    pub fn from_samples(samples: Vec<KeyframeSample>) -> Self {
+        Self { samples }
+    }
+
     pub fn samples(&self) -> &[KeyframeSample] {
         &self.samples
+    }
+
+    pub fn into_samples(self) -> Vec<KeyframeSample> {
+        self.samples
+    }
+
+    /// One sample per box instead of per keyframe, each a clip zoomed in on its box.
+    pub fn zoomed(self, zoom: f64) -> Self {
+        let samples = self
+            .samples
+            .into_iter()
+            .flat_map(|s| {
+                s.boxes_xyxy_norm
+                    .iter()
+                    .zip(&s.actions)
+                    .map(|(b, actions)| KeyframeSample {
+                        key: s.key.clone(),
+                        frames: s.frames.clone(),
+                        boxes_xyxy_norm: vec![*b],
+                        actions: vec![actions.clone()],
+                        zoom: Some(zoom),
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        Self { samples }
     }
 }
 
@@ -240,7 +274,15 @@ impl ClipBatcher {
             message: format!("cannot read image size: {e}"),
         })?;
         let mut rng = StdRng::seed_from_u64(seed);
-        let draw = self.transform.draw(width, height, &mut rng);
+        let region = match (sample.zoom, sample.boxes_xyxy_norm.as_slice()) {
+            (Some(zoom), [one]) => Some(Region::around(*one, zoom, [width, height])),
+            _ => None,
+        };
+        let [w, h] = region.map_or([width, height], |r| [r.px[2], r.px[3]]);
+        let draw = TransformDraw {
+            region,
+            ..self.transform.draw(w, h, &mut rng)
+        };
         let clip = load_clip(&sample.frames, &draw, &self.norm)?;
         let boxes = sample
             .boxes_xyxy_norm

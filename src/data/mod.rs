@@ -21,7 +21,9 @@ mod video;
 
 pub use annotations::{AnnotationStats, PersonAnnotation, group_annotations};
 pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv, write_ava_csv};
-pub use clip::{ClipPixels, ClipTransform, Normalization, TransformDraw, decode_frame, load_clip};
+pub use clip::{
+    ClipPixels, ClipTransform, Normalization, Region, TransformDraw, decode_frame, load_clip,
+};
 pub use coco::{
     CocoCategory, CocoImage, CocoKeypointResult, CocoKeypoints, CocoPerson, coco_from_keypoints,
     coco_person_category, read_coco_results, write_coco_results,

@@ -52,15 +52,7 @@ pub fn evaluate_files(
         None => HashSet::new(),
     };
     let groundtruth = read_ava_csv(groundtruth)?;
-    let detections_path = detections;
-    let detections = read_ava_csv(detections)?;
-    if let Some(row) = detections.iter().find(|r| r.last.is_none()) {
-        return Err(DataError::line(
-            detections_path,
-            row.line,
-            "a detection row needs a score in its eighth column",
-        ));
-    }
+    let detections = read_detections(detections)?;
     Ok(evaluate(
         &labels,
         &groundtruth,
@@ -68,6 +60,19 @@ pub fn evaluate_files(
         &excluded,
         options,
     ))
+}
+
+/// Reads an AVA detections CSV: every row needs its score (the eighth column).
+pub fn read_detections(path: &Path) -> Result<Vec<AvaRow>, DataError> {
+    let detections = read_ava_csv(path)?;
+    if let Some(row) = detections.iter().find(|r| r.last.is_none()) {
+        return Err(DataError::line(
+            path,
+            row.line,
+            "a detection row needs a score in its eighth column",
+        ));
+    }
+    Ok(detections)
 }
 
 /// The official protocol: rows of classes outside the label map are dropped; at most

@@ -8,7 +8,7 @@ mod plot;
 mod report;
 
 pub use average_precision::{average_precision, precision_recall};
-pub use frame_map::{EvalOptions, FrameMapResult, evaluate, evaluate_files};
+pub use frame_map::{EvalOptions, FrameMapResult, evaluate, evaluate_files, read_detections};
 pub use keypoints::{COCO_SIGMAS, KeypointStats, evaluate_keypoints};
 pub use plot::write_plot;
 pub use report::{comparison_table, per_class_table, write_json};

@@ -5,15 +5,15 @@
 //! wrist and the hand beyond the wrist, enlarged by `scale` about its centre, each side at least
 //! `min_size` of the person box's height, clipped to the frame.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Deserialize;
 
+use super::PersonScores;
 use crate::data::{
-    AVA_FPS, AVA_VIDEO_START_S, AvaRow, DataError, FrameLayout, KeyframeKey, Label, LabelMap,
-    PersonAnnotation, PersonKeypoints, group_annotations, keyframe_frame_index, read_ava_csv,
-    read_keypoints,
+    AVA_FPS, AVA_VIDEO_START_S, AvaRow, DataError, FrameLayout, KeyframeKey, LabelMap,
+    PersonAnnotation, PersonKeypoints, annotated_people, keyframe_frame_index, read_keypoints,
 };
 use crate::ops::iou;
 
@@ -37,6 +37,29 @@ pub struct ArmBoxConfig {
     /// The smallest side, as a share of the person box's height.
     #[serde(default = "min_size")]
     pub min_size: f64,
+    /// Arm-centred clips: each arm box gets its own clip, every frame cropped to the square
+    /// `zoom` times the box's longer side about its centre before the test or training
+    /// transform, so that the arm fills the input instead of a few cells of the frame's
+    /// feature map. Absent: the arm boxes are read from the full frame's clip, as the body
+    /// boxes are (the seed system's arm branch).
+    #[serde(default)]
+    pub zoom: Option<f64>,
+}
+
+impl ArmBoxConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !(positive(self.scale) && self.min_size.is_finite() && self.min_size >= 0.0) {
+            return Err("arm.scale must be positive and arm.min_size not negative".into());
+        }
+        if self.zoom.is_some_and(|z| !positive(z)) {
+            return Err("arm.zoom must be positive".into());
+        }
+        if !self.min_score.is_finite() {
+            return Err("arm.min_score must be a number".into());
+        }
+        Ok(())
+    }
 }
 
 fn min_score() -> f64 {
@@ -55,6 +78,7 @@ impl Default for ArmBoxConfig {
             min_score: min_score(),
             scale: scale(),
             min_size: min_size(),
+            zoom: None,
         }
     }
 }
@@ -189,61 +213,93 @@ impl ArmAnnotations {
         root: &Path,
         config: &ArmBoxConfig,
     ) -> Result<Self, DataError> {
-        let rows = read_ava_csv(annotations)?;
         // Every action of the file, so that people without arm actions stay (as negatives).
-        let ids: BTreeSet<i64> = rows.iter().map(|r| r.action_id).collect();
-        let all = LabelMap {
-            labels: ids
-                .into_iter()
-                .map(|id| Label {
-                    id,
-                    name: id.to_string(),
-                })
-                .collect(),
-        };
-        let (people, _) = group_annotations(&rows, &all);
+        let people = annotated_people(annotations)?;
         let poses = read_keypoints(keypoints)?;
         let mut sizes: HashMap<String, [f64; 2]> = Default::default();
         for p in &people {
-            if sizes.contains_key(&p.key.video_id) {
-                continue;
+            if !sizes.contains_key(&p.key.video_id) {
+                let index = keyframe_frame_index(p.key.timestamp_s, AVA_VIDEO_START_S, AVA_FPS);
+                let frame = FrameLayout::PySlowFast.frame_path(
+                    root,
+                    &p.key.video_id,
+                    index.max(0) as usize,
+                );
+                sizes.insert(p.key.video_id.clone(), frame_size(&frame)?);
             }
-            let index = keyframe_frame_index(p.key.timestamp_s, AVA_VIDEO_START_S, AVA_FPS);
-            let frame =
-                FrameLayout::PySlowFast.frame_path(root, &p.key.video_id, index.max(0) as usize);
-            let (w, h) = image::image_dimensions(&frame).map_err(|e| DataError::File {
-                path: frame.clone(),
-                message: format!("cannot read the frame's size: {e}"),
-            })?;
-            sizes.insert(p.key.video_id.clone(), [w as f64, h as f64]);
         }
         let (arm, stats) = arm_people(&people, &poses, arm_labels, |k| sizes[&k.video_id], config);
-        let mut out = Self {
-            people: Vec::new(),
-            groundtruth: Vec::new(),
-            stats,
-        };
-        for person in arm {
-            for b in person.arm_boxes {
-                for &action_id in &person.actions {
-                    out.groundtruth.push(AvaRow {
+        let groundtruth = arm
+            .iter()
+            .flat_map(|person| {
+                person.arm_boxes.iter().flat_map(move |&b| {
+                    person.actions.iter().map(move |&action_id| AvaRow {
                         key: person.key.clone(),
                         box_xyxy_norm: b,
                         action_id,
                         last: None,
                         line: 0,
+                    })
+                })
+            })
+            .collect();
+        Ok(Self {
+            people: arm_box_people(&arm),
+            groundtruth,
+            stats,
+        })
+    }
+}
+
+/// One person per arm box, with the arm's person's actions.
+pub fn arm_box_people(arm: &[ArmPerson]) -> Vec<PersonAnnotation> {
+    arm.iter()
+        .flat_map(|person| {
+            person.arm_boxes.iter().map(|&b| PersonAnnotation {
+                key: person.key.clone(),
+                box_xyxy_norm: b,
+                actions: person.actions.clone(),
+                person_id: None,
+            })
+        })
+        .collect()
+}
+
+/// A frame's `[width, height]`, naming the file when it cannot be read.
+pub fn frame_size(frame: &Path) -> Result<[f64; 2], DataError> {
+    let (w, h) = image::image_dimensions(frame).map_err(|e| DataError::File {
+        path: frame.to_path_buf(),
+        message: format!("cannot read the frame's size: {e}"),
+    })?;
+    Ok([w as f64, h as f64])
+}
+
+/// Each person's arm scores, the maximum over its arm boxes' (`scores` at the arm boxes), at
+/// the person's box: the arm branch's result per person, as fusion reads it. People none of
+/// whose arm boxes were scored are left out.
+pub fn person_arm_scores(arm: &[ArmPerson], scores: &[PersonScores]) -> Vec<PersonScores> {
+    let at: HashMap<(&KeyframeKey, [u64; 4]), &[f32]> = scores
+        .iter()
+        .map(|s| ((&s.key, s.box_xyxy_norm.map(f64::to_bits)), s.scores.as_slice()))
+        .collect();
+    arm.iter()
+        .filter_map(|person| {
+            let mut best: Option<Vec<f32>> = None;
+            for b in &person.arm_boxes {
+                if let Some(row) = at.get(&(&person.key, b.map(f64::to_bits))) {
+                    best = Some(match best {
+                        Some(best) => best.iter().zip(*row).map(|(a, b)| a.max(*b)).collect(),
+                        None => row.to_vec(),
                     });
                 }
-                out.people.push(PersonAnnotation {
-                    key: person.key.clone(),
-                    box_xyxy_norm: b,
-                    actions: person.actions.clone(),
-                    person_id: None,
-                });
             }
-        }
-        Ok(out)
-    }
+            Some(PersonScores {
+                key: person.key.clone(),
+                box_xyxy_norm: person.box_xyxy_norm,
+                scores: best?,
+            })
+        })
+        .collect()
 }
 
 fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {

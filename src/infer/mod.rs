@@ -13,7 +13,8 @@ pub use actions::{
     score_keyframes,
 };
 pub use arms::{
-    ARMS, ArmAnnotations, ArmBoxConfig, ArmDatasetStats, ArmPerson, arm_boxes, arm_people,
+    ARMS, ArmAnnotations, ArmBoxConfig, ArmDatasetStats, ArmPerson, arm_box_people, arm_boxes,
+    arm_people, frame_size, person_arm_scores,
 };
 pub use keyframes::{draw_keyframes, draw_poses};
 pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};

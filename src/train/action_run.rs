@@ -14,10 +14,10 @@ use crate::backend::TrainJob;
 use crate::bank::Bank;
 use crate::config::ActionFile;
 use crate::data::{
-    ClipBatcher, DatasetFiles, LabelMap, Normalization, PersonBox, action_people, keyframe_samples,
+    AvaKeyframes, ClipBatcher, DatasetFiles, LabelMap, Normalization, PersonBox, action_people, keyframe_samples,
     read_ava_csv, read_exclusions, read_person_boxes, unlabelled_people,
 };
-use crate::infer::{ArmAnnotations, ArmBoxConfig, bank_windows};
+use crate::infer::{ArmAnnotations, bank_windows};
 use crate::weights::{Checkpoint, LoadMode, save_safetensors};
 
 /// Detected person boxes for a run: of the training videos (those with IoU ≥
@@ -164,8 +164,7 @@ impl TrainJob for ActionRun {
         let arm_sets = match &arms {
             Some(keypoints) => {
                 let read = |csv: &Path, kp: &Path| -> Result<ArmAnnotations> {
-                    let set =
-                        ArmAnnotations::read(csv, kp, &labels, root, &ArmBoxConfig::default())?;
+                    let set = ArmAnnotations::read(csv, kp, &labels, root, &config.arm)?;
                     println!(
                         "{}: {} arm boxes; people without matching keypoints {}, without an \
                          arm box {}",
@@ -197,7 +196,14 @@ impl TrainJob for ActionRun {
             ),
         };
         let samples_under = || format!("keyframes under {}", root.display());
-        let train_set = keyframe_samples(&train_people, root, clip).with_context(samples_under)?;
+        // An arm branch with arm-centred clips: one clip per arm box.
+        let zoom = arms.as_ref().and(config.arm.zoom);
+        let zoomed = |set: AvaKeyframes| match zoom {
+            Some(zoom) => set.zoomed(zoom),
+            None => set,
+        };
+        let train_set =
+            zoomed(keyframe_samples(&train_people, root, clip).with_context(samples_under)?);
         let val_people = match (&arm_val, detected(&boxes.val)?) {
             (Some(arm), _) => arm.people.clone(),
             (None, Some(boxes)) => unlabelled_people(&boxes),
@@ -207,7 +213,8 @@ impl TrainJob for ActionRun {
             Some(path) => read_exclusions(&path)?,
             None => Default::default(),
         };
-        let val_samples = keyframe_samples(&val_people, root, clip).with_context(samples_under)?;
+        let val_samples =
+            zoomed(keyframe_samples(&val_people, root, clip).with_context(samples_under)?);
         let train_bank = bank_windows(&config, bank.clone(), train_set.samples(), true)?;
         let val_bank = bank_windows(&config, bank, val_samples.samples(), false)?;
         let validation = ActionValidation {

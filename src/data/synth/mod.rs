@@ -14,7 +14,8 @@
 //! twins (2k, 2k + 1) rendered from one seed in two different scenes, alike but for the cue
 //! segment: no model can learn a video's scene from anything but its cue (a network would
 //! otherwise memorise the few training videos' looks, and a bank built by it would give the
-//! scene away at every second of a training video but not of a new one). Written per split: JPEG frames at 30 fps
+//! scene away at every second of a training video but not of a new one). Written per split (train, val
+//! and a held-out, labelled test split for reporting what was chosen on val): JPEG frames at 30 fps
 //! (`frames/<vid>/<vid>_%06d.jpg`, the video starting at second 900 as AVA's do), annotation
 //! CSVs, excluded timestamps, the label map, detector-like person boxes with scores, COCO-17
 //! keypoints per person and keyframe (`synth_keypoints_<split>.csv`, the format of
@@ -45,6 +46,9 @@ pub use self::actions::LABELS as SYNTH_LABELS;
 pub struct SynthConfig {
     pub train_videos: usize,
     pub val_videos: usize,
+    /// Held-out videos, labelled like val: choices made on val (the arm-fusion classes) are
+    /// reported on them.
+    pub test_videos: usize,
     pub seconds: usize,
     pub width: u32,
     pub height: u32,
@@ -56,6 +60,7 @@ impl Default for SynthConfig {
         Self {
             train_videos: 24,
             val_videos: 6,
+            test_videos: 6,
             seconds: 30,
             width: 320,
             height: 240,
@@ -71,7 +76,7 @@ pub struct SynthSummary {
     pub frames: usize,
     pub keyframes: usize,
     pub person_boxes: usize,
-    /// Annotation rows per action id, over both splits.
+    /// Annotation rows per action id, over all splits.
     pub label_counts: Vec<(i64, usize)>,
 }
 
@@ -101,13 +106,18 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
     std::fs::create_dir_all(root.join("frame_lists"))?;
     let mut summary = SynthSummary::default();
     let mut counts = std::collections::BTreeMap::<i64, usize>::new();
-    let total_frames =
-        (config.train_videos + config.val_videos) * config.seconds * AVA_FPS as usize;
+    let total_frames = (config.train_videos + config.val_videos + config.test_videos)
+        * config.seconds
+        * AVA_FPS as usize;
     let progress = Progress::new("synth", total_frames, "frames");
     for (split, count, offset) in [
         ("train", config.train_videos, 0),
         ("val", config.val_videos, 1000),
+        ("test", config.test_videos, 2000),
     ] {
+        if split == "test" && count == 0 {
+            continue;
+        }
         let ids: Vec<String> = (0..count).map(|i| format!("syn_{split}_{i:03}")).collect();
         let outputs = render_videos(root, config, &ids, offset, &progress)?;
         let mut files = [
@@ -156,9 +166,9 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
             &root.join("frame_lists").join(format!("{split}.csv")),
             list.as_bytes(),
         )?;
-        if split == "val" {
+        if split != "train" {
             crate::io::write_atomic(
-                &annotations.join("ava_val_excluded_timestamps_v2.2.csv"),
+                &annotations.join(format!("ava_{split}_excluded_timestamps_v2.2.csv")),
                 excl.as_bytes(),
             )?;
         }
