@@ -9,6 +9,13 @@
 //! `ActionTraining` (`bench_slowfast.py --model synth` times PySlowFast's equivalent, with
 //! batch norm).
 //!
+//! The arm branch's cost per keyframe of the synthetic set (320×240, read at short side 112:
+//! 112×149), three people with two arm boxes each: the body model (one clip, 3 RoIs); the
+//! arm branch as a separate SlowFast on arm-centred clips (configs/action/
+//! slowfast_arm_synth.toml: six 64×64 clips, one RoI each) or on the full frame (one more
+//! 112×149 clip, 6 RoIs); and sharing the body model's backbone (its one pass read at 3 + 6
+//! RoIs).
+//!
 //! The LFB non-local feature-bank operator (2304 → 512, 2 layers) on 64 RoIs with 500 bank
 //! entries each: forward, and forward + backward (`tests/reference/bench_fbo.py` times
 //! MMAction2's `FBONonLocal` on the same input).
@@ -142,6 +149,66 @@ fn slowfast_synth(c: &mut Criterion) {
     group.finish();
 }
 
+fn arm_branch(c: &mut Criterion) {
+    let body = action_config("slowfast_synth");
+    let arm = action_config("slowfast_arm_synth");
+    let device = Default::default();
+    let mut group = c.benchmark_group("arm");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(20));
+    let rois = |rows: &[[f32; 5]]| {
+        Tensor::<Flex, 2>::from_data(
+            TensorData::new(
+                rows.iter().flatten().copied().collect::<Vec<f32>>(),
+                [rows.len(), 5],
+            ),
+            &device,
+        )
+    };
+    let people = [
+        [0.0, 10.0, 20.0, 50.0, 110.0],
+        [0.0, 60.0, 10.0, 90.0, 100.0],
+        [0.0, 100.0, 30.0, 140.0, 112.0],
+    ];
+    let arms: Vec<[f32; 5]> = people
+        .iter()
+        .flat_map(|p| {
+            let (w, h) = (p[3] - p[1], p[4] - p[2]);
+            [0.0, 0.5].map(|dx| {
+                [
+                    0.0,
+                    p[1] + dx * w,
+                    p[2],
+                    p[1] + (dx + 0.5) * w,
+                    p[2] + 0.4 * h,
+                ]
+            })
+        })
+        .collect();
+    let both: Vec<[f32; 5]> = people.iter().copied().chain(arms.iter().copied()).collect();
+    let frame =
+        Tensor::<Flex, 5>::random([1, 3, 8, 112, 149], Distribution::Normal(0.0, 1.0), &device);
+    let body_model = body.init::<Flex>(&device);
+    group.bench_function("body_keyframe_3_people", |b| {
+        b.iter(|| black_box(body_model.clip_scores(frame.clone(), rois(&people), None)))
+    });
+    group.bench_function("shared_backbone_keyframe_3_people_6_arms", |b| {
+        b.iter(|| black_box(body_model.clip_scores(frame.clone(), rois(&both), None)))
+    });
+    let arm_model = arm.init::<Flex>(&device);
+    group.bench_function("separate_full_frame_keyframe_6_arms", |b| {
+        b.iter(|| black_box(arm_model.clip_scores(frame.clone(), rois(&arms), None)))
+    });
+    let zoomed =
+        Tensor::<Flex, 5>::random([6, 3, 8, 64, 64], Distribution::Normal(0.0, 1.0), &device);
+    let one_each: Vec<[f32; 5]> = (0..6).map(|i| [i as f32, 8.0, 8.0, 56.0, 56.0]).collect();
+    group.bench_function("separate_zoomed_keyframe_6_arms", |b| {
+        b.iter(|| black_box(arm_model.clip_scores(zoomed.clone(), rois(&one_each), None)))
+    });
+    group.finish();
+}
+
 fn fbo_nonlocal(c: &mut Criterion) {
     let device = Default::default();
     let config = FboConfig::new(2304, 2304).with_zero_init_out(false);
@@ -168,5 +235,5 @@ fn fbo_nonlocal(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, slowfast, slowfast_synth, fbo_nonlocal);
+criterion_group!(benches, slowfast, slowfast_synth, arm_branch, fbo_nonlocal);
 criterion_main!(benches);

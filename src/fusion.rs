@@ -129,8 +129,7 @@ struct ArmPeople<'a> {
 
 impl<'a> ArmPeople<'a> {
     fn new(rows: &'a [AvaRow]) -> Self {
-        let mut by_key: HashMap<&KeyframeKey, Vec<([f64; 4], HashMap<i64, f64>)>> =
-            HashMap::new();
+        let mut by_key: HashMap<&KeyframeKey, Vec<([f64; 4], HashMap<i64, f64>)>> = HashMap::new();
         for row in rows {
             let people = by_key.entry(&row.key).or_default();
             let at = people.iter().position(|(b, _)| *b == row.box_xyxy_norm);
@@ -156,7 +155,7 @@ impl<'a> ArmPeople<'a> {
 }
 
 /// Which classes [`select`] keeps: the `Top(n)` largest gains (positive ones only), or every
-/// class gaining at least `MinGain(x)`.
+/// class gaining at least `MinGain(x)` (a negative `x` admits losses).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Choice {
     Top(usize),
@@ -223,11 +222,16 @@ pub fn select(
         .iter()
         .enumerate()
         .filter_map(|(i, c)| Some((i, c.gain()?)))
-        .filter(|&(i, gain)| arm_classes.contains(&table[i].id) && gain > 0.0)
+        .filter(|&(i, _)| arm_classes.contains(&table[i].id))
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
     let kept: Vec<usize> = match choice {
-        Choice::Top(n) => ranked.iter().take(n).map(|r| r.0).collect(),
+        Choice::Top(n) => ranked
+            .iter()
+            .filter(|r| r.1 > 0.0)
+            .take(n)
+            .map(|r| r.0)
+            .collect(),
         Choice::MinGain(x) => ranked.iter().filter(|r| r.1 >= x).map(|r| r.0).collect(),
     };
     for &i in &kept {
@@ -395,5 +399,18 @@ mod tests {
         );
         assert!(table.iter().all(|c| !c.chosen));
         assert!(gain_table(&table).contains("+0.5000"));
+        let (fusion, _) = select(
+            &body,
+            &arm,
+            &truth,
+            FusionMode::Mean,
+            0.5,
+            Choice::MinGain(-1.0),
+        );
+        assert_eq!(
+            fusion.classes,
+            vec![12, 69],
+            "a negative minimum admits losses"
+        );
     }
 }

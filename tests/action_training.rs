@@ -344,7 +344,10 @@ fn seeded_trainings_with_two_workers_agree() {
 #[test]
 fn trains_an_arm_branch_at_the_arm_boxes() {
     let root = setup("train-arm");
-    let config = micro_config().replace("num_classes = 13", "num_classes = 27");
+    let config = format!(
+        "{}\n[arm]\nzoom = 1.5\n",
+        micro_config().replace("num_classes = 13", "num_classes = 27")
+    );
     std::fs::write(root.join("arm.toml"), config).unwrap();
     let data = root.join("data");
     let ann = data.join("annotations");
@@ -388,6 +391,160 @@ fn trains_an_arm_branch_at_the_arm_boxes() {
         !refused.status.success() && log(&refused).contains("give no detected boxes"),
         "{}",
         log(&refused)
+    );
+
+    // The arm branch per person: at the annotated people's boxes, the maximum over their
+    // arm-centred clips, one row per person with an arm box and arm class.
+    let val_csv = ann.join("ava_val_v2.2.csv");
+    let arm_csv = root.join("arm.csv");
+    let weights = run.join("model_final.safetensors");
+    let out = avaloc(&[
+        "actions",
+        "--config",
+        path(&config_path),
+        "--weights",
+        path(&weights),
+        "--data",
+        path(&data),
+        "--annotated",
+        path(&val_csv),
+        "--keypoints",
+        path(&val_kp),
+        "--labelmap",
+        path(&labelmap),
+        "--out",
+        path(&arm_csv),
+    ]);
+    assert!(out.status.success(), "{}", log(&out));
+    let people: std::collections::HashSet<String> = read_ava_csv(&val_csv)
+        .unwrap()
+        .iter()
+        .map(|r| format!("{},{:?}", r.key, r.box_xyxy_norm))
+        .collect();
+    let arm_rows = read_ava_csv(&arm_csv).unwrap();
+    assert!(!arm_rows.is_empty() && arm_rows.len() % 27 == 0);
+    for r in &arm_rows {
+        let at = format!("{},{:?}", r.key, r.box_xyxy_norm);
+        assert!(people.contains(&at), "{at} is no annotated person's box");
+    }
+
+    // Fusion: base scores of 0.5 for every synthetic class at every person; the chosen
+    // classes of people with arm scores become the mean of the two.
+    let synth_labels = ann.join("ava_action_list_v2.2.pbtxt");
+    let base_csv = root.join("base.csv");
+    let mut base = String::new();
+    for at in &people {
+        let (key, _) = at.split_once(",[").unwrap();
+        let r = read_ava_csv(&val_csv)
+            .unwrap()
+            .into_iter()
+            .find(|r| format!("{},{:?}", r.key, r.box_xyxy_norm) == *at)
+            .unwrap();
+        let [x1, y1, x2, y2] = r.box_xyxy_norm;
+        for id in LabelMap::read(&synth_labels)
+            .unwrap()
+            .labels
+            .iter()
+            .map(|l| l.id)
+        {
+            base.push_str(&format!("{key},{x1:.3},{y1:.3},{x2:.3},{y2:.3},{id},0.5\n"));
+        }
+    }
+    std::fs::write(&base_csv, base).unwrap();
+    let fusion = root.join("fusion.toml");
+    let select = |out: &Path| {
+        avaloc(&[
+            "fuse",
+            "select",
+            "--base",
+            path(&base_csv),
+            "--arm",
+            path(&arm_csv),
+            "--groundtruth",
+            path(&val_csv),
+            "--labelmap",
+            path(&synth_labels),
+            "--min-gain",
+            "-1",
+            "--out",
+            path(out),
+        ])
+    };
+    let out = select(&fusion);
+    assert!(out.status.success(), "{}", log(&out));
+    assert!(log(&out).contains("fused AP"), "{}", log(&out));
+    let config: toml::Value = toml::from_str(&std::fs::read_to_string(&fusion).unwrap()).unwrap();
+    let chosen: Vec<i64> = config["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_integer().unwrap())
+        .collect();
+    // --min-gain -1 keeps every arm class with ground truth in val.
+    assert!(
+        !chosen.is_empty() && chosen.iter().all(|id| [34, 43, 58, 69].contains(id)),
+        "{chosen:?}"
+    );
+    let fused_csv = root.join("fused.csv");
+    let apply = |fusion: &Path, arm: &Path| {
+        avaloc(&[
+            "fuse",
+            "apply",
+            "--fusion",
+            path(fusion),
+            "--base",
+            path(&base_csv),
+            "--arm",
+            path(arm),
+            "--out",
+            path(&fused_csv),
+        ])
+    };
+    let out = apply(&fusion, &arm_csv);
+    assert!(out.status.success(), "{}", log(&out));
+    let arm_score = |r: &avaloc::data::AvaRow| {
+        arm_rows
+            .iter()
+            .find(|a| {
+                a.key == r.key && a.action_id == r.action_id && a.box_xyxy_norm == r.box_xyxy_norm
+            })
+            .and_then(|a| a.last)
+    };
+    let fused = read_ava_csv(&fused_csv).unwrap();
+    assert_eq!(fused.len(), read_ava_csv(&base_csv).unwrap().len());
+    for r in &fused {
+        let expected = match arm_score(r) {
+            Some(a) if chosen.contains(&r.action_id) => 0.5 * 0.5 + 0.5 * a,
+            _ => 0.5,
+        };
+        assert!(
+            (r.last.unwrap() - expected).abs() < 1e-3,
+            "{r:?}: {expected}"
+        );
+    }
+
+    // Bad input: a fusion weight out of range, arm rows without scores.
+    std::fs::write(
+        root.join("bad.toml"),
+        "mode = \"mean\"\nweight = 2.0\nclasses = [69]\n",
+    )
+    .unwrap();
+    let out = apply(&root.join("bad.toml"), &arm_csv);
+    assert!(
+        !out.status.success() && log(&out).contains("bad.toml"),
+        "{}",
+        log(&out)
+    );
+    std::fs::write(
+        root.join("noscore.csv"),
+        "syn_val_000,0902,0.1,0.1,0.2,0.2,69\n",
+    )
+    .unwrap();
+    let out = apply(&fusion, &root.join("noscore.csv"));
+    assert!(
+        !out.status.success() && log(&out).contains("noscore.csv") && log(&out).contains("score"),
+        "{}",
+        log(&out)
     );
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -295,6 +295,10 @@ fn redirected_output_has_plain_progress_lines_and_no_escapes() {
     assert_eq!(progress.len(), 4, "{text}");
     assert!(progress[3].starts_with("synth 450/450"), "{text}");
     let test_csv = out.join("annotations/ava_test_v2.2.csv");
-    assert!(std::fs::read_to_string(test_csv).unwrap().starts_with("syn_test_000,"));
+    assert!(
+        std::fs::read_to_string(test_csv)
+            .unwrap()
+            .starts_with("syn_test_000,")
+    );
     std::fs::remove_dir_all(out).unwrap();
 }

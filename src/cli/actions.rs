@@ -111,9 +111,13 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
     let video = VideoFrames::open(args.frames.as_deref(), args.video.as_deref())?;
     let samples_of = |people: &[PersonAnnotation]| -> Result<Vec<KeyframeSample>> {
         let samples = match &video {
-            Some(video) => {
-                AvaKeyframes::from_frame_files(people, &video.video_id, &video.frames, args.start, clip)?
-            }
+            Some(video) => AvaKeyframes::from_frame_files(
+                people,
+                &video.video_id,
+                &video.frames,
+                args.start,
+                clip,
+            )?,
             None => keyframe_samples(people, &args.data, clip)
                 .with_context(|| format!("keyframes under {}", args.data.display()))?,
         };
@@ -151,8 +155,13 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
                     sizes.insert(s.key.video_id.clone(), frame_size(&s.frames[0])?);
                 }
             }
-            let (arm, stats) =
-                arm_people(&people, &poses, &labels, |k| sizes[&k.video_id], &config.arm);
+            let (arm, stats) = arm_people(
+                &people,
+                &poses,
+                &labels,
+                |k| sizes[&k.video_id],
+                &config.arm,
+            );
             println!(
                 "{} of {} people have arm boxes ({} arm boxes); without matching keypoints {}, \
                  without an arm box {}",
@@ -164,7 +173,9 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
             );
             samples = samples_of(&arm_box_people(&arm))?;
             if let Some(zoom) = config.arm.zoom {
-                samples = AvaKeyframes::from_samples(samples).zoomed(zoom).into_samples();
+                samples = AvaKeyframes::from_samples(samples)
+                    .zoomed(zoom)
+                    .into_samples();
             }
             Some(arm)
         }
@@ -189,7 +200,11 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         args.out.display(),
         labels.labels.len(),
         people.len(),
-        samples.len()
+        samples
+            .iter()
+            .map(|s| &s.key)
+            .collect::<std::collections::HashSet<_>>()
+            .len()
     );
     if let Some(dir) = &args.pictures {
         let written = draw_keyframes(&people, &keyframe_images(&samples), &labels, 3, 0.3, dir)?;

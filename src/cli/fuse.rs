@@ -41,7 +41,7 @@ pub struct SelectArgs {
     #[arg(long, default_value_t = 15, conflicts_with = "min_gain")]
     pub top: usize,
     /// Instead of --top: keep every class whose AP rises by at least this much.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     pub min_gain: Option<f64>,
     /// How the scores of a fused class combine.
     #[arg(long, value_enum, default_value = "mean")]

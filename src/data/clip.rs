@@ -136,11 +136,15 @@ impl TransformDraw {
     /// Applies the transform to one frame.
     pub fn apply(&self, frame: &RgbImage) -> RgbImage {
         let resized = match self.region {
-            Some(Region { px: [x, y, w, h], .. }) => {
+            Some(Region {
+                px: [x, y, w, h], ..
+            }) => {
                 let cut = image::imageops::crop_imm(frame, x, y, w, h).to_image();
                 image::imageops::resize(&cut, self.size[0], self.size[1], FilterType::Triangle)
             }
-            None => image::imageops::resize(frame, self.size[0], self.size[1], FilterType::Triangle),
+            None => {
+                image::imageops::resize(frame, self.size[0], self.size[1], FilterType::Triangle)
+            }
         };
         let [x, y, w, h] = self.crop;
         let mut out = image::imageops::crop_imm(&resized, x, y, w, h).to_image();
@@ -249,7 +253,10 @@ mod tests {
         assert_eq!(out.dimensions(), (64, 64));
         // The region's top-left pixel (248, 108) is the output's.
         let p = out.get_pixel(0, 0);
-        assert!((p[0] as i32 - 248).abs() <= 1 && (p[1] as i32 - 108).abs() <= 1, "{p:?}");
+        assert!(
+            (p[0] as i32 - 248).abs() <= 1 && (p[1] as i32 - 108).abs() <= 1,
+            "{p:?}"
+        );
         // A box larger than the frame gets the whole frame.
         assert_eq!(
             Region::around([0.0, 0.0, 1.0, 1.0], 2.0, [320, 240]).px,

@@ -12,7 +12,8 @@ use rand::rngs::StdRng;
 use super::loader::{SeededBatcher, mix_seed};
 use super::{
     AVA_FPS, ClipTransform, DataError, FrameLayout, KeyframeKey, LabelMap, Normalization,
-    PersonAnnotation, Region, TransformDraw, clip_frame_indices, keyframe_frame_index, list_frame_files, load_clip,
+    PersonAnnotation, Region, TransformDraw, clip_frame_indices, keyframe_frame_index,
+    list_frame_files, load_clip,
 };
 use crate::bank::{Bank, Pick, WindowSpec, sample_window};
 

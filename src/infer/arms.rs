@@ -280,7 +280,12 @@ pub fn frame_size(frame: &Path) -> Result<[f64; 2], DataError> {
 pub fn person_arm_scores(arm: &[ArmPerson], scores: &[PersonScores]) -> Vec<PersonScores> {
     let at: HashMap<(&KeyframeKey, [u64; 4]), &[f32]> = scores
         .iter()
-        .map(|s| ((&s.key, s.box_xyxy_norm.map(f64::to_bits)), s.scores.as_slice()))
+        .map(|s| {
+            (
+                (&s.key, s.box_xyxy_norm.map(f64::to_bits)),
+                s.scores.as_slice(),
+            )
+        })
         .collect();
     arm.iter()
         .filter_map(|person| {

@@ -14,8 +14,8 @@ use crate::backend::TrainJob;
 use crate::bank::Bank;
 use crate::config::ActionFile;
 use crate::data::{
-    AvaKeyframes, ClipBatcher, DatasetFiles, LabelMap, Normalization, PersonBox, action_people, keyframe_samples,
-    read_ava_csv, read_exclusions, read_person_boxes, unlabelled_people,
+    AvaKeyframes, ClipBatcher, DatasetFiles, LabelMap, Normalization, PersonBox, action_people,
+    keyframe_samples, read_ava_csv, read_exclusions, read_person_boxes, unlabelled_people,
 };
 use crate::infer::{ArmAnnotations, bank_windows};
 use crate::weights::{Checkpoint, LoadMode, save_safetensors};
