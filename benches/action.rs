@@ -128,6 +128,7 @@ fn slowfast_synth(c: &mut Criterion) {
     type B = Autodiff<Flex>;
     let mut trainee = ActionTraining {
         model: config.init::<B>(&device),
+        frozen_backbone: false,
     };
     let batch = ClipBatch::<B> {
         clips: Tensor::random([4, 3, 8, 112, 112], Distribution::Normal(0.0, 1.0), &device),

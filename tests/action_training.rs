@@ -324,14 +324,6 @@ fn seeded_trainings_with_two_workers_agree() {
     assert_eq!(first.len(), 2);
     assert_eq!(first, second);
     // The same tensors (the file's order of them is not fixed).
-    let tensors = |bytes: &[u8]| -> std::collections::BTreeMap<String, Vec<u8>> {
-        safetensors::SafeTensors::deserialize(bytes)
-            .unwrap()
-            .tensors()
-            .into_iter()
-            .map(|(name, t)| (name, t.data().to_vec()))
-            .collect()
-    };
     let (a, b) = (tensors(&first_weights), tensors(&second_weights));
     assert!(a.len() > 10);
     assert!(a == b, "the weights differ");
@@ -545,6 +537,77 @@ fn trains_an_arm_branch_at_the_arm_boxes() {
         !out.status.success() && log(&out).contains("noscore.csv") && log(&out).contains("score"),
         "{}",
         log(&out)
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// A safetensors file's tensors by name.
+fn tensors(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    safetensors::SafeTensors::deserialize(bytes)
+        .unwrap()
+        .tensors()
+        .into_iter()
+        .map(|(name, t)| (name, t.data().to_vec()))
+        .collect()
+}
+
+/// `train.action.freeze_backbone`: the heads learn on the backbone of --weights, which comes
+/// out as it went in; without --weights the run is refused.
+#[test]
+fn a_frozen_backbone_stays_as_loaded() {
+    let root = setup("train-frozen");
+    let data = root.join("data");
+    let train = |config: &Path, out: &Path, weights: Option<&Path>| {
+        let mut args = vec![
+            "train",
+            "action",
+            "--config",
+            path(config),
+            "--data",
+            path(&data),
+            "--out",
+            path(out),
+        ];
+        if let Some(w) = weights {
+            args.extend(["--weights", path(w)]);
+        }
+        avaloc(&args)
+    };
+    let body = root.join("body");
+    let out = train(&root.join("action.toml"), &body, None);
+    assert!(out.status.success(), "{}", log(&out));
+    let frozen_config = root.join("frozen.toml");
+    std::fs::write(
+        &frozen_config,
+        micro_config().replace(
+            "[train.action]\n",
+            "[train.action]\nfreeze_backbone = true\n",
+        ),
+    )
+    .unwrap();
+    let refused = train(&frozen_config, &root.join("none"), None);
+    assert!(
+        !refused.status.success() && log(&refused).contains("--weights"),
+        "{}",
+        log(&refused)
+    );
+    let initial = body.join("model_final.safetensors");
+    let out = train(&frozen_config, &root.join("heads"), Some(&initial));
+    assert!(out.status.success(), "{}", log(&out));
+    let before = tensors(&std::fs::read(&initial).unwrap());
+    let after = tensors(&std::fs::read(root.join("heads/model_final.safetensors")).unwrap());
+    let backbone: Vec<&String> = before
+        .keys()
+        .filter(|k| k.starts_with("backbone."))
+        .collect();
+    assert!(backbone.len() > 10);
+    for name in backbone {
+        assert!(before[name] == after[name], "{name} changed");
+    }
+    let classifier = "classifier.projection.weight";
+    assert!(
+        before[classifier] != after[classifier],
+        "the classifier learned nothing"
     );
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -22,6 +22,10 @@ use crate::nn::losses::bce_with_logits_mean;
 #[derive(Module, Debug)]
 pub struct ActionTraining<B: Backend> {
     pub model: ActionModel<B>,
+    /// Train the heads only, on the backbone's features as they are (`[train.action]
+    /// freeze_backbone`: an arm branch sharing the action model's backbone).
+    #[module(skip)]
+    pub frozen_backbone: bool,
 }
 
 impl<B: AutodiffBackend> TrainStep for ActionTraining<B> {
@@ -37,7 +41,11 @@ impl<B: AutodiffBackend> TrainStep for ActionTraining<B> {
             // Every box cropped away: a zero loss that still reaches the classifier.
             self.model.classifier.projection.weight.val().sum() * 0.0
         } else {
-            let logits = self.model.clip_logits(batch.clips, batch.rois, batch.bank);
+            let mut maps = self.model.clip_maps(batch.clips);
+            if self.frozen_backbone {
+                maps = maps.map(|m| m.detach());
+            }
+            let logits = self.model.map_logits(maps, batch.rois, batch.bank);
             bce_with_logits_mean(logits, batch.labels)
         };
         let value = loss

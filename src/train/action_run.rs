@@ -106,6 +106,15 @@ impl ActionRun {
                  give no detected boxes (--train-boxes, --val-boxes)"
             );
         }
+        if config.train_settings()?.action.freeze_backbone && weights.is_none() {
+            return Err(config
+                .invalid(
+                    "train.action.freeze_backbone trains the heads on a fixed backbone: give \
+                     the action model's weights to share (--weights)"
+                        .into(),
+                )
+                .into());
+        }
         let weights = weights.map(Checkpoint::open).transpose()?;
         let bank = inputs
             .bank
@@ -276,7 +285,10 @@ impl TrainJob for ActionRun {
             resume,
             metric: "val frame-mAP",
         };
-        let trainee = ActionTraining { model };
+        let trainee = ActionTraining {
+            model,
+            frozen_backbone: settings.action.freeze_backbone,
+        };
         fit_run(
             trainee, &settings, batcher, train_set, validate, &export, run, &device,
         )

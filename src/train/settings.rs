@@ -120,6 +120,10 @@ pub struct ActionSampling {
     pub crop: u32,
     #[serde(default = "detected_iou")]
     pub detected_iou: f64,
+    /// Train the heads alone on a fixed backbone (from --weights): an arm branch that shares
+    /// the action model's backbone, so that one backbone pass serves both at test.
+    #[serde(default)]
+    pub freeze_backbone: bool,
 }
 
 impl Default for ActionSampling {
@@ -128,6 +132,7 @@ impl Default for ActionSampling {
             short_side: short_side(),
             crop: crop(),
             detected_iou: detected_iou(),
+            freeze_backbone: false,
         }
     }
 }

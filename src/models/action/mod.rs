@@ -198,8 +198,25 @@ impl<B: Backend> ActionModel<B> {
     /// S (and G) of boxes in clips `[N, 3, T, H, W]` (the fast pathway's frames; the slow
     /// pathway's are picked by [`pack_pathways`]).
     pub fn clip_box_features(&self, clips: Tensor<B, 5>, rois: Tensor<B, 2>) -> BoxFeatures<B> {
+        self.roi_features.forward(self.clip_maps(clips), rois)
+    }
+
+    /// The backbone's slow and fast res5 maps of clips `[N, 3, T, H, W]`.
+    pub fn clip_maps(&self, clips: Tensor<B, 5>) -> [Tensor<B, 5>; 2] {
         let (slow, fast) = pack_pathways(clips, self.alpha);
-        self.box_features(slow, fast, rois)
+        self.backbone.forward(slow, fast)
+    }
+
+    /// Logits `[K, classes]` of boxes `rois` in the backbone's maps (and bank windows).
+    pub fn map_logits(
+        &self,
+        maps: [Tensor<B, 5>; 2],
+        rois: Tensor<B, 2>,
+        bank: Option<Tensor<B, 3>>,
+    ) -> Tensor<B, 2> {
+        let features = self.roi_features.forward(maps, rois);
+        self.classifier
+            .logits(self.classifier_input(features, bank))
     }
 
     /// Logits `[K, classes]` for clips `[N, 3, T, H, W]` (and, for a model with a bank, each
@@ -210,9 +227,7 @@ impl<B: Backend> ActionModel<B> {
         rois: Tensor<B, 2>,
         bank: Option<Tensor<B, 3>>,
     ) -> Tensor<B, 2> {
-        let features = self.clip_box_features(clips, rois);
-        self.classifier
-            .logits(self.classifier_input(features, bank))
+        self.map_logits(self.clip_maps(clips), rois, bank)
     }
 
     /// Action probabilities `[K, classes]` for clips `[N, 3, T, H, W]` (and bank windows).
