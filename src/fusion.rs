@@ -122,9 +122,12 @@ impl Fusion {
     }
 }
 
-/// Arm detections by keyframe: each box with its score per class.
+/// A box with its score per class.
+type ScoredBox = ([f64; 4], HashMap<i64, f64>);
+
+/// Arm detections by keyframe.
 struct ArmPeople<'a> {
-    by_key: HashMap<&'a KeyframeKey, Vec<([f64; 4], HashMap<i64, f64>)>>,
+    by_key: HashMap<&'a KeyframeKey, Vec<ScoredBox>>,
 }
 
 impl<'a> ArmPeople<'a> {

@@ -414,7 +414,7 @@ fn trains_an_arm_branch_at_the_arm_boxes() {
         .map(|r| format!("{},{:?}", r.key, r.box_xyxy_norm))
         .collect();
     let arm_rows = read_ava_csv(&arm_csv).unwrap();
-    assert!(!arm_rows.is_empty() && arm_rows.len() % 27 == 0);
+    assert!(!arm_rows.is_empty() && arm_rows.len().is_multiple_of(27));
     for r in &arm_rows {
         let at = format!("{},{:?}", r.key, r.box_xyxy_norm);
         assert!(people.contains(&at), "{at} is no annotated person's box");
