@@ -132,7 +132,7 @@ struct ArmPeople<'a> {
 
 impl<'a> ArmPeople<'a> {
     fn new(rows: &'a [AvaRow]) -> Self {
-        let mut by_key: HashMap<&KeyframeKey, Vec<([f64; 4], HashMap<i64, f64>)>> = HashMap::new();
+        let mut by_key: HashMap<&KeyframeKey, Vec<ScoredBox>> = HashMap::new();
         for row in rows {
             let people = by_key.entry(&row.key).or_default();
             let at = people.iter().position(|(b, _)| *b == row.box_xyxy_norm);
