@@ -5,7 +5,8 @@
 
 use std::collections::HashSet;
 
-use burn::module::Module;
+use burn::module::{AutodiffModule, Module};
+use burn::tensor::Tensor;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::{TrainOutput, TrainStep};
 
@@ -15,7 +16,7 @@ use crate::data::{
 };
 use crate::eval::{EvalOptions, FrameMapResult, evaluate};
 use crate::infer::{TestViews, detection_rows, score_keyframes};
-use crate::models::action::ActionModel;
+use crate::models::action::{ActionModel, pack_pathways};
 use crate::nn::losses::bce_with_logits_mean;
 
 /// The action model as a training step.
@@ -41,10 +42,15 @@ impl<B: AutodiffBackend> TrainStep for ActionTraining<B> {
             // Every box cropped away: a zero loss that still reaches the classifier.
             self.model.classifier.projection.weight.val().sum() * 0.0
         } else {
-            let mut maps = self.model.clip_maps(batch.clips);
-            if self.frozen_backbone {
-                maps = maps.map(|m| m.detach());
-            }
+            let maps = if self.frozen_backbone {
+                // Off the autodiff graph altogether: a detached branch would still be
+                // recorded, and its nodes kept, every step.
+                let backbone = self.model.backbone.valid();
+                let (slow, fast) = pack_pathways(batch.clips.inner(), self.model.alpha);
+                backbone.forward(slow, fast).map(Tensor::from_inner)
+            } else {
+                self.model.clip_maps(batch.clips)
+            };
             let logits = self.model.map_logits(maps, batch.rois, batch.bank);
             bce_with_logits_mean(logits, batch.labels)
         };
