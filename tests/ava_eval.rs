@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use avaloc::data::{AvaRow, KeyframeKey, LabelMap, read_ava_csv, read_exclusions};
-use avaloc::eval::{EvalOptions, average_precision, evaluate, evaluate_files};
+use avaloc::eval::{EvalOptions, average_precision, evaluate, evaluate_files, evaluate_parts};
 use common::fixture_path;
 
 fn fixture(name: &str) -> PathBuf {
@@ -252,6 +252,101 @@ fn cli_prints_the_table_and_writes_json() {
     assert!(png.height() > 60 + 9 * 18 + 300, "{}", png.height());
     std::fs::remove_file(json).unwrap();
     std::fs::remove_file(plot).unwrap();
+}
+
+/// Two ground-truth files (AVA-Kinetics' AVA and Kinetics parts): each part equals the
+/// official evaluator on that part's ground truth and the detections of its videos, the
+/// union the official evaluator on both (the fixture's whole case).
+#[test]
+fn parts_match_the_official_evaluator_on_each_subset() {
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("expected_parts.json")).unwrap())
+            .unwrap();
+    let whole: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("expected.json")).unwrap()).unwrap();
+    let files = [fixture("parts_a.csv"), fixture("parts_b.csv")];
+    let result = evaluate_parts(
+        &files,
+        &fixture("detections.csv"),
+        &fixture("labelmap.pbtxt"),
+        Some(&fixture("exclusions.csv")),
+        &EvalOptions::default(),
+    )
+    .unwrap();
+    let check = |name: &str, got: &avaloc::eval::FrameMapResult, want: &serde_json::Value| {
+        assert!(
+            (got.map - want["mAP"].as_f64().unwrap()).abs() < 1e-6,
+            "{name}: mAP {} vs {}",
+            got.map,
+            want["mAP"]
+        );
+        for (id, _, ap) in &got.per_class {
+            match (ap, want["per_class"][id.to_string()].as_f64()) {
+                (Some(a), Some(b)) => assert!((a - b).abs() < 1e-6, "{name} {id}: {a} vs {b}"),
+                (None, None) => {}
+                (a, b) => panic!("{name} class {id}: {a:?} vs {b:?}"),
+            }
+        }
+    };
+    check("union", &result.union, &whole["capped"]);
+    for ((path, got), name) in result.parts.iter().zip(["parts_a.csv", "parts_b.csv"]) {
+        assert!(path.ends_with(name));
+        check(name, got, &expected[name]);
+    }
+    assert!((result.parts[0].1.map - result.parts[1].1.map).abs() > 0.01);
+
+    // The command line: the table side by side, the JSON with its parts.
+    let json = std::env::temp_dir().join(format!("avaloc-eval-parts-{}.json", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
+        .args(["eval", "--groundtruth"])
+        .arg(&files[0])
+        .arg("--groundtruth")
+        .arg(&files[1])
+        .arg("--detections")
+        .arg(fixture("detections.csv"))
+        .arg("--labelmap")
+        .arg(fixture("labelmap.pbtxt"))
+        .arg("--exclusions")
+        .arg(fixture("exclusions.csv"))
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let header = stdout.lines().next().unwrap();
+    assert!(
+        header.ends_with("parts_a.csv  parts_b.csv     union"),
+        "{stdout}"
+    );
+    let last = stdout.lines().last().unwrap();
+    assert!(
+        last.contains(&format!(
+            "{:.4}",
+            expected["parts_a.csv"]["mAP"].as_f64().unwrap()
+        )) && last.ends_with("0.2097"),
+        "{stdout}"
+    );
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!((written["mAP"].as_f64().unwrap() - result.union.map).abs() < 1e-12);
+    assert_eq!(
+        written["parts"][1]["groundtruth"],
+        files[1].display().to_string()
+    );
+    assert!(
+        (written["parts"][0]["per_class"]["12"]["ap"]
+            .as_f64()
+            .unwrap()
+            - expected["parts_a.csv"]["per_class"]["12"].as_f64().unwrap())
+        .abs()
+            < 1e-9
+    );
+    std::fs::remove_file(json).unwrap();
 }
 
 #[test]

@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 
 use crate::data::{CocoKeypoints, read_coco_results};
 use crate::eval::{
-    EvalOptions, KeypointStats, evaluate_files, evaluate_keypoints, per_class_table, write_json,
-    write_plot,
+    EvalOptions, KeypointStats, evaluate_files, evaluate_keypoints, evaluate_parts, parts_table,
+    per_class_table, write_json, write_parts_json, write_plot,
 };
 
 #[derive(Debug, Args)]
@@ -17,9 +17,11 @@ use crate::eval::{
 pub struct EvalArgs {
     #[command(subcommand)]
     pub command: Option<EvalCommand>,
-    /// Ground-truth CSV (e.g. ava_val_v2.2.csv).
+    /// Ground-truth CSV (e.g. ava_val_v2.2.csv). Repeat it for a dataset in parts
+    /// (AVA-Kinetics: the AVA and the Kinetics file): their union and each part alone (on the
+    /// detections of its videos) are reported side by side.
     #[arg(long, required = true)]
-    pub groundtruth: Option<PathBuf>,
+    pub groundtruth: Vec<PathBuf>,
     /// Detections CSV: video_id, timestamp, x1, y1, x2, y2, action_id, score.
     #[arg(long, required = true)]
     pub detections: Option<PathBuf>,
@@ -29,7 +31,8 @@ pub struct EvalArgs {
     /// Excluded timestamps CSV (e.g. ava_val_excluded_timestamps_v2.2.csv).
     #[arg(long)]
     pub exclusions: Option<PathBuf>,
-    /// Write {"mAP", "per_class"} here as JSON.
+    /// Write {"mAP", "per_class"} here as JSON (with parts: the union's, and "parts": [{
+    /// "groundtruth", "mAP", "per_class"}, ...]).
     #[arg(long)]
     pub json: Option<PathBuf>,
     /// Detections kept per keyframe (official: 50); 0 keeps all.
@@ -120,17 +123,40 @@ pub fn run(args: EvalArgs) -> Result<()> {
         max_detections_per_frame: args.max_per_frame,
         pr_curve_classes: args.pr_classes.clone(),
     };
-    let result = evaluate_files(
-        args.groundtruth.as_deref().ok_or_else(missing)?,
-        args.detections.as_deref().ok_or_else(missing)?,
-        args.labelmap.as_deref().ok_or_else(missing)?,
-        args.exclusions.as_deref(),
-        &options,
-    )?;
-    print!("{}", per_class_table(&result));
-    if let Some(path) = &args.json {
-        write_json(&result, path).with_context(|| format!("writing {}", path.display()))?;
-    }
+    let detections = args.detections.as_deref().ok_or_else(missing)?;
+    let labelmap = args.labelmap.as_deref().ok_or_else(missing)?;
+    let result = match args.groundtruth.as_slice() {
+        [] => return Err(missing()),
+        [one] => {
+            let result = evaluate_files(
+                one,
+                detections,
+                labelmap,
+                args.exclusions.as_deref(),
+                &options,
+            )?;
+            print!("{}", per_class_table(&result));
+            if let Some(path) = &args.json {
+                write_json(&result, path).with_context(|| format!("writing {}", path.display()))?;
+            }
+            result
+        }
+        several => {
+            let parts = evaluate_parts(
+                several,
+                detections,
+                labelmap,
+                args.exclusions.as_deref(),
+                &options,
+            )?;
+            print!("{}", parts_table(&parts));
+            if let Some(path) = &args.json {
+                write_parts_json(&parts, path)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            parts.union
+        }
+    };
     if let Some(path) = &args.plot {
         write_plot(&result, path).with_context(|| format!("writing {}", path.display()))?;
     }

@@ -1,7 +1,7 @@
 //! Frame-level mAP at IoU 0.5, computing exactly what the official AVA evaluator computes.
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::data::{AvaRow, DataError, KeyframeKey, LabelMap, read_ava_csv, read_exclusions};
 
@@ -60,6 +60,52 @@ pub fn evaluate_files(
         &excluded,
         options,
     ))
+}
+
+/// Several ground-truth files evaluated as one (their union) and each alone on the
+/// detections of the videos it names: AVA-Kinetics' AVA and Kinetics parts side by side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartsResult {
+    pub union: FrameMapResult,
+    /// Each file as given, with its result.
+    pub parts: Vec<(PathBuf, FrameMapResult)>,
+}
+
+/// Reads the files and evaluates the union of `groundtruths` and each of them: see
+/// [`PartsResult`] and [`evaluate`].
+pub fn evaluate_parts(
+    groundtruths: &[PathBuf],
+    detections: &Path,
+    labelmap: &Path,
+    exclusions: Option<&Path>,
+    options: &EvalOptions,
+) -> Result<PartsResult, DataError> {
+    let labels = LabelMap::read(labelmap)?;
+    let excluded = match exclusions {
+        Some(path) => read_exclusions(path)?,
+        None => HashSet::new(),
+    };
+    let detections = read_detections(detections)?;
+    let mut union = Vec::new();
+    let mut parts = Vec::new();
+    for path in groundtruths {
+        let rows = read_ava_csv(path)?;
+        let videos: HashSet<&str> = rows.iter().map(|r| r.key.video_id.as_str()).collect();
+        let own: Vec<AvaRow> = detections
+            .iter()
+            .filter(|r| videos.contains(r.key.video_id.as_str()))
+            .cloned()
+            .collect();
+        parts.push((
+            path.clone(),
+            evaluate(&labels, &rows, &own, &excluded, options),
+        ));
+        union.extend(rows);
+    }
+    Ok(PartsResult {
+        union: evaluate(&labels, &union, &detections, &excluded, options),
+        parts,
+    })
 }
 
 /// Reads an AVA detections CSV: every row needs its score (the eighth column).

@@ -8,7 +8,10 @@ mod plot;
 mod report;
 
 pub use average_precision::{average_precision, precision_recall};
-pub use frame_map::{EvalOptions, FrameMapResult, evaluate, evaluate_files, read_detections};
+pub use frame_map::{
+    EvalOptions, FrameMapResult, PartsResult, evaluate, evaluate_files, evaluate_parts,
+    read_detections,
+};
 pub use keypoints::{COCO_SIGMAS, KeypointStats, evaluate_keypoints};
 pub use plot::write_plot;
-pub use report::{comparison_table, per_class_table, write_json};
+pub use report::{comparison_table, parts_table, per_class_table, write_json, write_parts_json};

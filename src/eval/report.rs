@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::FrameMapResult;
+use super::{FrameMapResult, PartsResult};
 
 /// The width of the class-name column (at least "name").
 fn name_width(result: &FrameMapResult) -> usize {
@@ -88,8 +88,46 @@ pub fn comparison_table(
     out
 }
 
-/// Writes `{"mAP": x, "per_class": {"<id>": {"name": "...", "ap": x or null}}}` atomically.
-pub fn write_json(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
+/// Each part's per-class AP and the union's side by side (the seed's Table 1: AVA / Kinetics
+/// / AVA-Kinetics), then their mAPs; parts are named by their file names.
+pub fn parts_table(parts: &PartsResult) -> String {
+    let mut columns: Vec<(String, &FrameMapResult)> = parts
+        .parts
+        .iter()
+        .map(|(path, result)| {
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            (name, result)
+        })
+        .collect();
+    columns.push(("union".to_string(), &parts.union));
+    let width = name_width(&parts.union);
+    let ap = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
+    let mut out = format!("{:>4}  {:<width$}", "id", "name");
+    for (name, _) in &columns {
+        write!(out, "  {name:>8}").unwrap();
+    }
+    out.push('\n');
+    for (i, (id, name, _)) in parts.union.per_class.iter().enumerate() {
+        let mut line = format!("{id:>4}  {name:<width$}");
+        for (column, result) in &columns {
+            let cell = ap(result.per_class.get(i).and_then(|c| c.2));
+            write!(line, "  {cell:>w$}", w = column.len().max(8)).unwrap();
+        }
+        writeln!(out, "{}", line.trim_end()).unwrap();
+    }
+    let mut line = format!("{:>4}  {:<width$}", "", "frame-mAP@0.5IOU");
+    for (column, result) in &columns {
+        write!(line, "  {:>w$.4}", result.map, w = column.len().max(8)).unwrap();
+    }
+    writeln!(out, "{line}").unwrap();
+    out
+}
+
+/// `{"mAP": x, "per_class": {"<id>": {"name": "...", "ap": x or null}}}`.
+fn result_json(result: &FrameMapResult) -> serde_json::Value {
     let per_class: serde_json::Map<String, serde_json::Value> = result
         .per_class
         .iter()
@@ -100,8 +138,30 @@ pub fn write_json(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
     } else {
         serde_json::Value::Null
     };
-    let text =
-        serde_json::to_string_pretty(&serde_json::json!({"mAP": map, "per_class": per_class}))?;
+    serde_json::json!({"mAP": map, "per_class": per_class})
+}
+
+/// Writes [`result_json`] atomically.
+pub fn write_json(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
+    let text = serde_json::to_string_pretty(&result_json(result))?;
+    crate::io::write_atomic(path, text.as_bytes())
+}
+
+/// Writes the union's result with `"parts": [{"groundtruth": "<path as given>", "mAP": x,
+/// "per_class": {...}}, ...]` atomically.
+pub fn write_parts_json(parts: &PartsResult, path: &Path) -> std::io::Result<()> {
+    let mut json = result_json(&parts.union);
+    let list: Vec<serde_json::Value> = parts
+        .parts
+        .iter()
+        .map(|(file, result)| {
+            let mut part = result_json(result);
+            part["groundtruth"] = serde_json::json!(file.display().to_string());
+            part
+        })
+        .collect();
+    json["parts"] = serde_json::Value::Array(list);
+    let text = serde_json::to_string_pretty(&json)?;
     crate::io::write_atomic(path, text.as_bytes())
 }
 

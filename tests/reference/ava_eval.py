@@ -1,5 +1,8 @@
 """Writes tests/fixtures/ava_eval/: a random AVA-format evaluation case (ground truth,
-detections, label map, exclusions) and the official evaluator's results on it.
+detections, label map, exclusions) and the official evaluator's results on it; then the
+case split into two parts by video (`parts_a.csv`: the first two videos' ground truth,
+`parts_b.csv`: the others', as AVA-Kinetics' AVA and Kinetics files) and the official
+evaluator's results on each part, the detections restricted to that part's videos.
 
 The reader is ActivityNet's get_ava_performance.py `read_csv` (a 50-per-frame heap for
 detections), reproduced below; the metrics come from the Pascal evaluator PySlowFast ships
@@ -130,8 +133,37 @@ def main():
         expected[name] = {"mAP": float(metrics["PascalBoxes_Precision/mAP@0.5IOU"]), "per_class": per_class}
     with open(OUT / "expected.json", "w") as f:
         json.dump(expected, f, indent=1)
+    write_parts(categories, whitelist, excluded)
     print(f"wrote {len(gt_rows)} ground-truth rows, {len(det_rows)} detections; "
           f"mAP {expected['capped']['mAP']:.6f} (capped), {expected['uncapped']['mAP']:.6f}")
+
+
+def write_parts(categories, whitelist, excluded):
+    """Each part evaluated alone, as the official evaluator sees a subset."""
+    with open(OUT / "groundtruth.csv") as f:
+        rows = list(csv.reader(f))
+    videos = sorted({r[0] for r in rows})
+    parts = {"parts_a.csv": set(videos[:2]), "parts_b.csv": set(videos[2:])}
+    expected = {}
+    for name, part in parts.items():
+        with open(OUT / name, "w", newline="") as f:
+            csv.writer(f).writerows([r for r in rows if r[0] in part])
+        with open(OUT / "detections.csv") as f:
+            dets = [r for r in csv.reader(f) if r[0] in part]
+        subset = Path("/tmp") / f"ava_eval_{name}"
+        with open(subset, "w", newline="") as f:
+            csv.writer(f).writerows(dets)
+        gt = read_csv(OUT / name, whitelist, 0)
+        det = read_csv(subset, whitelist, 50)
+        metrics = ava_eval_helper.run_evaluation(categories, gt, det, excluded, verbose=False)
+        per_class = {}
+        for c in categories:
+            ap = metrics[f"PascalBoxes_PerformanceByCategory/AP@0.5IOU/{c['name']}"]
+            per_class[str(c["id"])] = None if np.isnan(ap) else float(ap)
+        expected[name] = {"mAP": float(metrics["PascalBoxes_Precision/mAP@0.5IOU"]), "per_class": per_class}
+    with open(OUT / "expected_parts.json", "w") as f:
+        json.dump(expected, f, indent=1)
+    print("parts: " + ", ".join(f"{k} mAP {v['mAP']:.6f}" for k, v in expected.items()))
 
 
 if __name__ == "__main__":
