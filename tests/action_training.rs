@@ -541,6 +541,73 @@ fn trains_an_arm_branch_at_the_arm_boxes() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+/// A training killed (SIGKILL) after its second epoch's checkpoint, rerun with --resume, ends
+/// with the weights of an uninterrupted seeded run, and leaves no final weights behind while
+/// it is incomplete.
+#[test]
+fn a_killed_training_resumes_to_the_same_weights() {
+    let root = setup("train-killed");
+    let config = root.join("long.toml");
+    std::fs::write(
+        &config,
+        micro_config()
+            .replace("epochs = 1", "epochs = 8")
+            .replace("steps = [1]", "steps = [6]"),
+    )
+    .unwrap();
+    let data = root.join("data");
+    let args = |out: &Path| -> Vec<String> {
+        [
+            "train",
+            "action",
+            "--config",
+            path(&config),
+            "--data",
+            path(&data),
+            "--out",
+            path(out),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let full = root.join("full");
+    let out = avaloc(&as_str(&args(&full)));
+    assert!(out.status.success(), "{}", log(&out));
+
+    let killed = root.join("killed");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
+        .args(args(&killed))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let marker = killed.join("checkpoints/epoch_002");
+    while !marker.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before it could be killed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!killed.join("model_final.safetensors").exists());
+    let again = avaloc(&as_str(&args(&killed)));
+    assert!(
+        !again.status.success() && log(&again).contains("--resume"),
+        "{}",
+        log(&again)
+    );
+    let mut resume = args(&killed);
+    resume.push("--resume".into());
+    let out = avaloc(&as_str(&resume));
+    assert!(out.status.success(), "{}", log(&out));
+    assert!(log(&out).contains("resuming"), "{}", log(&out));
+    let weights = |run: &Path| tensors(&std::fs::read(run.join("model_final.safetensors")).unwrap());
+    assert!(weights(&full) == weights(&killed), "the weights differ");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 /// A safetensors file's tensors by name.
 fn tensors(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     safetensors::SafeTensors::deserialize(bytes)
