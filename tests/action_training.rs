@@ -17,7 +17,7 @@ use avaloc::data::{
 use avaloc::data::{keyframe_samples, unlabelled_people};
 use avaloc::train::History;
 use avaloc::weights::{Checkpoint, LoadMode};
-use common::{TestBackend, avaloc};
+use common::{TestBackend, avaloc, kill_when, safetensors_by_name};
 
 /// The micro model with its training recipe.
 fn micro_config() -> String {
@@ -316,15 +316,16 @@ fn seeded_trainings_with_two_workers_agree() {
             .iter()
             .map(|r| (r.train.clone(), r.valid.clone()))
             .collect();
-        let weights = std::fs::read(out.join("model_final.safetensors")).unwrap();
-        (metrics, weights)
+        (
+            metrics,
+            safetensors_by_name(&out.join("model_final.safetensors")),
+        )
     };
     let (first, first_weights) = train(&root.join("a"));
     let (second, second_weights) = train(&root.join("b"));
     assert_eq!(first.len(), 2);
     assert_eq!(first, second);
-    // The same tensors (the file's order of them is not fixed).
-    let (a, b) = (tensors(&first_weights), tensors(&second_weights));
+    let (a, b) = (first_weights, second_weights);
     assert!(a.len() > 10);
     assert!(a == b, "the weights differ");
     std::fs::remove_dir_all(&root).unwrap();
@@ -575,22 +576,10 @@ fn a_killed_training_resumes_to_the_same_weights() {
     assert!(out.status.success(), "{}", log(&out));
 
     let killed = root.join("killed");
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
-        .args(args(&killed))
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let marker = killed.join("checkpoints/epoch_002");
-    while !marker.exists() {
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the run ended before it could be killed"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(1));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_when(
+        &as_str(&args(&killed)),
+        &killed.join("checkpoints/epoch_002"),
+    );
     assert!(!killed.join("model_final.safetensors").exists());
     let again = avaloc(&as_str(&args(&killed)));
     assert!(
@@ -603,19 +592,9 @@ fn a_killed_training_resumes_to_the_same_weights() {
     let out = avaloc(&as_str(&resume));
     assert!(out.status.success(), "{}", log(&out));
     assert!(log(&out).contains("resuming"), "{}", log(&out));
-    let weights = |run: &Path| tensors(&std::fs::read(run.join("model_final.safetensors")).unwrap());
+    let weights = |run: &Path| safetensors_by_name(&run.join("model_final.safetensors"));
     assert!(weights(&full) == weights(&killed), "the weights differ");
     std::fs::remove_dir_all(root).unwrap();
-}
-
-/// A safetensors file's tensors by name.
-fn tensors(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
-    safetensors::SafeTensors::deserialize(bytes)
-        .unwrap()
-        .tensors()
-        .into_iter()
-        .map(|(name, t)| (name, t.data().to_vec()))
-        .collect()
 }
 
 /// `train.action.freeze_backbone`: the heads learn on the backbone of --weights, which comes
@@ -661,8 +640,8 @@ fn a_frozen_backbone_stays_as_loaded() {
     let initial = body.join("model_final.safetensors");
     let out = train(&frozen_config, &root.join("heads"), Some(&initial));
     assert!(out.status.success(), "{}", log(&out));
-    let before = tensors(&std::fs::read(&initial).unwrap());
-    let after = tensors(&std::fs::read(root.join("heads/model_final.safetensors")).unwrap());
+    let before = safetensors_by_name(&initial);
+    let after = safetensors_by_name(&root.join("heads/model_final.safetensors"));
     let backbone: Vec<&String> = before
         .keys()
         .filter(|k| k.starts_with("backbone."))

@@ -8,7 +8,7 @@ use std::process::Output;
 
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::train::History;
-use common::avaloc;
+use common::{avaloc, kill_when, safetensors_by_name};
 
 const CONFIG: &str = r#"
 [network]
@@ -123,4 +123,62 @@ fn trains_resumes_and_runs() {
         log(&bad)
     );
     std::fs::remove_dir_all(root).unwrap();
+}
+
+/// A pose training killed (SIGKILL) after its second epoch's checkpoint, rerun with --resume,
+/// ends with the weights of an uninterrupted seeded run (batch norm's statistics included).
+#[test]
+fn a_killed_pose_training_resumes_to_the_same_weights() {
+    let root = std::env::temp_dir().join(format!("avaloc-kill-pose-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let config = root.join("cpn.toml");
+    std::fs::write(&config, CONFIG.replace("epochs = 1", "epochs = 6")).unwrap();
+    let data = root.join("data");
+    let synth = SynthConfig {
+        train_videos: 1,
+        val_videos: 1,
+        test_videos: 0,
+        seconds: 5,
+        width: 96,
+        height: 72,
+        seed: 3,
+    };
+    generate(&data, &synth).unwrap();
+    let args = |run: &std::path::Path, resume: bool| {
+        let mut args: Vec<String> = [
+            "train",
+            "pose",
+            "--config",
+            config.to_str().unwrap(),
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec();
+        if resume {
+            args.push("--resume".into());
+        }
+        args
+    };
+    let full = root.join("full");
+    let out = avaloc(&strs(args(&full, false)));
+    assert!(out.status.success(), "{}", log(&out));
+    let killed = root.join("killed");
+    kill_when(
+        &strs(args(&killed, false)),
+        &killed.join("checkpoints/epoch_002"),
+    );
+    assert!(!killed.join("model_final.safetensors").exists());
+    let out = avaloc(&strs(args(&killed, true)));
+    assert!(out.status.success(), "{}", log(&out));
+    let weights = |run: &std::path::Path| safetensors_by_name(&run.join("model_final.safetensors"));
+    assert!(weights(&full) == weights(&killed), "the weights differ");
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+fn as_str(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
 }

@@ -210,6 +210,39 @@ pub fn avaloc(args: &[&str]) -> std::process::Output {
         .expect("run avaloc")
 }
 
+/// Runs avaloc with `args` and kills it (SIGKILL) as soon as `marker` exists; the job must
+/// still be running then.
+pub fn kill_when(args: &[&str], marker: &std::path::Path) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_avaloc"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run avaloc");
+    while !marker.exists() {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the job ended before {} appeared",
+            marker.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// A safetensors file's tensors by name (the file's order of them is not fixed).
+pub fn safetensors_by_name(path: &std::path::Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let bytes = std::fs::read(path).unwrap();
+    safetensors::SafeTensors::deserialize(&bytes)
+        .unwrap()
+        .tensors()
+        .into_iter()
+        .map(|(name, t)| (name, t.data().to_vec()))
+        .collect()
+}
+
 /// A micro action model for end-to-end tests (one block per stage, width 8, α 2, 4 frames
 /// 2 apart, group norm, 13 classes: the synthetic set's) with its `[test]` table.
 pub const MICRO_ACTION: &str = r#"
