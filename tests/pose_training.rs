@@ -164,7 +164,7 @@ fn a_killed_pose_training_resumes_to_the_same_weights() {
         args
     };
     let full = root.join("full");
-    let out = avaloc(&strs(args(&full, false)));
+    let out = avaloc(&as_str(&args(&full, false)));
     assert!(out.status.success(), "{}", log(&out));
     let killed = root.join("killed");
     kill_when(
@@ -172,7 +172,7 @@ fn a_killed_pose_training_resumes_to_the_same_weights() {
         &killed.join("checkpoints/epoch_002"),
     );
     assert!(!killed.join("model_final.safetensors").exists());
-    let out = avaloc(&strs(args(&killed, true)));
+    let out = avaloc(&as_str(&args(&killed, true)));
     assert!(out.status.success(), "{}", log(&out));
     let weights = |run: &std::path::Path| safetensors_by_name(&run.join("model_final.safetensors"));
     assert!(weights(&full) == weights(&killed), "the weights differ");
