@@ -168,7 +168,7 @@ fn a_killed_pose_training_resumes_to_the_same_weights() {
     assert!(out.status.success(), "{}", log(&out));
     let killed = root.join("killed");
     kill_when(
-        &strs(args(&killed, false)),
+        &as_str(&args(&killed, false)),
         &killed.join("checkpoints/epoch_002"),
     );
     assert!(!killed.join("model_final.safetensors").exists());
