@@ -205,6 +205,26 @@ fn damaged_files_foreign_manifests_and_missing_videos_are_named_errors() {
         err.contains("vid.bank") && err.contains("truncated"),
         "{err}"
     );
+    // A NaN feature value (a flipped exponent), as f16 and as f32, names its entry.
+    for dtype in [BankDtype::F16, BankDtype::F32] {
+        let path = write_video(&dir, "vid", &entries(4), 4, dtype).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let width = 4 * if dtype == BankDtype::F16 { 2 } else { 4 };
+        // The last value of entry 2: its high byte gets an all-ones exponent.
+        let at = bytes.len() - (entries(4).len() - 3) * width - 1;
+        bytes[at] = 0x7f;
+        if dtype == BankDtype::F16 {
+            bytes[at] = 0x7e;
+        } else {
+            bytes[at - 1] |= 0x80;
+        }
+        std::fs::write(&path, &bytes).unwrap();
+        let err = VideoBank::open(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("vid.bank") && err.contains("entry 2") && err.contains("non-finite"),
+            "{dtype:?}: {err}"
+        );
+    }
     // Not a bank.
     std::fs::write(&path, b"hello, world: not a bank at all").unwrap();
     let err = VideoBank::open(&path).unwrap_err().to_string();

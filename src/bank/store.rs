@@ -160,9 +160,23 @@ pub struct VideoBank {
     seconds: BTreeMap<i64, Range<usize>>,
 }
 
+/// The first entry of `features` (rows of `dim` values) holding a NaN or an infinity: an
+/// all-ones exponent, checked on the raw bits (a whole bank is scanned once, on open).
+fn first_non_finite(features: &[u8], dtype: BankDtype, dim: usize) -> Option<usize> {
+    let position = match dtype {
+        BankDtype::F32 => features
+            .chunks_exact(4)
+            .position(|b| u32::from_le_bytes(b.try_into().unwrap()) & 0x7f80_0000 == 0x7f80_0000),
+        BankDtype::F16 => features
+            .chunks_exact(2)
+            .position(|b| u16::from_le_bytes(b.try_into().unwrap()) & 0x7c00 == 0x7c00),
+    };
+    position.map(|p| p / dim.max(1))
+}
+
 impl VideoBank {
-    /// Opens and checks a video's file: a truncated, foreign or inconsistent file is an error
-    /// naming it.
+    /// Opens and checks a video's file: a truncated, foreign or inconsistent file, or one
+    /// holding a non-finite number, is an error naming it.
     pub fn open(path: &Path) -> Result<Self, BankError> {
         let bad = |message: String| BankError::file(path, message);
         let file = std::fs::File::open(path).map_err(|source| BankError::Io {
@@ -217,11 +231,24 @@ impl VideoBank {
             {
                 return Err(bad(format!("entry {i} is out of order (damaged)")));
             }
+            if !info.score.is_finite() || info.box_xyxy_norm.iter().any(|v| !v.is_finite()) {
+                return Err(bad(format!(
+                    "entry {i} (second {}) has a non-finite score or box (damaged)",
+                    info.second
+                )));
+            }
             seconds
                 .entry(info.second)
                 .and_modify(|r| r.end = i + 1)
                 .or_insert(i..i + 1);
             entries.push(info);
+        }
+        let features = &map[HEADER_BYTES + count * ENTRY_BYTES..];
+        if let Some(i) = first_non_finite(features, dtype, dim) {
+            return Err(bad(format!(
+                "entry {i} (second {}) has a non-finite feature value (damaged)",
+                entries[i].second
+            )));
         }
         Ok(Self {
             map,
