@@ -38,6 +38,69 @@ pub fn check_writable(path: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe).map_err(named)
 }
 
+/// Bytes an unprivileged writer can still put on the file system holding `dir` (`None` where
+/// the platform does not say).
+pub fn free_bytes(dir: &Path) -> std::io::Result<Option<u64>> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let c_path = std::ffi::CString::new(dir.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::other(format!("{}: {e}", dir.display())))?;
+        let mut stats = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+        // Safety: a NUL-terminated path and a buffer statvfs fills on success.
+        if unsafe { libc::statvfs(c_path.as_ptr(), stats.as_mut_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let stats = unsafe { stats.assume_init() };
+        #[allow(clippy::unnecessary_cast)] // the field types differ between platforms
+        Ok(Some(stats.f_bavail as u64 * stats.f_frsize as u64))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = dir;
+        Ok(None)
+    }
+}
+
+/// Checks, before long work, that the file system of `dir` (an existing folder) has about
+/// `needed` bytes free for `what`; the error names the folder and both sizes.
+pub fn check_free_space(dir: &Path, needed: u64, what: &str) -> std::io::Result<()> {
+    let named = |e: std::io::Error| {
+        std::io::Error::new(
+            e.kind(),
+            format!("{}: cannot tell the free space: {e}", dir.display()),
+        )
+    };
+    match free_bytes(dir).map_err(named)? {
+        Some(free) if free < needed => Err(std::io::Error::new(
+            std::io::ErrorKind::StorageFull,
+            format!(
+                "{}: {} free, but {what} needs about {}",
+                dir.display(),
+                human_bytes(free),
+                human_bytes(needed)
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// `1.5 GB`-style sizes for messages.
+pub fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit + 1 < UNITS.len() {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -60,5 +123,25 @@ mod tests {
         check_writable(&fine).unwrap();
         assert_eq!(std::fs::read_dir(dir.join("sub")).unwrap().count(), 0);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn too_little_free_space_is_named_before_any_work() {
+        let dir = std::env::temp_dir();
+        let free = free_bytes(&dir).unwrap().unwrap();
+        assert!(free > 0);
+        check_free_space(&dir, 1, "a test").unwrap();
+        let err = check_free_space(&dir, free.saturating_mul(4).max(1 << 50), "the bank")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(&dir.display().to_string())
+                && err.contains("free, but the bank needs about")
+                && err.contains(" TB"),
+            "{err}"
+        );
+        assert_eq!(human_bytes(999), "999 B");
+        assert_eq!(human_bytes(1_500_000_000), "1.5 GB");
     }
 }

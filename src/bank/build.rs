@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 
-use super::{BankEntry, BankError, BankManifest, VideoBank, video_path, write_video};
+use super::{BankEntry, BankError, BankManifest, VideoBank, file_bytes, video_path, write_video};
 use crate::backend::Job;
 use crate::data::{
     ClipBatch, ClipBatcher, ClipTransform, KeyframeKey, KeyframeSample, LabelMap, Normalization,
@@ -78,6 +78,17 @@ impl Job for BankBuild {
 
     fn run<B: Backend>(self, device: B::Device) -> Result<BuildSummary> {
         self.prepare_folder()?;
+        let boxes: usize = self
+            .videos
+            .iter()
+            .filter(|(video_id, _)| !self.done(video_id))
+            .flat_map(|(_, samples)| samples.iter().map(|s| s.boxes_xyxy_norm.len()))
+            .sum();
+        crate::io::check_free_space(
+            &self.out,
+            file_bytes(boxes, self.manifest.dim, self.manifest.dtype) as u64,
+            "the bank",
+        )?;
         let (model, _) = self
             .spec
             .load::<B>(&self.checkpoint, LoadMode::Strict, &device)?;

@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 pub use build::{BankBuild, BankStats, BuildSummary, ScoredBoxes, bank_stats, feature_dim, shard};
 pub use manifest::{BankManifest, BankView, BoxSource, MANIFEST, file_digest};
 pub use request::{BankRequest, Split};
-pub use store::{BankDtype, BankEntry, EntryInfo, VideoBank, video_path, write_video};
+pub use store::{BankDtype, BankEntry, EntryInfo, VideoBank, file_bytes, video_path, write_video};
 pub use window::{Pick, Window, WindowSpec, sample_window};
 
 #[derive(Debug, thiserror::Error)]

@@ -104,8 +104,7 @@ pub fn write_video(
     }
     let mut order: Vec<&BankEntry> = entries.iter().collect();
     order.sort_by(|a, b| a.second.cmp(&b.second).then(b.score.total_cmp(&a.score)));
-    let mut bytes =
-        Vec::with_capacity(HEADER_BYTES + entries.len() * (ENTRY_BYTES + dim * dtype.bytes()));
+    let mut bytes = Vec::with_capacity(file_bytes(entries.len(), dim, dtype));
     bytes.extend_from_slice(MAGIC);
     for v in [VERSION, dtype.code(), dim as u32, entries.len() as u32] {
         bytes.extend_from_slice(&v.to_le_bytes());
@@ -158,6 +157,11 @@ pub struct VideoBank {
     entries: Vec<EntryInfo>,
     /// Entries of each second with any.
     seconds: BTreeMap<i64, Range<usize>>,
+}
+
+/// The size of a video's file of `entries` features of `dim` values.
+pub fn file_bytes(entries: usize, dim: usize, dtype: BankDtype) -> usize {
+    HEADER_BYTES + entries * (ENTRY_BYTES + dim * dtype.bytes())
 }
 
 /// The first entry of `features` (rows of `dim` values) holding a NaN or an infinity: an

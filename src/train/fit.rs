@@ -104,6 +104,15 @@ where
     let out = run.out;
     std::fs::create_dir_all(out.join("checkpoints"))
         .with_context(|| format!("creating {}", out.display()))?;
+    // Each checkpoint holds the weights twice (Burn's record, safetensors) and the
+    // optimizer's state (up to two values a weight); KEEP_CHECKPOINTS are kept while the
+    // next one is written.
+    let checkpoint_bytes = model.num_params() as u64 * 4 * 4;
+    crate::io::check_free_space(
+        out,
+        checkpoint_bytes * (KEEP_CHECKPOINTS as u64 + 1),
+        "the training's checkpoints",
+    )?;
     let batches = train.num_items().div_ceil(settings.batch_size);
     if batches == 0 {
         bail!("no training samples");
