@@ -8,13 +8,16 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use avaloc::bank::{BankDtype, BankEntry, VideoBank, write_video};
+use avaloc::bank::{
+    BankDtype, BankEntry, BankManifest, BankView, BoxSource, VideoBank, write_video,
+};
 use avaloc::config::NetworkFile;
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{
     CocoKeypoints, LabelMap, read_ava_csv, read_coco_results, read_exclusions, read_frame_list,
     read_keypoints, read_person_boxes,
 };
+use avaloc::fusion::Fusion;
 use avaloc::train::History;
 use avaloc::weights::Checkpoint;
 use rand::rngs::StdRng;
@@ -260,6 +263,7 @@ fn configs_checkpoints_banks_and_histories() {
     let mut report = Vec::new();
     for config in [
         "configs/action/slowfast_lfb_synth.toml",
+        "configs/action/slowfast_arm_synth.toml",
         "configs/detector/faster_rcnn_tiny.toml",
         "configs/pose/cpn_synth.toml",
         "configs/ms_ava.toml",
@@ -303,6 +307,20 @@ fn configs_checkpoints_banks_and_histories() {
             })
         }),
     ));
+    manifest(8).write(&dir).unwrap();
+    report.push((
+        "bank manifest.json",
+        fuzz("manifest", &dir.join("manifest.json"), |p| {
+            BankManifest::read(p.parent().unwrap())
+        }),
+    ));
+    let fusion = dir.join("fusion.toml");
+    std::fs::write(
+        &fusion,
+        "# chosen on val\nmode = \"mean\"\nweight = 0.5\nclasses = [34, 43, 58, 69]\n",
+    )
+    .unwrap();
+    report.push(("fusion.toml", fuzz("fusion", &fusion, |p| Fusion::read(p))));
     let history = dir.join("metrics.csv");
     std::fs::write(
         &history,
@@ -318,5 +336,29 @@ fn configs_checkpoints_banks_and_histories() {
     std::fs::remove_dir_all(dir).unwrap();
     for (name, (ok, err)) in report {
         println!("{name}: {ok} read, {err} refused with the file named");
+    }
+}
+
+/// A bank manifest of `dim`-wide features.
+fn manifest(dim: usize) -> BankManifest {
+    BankManifest {
+        format_version: 1,
+        model_config: "configs/action/slowfast_synth.toml".into(),
+        config_digest: "c0".into(),
+        weights_digest: "w0".into(),
+        dim,
+        dtype: BankDtype::F16,
+        view: BankView {
+            short_side: 112,
+            flip: false,
+        },
+        splits: [(
+            "train".to_string(),
+            BoxSource {
+                boxes: "ground truth".into(),
+                box_threshold: 0.0,
+            },
+        )]
+        .into(),
     }
 }
