@@ -235,3 +235,77 @@ fn every_frame_boxes_extend_the_keyframe_file() {
     std::fs::remove_file(weights).unwrap();
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// Whether the ffmpeg program runs; without it a test skips, unless AVALOC_REQUIRE_FFMPEG is
+/// set (CI installs ffmpeg and sets it, so real videos are always decoded there).
+fn ffmpeg_available(test: &str) -> bool {
+    if Command::new("ffmpeg").arg("-version").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("AVALOC_REQUIRE_FFMPEG").is_none(),
+        "{test}: AVALOC_REQUIRE_FFMPEG is set but ffmpeg does not run"
+    );
+    eprintln!("{test}: skipped, no ffmpeg program");
+    false
+}
+
+/// A real MP4 at 25 fps: decoded by ffmpeg at AVA's 30 fps (5 s → 150 frames, the frame at
+/// 2 s close to the original's), and `avaloc persons --video` finds people at its 5 keyframes.
+#[test]
+fn a_real_25_fps_video_is_read_at_30_fps() {
+    if !ffmpeg_available("a_real_25_fps_video_is_read_at_30_fps") {
+        return;
+    }
+    let root = small_video("persons-mp4", 4);
+    let originals = root.join("frames/syn_val_000");
+    let clip = root.join("clip.mp4");
+    let encoded = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-framerate", "30", "-i"])
+        .arg(originals.join("syn_val_000_%06d.jpg"))
+        .args(["-t", "5", "-r", "25", "-c:v", "mpeg4", "-q:v", "2"])
+        .arg(&clip)
+        .status()
+        .unwrap();
+    assert!(encoded.success());
+    let video = avaloc::data::VideoFrames::decode(&clip).unwrap();
+    assert_eq!(video.video_id, "clip");
+    assert_eq!(video.frames.len(), 150);
+    let pixels = |path: &Path| image::open(path).unwrap().to_rgb8().into_raw();
+    let difference = |a: &[u8], b: &[u8]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (*x as f64 - *y as f64).abs())
+            .sum::<f64>()
+            / a.len() as f64
+    };
+    let at_2s = pixels(&video.frames[60]);
+    let near = difference(&at_2s, &pixels(&originals.join("syn_val_000_000061.jpg")));
+    let far = difference(&at_2s, &pixels(&originals.join("syn_val_000_000001.jpg")));
+    assert!(near < 8.0 && near < far, "2 s: {near:.2} vs 0 s: {far:.2}");
+
+    let weights = common::tiny_detector_checkpoint();
+    let out = root.join("boxes.csv");
+    let run = avaloc(&[
+        "persons",
+        "--config",
+        CONFIG,
+        "--weights",
+        weights.to_str().unwrap(),
+        "--video",
+        clip.to_str().unwrap(),
+        "--threshold",
+        "0.3",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(stdout.contains("at 5 keyframes"), "{stdout}");
+    std::fs::remove_file(weights).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
+}
