@@ -597,6 +597,37 @@ fn a_killed_training_resumes_to_the_same_weights() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+/// A configuration whose sizes would take terabytes is refused before anything is allocated,
+/// its parameter count in the message.
+#[test]
+fn an_oversized_network_is_refused_before_allocation() {
+    let root = setup("train-huge");
+    let config = root.join("huge.toml");
+    std::fs::write(
+        &config,
+        micro_config().replace("width_per_group = 8", "width_per_group = 1048576"),
+    )
+    .unwrap();
+    let out = avaloc(&[
+        "train",
+        "action",
+        "--config",
+        path(&config),
+        "--data",
+        path(&root.join("data")),
+        "--out",
+        path(&root.join("run")),
+    ]);
+    assert!(
+        !out.status.success()
+            && log(&out).contains("parameters")
+            && log(&out).contains("[network]"),
+        "{}",
+        log(&out)
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
 /// `train.action.freeze_backbone`: the heads learn on the backbone of --weights, which comes
 /// out as it went in; without --weights the run is refused.
 #[test]

@@ -50,6 +50,10 @@ pub struct Checkpointing<'a, M> {
 
 const KEEP_CHECKPOINTS: usize = 2;
 
+/// Networks beyond this many parameters (8 GB of float32 weights, 32 GB with their gradients
+/// and Adam's state) are refused: ten times the largest network of the seed system.
+const MAX_TRAINED_PARAMS: u64 = 2_000_000_000;
+
 type Mpk = NamedMpkFileRecorder<FullPrecisionSettings>;
 
 /// Trains `model` for `settings.epochs` epochs over `train`, validating with `validate`
@@ -104,10 +108,20 @@ where
     let out = run.out;
     std::fs::create_dir_all(out.join("checkpoints"))
         .with_context(|| format!("creating {}", out.display()))?;
+    // Sizes come from a config: a mistyped one must not allocate terabytes.
+    let params = crate::nn::lazy_num_params(&model);
+    if params > MAX_TRAINED_PARAMS {
+        bail!(
+            "the network has {params} parameters ({} as float32), more than the {} avaloc \
+             trains: check the sizes in its configuration's [network] table",
+            crate::io::human_bytes(params * 4),
+            MAX_TRAINED_PARAMS
+        );
+    }
     // Each checkpoint holds the weights twice (Burn's record, safetensors) and the
     // optimizer's state (up to two values a weight); KEEP_CHECKPOINTS are kept while the
     // next one is written.
-    let checkpoint_bytes = model.num_params() as u64 * 4 * 4;
+    let checkpoint_bytes = params * 4 * 4;
     crate::io::check_free_space(
         out,
         checkpoint_bytes * (KEEP_CHECKPOINTS as u64 + 1),
