@@ -320,7 +320,7 @@ fn configs_checkpoints_banks_and_histories() {
         "# chosen on val\nmode = \"mean\"\nweight = 0.5\nclasses = [34, 43, 58, 69]\n",
     )
     .unwrap();
-    report.push(("fusion.toml", fuzz("fusion", &fusion, |p| Fusion::read(p))));
+    report.push(("fusion.toml", fuzz("fusion", &fusion, Fusion::read)));
     let history = dir.join("metrics.csv");
     std::fs::write(
         &history,
