@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
+use crate::data::LabelMap;
 use crate::infer::{ArmBoxConfig, TestViews};
 use crate::models::action::ActionSpec;
 use crate::models::detector::DetectorSpec;
@@ -233,6 +234,23 @@ impl ActionFile {
     /// The `[train]` table (`avaloc train action` needs it).
     pub fn train_settings(&self) -> Result<TrainSettings, ConfigError> {
         train_table(&self.path, &self.train, "training")
+    }
+
+    /// The model's classes must be the label map's (read from `labelmap`, where known).
+    pub fn check_labels(
+        &self,
+        labels: &LabelMap,
+        labelmap: Option<&Path>,
+    ) -> Result<(), ConfigError> {
+        let classes = self.network.num_classes;
+        if labels.labels.len() == classes {
+            return Ok(());
+        }
+        let file = labelmap.map_or(String::new(), |p| format!(" {}", p.display()));
+        Err(self.invalid(format!(
+            "network.num_classes = {classes} but the label map{file} has {} classes",
+            labels.labels.len()
+        )))
     }
 
     /// An error naming this file.

@@ -686,6 +686,100 @@ fn a_frozen_backbone_stays_as_loaded() {
         before[classifier] != after[classifier],
         "the classifier learned nothing"
     );
+
+    // One backbone pass for both (`actions --arm-config`): the scores of two separate runs.
+    let ann = data.join("annotations");
+    let (val_csv, val_kp) = (
+        ann.join("ava_val_v2.2.csv"),
+        ann.join("synth_keypoints_val.csv"),
+    );
+    let labelmap = ann.join("ava_action_list_v2.2.pbtxt");
+    let heads = root.join("heads/model_final.safetensors");
+    let actions = |config: &Path, weights: &Path, out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "actions",
+            "--config",
+            path(config),
+            "--weights",
+            path(weights),
+            "--data",
+            path(&data),
+            "--annotated",
+            path(&val_csv),
+            "--out",
+            path(out),
+        ];
+        args.extend_from_slice(extra);
+        avaloc(&args)
+    };
+    let shared = |arm_weights: &Path| {
+        actions(
+            &root.join("action.toml"),
+            &initial,
+            &root.join("base_one.csv"),
+            &[
+                "--keypoints",
+                path(&val_kp),
+                "--arm-config",
+                path(&frozen_config),
+                "--arm-weights",
+                path(arm_weights),
+                "--arm-labelmap",
+                path(&labelmap),
+                "--arm-out",
+                path(&root.join("arm_one.csv")),
+            ],
+        )
+    };
+    let out = shared(&heads);
+    assert!(out.status.success(), "{}", log(&out));
+    let out = actions(
+        &root.join("action.toml"),
+        &initial,
+        &root.join("base.csv"),
+        &[],
+    );
+    assert!(out.status.success(), "{}", log(&out));
+    let out = actions(
+        &frozen_config,
+        &heads,
+        &root.join("arm.csv"),
+        &["--keypoints", path(&val_kp)],
+    );
+    assert!(out.status.success(), "{}", log(&out));
+    for (one, apart) in [("base_one.csv", "base.csv"), ("arm_one.csv", "arm.csv")] {
+        let (a, b) = (
+            read_ava_csv(&root.join(one)).unwrap(),
+            read_ava_csv(&root.join(apart)).unwrap(),
+        );
+        assert!(!a.is_empty() && a.len() == b.len(), "{one}");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(
+                (&x.key, x.box_xyxy_norm, x.action_id),
+                (&y.key, y.box_xyxy_norm, y.action_id)
+            );
+            assert!(
+                (x.last.unwrap() - y.last.unwrap()).abs() <= 2e-6,
+                "{one}: {x:?} {y:?}"
+            );
+        }
+    }
+    // An arm branch with another backbone is refused.
+    let other = root.join("other");
+    let seeded = root.join("seeded.toml");
+    std::fs::write(
+        &seeded,
+        micro_config().replace("workers = 1", "workers = 1\nseed = 7"),
+    )
+    .unwrap();
+    let out = train(&seeded, &other, None);
+    assert!(out.status.success(), "{}", log(&out));
+    let refused = shared(&other.join("model_final.safetensors"));
+    assert!(
+        !refused.status.success() && log(&refused).contains("backbone is not the action model's"),
+        "{}",
+        log(&refused)
+    );
     std::fs::remove_dir_all(root).unwrap();
 }
 

@@ -13,13 +13,13 @@ use crate::backend::{self, BackendChoice};
 use crate::bank::Bank;
 use crate::config::ActionFile;
 use crate::data::{
-    AVA_VIDEO_START_S, AvaKeyframes, KeyframeSample, LabelMap, PersonAnnotation, VideoFrames,
-    annotated_people, default_labelmap, keyframe_samples, read_keypoints, read_person_boxes,
-    unlabelled_people, write_ava_csv,
+    AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, LabelMap, PersonAnnotation,
+    VideoFrames, annotated_people, default_labelmap, keyframe_samples, read_keypoints,
+    read_person_boxes, unlabelled_people, write_ava_csv,
 };
 use crate::infer::{
-    ActionScoring, arm_box_people, arm_people, detection_rows, draw_keyframes, frame_size,
-    keyframe_images, person_arm_scores,
+    ActionScoring, ArmBoxConfig, ArmPerson, SharedArmScoring, arm_box_people, arm_people,
+    detection_rows, draw_keyframes, frame_size, keyframe_images, person_arm_scores,
 };
 use crate::weights::Checkpoint;
 
@@ -80,6 +80,21 @@ pub struct ActionsArgs {
     /// re-extracts the bank per view); a view without its own bank reads the first.
     #[arg(long)]
     pub bank: Vec<PathBuf>,
+    /// With --keypoints: an arm branch sharing this model's backbone (trained with
+    /// [train.action] freeze_backbone from --weights, e.g.
+    /// configs/action/slowfast_arm_shared_synth.toml), scored in the same backbone pass; its
+    /// per-person scores go to --arm-out, this model's to --out.
+    #[arg(long, requires_all = ["arm_weights", "arm_labelmap", "arm_out", "keypoints"])]
+    pub arm_config: Option<PathBuf>,
+    /// The shared arm branch's weights.
+    #[arg(long, requires = "arm_config")]
+    pub arm_weights: Option<PathBuf>,
+    /// The shared arm branch's label map (configs/arm/ava_arm_actions.pbtxt).
+    #[arg(long, requires = "arm_config")]
+    pub arm_labelmap: Option<PathBuf>,
+    /// Where the shared arm branch's detections CSV goes.
+    #[arg(long, requires = "arm_config")]
+    pub arm_out: Option<PathBuf>,
     /// The AVA detections CSV to write.
     #[arg(long)]
     pub out: PathBuf,
@@ -146,40 +161,37 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         None => people,
     };
     let mut samples = samples_of(&people)?;
-    let arm = match &args.keypoints {
-        Some(path) => {
-            let poses = read_keypoints(path)?;
-            let mut sizes: HashMap<String, [f64; 2]> = HashMap::new();
-            for s in &samples {
-                if !sizes.contains_key(&s.key.video_id) {
-                    sizes.insert(s.key.video_id.clone(), frame_size(&s.frames[0])?);
-                }
+    // The arm branch's config: this model's own (a separate branch) or --arm-config's.
+    let arm_file = args
+        .arm_config
+        .as_deref()
+        .map(ActionFile::load)
+        .transpose()?;
+    let arm_boxes = |arm_config: &ArmBoxConfig,
+                     samples: &[KeyframeSample]|
+     -> Result<Vec<ArmPerson>> {
+        let path = args
+            .keypoints
+            .as_deref()
+            .expect("clap requires --keypoints");
+        let poses = read_keypoints(path)?;
+        let mut sizes: HashMap<String, [f64; 2]> = HashMap::new();
+        for s in samples {
+            if !sizes.contains_key(&s.key.video_id) {
+                sizes.insert(s.key.video_id.clone(), frame_size(&s.frames[0])?);
             }
-            let (arm, stats) = arm_people(
-                &people,
-                &poses,
-                &labels,
-                |k| sizes[&k.video_id],
-                &config.arm,
-            );
-            println!(
-                "{} of {} people have arm boxes ({} arm boxes); without matching keypoints {}, \
-                 without an arm box {}",
-                arm.len(),
-                people.len(),
-                arm.iter().map(|p| p.arm_boxes.len()).sum::<usize>(),
-                stats.without_keypoints,
-                stats.without_arm_box
-            );
-            samples = samples_of(&arm_box_people(&arm))?;
-            if let Some(zoom) = config.arm.zoom {
-                samples = AvaKeyframes::from_samples(samples)
-                    .zoomed(zoom)
-                    .into_samples();
-            }
-            Some(arm)
         }
-        None => None,
+        let (arm, stats) = arm_people(&people, &poses, &labels, |k| sizes[&k.video_id], arm_config);
+        println!(
+            "{} of {} people have arm boxes ({} arm boxes); without matching keypoints {}, \
+             without an arm box {}",
+            arm.len(),
+            people.len(),
+            arm.iter().map(|p| p.arm_boxes.len()).sum::<usize>(),
+            stats.without_keypoints,
+            stats.without_arm_box
+        );
+        Ok(arm)
     };
     let checkpoint = Checkpoint::open(&args.weights)?;
     let banks = args
@@ -187,12 +199,88 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         .iter()
         .map(|dir| Bank::open(dir).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
-    let job =
-        ActionScoring::with_banks(&config, checkpoint, &labels, samples.clone(), views, banks)?;
-    let mut people = backend::run(backend_choice, job)?;
-    if let Some(arm) = &arm {
-        people = person_arm_scores(arm, &people);
-    }
+    let people = match (&arm_file, &args.keypoints) {
+        (Some(arm_file), _) => {
+            // One backbone pass: the people's boxes and their arm boxes in the same clips.
+            if arm_file.arm.zoom.is_some() {
+                bail!(
+                    "{}: an arm branch on arm-centred clips ([arm] zoom) has its own backbone \
+                     pass: score it alone (--config it --keypoints K)",
+                    arm_file.path.display()
+                );
+            }
+            let arm_labelmap = args.arm_labelmap.as_deref().expect("clap requires it");
+            let arm_labels = LabelMap::read(arm_labelmap)?;
+            arm_file.check_labels(&arm_labels, Some(arm_labelmap))?;
+            let arm = arm_boxes(&arm_file.arm, &samples)?;
+            let mut both = people.clone();
+            both.extend(arm_box_people(&arm));
+            samples = samples_of(&both)?;
+            let scoring = ActionScoring::with_banks(
+                &config,
+                checkpoint,
+                &labels,
+                samples.clone(),
+                views,
+                banks,
+            )?;
+            let job = SharedArmScoring {
+                scoring,
+                arm_spec: arm_file.network.clone(),
+                arm_checkpoint: Checkpoint::open(
+                    args.arm_weights.as_deref().expect("clap requires it"),
+                )?,
+            };
+            let (body, arm_scores) = backend::run(backend_choice, job)?;
+            let arm_out = args.arm_out.as_deref().expect("clap requires it");
+            let arm_people = person_arm_scores(&arm, &arm_scores);
+            write_ava_csv(arm_out, &detection_rows(&arm_people, &arm_labels))
+                .with_context(|| format!("writing {}", arm_out.display()))?;
+            println!(
+                "{}: the arm branch's {} classes for {} people (the same backbone pass)",
+                arm_out.display(),
+                arm_labels.labels.len(),
+                arm_people.len()
+            );
+            let persons: std::collections::HashSet<(KeyframeKey, [u64; 4])> = people
+                .iter()
+                .map(|p| (p.key.clone(), p.box_xyxy_norm.map(f64::to_bits)))
+                .collect();
+            body.into_iter()
+                .filter(|p| persons.contains(&(p.key.clone(), p.box_xyxy_norm.map(f64::to_bits))))
+                .collect()
+        }
+        (None, Some(_)) => {
+            // This model is a separate arm branch.
+            let arm = arm_boxes(&config.arm, &samples)?;
+            samples = samples_of(&arm_box_people(&arm))?;
+            if let Some(zoom) = config.arm.zoom {
+                samples = AvaKeyframes::from_samples(samples)
+                    .zoomed(zoom)
+                    .into_samples();
+            }
+            let job = ActionScoring::with_banks(
+                &config,
+                checkpoint,
+                &labels,
+                samples.clone(),
+                views,
+                banks,
+            )?;
+            person_arm_scores(&arm, &backend::run(backend_choice, job)?)
+        }
+        (None, None) => {
+            let job = ActionScoring::with_banks(
+                &config,
+                checkpoint,
+                &labels,
+                samples.clone(),
+                views,
+                banks,
+            )?;
+            backend::run(backend_choice, job)?
+        }
+    };
     write_ava_csv(&args.out, &detection_rows(&people, &labels))
         .with_context(|| format!("writing {}", args.out.display()))?;
     println!(

@@ -6,6 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use burn::tensor::Tensor;
+use burn::tensor::activation::sigmoid;
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
@@ -82,8 +84,9 @@ pub struct PersonScores {
 /// Scores every box of every sample, `views.batch_size` clips at a time, calling `progress`
 /// with the number of samples done. A model with a feature bank reads, under each view, the
 /// windows (best features first) of the bank built under that view (FAIR re-extracts the
-/// bank per test view), or of the first bank where no bank has that view. Samples whose frames cannot be read are skipped with a
-/// warning (by the batcher); their boxes are absent from the result.
+/// bank per test view), or of the first bank where no bank has that view. Samples whose
+/// frames cannot be read are skipped with a warning (by the batcher); their boxes are absent
+/// from the result.
 pub fn score_keyframes<B: Backend>(
     model: &ActionModel<B>,
     samples: &[KeyframeSample],
@@ -91,8 +94,26 @@ pub fn score_keyframes<B: Backend>(
     norm: Normalization,
     banks: &[BankWindows],
     device: &B::Device,
-    mut progress: impl FnMut(usize),
+    progress: impl FnMut(usize),
 ) -> Vec<PersonScores> {
+    let mut heads = score_with_heads(model, &[], samples, views, norm, banks, device, progress);
+    heads.swap_remove(0)
+}
+
+/// [`score_keyframes`] with more classifiers on the same backbone pass: `model`'s scores
+/// first, then each of `heads`' (models whose backbone is `model`'s, e.g. an arm branch
+/// trained with `freeze_backbone`; they read no bank), every box scored by each.
+#[allow(clippy::too_many_arguments)]
+pub fn score_with_heads<B: Backend>(
+    model: &ActionModel<B>,
+    heads: &[&ActionModel<B>],
+    samples: &[KeyframeSample],
+    views: &TestViews,
+    norm: Normalization,
+    banks: &[BankWindows],
+    device: &B::Device,
+    mut progress: impl FnMut(usize),
+) -> Vec<Vec<PersonScores>> {
     let no_labels = LabelMap { labels: Vec::new() };
     let batchers: Vec<ClipBatcher> = views
         .views()
@@ -119,7 +140,7 @@ pub fn score_keyframes<B: Backend>(
         })
         .collect();
     let mut order: Vec<(KeyframeKey, [f64; 4])> = Vec::new();
-    let mut sums: HashMap<(KeyframeKey, [u64; 4]), Vec<f32>> = HashMap::new();
+    let mut sums: HashMap<(KeyframeKey, [u64; 4]), Vec<Vec<f32>>> = HashMap::new();
     let mut done = 0;
     for chunk in samples.chunks(views.batch_size.max(1)) {
         for batcher in &batchers {
@@ -128,27 +149,38 @@ pub fn score_keyframes<B: Backend>(
             if batch.roi_boxes_xyxy_norm.is_empty() {
                 continue;
             }
-            let scores = model
-                .clip_scores(batch.clips, batch.rois, batch.bank)
-                .into_data()
-                .convert::<f32>()
-                .into_vec::<f32>()
-                .expect("f32 scores");
-            let classes = scores.len() / batch.roi_boxes_xyxy_norm.len();
-            for ((b, bbox), row) in batch
-                .roi_boxes_xyxy_norm
-                .iter()
-                .zip(scores.chunks(classes.max(1)))
-            {
+            let maps = model.clip_maps(batch.clips);
+            let mut scores = vec![model.map_logits(maps.clone(), batch.rois.clone(), batch.bank)];
+            scores.extend(
+                heads
+                    .iter()
+                    .map(|head| head.map_logits(maps.clone(), batch.rois.clone(), None)),
+            );
+            let scores: Vec<Vec<f32>> = scores
+                .into_iter()
+                .map(|logits| {
+                    sigmoid(logits)
+                        .into_data()
+                        .convert::<f32>()
+                        .into_vec::<f32>()
+                        .expect("f32 scores")
+                })
+                .collect();
+            let rois = batch.roi_boxes_xyxy_norm.len();
+            for (r, (b, bbox)) in batch.roi_boxes_xyxy_norm.iter().enumerate() {
                 let key = batch.keys[*b].clone();
                 let sum = sums
                     .entry((key.clone(), bbox.map(f64::to_bits)))
                     .or_insert_with(|| {
                         order.push((key, *bbox));
-                        vec![0.0; classes]
+                        scores.iter().map(|s| vec![0.0; s.len() / rois]).collect()
                     });
-                for (s, v) in sum.iter_mut().zip(row) {
-                    *s += v;
+                for (head_sum, head_scores) in sum.iter_mut().zip(&scores) {
+                    let classes = head_scores.len() / rois;
+                    let row = &head_scores[r * classes..(r + 1) * classes];
+                    for (s, v) in head_sum.iter_mut().zip(row) {
+                        *s += v;
+                    }
                 }
             }
         }
@@ -156,22 +188,20 @@ pub fn score_keyframes<B: Backend>(
         progress(done);
     }
     let views = batchers.len() as f32;
-    order
-        .into_iter()
-        .map(|(key, bbox)| {
-            let scores = sums
-                .remove(&(key.clone(), bbox.map(f64::to_bits)))
-                .expect("scored")
-                .into_iter()
-                .map(|s| s / views)
-                .collect();
-            PersonScores {
-                key,
+    let mut out = vec![Vec::with_capacity(order.len()); heads.len() + 1];
+    for (key, bbox) in order {
+        let per_head = sums
+            .remove(&(key.clone(), bbox.map(f64::to_bits)))
+            .expect("scored");
+        for (list, head_sum) in out.iter_mut().zip(per_head) {
+            list.push(PersonScores {
+                key: key.clone(),
                 box_xyxy_norm: bbox,
-                scores,
-            }
-        })
-        .collect()
+                scores: head_sum.into_iter().map(|s| s / views).collect(),
+            });
+        }
+    }
+    out
 }
 
 /// AVA detection rows (one per box and class, the score last) for scores over `labels`'s
@@ -227,15 +257,7 @@ impl ActionScoring {
         views: TestViews,
         banks: Vec<Arc<Bank>>,
     ) -> anyhow::Result<Self> {
-        let classes = config.network.num_classes;
-        if classes != labels.labels.len() {
-            return Err(config
-                .invalid(format!(
-                    "network.num_classes = {classes} but the label map has {} classes",
-                    labels.labels.len()
-                ))
-                .into());
-        }
+        config.check_labels(labels, None)?;
         let banks = if banks.is_empty() {
             bank_windows(config, None, &samples, false)?
                 .into_iter()
@@ -279,6 +301,66 @@ impl Job for ActionScoring {
         progress.finish();
         Ok(people)
     }
+}
+
+/// An action model and an arm branch sharing its backbone (trained with `[train.action]
+/// freeze_backbone` from the model's weights), scored in one backbone pass per clip: the
+/// model's scores and the arm branch's, for every box. The two backbones must be equal.
+pub struct SharedArmScoring {
+    pub scoring: ActionScoring,
+    pub arm_spec: ActionSpec,
+    pub arm_checkpoint: Checkpoint,
+}
+
+impl Job for SharedArmScoring {
+    type Output = (Vec<PersonScores>, Vec<PersonScores>);
+
+    fn run<B: Backend>(self, device: B::Device) -> anyhow::Result<Self::Output> {
+        let Self {
+            scoring,
+            arm_spec,
+            arm_checkpoint,
+        } = self;
+        let (model, _) = scoring
+            .spec
+            .load::<B>(&scoring.checkpoint, LoadMode::Strict, &device)?;
+        let (arm, _) = arm_spec.load::<B>(&arm_checkpoint, LoadMode::Strict, &device)?;
+        if backbone_values(&model) != backbone_values(&arm) {
+            anyhow::bail!(
+                "{}: the arm branch's backbone is not the action model's ({}): train it with \
+                 [train.action] freeze_backbone from these weights, or score it separately",
+                arm_checkpoint.path().display(),
+                scoring.checkpoint.path().display()
+            );
+        }
+        let progress = Progress::new("actions", scoring.samples.len(), "keyframes");
+        let mut scored = score_with_heads(
+            &model,
+            &[&arm],
+            &scoring.samples,
+            &scoring.views,
+            Normalization::default(),
+            &scoring.banks,
+            &device,
+            |done| progress.set(done, String::new),
+        );
+        progress.finish();
+        let arm_scores = scored.pop().expect("the arm head's scores");
+        Ok((scored.pop().expect("the model's scores"), arm_scores))
+    }
+}
+
+/// Every backbone weight of `model`, in visiting order.
+fn backbone_values<B: Backend>(model: &ActionModel<B>) -> Vec<burn::tensor::TensorData> {
+    struct Values(Vec<burn::tensor::TensorData>);
+    impl<B: Backend> burn::module::ModuleVisitor<B> for Values {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<B, D>>) {
+            self.0.push(param.val().into_data());
+        }
+    }
+    let mut values = Values(Vec::new());
+    burn::module::Module::visit(&model.backbone, &mut values);
+    values.0
 }
 
 /// Each keyframe's own frame: the middle of its clip.

@@ -9,8 +9,8 @@ mod persons;
 mod poses;
 
 pub use actions::{
-    ActionScoring, PersonScores, TestViews, bank_windows, detection_rows, keyframe_images,
-    score_keyframes,
+    ActionScoring, PersonScores, SharedArmScoring, TestViews, bank_windows, detection_rows,
+    keyframe_images, score_keyframes, score_with_heads,
 };
 pub use arms::{
     ARMS, ArmAnnotations, ArmBoxConfig, ArmDatasetStats, ArmPerson, arm_box_people, arm_boxes,

@@ -90,16 +90,7 @@ impl ActionRun {
         config.train_settings()?;
         let labelmap = dataset.labelmap();
         let labels = LabelMap::read(&labelmap)?;
-        let classes = config.network.num_classes;
-        if labels.labels.len() != classes {
-            return Err(config
-                .invalid(format!(
-                    "network.num_classes = {classes} but the label map {} has {} classes",
-                    labelmap.display(),
-                    labels.labels.len()
-                ))
-                .into());
-        }
+        config.check_labels(&labels, Some(&labelmap))?;
         if inputs.arms.is_some() && (inputs.boxes.train.is_some() || inputs.boxes.val.is_some()) {
             anyhow::bail!(
                 "an arm branch trains and validates at the arm boxes of the annotated people: \
