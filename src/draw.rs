@@ -25,6 +25,100 @@ pub fn font() -> FontRef<'static> {
     FontRef::try_from_slice(FONT).expect("the embedded DejaVu Sans parses")
 }
 
+/// Line charts side by side (plotters, with the embedded font): each panel a title and named
+/// series of `(x, y)` points over a shared x axis named `x_label`, y from 0 (or the lowest
+/// value below it) to the highest, a legend inside the plot. Written as a PNG atomically.
+pub fn write_line_charts(
+    panels: &[(&str, Vec<(String, Vec<(f64, f64)>)>)],
+    x_label: &str,
+    path: &Path,
+) -> std::io::Result<()> {
+    use plotters::prelude::*;
+    register_plot_font();
+    const PANEL: (u32, u32) = (520, 340);
+    let size = (PANEL.0 * panels.len().max(1) as u32, PANEL.1);
+    let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
+    let failed = |e: String| std::io::Error::other(format!("{}: drawing: {e}", path.display()));
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        let areas = root.split_evenly((1, panels.len().max(1)));
+        for ((title, series), area) in panels.iter().zip(&areas) {
+            let points = series
+                .iter()
+                .flat_map(|(_, p)| p.iter())
+                .filter(|p| p.1.is_finite());
+            let x_max = points.clone().map(|p| p.0).fold(1.0, f64::max);
+            let x_min = points.clone().map(|p| p.0).fold(x_max, f64::min).min(1.0);
+            let y_max = points.clone().map(|p| p.1).fold(1e-9, f64::max) * 1.05;
+            let y_min = points.map(|p| p.1).fold(0.0, f64::min);
+            let mut chart = ChartBuilder::on(area)
+                .caption(*title, ("sans-serif", 18))
+                .margin(12)
+                .x_label_area_size(36)
+                .y_label_area_size(56)
+                .build_cartesian_2d(x_min..x_max.max(x_min + 1.0), y_min..y_max)
+                .map_err(|e| failed(e.to_string()))?;
+            chart
+                .configure_mesh()
+                .x_desc(x_label)
+                .x_labels(x_max.min(12.0) as usize + 1)
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .y_label_formatter(&|y| format!("{y:.3}"))
+                .light_line_style(WHITE.mix(0.0))
+                .label_style(("sans-serif", 13))
+                .draw()
+                .map_err(|e| failed(e.to_string()))?;
+            for (k, (name, points)) in series.iter().enumerate() {
+                let [r, g, b] = PALETTE[k % PALETTE.len()];
+                let color = RGBColor(r, g, b);
+                let finite: Vec<(f64, f64)> =
+                    points.iter().copied().filter(|p| p.1.is_finite()).collect();
+                chart
+                    .draw_series(LineSeries::new(finite.clone(), color.stroke_width(2)))
+                    .map_err(|e| failed(e.to_string()))?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    });
+                chart
+                    .draw_series(finite.iter().map(|&p| Circle::new(p, 3, color.filled())))
+                    .map_err(|e| failed(e.to_string()))?;
+            }
+            // The legend goes where the curves end away from it (rising curves end high).
+            let ends: Vec<f64> = series
+                .iter()
+                .filter_map(|(_, p)| p.iter().rev().find(|p| p.1.is_finite()).map(|p| p.1))
+                .collect();
+            let end = ends.iter().sum::<f64>() / ends.len().max(1) as f64;
+            let corner = if end > (y_min + y_max) / 2.0 {
+                SeriesLabelPosition::LowerRight
+            } else {
+                SeriesLabelPosition::UpperRight
+            };
+            chart
+                .configure_series_labels()
+                .position(corner)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK.mix(0.3))
+                .label_font(("sans-serif", 13))
+                .draw()
+                .map_err(|e| failed(e.to_string()))?;
+        }
+        root.present().map_err(|e| failed(e.to_string()))?;
+    }
+    let img = RgbImage::from_raw(size.0, size.1, pixels).expect("the buffer fits the size");
+    write_png(&img, path)
+}
+
+/// Gives plotters the embedded font as "sans-serif" (it reads no system fonts).
+fn register_plot_font() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT)
+            .unwrap_or_else(|_| unreachable!("the embedded DejaVu Sans parses"));
+    });
+}
+
 /// Encodes `img` as PNG and writes it atomically.
 pub fn write_png(img: &RgbImage, path: &Path) -> std::io::Result<()> {
     let mut bytes = Vec::new();

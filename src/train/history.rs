@@ -4,9 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use image::{Rgb, RgbImage};
-
-use crate::draw::{GRID, INK, PALETTE, fill, font, line, text, write_png};
+use crate::draw::write_line_charts;
 
 /// One epoch: mean training losses over its batches and the validation metrics after it.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,10 +93,6 @@ impl History {
 
     /// Two panels: each training loss by epoch, each validation metric by epoch.
     pub fn write_curves(&self, path: &Path) -> std::io::Result<()> {
-        const PANEL_W: u32 = 420;
-        const PANEL_H: u32 = 280;
-        let font = font();
-        let mut img = RgbImage::from_pixel(2 * PANEL_W + 200, PANEL_H + 110, Rgb([255; 3]));
         let series =
             |pick: fn(&EpochRecord) -> &Vec<(String, f64)>| -> Vec<(String, Vec<(f64, f64)>)> {
                 let Some(first) = self.records.first() else {
@@ -116,86 +110,14 @@ impl History {
                     })
                     .collect()
             };
-        let panels = [
-            ("training loss", series(|r| &r.train)),
-            ("validation", series(|r| &r.valid)),
-        ];
-        for (p, (title, series)) in panels.iter().enumerate() {
-            let (x0, y0) = (60 + p as u32 * (PANEL_W + 100), 40);
-            panel(&mut img, &font, (x0, y0), (PANEL_W, PANEL_H), title, series);
-        }
-        write_png(&img, path)
-    }
-}
-
-/// Line chart of `series` in a `size` box at `origin`, y from 0 to the largest value.
-fn panel(
-    img: &mut RgbImage,
-    font: &ab_glyph::FontRef,
-    (x0, y0): (u32, u32),
-    (w, h): (u32, u32),
-    title: &str,
-    series: &[(String, Vec<(f64, f64)>)],
-) {
-    text(img, font, x0 as f32, (y0 - 14) as f32, 14.0, title, INK);
-    let points = series.iter().flat_map(|(_, p)| p.iter());
-    let x_max = points.clone().map(|p| p.0).fold(1.0, f64::max);
-    let y_max = points
-        .map(|p| p.1)
-        .filter(|v| v.is_finite())
-        .fold(1e-9, f64::max);
-    for tick in 0..=4 {
-        let f = tick as f64 / 4.0;
-        let y = y0 + h - (h as f64 * f) as u32;
-        fill(img, x0, y, w, 1, GRID);
-        let label = format!("{:.3}", y_max * f);
-        text(
-            img,
-            font,
-            x0 as f32 - 46.0,
-            y as f32 + 4.0,
-            11.0,
-            &label,
-            INK,
-        );
-    }
-    text(
-        img,
-        font,
-        (x0 + w / 2 - 16) as f32,
-        (y0 + h + 20) as f32,
-        12.0,
-        "epoch",
-        INK,
-    );
-    let last = format!("{x_max:.0}");
-    text(
-        img,
-        font,
-        (x0 + w - 10) as f32,
-        (y0 + h + 20) as f32,
-        11.0,
-        &last,
-        INK,
-    );
-    let to_px = |(x, y): (f64, f64)| {
-        (
-            x0 as f64 + x / x_max * w as f64,
-            y0 as f64 + h as f64 * (1.0 - (y / y_max).clamp(0.0, 1.0)),
+        write_line_charts(
+            &[
+                ("training loss", series(|r| &r.train)),
+                ("validation", series(|r| &r.valid)),
+            ],
+            "epoch",
+            path,
         )
-    };
-    for (k, (name, points)) in series.iter().enumerate() {
-        let color = PALETTE[k % PALETTE.len()];
-        for pair in points.windows(2) {
-            line(img, to_px(pair[0]), to_px(pair[1]), color);
-        }
-        if let [only] = points.as_slice() {
-            let (x, y) = to_px(*only);
-            fill(img, x as u32, y as u32, 4, 4, color);
-        }
-        let y = y0 + 10 + 18 * k as u32;
-        fill(img, x0 + w + 8, y - 9, 12, 10, color);
-        text(img, font, (x0 + w + 24) as f32, y as f32, 11.0, name, INK);
     }
 }
 
@@ -223,7 +145,13 @@ mod tests {
         history.write_csv(&path).unwrap();
         assert_eq!(History::read(&path).unwrap(), history);
         history.write_curves(&dir.join("curves.png")).unwrap();
-        assert!(image::open(dir.join("curves.png")).is_ok());
+        // Two 520 × 340 panels drawn by plotters.
+        let png = image::open(dir.join("curves.png")).unwrap().to_rgb8();
+        assert_eq!(png.dimensions(), (1040, 340));
+        assert!(
+            png.pixels().any(|p| p.0 == [31, 119, 180]),
+            "no curve drawn"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
