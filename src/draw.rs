@@ -25,11 +25,14 @@ pub fn font() -> FontRef<'static> {
     FontRef::try_from_slice(FONT).expect("the embedded DejaVu Sans parses")
 }
 
+/// A named line of `(x, y)` points.
+pub type Series = (String, Vec<(f64, f64)>);
+
 /// Line charts side by side (plotters, with the embedded font): each panel a title and named
 /// series of `(x, y)` points over a shared x axis named `x_label`, y from 0 (or the lowest
 /// value below it) to the highest, a legend inside the plot. Written as a PNG atomically.
 pub fn write_line_charts(
-    panels: &[(&str, Vec<(String, Vec<(f64, f64)>)>)],
+    panels: &[(&str, Vec<Series>)],
     x_label: &str,
     path: &Path,
 ) -> std::io::Result<()> {

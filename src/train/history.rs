@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::draw::write_line_charts;
+use crate::draw::{Series, write_line_charts};
 
 /// One epoch: mean training losses over its batches and the validation metrics after it.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,23 +93,22 @@ impl History {
 
     /// Two panels: each training loss by epoch, each validation metric by epoch.
     pub fn write_curves(&self, path: &Path) -> std::io::Result<()> {
-        let series =
-            |pick: fn(&EpochRecord) -> &Vec<(String, f64)>| -> Vec<(String, Vec<(f64, f64)>)> {
-                let Some(first) = self.records.first() else {
-                    return Vec::new();
-                };
-                (0..pick(first).len())
-                    .map(|k| {
-                        let name = pick(first)[k].0.clone();
-                        let points = self
-                            .records
-                            .iter()
-                            .filter_map(|r| pick(r).get(k).map(|(_, v)| (r.epoch as f64, *v)))
-                            .collect();
-                        (name, points)
-                    })
-                    .collect()
+        let series = |pick: fn(&EpochRecord) -> &Vec<(String, f64)>| -> Vec<Series> {
+            let Some(first) = self.records.first() else {
+                return Vec::new();
             };
+            (0..pick(first).len())
+                .map(|k| {
+                    let name = pick(first)[k].0.clone();
+                    let points = self
+                        .records
+                        .iter()
+                        .filter_map(|r| pick(r).get(k).map(|(_, v)| (r.epoch as f64, *v)))
+                        .collect();
+                    (name, points)
+                })
+                .collect()
+        };
         write_line_charts(
             &[
                 ("training loss", series(|r| &r.train)),
