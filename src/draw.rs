@@ -1,6 +1,7 @@
-//! Raster drawing for the PNGs avaloc writes (charts, annotated keyframes), directly with
-//! `image` and pure-Rust glyph rendering (`ab_glyph`) from an embedded DejaVu Sans (see
-//! `fonts/LICENSE-DejaVu.txt`), so pictures need no system font libraries.
+//! Raster drawing for the PNGs avaloc writes: charts with plotters, annotated keyframes
+//! directly with `image`; text in both through pure-Rust glyph rendering (`ab_glyph`) from an
+//! embedded DejaVu Sans (see `fonts/LICENSE-DejaVu.txt`), so pictures need no system font
+//! libraries.
 
 use std::path::Path;
 
@@ -9,8 +10,6 @@ use image::{Rgb, RgbImage};
 
 static FONT: &[u8] = include_bytes!("fonts/DejaVuSans.ttf");
 
-pub const INK: [u8; 3] = [30, 30, 30];
-pub const GRID: [u8; 3] = [215, 215, 215];
 pub const PALETTE: [[u8; 3]; 6] = [
     [31, 119, 180],
     [214, 39, 40],
@@ -114,7 +113,7 @@ pub fn write_line_charts(
 }
 
 /// Gives plotters the embedded font as "sans-serif" (it reads no system fonts).
-fn register_plot_font() {
+pub(crate) fn register_plot_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT)

@@ -247,9 +247,10 @@ fn cli_prints_the_table_and_writes_json() {
     assert!(written["per_class"]["3"]["ap"].is_null());
     assert_eq!(written["per_class"]["17"]["name"], "carry/hold (an object)");
     let png = image::open(&plot).unwrap().to_rgb8();
-    // One 18-px row per class below the title, a precision/recall panel under the bars.
-    assert_eq!(png.width(), 950);
-    assert!(png.height() > 60 + 9 * 18 + 300, "{}", png.height());
+    // One 22-px row per class below the title, a 380-px precision/recall panel under the bars
+    // (plotters).
+    assert_eq!(png.dimensions(), (950, 90 + 9 * 22 + 380));
+    assert!(png.pixels().any(|p| p.0 == [31, 119, 180]), "no bars drawn");
     std::fs::remove_file(json).unwrap();
     std::fs::remove_file(plot).unwrap();
 }

@@ -1,155 +1,172 @@
-//! `avaloc eval --plot`: a PNG with a per-class AP bar chart and precision/recall curves.
+//! `avaloc eval --plot`: a PNG with a per-class AP bar chart and precision/recall curves,
+//! drawn with plotters.
 
 use std::path::Path;
 
-use image::{Rgb, RgbImage};
+use plotters::prelude::*;
 
 use super::FrameMapResult;
-use crate::draw::{GRID, INK, PALETTE, fill, font, line, text, write_png};
+use crate::draw::{PALETTE, register_plot_font, write_png};
 
-const ROW: u32 = 18;
-const NAME_W: u32 = 300;
-const BAR_W: u32 = 560;
-const WIDTH: u32 = NAME_W + BAR_W + 90;
-const PANEL: u32 = 300;
+const WIDTH: u32 = 950;
+const ROW: u32 = 22;
+const PR_PANEL: u32 = 380;
 
 /// Writes the chart (atomically) for `result`, with a precision/recall panel for each entry
 /// of `result.pr_curves`.
 pub fn write_plot(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
-    let font = font();
-    let rows = result.per_class.len() as u32;
-    let curves_h = if result.pr_curves.is_empty() {
+    register_plot_font();
+    let rows = result.per_class.len().max(1) as u32;
+    let bars_h = 90 + rows * ROW;
+    let pr_h = if result.pr_curves.is_empty() {
         0
     } else {
-        PANEL + 60
+        PR_PANEL
     };
-    let height = 60 + rows * ROW + 30 + curves_h;
-    let mut img = RgbImage::from_pixel(WIDTH, height, Rgb([255, 255, 255]));
-    let title = format!("frame-mAP@0.5IOU = {:.4}", result.map);
-    text(&mut img, &font, 12.0, 30.0, 20.0, &title, INK);
-
-    // Per-class AP bars; classes without ground truth are listed as n/a.
-    let top = 50;
-    for tick in 0..=10 {
-        let x = NAME_W + BAR_W * tick / 10;
-        fill(&mut img, x, top, 1, rows * ROW, GRID);
-        text(
-            &mut img,
-            &font,
-            x as f32 - 8.0,
-            (top + rows * ROW + 16) as f32,
-            12.0,
-            &format!("{:.1}", tick as f64 / 10.0),
-            INK,
-        );
+    let size = (WIDTH, bars_h + pr_h);
+    let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
+    let failed = |e: String| std::io::Error::other(format!("{}: drawing: {e}", path.display()));
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        let (bars, curves) = root.split_vertically(bars_h);
+        draw_bars(result, &bars).map_err(|e| failed(e.to_string()))?;
+        if !result.pr_curves.is_empty() {
+            draw_curves(result, &curves).map_err(|e| failed(e.to_string()))?;
+        }
+        root.present().map_err(|e| failed(e.to_string()))?;
     }
-    for (i, (id, name, ap)) in result.per_class.iter().enumerate() {
-        let y = top + i as u32 * ROW;
-        let label = format!("{id:>2} {name}");
-        let label = if label.chars().count() > 40 {
-            format!("{}…", label.chars().take(39).collect::<String>())
-        } else {
-            label
-        };
-        text(&mut img, &font, 8.0, (y + 13) as f32, 12.0, &label, INK);
+    let img = image::RgbImage::from_raw(size.0, size.1, pixels).expect("the buffer fits");
+    write_png(&img, path)
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// One horizontal bar per class (label-map order, top down), its AP written after it; classes
+/// without ground truth say so.
+fn draw_bars(result: &FrameMapResult, area: &Area) -> DrawResult {
+    let n = result.per_class.len();
+    let names: Vec<String> = result
+        .per_class
+        .iter()
+        .map(|(id, name, _)| {
+            let label = format!("{id:>2} {name}");
+            if label.chars().count() > 40 {
+                format!("{}…", label.chars().take(39).collect::<String>())
+            } else {
+                label
+            }
+        })
+        .collect();
+    let mut chart = ChartBuilder::on(area)
+        .caption(
+            format!("frame-mAP@0.5IOU = {:.4}", result.map),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(290)
+        .build_cartesian_2d(0f64..1.1f64, 0f64..n.max(1) as f64)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .light_line_style(WHITE.mix(0.0))
+        .x_labels(12)
+        .x_label_formatter(&|x| {
+            if *x <= 1.0 {
+                format!("{x:.1}")
+            } else {
+                String::new()
+            }
+        })
+        .y_labels(n.max(1) * 2 + 1)
+        .y_label_formatter(&|y| {
+            // Labels at row centres; the row of class i spans n − i − 1 .. n − i.
+            let row = n as f64 - y - 0.5;
+            let i = row.round();
+            if (row - i).abs() < 1e-6 && i >= 0.0 && (i as usize) < n {
+                names[i as usize].clone()
+            } else {
+                String::new()
+            }
+        })
+        .label_style(("sans-serif", 13))
+        .draw()?;
+    let [r, g, b] = PALETTE[0];
+    for (i, (_, _, ap)) in result.per_class.iter().enumerate() {
+        let top = (n - i) as f64 - 0.2;
+        let bottom = (n - i - 1) as f64 + 0.2;
         match ap {
             Some(ap) => {
-                let w = (BAR_W as f64 * ap.clamp(0.0, 1.0)).round() as u32;
-                fill(&mut img, NAME_W, y + 3, w, ROW - 6, PALETTE[0]);
-                text(
-                    &mut img,
-                    &font,
-                    (NAME_W + w + 4) as f32,
-                    (y + 13) as f32,
-                    12.0,
-                    &format!("{ap:.3}"),
-                    INK,
-                );
+                let ap = ap.clamp(0.0, 1.0);
+                chart.draw_series(std::iter::once(Rectangle::new(
+                    [(0.0, bottom), (ap, top)],
+                    RGBColor(r, g, b).filled(),
+                )))?;
+                chart.draw_series(std::iter::once(Text::new(
+                    format!("{ap:.3}"),
+                    (ap + 0.01, top - 0.05),
+                    ("sans-serif", 12),
+                )))?;
             }
-            None => text(
-                &mut img,
-                &font,
-                (NAME_W + 4) as f32,
-                (y + 13) as f32,
-                12.0,
-                "n/a (no ground truth)",
-                [140, 140, 140],
-            ),
+            None => {
+                chart.draw_series(std::iter::once(Text::new(
+                    "n/a (no ground truth)",
+                    (0.01, top - 0.05),
+                    ("sans-serif", 12)
+                        .into_font()
+                        .color(&RGBColor(140, 140, 140)),
+                )))?;
+            }
         }
     }
+    Ok(())
+}
 
-    // Precision/recall curves of the chosen classes, overlaid in one panel.
-    if !result.pr_curves.is_empty() {
-        let (x0, y0) = (60, top + rows * ROW + 50);
-        for tick in 0..=10 {
-            let f = tick as f64 / 10.0;
-            fill(&mut img, x0 + (PANEL as f64 * f) as u32, y0, 1, PANEL, GRID);
-            fill(&mut img, x0, y0 + (PANEL as f64 * f) as u32, PANEL, 1, GRID);
-            text(
-                &mut img,
-                &font,
-                x0 as f32 - 28.0,
-                (y0 + PANEL) as f32 - PANEL as f32 * f as f32 + 4.0,
-                11.0,
-                &format!("{f:.1}"),
-                INK,
-            );
-            text(
-                &mut img,
-                &font,
-                x0 as f32 + PANEL as f32 * f as f32 - 8.0,
-                (y0 + PANEL + 16) as f32,
-                11.0,
-                &format!("{f:.1}"),
-                INK,
-            );
-        }
-        text(
-            &mut img,
-            &font,
-            (x0 + PANEL / 2 - 20) as f32,
-            (y0 + PANEL + 32) as f32,
-            12.0,
-            "recall",
-            INK,
-        );
-        text(
-            &mut img,
-            &font,
-            4.0,
-            (y0 - 8) as f32,
-            12.0,
-            "precision",
-            INK,
-        );
-        for (k, (id, curve)) in result.pr_curves.iter().enumerate() {
-            let color = PALETTE[(k + 1) % PALETTE.len()];
-            let to_px = |(r, p): (f64, f64)| {
-                (
-                    (x0 as f64 + r * PANEL as f64),
-                    (y0 as f64 + (1.0 - p) * PANEL as f64),
-                )
-            };
-            for pair in curve.windows(2) {
-                line(&mut img, to_px(pair[0]), to_px(pair[1]), color);
-            }
-            let name = result
-                .per_class
-                .iter()
-                .find(|(i, _, _)| i == id)
-                .map_or("", |(_, n, _)| n.as_str());
-            let y = y0 + 16 + k as u32 * 18;
-            fill(&mut img, x0 + PANEL + 30, y - 9, 14, 10, color);
-            text(
-                &mut img,
-                &font,
-                (x0 + PANEL + 50) as f32,
-                y as f32,
-                12.0,
-                &format!("{id} {name}"),
-                INK,
-            );
-        }
+/// The chosen classes' precision/recall curves, overlaid, with a legend.
+fn draw_curves(result: &FrameMapResult, area: &Area) -> DrawResult {
+    let (panel, _) = area.split_horizontally(640);
+    let mut chart = ChartBuilder::on(&panel)
+        .caption("precision / recall", ("sans-serif", 16))
+        .margin(12)
+        .x_label_area_size(36)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..1f64, 0f64..1.02f64)?;
+    chart
+        .configure_mesh()
+        .x_desc("recall")
+        .y_desc("precision")
+        .light_line_style(WHITE.mix(0.0))
+        .x_labels(11)
+        .y_labels(11)
+        .x_label_formatter(&|x| format!("{x:.1}"))
+        .y_label_formatter(&|y| format!("{y:.1}"))
+        .label_style(("sans-serif", 12))
+        .draw()?;
+    for (k, (id, curve)) in result.pr_curves.iter().enumerate() {
+        let [r, g, b] = PALETTE[(k + 1) % PALETTE.len()];
+        let color = RGBColor(r, g, b);
+        let name = result
+            .per_class
+            .iter()
+            .find(|(i, _, _)| i == id)
+            .map_or("", |(_, n, _)| n.as_str());
+        chart
+            .draw_series(LineSeries::new(
+                curve.iter().copied(),
+                color.stroke_width(2),
+            ))?
+            .label(format!("{id} {name}"))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
     }
-    write_png(&img, path)
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerLeft)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 12))
+        .draw()?;
+    Ok(())
 }
