@@ -3,10 +3,12 @@
 //! fewer boxes than `per_second`, deterministic at test and seeded at training, and damaged
 //! files, foreign manifests and missing videos as errors naming the file and the field.
 
+mod common;
+
 use std::path::PathBuf;
 
 use avaloc::bank::{
-    Bank, BankDtype, BankEntry, BankManifest, BankView, BoxSource, Pick, VideoBank, WindowSpec,
+    Bank, BankDtype, BankEntry, BankManifest, BoxSource, Pick, VideoBank, WindowSpec,
     sample_window, video_path, write_video,
 };
 
@@ -40,29 +42,6 @@ fn entries(dim: usize) -> Vec<BankEntry> {
         }
     }
     all
-}
-
-fn manifest(dim: usize) -> BankManifest {
-    BankManifest {
-        format_version: 1,
-        model_config: "configs/action/slowfast_synth.toml".into(),
-        config_digest: "c0".into(),
-        weights_digest: "w0".into(),
-        dim,
-        dtype: BankDtype::F16,
-        view: BankView {
-            short_side: 112,
-            flip: false,
-        },
-        splits: [(
-            "train".to_string(),
-            BoxSource {
-                boxes: "ground truth".into(),
-                box_threshold: 0.0,
-            },
-        )]
-        .into(),
-    }
 }
 
 #[test]
@@ -253,7 +232,7 @@ fn damaged_files_foreign_manifests_and_missing_videos_are_named_errors() {
     // No manifest: not a bank folder.
     let err = Bank::open(&dir).unwrap_err().to_string();
     assert!(err.contains("manifest.json"), "{err}");
-    manifest(4).write(&dir).unwrap();
+    common::bank_manifest(4).write(&dir).unwrap();
     write_video(&dir, "vid", &entries(4), 4, BankDtype::F16).unwrap();
     let bank = Bank::open(&dir).unwrap();
     assert_eq!(bank.video("vid").unwrap().entries().len(), entries(4).len());
@@ -268,19 +247,22 @@ fn damaged_files_foreign_manifests_and_missing_videos_are_named_errors() {
         "{err}"
     );
     // A build with other weights differs in a named field.
-    let mut other = manifest(4);
+    let mut other = common::bank_manifest(4);
     other.weights_digest = "w1".into();
     assert_eq!(
-        manifest(4).difference(&other),
+        common::bank_manifest(4).difference(&other),
         Some((
             "weights_digest".to_string(),
             "w0".to_string(),
             "w1".to_string()
         ))
     );
-    assert_eq!(manifest(4).difference(&manifest(4)), None);
+    assert_eq!(
+        common::bank_manifest(4).difference(&common::bank_manifest(4)),
+        None
+    );
     // Another split may join; the same split with other boxes may not.
-    let mut val = manifest(4);
+    let mut val = common::bank_manifest(4);
     val.splits = [(
         "val".to_string(),
         BoxSource {
@@ -289,10 +271,10 @@ fn damaged_files_foreign_manifests_and_missing_videos_are_named_errors() {
         },
     )]
     .into();
-    assert_eq!(manifest(4).difference(&val), None);
-    let mut train = manifest(4);
+    assert_eq!(common::bank_manifest(4).difference(&val), None);
+    let mut train = common::bank_manifest(4);
     train.splits.get_mut("train").unwrap().boxes = "detections.csv".into();
-    let (field, _, theirs) = manifest(4).difference(&train).unwrap();
+    let (field, _, theirs) = common::bank_manifest(4).difference(&train).unwrap();
     assert_eq!(
         (field.as_str(), theirs.as_str()),
         ("splits.train", "detections.csv (score ≥ 0)")
@@ -308,7 +290,7 @@ fn builds_of_many_splits_join_one_folder_at_once_and_another_model_is_refused() 
         for k in 0..16 {
             let dir = &dir;
             scope.spawn(move || {
-                let mut ours = manifest(6);
+                let mut ours = common::bank_manifest(6);
                 ours.splits = [(
                     format!("split{k:02}"),
                     BoxSource {
@@ -326,7 +308,7 @@ fn builds_of_many_splits_join_one_folder_at_once_and_another_model_is_refused() 
     assert_eq!(splits.len(), 16, "{splits:?}");
     assert_eq!(joined.splits["split07"].boxes, "boxes7.csv");
 
-    let mut other = manifest(6);
+    let mut other = common::bank_manifest(6);
     other.weights_digest = "w1".into();
     let err = other.join_folder(&dir).unwrap_err().to_string();
     assert!(
@@ -334,7 +316,7 @@ fn builds_of_many_splits_join_one_folder_at_once_and_another_model_is_refused() 
         "{err}"
     );
     // The same split from other boxes is refused too.
-    let mut moved = manifest(6);
+    let mut moved = common::bank_manifest(6);
     moved.splits = [(
         "split03".to_string(),
         BoxSource {

@@ -5,12 +5,12 @@
 //! Seeded: `AVALOC_FUZZ_CASES=N` runs N cases per reader (default 150, seconds in all);
 //! `AVALOC_FUZZ_SEED` changes the draws.
 
+mod common;
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use avaloc::bank::{
-    BankDtype, BankEntry, BankManifest, BankView, BoxSource, VideoBank, write_video,
-};
+use avaloc::bank::{BankDtype, BankEntry, BankManifest, VideoBank, write_video};
 use avaloc::config::NetworkFile;
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{
@@ -307,7 +307,7 @@ fn configs_checkpoints_banks_and_histories() {
             })
         }),
     ));
-    manifest(8).write(&dir).unwrap();
+    common::bank_manifest(8).write(&dir).unwrap();
     report.push((
         "bank manifest.json",
         fuzz("manifest", &dir.join("manifest.json"), |p| {
@@ -336,29 +336,5 @@ fn configs_checkpoints_banks_and_histories() {
     std::fs::remove_dir_all(dir).unwrap();
     for (name, (ok, err)) in report {
         println!("{name}: {ok} read, {err} refused with the file named");
-    }
-}
-
-/// A bank manifest of `dim`-wide features.
-fn manifest(dim: usize) -> BankManifest {
-    BankManifest {
-        format_version: 1,
-        model_config: "configs/action/slowfast_synth.toml".into(),
-        config_digest: "c0".into(),
-        weights_digest: "w0".into(),
-        dim,
-        dtype: BankDtype::F16,
-        view: BankView {
-            short_side: 112,
-            flip: false,
-        },
-        splits: [(
-            "train".to_string(),
-            BoxSource {
-                boxes: "ground truth".into(),
-                box_threshold: 0.0,
-            },
-        )]
-        .into(),
     }
 }

@@ -199,6 +199,18 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         .iter()
         .map(|dir| Bank::open(dir).map(Arc::new))
         .collect::<Result<Vec<_>, _>>()?;
+    // Exactly one branch below scores.
+    let (config_ref, labels_ref) = (&config, &labels);
+    let scoring = move |samples: &[KeyframeSample]| {
+        ActionScoring::with_banks(
+            config_ref,
+            checkpoint,
+            labels_ref,
+            samples.to_vec(),
+            views,
+            banks,
+        )
+    };
     let people = match (&arm_file, &args.keypoints) {
         (Some(arm_file), _) => {
             // One backbone pass: the people's boxes and their arm boxes in the same clips.
@@ -216,14 +228,7 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
             let mut both = people.clone();
             both.extend(arm_box_people(&arm));
             samples = samples_of(&both)?;
-            let scoring = ActionScoring::with_banks(
-                &config,
-                checkpoint,
-                &labels,
-                samples.clone(),
-                views,
-                banks,
-            )?;
+            let scoring = scoring(&samples)?;
             let job = SharedArmScoring {
                 scoring,
                 arm_spec: arm_file.network.clone(),
@@ -259,25 +264,11 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
                     .zoomed(zoom)
                     .into_samples();
             }
-            let job = ActionScoring::with_banks(
-                &config,
-                checkpoint,
-                &labels,
-                samples.clone(),
-                views,
-                banks,
-            )?;
+            let job = scoring(&samples)?;
             person_arm_scores(&arm, &backend::run(backend_choice, job)?)
         }
         (None, None) => {
-            let job = ActionScoring::with_banks(
-                &config,
-                checkpoint,
-                &labels,
-                samples.clone(),
-                views,
-                banks,
-            )?;
+            let job = scoring(&samples)?;
             backend::run(backend_choice, job)?
         }
     };

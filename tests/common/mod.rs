@@ -266,3 +266,29 @@ fusion_kernel = 3
 short_sides = [48]
 batch_size = 4
 "#;
+
+/// A bank manifest of `dim`-wide float16 features built by the synthetic set's model at short
+/// side 112 from the training split's ground truth.
+pub fn bank_manifest(dim: usize) -> avaloc::bank::BankManifest {
+    use avaloc::bank::{BankDtype, BankManifest, BankView, BoxSource};
+    BankManifest {
+        format_version: 1,
+        model_config: "configs/action/slowfast_synth.toml".into(),
+        config_digest: "c0".into(),
+        weights_digest: "w0".into(),
+        dim,
+        dtype: BankDtype::F16,
+        view: BankView {
+            short_side: 112,
+            flip: false,
+        },
+        splits: [(
+            "train".to_string(),
+            BoxSource {
+                boxes: "ground truth".into(),
+                box_threshold: 0.0,
+            },
+        )]
+        .into(),
+    }
+}
