@@ -248,7 +248,10 @@ impl TrainJob for ActionRun {
         let model = match &weights {
             Some(checkpoint) => {
                 let (model, report) = spec.load::<B>(checkpoint, LoadMode::Lenient, &device)?;
-                println!("initial weights: {report}");
+                // A partial load is logged, with its report, by the loader.
+                if report.is_exact() {
+                    println!("initial weights: {report}");
+                }
                 model
             }
             None => spec.model_config().init::<B>(&device),
