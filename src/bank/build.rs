@@ -78,10 +78,13 @@ impl Job for BankBuild {
 
     fn run<B: Backend>(self, device: B::Device) -> Result<BuildSummary> {
         self.prepare_folder()?;
+        // Opening a video's file checks all of it: once, here.
+        let done: std::collections::HashSet<&String> =
+            self.videos.keys().filter(|v| self.done(v)).collect();
         let boxes: usize = self
             .videos
             .iter()
-            .filter(|(video_id, _)| !self.done(video_id))
+            .filter(|(video_id, _)| !done.contains(video_id))
             .flat_map(|(_, samples)| samples.iter().map(|s| s.boxes_xyxy_norm.len()))
             .sum();
         crate::io::check_free_space(
@@ -106,7 +109,7 @@ impl Job for BankBuild {
         let progress = Progress::new("bank", keyframes, "keyframes");
         let mut summary = BuildSummary::default();
         for (video_id, samples) in &self.videos {
-            if self.done(video_id) {
+            if done.contains(video_id) {
                 summary.skipped += 1;
                 progress.advance(samples.len(), String::new);
                 continue;
