@@ -251,6 +251,20 @@ pub fn select(
     )
 }
 
+/// The mAP of the body scores and of the chosen fusion, from a selection's table: a class's
+/// AP depends on its own scores alone, so fusing the chosen classes gives each its fused AP
+/// and leaves the others' as they were.
+pub fn chosen_maps(table: &[ClassGain]) -> (f64, f64) {
+    let evaluated: Vec<&ClassGain> = table.iter().filter(|c| c.base.is_some()).collect();
+    let mean = |ap: &dyn Fn(&ClassGain) -> Option<f64>| {
+        evaluated.iter().filter_map(|c| ap(c)).sum::<f64>() / evaluated.len() as f64
+    };
+    (
+        mean(&|c| c.base),
+        mean(&|c| if c.chosen { c.fused } else { c.base }),
+    )
+}
+
 /// The per-class table of a selection: base AP, fused AP, gain, and whether it was chosen.
 pub fn gain_table(table: &[ClassGain]) -> String {
     let width = table.iter().map(|c| c.name.len()).max().unwrap_or(4).max(4);

@@ -7,8 +7,8 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
 use crate::data::{LabelMap, read_ava_csv, read_exclusions, write_ava_csv};
-use crate::eval::{EvalOptions, evaluate, read_detections};
-use crate::fusion::{Choice, Fusion, FusionMode, Groundtruth, gain_table, select};
+use crate::eval::read_detections;
+use crate::fusion::{Choice, Fusion, FusionMode, Groundtruth, chosen_maps, gain_table, select};
 
 #[derive(Debug, Subcommand)]
 pub enum FuseCommand {
@@ -103,10 +103,8 @@ fn run_select(args: SelectArgs) -> Result<()> {
         None => Choice::Top(args.top),
     };
     let (fusion, table) = select(&base, &arm, &truth, args.mode, args.weight, choice);
-    let (fused, stats) = fusion.apply(&base, &arm);
-    let options = EvalOptions::default();
-    let before = evaluate(&labels, &rows, &base, &excluded, &options).map;
-    let after = evaluate(&labels, &rows, &fused, &excluded, &options).map;
+    let (_, stats) = fusion.apply(&base, &arm);
+    let (before, after) = chosen_maps(&table);
     let table = gain_table(&table);
     let summary = format!(
         "{} classes chosen; frame-mAP {before:.4} → {after:.4} ({:+.4}); {} of {} person boxes \
