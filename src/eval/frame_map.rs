@@ -46,11 +46,7 @@ pub fn evaluate_files(
     exclusions: Option<&Path>,
     options: &EvalOptions,
 ) -> Result<FrameMapResult, DataError> {
-    let labels = LabelMap::read(labelmap)?;
-    let excluded = match exclusions {
-        Some(path) => read_exclusions(path)?,
-        None => HashSet::new(),
-    };
+    let (labels, excluded) = read_classes(labelmap, exclusions)?;
     let groundtruth = read_ava_csv(groundtruth)?;
     let detections = read_detections(detections)?;
     Ok(evaluate(
@@ -60,6 +56,19 @@ pub fn evaluate_files(
         &excluded,
         options,
     ))
+}
+
+/// The evaluated classes and the excluded keyframes (none without a file).
+fn read_classes(
+    labelmap: &Path,
+    exclusions: Option<&Path>,
+) -> Result<(LabelMap, HashSet<KeyframeKey>), DataError> {
+    let labels = LabelMap::read(labelmap)?;
+    let excluded = match exclusions {
+        Some(path) => read_exclusions(path)?,
+        None => HashSet::new(),
+    };
+    Ok((labels, excluded))
 }
 
 /// Several ground-truth files evaluated as one (their union) and each alone on the
@@ -80,11 +89,7 @@ pub fn evaluate_parts(
     exclusions: Option<&Path>,
     options: &EvalOptions,
 ) -> Result<PartsResult, DataError> {
-    let labels = LabelMap::read(labelmap)?;
-    let excluded = match exclusions {
-        Some(path) => read_exclusions(path)?,
-        None => HashSet::new(),
-    };
+    let (labels, excluded) = read_classes(labelmap, exclusions)?;
     let detections = read_detections(detections)?;
     let mut union = Vec::new();
     let mut parts = Vec::new();
