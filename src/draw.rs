@@ -36,13 +36,9 @@ pub fn write_line_charts(
     path: &Path,
 ) -> std::io::Result<()> {
     use plotters::prelude::*;
-    register_plot_font();
     const PANEL: (u32, u32) = (520, 340);
     let size = (PANEL.0 * panels.len().max(1) as u32, PANEL.1);
-    let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
-    let failed = |e: String| std::io::Error::other(format!("{}: drawing: {e}", path.display()));
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+    write_chart(size, path, |root| {
         let areas = root.split_evenly((1, panels.len().max(1)));
         for ((title, series), area) in panels.iter().zip(&areas) {
             let points = series
@@ -58,8 +54,7 @@ pub fn write_line_charts(
                 .margin(12)
                 .x_label_area_size(36)
                 .y_label_area_size(56)
-                .build_cartesian_2d(x_min..x_max.max(x_min + 1.0), y_min..y_max)
-                .map_err(|e| failed(e.to_string()))?;
+                .build_cartesian_2d(x_min..x_max.max(x_min + 1.0), y_min..y_max)?;
             chart
                 .configure_mesh()
                 .x_desc(x_label)
@@ -68,23 +63,19 @@ pub fn write_line_charts(
                 .y_label_formatter(&|y| format!("{y:.3}"))
                 .light_line_style(WHITE.mix(0.0))
                 .label_style(("sans-serif", 13))
-                .draw()
-                .map_err(|e| failed(e.to_string()))?;
+                .draw()?;
             for (k, (name, points)) in series.iter().enumerate() {
                 let [r, g, b] = PALETTE[k % PALETTE.len()];
                 let color = RGBColor(r, g, b);
                 let finite: Vec<(f64, f64)> =
                     points.iter().copied().filter(|p| p.1.is_finite()).collect();
                 chart
-                    .draw_series(LineSeries::new(finite.clone(), color.stroke_width(2)))
-                    .map_err(|e| failed(e.to_string()))?
+                    .draw_series(LineSeries::new(finite.clone(), color.stroke_width(2)))?
                     .label(name.as_str())
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
                     });
-                chart
-                    .draw_series(finite.iter().map(|&p| Circle::new(p, 3, color.filled())))
-                    .map_err(|e| failed(e.to_string()))?;
+                chart.draw_series(finite.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
             }
             // The legend goes where the curves end away from it (rising curves end high).
             let ends: Vec<f64> = series
@@ -103,17 +94,41 @@ pub fn write_line_charts(
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK.mix(0.3))
                 .label_font(("sans-serif", 13))
-                .draw()
-                .map_err(|e| failed(e.to_string()))?;
+                .draw()?;
         }
-        root.present().map_err(|e| failed(e.to_string()))?;
+        Ok(())
+    })
+}
+
+/// The drawing area of a chart.
+pub(crate) type ChartArea<'a> =
+    plotters::drawing::DrawingArea<plotters::prelude::BitMapBackend<'a>, plotters::coord::Shift>;
+
+/// What drawing a chart returns (plotters' errors, boxed).
+pub(crate) type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A `size` chart drawn by `draw` with plotters on white (the embedded font registered as
+/// "sans-serif"), written as a PNG atomically; a drawing error names the file.
+pub(crate) fn write_chart(
+    size: (u32, u32),
+    path: &Path,
+    draw: impl FnOnce(&ChartArea) -> DrawResult,
+) -> std::io::Result<()> {
+    use plotters::prelude::*;
+    register_plot_font();
+    let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+        draw(&root)
+            .and_then(|()| Ok(root.present()?))
+            .map_err(|e| std::io::Error::other(format!("{}: drawing: {e}", path.display())))?;
     }
     let img = RgbImage::from_raw(size.0, size.1, pixels).expect("the buffer fits the size");
     write_png(&img, path)
 }
 
 /// Gives plotters the embedded font as "sans-serif" (it reads no system fonts).
-pub(crate) fn register_plot_font() {
+fn register_plot_font() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, FONT)

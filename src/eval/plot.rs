@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::FrameMapResult;
-use crate::draw::{PALETTE, register_plot_font, write_png};
+use crate::draw::{ChartArea, DrawResult, PALETTE, write_chart};
 
 const WIDTH: u32 = 950;
 const ROW: u32 = 22;
@@ -15,7 +15,6 @@ const PR_PANEL: u32 = 380;
 /// Writes the chart (atomically) for `result`, with a precision/recall panel for each entry
 /// of `result.pr_curves`.
 pub fn write_plot(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
-    register_plot_font();
     let rows = result.per_class.len().max(1) as u32;
     let bars_h = 90 + rows * ROW;
     let pr_h = if result.pr_curves.is_empty() {
@@ -23,28 +22,19 @@ pub fn write_plot(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
     } else {
         PR_PANEL
     };
-    let size = (WIDTH, bars_h + pr_h);
-    let mut pixels = vec![255u8; (size.0 * size.1 * 3) as usize];
-    let failed = |e: String| std::io::Error::other(format!("{}: drawing: {e}", path.display()));
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, size).into_drawing_area();
+    write_chart((WIDTH, bars_h + pr_h), path, |root| {
         let (bars, curves) = root.split_vertically(bars_h);
-        draw_bars(result, &bars).map_err(|e| failed(e.to_string()))?;
+        draw_bars(result, &bars)?;
         if !result.pr_curves.is_empty() {
-            draw_curves(result, &curves).map_err(|e| failed(e.to_string()))?;
+            draw_curves(result, &curves)?;
         }
-        root.present().map_err(|e| failed(e.to_string()))?;
-    }
-    let img = image::RgbImage::from_raw(size.0, size.1, pixels).expect("the buffer fits");
-    write_png(&img, path)
+        Ok(())
+    })
 }
-
-type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
-type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 /// One horizontal bar per class (label-map order, top down), its AP written after it; classes
 /// without ground truth say so.
-fn draw_bars(result: &FrameMapResult, area: &Area) -> DrawResult {
+fn draw_bars(result: &FrameMapResult, area: &ChartArea) -> DrawResult {
     let n = result.per_class.len();
     let names: Vec<String> = result
         .per_class
@@ -124,7 +114,7 @@ fn draw_bars(result: &FrameMapResult, area: &Area) -> DrawResult {
 }
 
 /// The chosen classes' precision/recall curves, overlaid, with a legend.
-fn draw_curves(result: &FrameMapResult, area: &Area) -> DrawResult {
+fn draw_curves(result: &FrameMapResult, area: &ChartArea) -> DrawResult {
     let (panel, _) = area.split_horizontally(640);
     let mut chart = ChartBuilder::on(&panel)
         .caption("precision / recall", ("sans-serif", 16))
