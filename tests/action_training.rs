@@ -425,22 +425,24 @@ fn trains_an_arm_branch_at_the_arm_boxes() {
     // classes of people with arm scores become the mean of the two.
     let synth_labels = ann.join("ava_action_list_v2.2.pbtxt");
     let base_csv = root.join("base.csv");
+    let ids: Vec<i64> = LabelMap::read(&synth_labels)
+        .unwrap()
+        .labels
+        .iter()
+        .map(|l| l.id)
+        .collect();
     let mut base = String::new();
-    for at in &people {
-        let (key, _) = at.split_once(",[").unwrap();
-        let r = read_ava_csv(&val_csv)
-            .unwrap()
-            .into_iter()
-            .find(|r| format!("{},{:?}", r.key, r.box_xyxy_norm) == *at)
-            .unwrap();
+    let mut written = std::collections::HashSet::new();
+    for r in read_ava_csv(&val_csv).unwrap() {
+        if !written.insert(format!("{},{:?}", r.key, r.box_xyxy_norm)) {
+            continue;
+        }
         let [x1, y1, x2, y2] = r.box_xyxy_norm;
-        for id in LabelMap::read(&synth_labels)
-            .unwrap()
-            .labels
-            .iter()
-            .map(|l| l.id)
-        {
-            base.push_str(&format!("{key},{x1:.3},{y1:.3},{x2:.3},{y2:.3},{id},0.5\n"));
+        for id in &ids {
+            base.push_str(&format!(
+                "{},{x1:.3},{y1:.3},{x2:.3},{y2:.3},{id},0.5\n",
+                r.key
+            ));
         }
     }
     std::fs::write(&base_csv, base).unwrap();
