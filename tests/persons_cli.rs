@@ -236,25 +236,11 @@ fn every_frame_boxes_extend_the_keyframe_file() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
-/// Whether the ffmpeg program runs; without it a test skips, unless AVALOC_REQUIRE_FFMPEG is
-/// set (CI installs ffmpeg and sets it, so real videos are always decoded there).
-fn ffmpeg_available(test: &str) -> bool {
-    if Command::new("ffmpeg").arg("-version").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("AVALOC_REQUIRE_FFMPEG").is_none(),
-        "{test}: AVALOC_REQUIRE_FFMPEG is set but ffmpeg does not run"
-    );
-    eprintln!("{test}: skipped, no ffmpeg program");
-    false
-}
-
 /// A real MP4 at 25 fps: decoded by ffmpeg at AVA's 30 fps (5 s → 150 frames, the frame at
 /// 2 s close to the original's), and `avaloc persons --video` finds people at its 5 keyframes.
 #[test]
 fn a_real_25_fps_video_is_read_at_30_fps() {
-    if !ffmpeg_available("a_real_25_fps_video_is_read_at_30_fps") {
+    if !common::ffmpeg_available("a_real_25_fps_video_is_read_at_30_fps") {
         return;
     }
     let root = small_video("persons-mp4", 4);

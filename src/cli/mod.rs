@@ -6,6 +6,7 @@ mod dataset;
 mod demo;
 mod eval;
 mod fuse;
+mod localize;
 mod persons;
 mod poses;
 mod synth;
@@ -58,6 +59,9 @@ pub enum Command {
     /// The long-term feature bank: build one with a trained action model, inspect one.
     #[command(subcommand)]
     Bank(bank::BankCommand),
+    /// The whole system (configs/system/*.toml) from a video, frames or a dataset split to
+    /// detections, an annotated video and a summary page; resumable stage by stage.
+    Localize(Box<localize::LocalizeArgs>),
     /// Fuse the arm branch's scores into the action model's: choose the classes, apply.
     #[command(subcommand)]
     Fuse(fuse::FuseCommand),
@@ -87,5 +91,6 @@ pub fn main() -> Result<()> {
         Command::Train(command) => train::run(command, backend),
         Command::Bank(command) => bank::run(command, backend),
         Command::Fuse(command) => fuse::run(command),
+        Command::Localize(args) => localize::run(*args, backend),
     }
 }

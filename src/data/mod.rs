@@ -47,4 +47,4 @@ pub use person_boxes::{
 pub use samples::{
     action_people, annotated_people, detector_samples, keyframe_samples, unlabelled_people,
 };
-pub use video::{ScratchDir, VideoFrames};
+pub use video::{ScratchDir, VideoFrames, decode_video};

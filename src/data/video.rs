@@ -60,25 +60,7 @@ impl VideoFrames {
     /// 30 fps by `ffmpeg`; a missing `ffmpeg` is a clear error.
     pub fn decode(video: &Path) -> Result<Self, DataError> {
         let scratch = ScratchDir::new("video")?;
-        let failed = |message: String| DataError::File {
-            path: video.to_path_buf(),
-            message,
-        };
-        let status = Command::new("ffmpeg")
-            .args(["-loglevel", "error", "-i"])
-            .arg(video)
-            .args(["-r", "30", "-q:v", "1"])
-            .arg(scratch.path().join("%06d.jpg"))
-            .status()
-            .map_err(|e| {
-                failed(format!(
-                    "cannot run ffmpeg ({e}): install it (Debian: apt-get install ffmpeg) or \
-                     extract frames yourself and use --frames"
-                ))
-            })?;
-        if !status.success() {
-            return Err(failed(format!("ffmpeg could not decode it ({status})")));
-        }
+        decode_video(video, scratch.path())?;
         Ok(Self {
             video_id: file_name(video.file_stem()),
             frames: list_frame_files(scratch.path())?,
@@ -96,6 +78,32 @@ impl VideoFrames {
     }
 }
 
+/// Decodes `video` into `dir` as `%06d.jpg` frames at 30 fps (ffmpeg resamples other rates
+/// as AVA's tools do); a missing `ffmpeg` is a clear error.
+pub fn decode_video(video: &Path, dir: &Path) -> Result<(), DataError> {
+    let failed = |message: String| DataError::File {
+        path: video.to_path_buf(),
+        message,
+    };
+    let status = Command::new("ffmpeg")
+        .args(["-loglevel", "error", "-i"])
+        .arg(video)
+        .args(["-r", "30", "-q:v", "1"])
+        .arg(dir.join("%06d.jpg"))
+        .status()
+        .map_err(|e| {
+            failed(format!(
+                "cannot run ffmpeg ({e}): install it (Debian: apt-get install ffmpeg) or \
+                 extract frames yourself and use --frames"
+            ))
+        })?;
+    if !status.success() {
+        return Err(failed(format!("ffmpeg could not decode it ({status})")));
+    }
+    Ok(())
+}
+
+/// The id of a video: its file name without extension, or its folder's name.
 fn file_name(part: Option<&std::ffi::OsStr>) -> String {
     part.unwrap_or_default().to_string_lossy().into_owned()
 }

@@ -34,39 +34,51 @@ pub fn draw_keyframes(
             continue;
         };
         let mut img = decode_frame(frame)?;
-        for (i, p) in people.iter().enumerate() {
-            let color = PALETTE[i % PALETTE.len()];
-            let [x1, y1, ..] = draw_box(&mut img, p.box_xyxy_norm, color);
-            let mut ranked: Vec<(usize, f32)> = p.scores.iter().copied().enumerate().collect();
-            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
-            let lines: Vec<String> = ranked
-                .into_iter()
-                .take(top)
-                .filter(|(_, s)| *s >= min_score)
-                .map(|(c, s)| {
-                    let name = labels.labels.get(c).map_or("?", |l| l.name.as_str());
-                    format!("{name} {s:.2}")
-                })
-                .collect();
-            let size = 11.0;
-            let y0 = (y1 as f32 + 2.0).max(0.0);
-            for (j, text) in lines.iter().enumerate() {
-                let y = y0 + (j as f32 + 1.0) * (size + 2.0);
-                let width = draw::text_width(&font, size, text).ceil() as u32 + 2;
-                draw::fill(
-                    &mut img,
-                    x1.max(0.0) as u32 + 2,
-                    (y - size) as u32,
-                    width,
-                    size as u32 + 3,
-                    [255, 255, 255],
-                );
-                draw::text(&mut img, &font, x1 as f32 + 3.0, y, size, text, color);
-            }
-        }
+        draw_people(&mut img, &people, labels, top, min_score, &font);
         written.push(write_keyframe(&img, key, out)?);
     }
     Ok(written)
+}
+
+/// Draws each person's box with its `top` highest-scoring actions above `min_score`.
+pub fn draw_people(
+    img: &mut RgbImage,
+    people: &[&PersonScores],
+    labels: &LabelMap,
+    top: usize,
+    min_score: f32,
+    font: &ab_glyph::FontRef,
+) {
+    for (i, p) in people.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        let [x1, y1, ..] = draw_box(img, p.box_xyxy_norm, color);
+        let mut ranked: Vec<(usize, f32)> = p.scores.iter().copied().enumerate().collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let lines: Vec<String> = ranked
+            .into_iter()
+            .take(top)
+            .filter(|(_, s)| *s >= min_score)
+            .map(|(c, s)| {
+                let name = labels.labels.get(c).map_or("?", |l| l.name.as_str());
+                format!("{name} {s:.2}")
+            })
+            .collect();
+        let size = 11.0;
+        let y0 = (y1 as f32 + 2.0).max(0.0);
+        for (j, text) in lines.iter().enumerate() {
+            let y = y0 + (j as f32 + 1.0) * (size + 2.0);
+            let width = draw::text_width(font, size, text).ceil() as u32 + 2;
+            draw::fill(
+                img,
+                x1.max(0.0) as u32 + 2,
+                (y - size) as u32,
+                width,
+                size as u32 + 3,
+                [255, 255, 255],
+            );
+            draw::text(img, font, x1 as f32 + 3.0, y, size, text, color);
+        }
+    }
 }
 
 /// COCO-17's skeleton: the limbs drawn between keypoints.

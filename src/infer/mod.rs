@@ -16,6 +16,6 @@ pub use arms::{
     ARMS, ArmAnnotations, ArmBoxConfig, ArmDatasetStats, ArmPerson, arm_box_people, arm_boxes,
     arm_people, frame_size, person_arm_scores,
 };
-pub use keyframes::{draw_keyframes, draw_poses};
+pub use keyframes::{draw_keyframes, draw_people, draw_poses};
 pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};
 pub use poses::{PoseEstimation, PoseOptions, estimate_poses, poses_in_image};

@@ -292,3 +292,21 @@ pub fn bank_manifest(dim: usize) -> avaloc::bank::BankManifest {
         .into(),
     }
 }
+
+/// Whether the ffmpeg program runs; without it a test skips, unless AVALOC_REQUIRE_FFMPEG is
+/// set (CI installs ffmpeg and sets it, so real videos are always decoded there).
+pub fn ffmpeg_available(test: &str) -> bool {
+    if std::process::Command::new("ffmpeg")
+        .arg("-version")
+        .output()
+        .is_ok()
+    {
+        return true;
+    }
+    assert!(
+        std::env::var_os("AVALOC_REQUIRE_FFMPEG").is_none(),
+        "{test}: AVALOC_REQUIRE_FFMPEG is set but ffmpeg does not run"
+    );
+    eprintln!("{test}: skipped, no ffmpeg program");
+    false
+}

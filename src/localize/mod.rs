@@ -1,0 +1,692 @@
+//! `avaloc localize`: the whole system from frames to actions, as stages into one output
+//! folder — frames (a video decoded at 30 fps) → persons → poses → the long-term feature
+//! bank under each test view → action scores summed over the views → the arm branch →
+//! fusion (`detections.csv`, AVA's format) → rendering (annotated keyframes and video, the
+//! evaluation where the videos have ground truth, `index.html`). Each stage writes its
+//! outputs atomically, then its manifest ([`stage`]); a rerun reuses what still fits.
+
+pub mod render;
+pub mod stage;
+pub mod videos;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+
+use crate::backend::{self, BackendChoice};
+use crate::bank::{Bank, BankBuild, BankManifest, BankView, BoxSource, feature_dim, file_digest};
+use crate::data::{
+    AvaKeyframes, DetectedPerson, FrameTime, PersonBox, read_keypoints, read_person_boxes,
+    unlabelled_people, write_ava_csv, write_keypoints, write_person_boxes,
+};
+use crate::eval::{EvalOptions, evaluate_files, per_class_table, read_detections, write_plot};
+use crate::infer::{
+    ActionScoring, PersonDetection, PersonFilter, PersonFrame, PoseEstimation, PoseOptions,
+    TestViews, arm_box_people, arm_people, detection_rows, draw_keyframes, frame_size,
+    person_arm_scores,
+};
+use crate::system::SystemFile;
+use crate::weights::Checkpoint;
+use stage::{Inputs, Stage, StageDone, StageManifest, StageRecord, StageRunner, fingerprint};
+use videos::{Source, Video};
+
+pub use stage::time_table;
+
+/// A `localize` run as asked for.
+pub struct Localize {
+    pub system: SystemFile,
+    pub source: Source,
+    /// Second of the first frame of a video file or frame folder (AVA's films: 900).
+    pub start_s: i64,
+    pub out: PathBuf,
+    /// Redo this stage and every later one.
+    pub from: Option<Stage>,
+    /// Render the annotated video(s).
+    pub video: bool,
+    pub backend: BackendChoice,
+}
+
+const PERSONS: &str = "persons.csv";
+const KEYPOINTS: &str = "keypoints.csv";
+const ACTION_SCORES: &str = "scores/actions.csv";
+const ARM_SCORES: &str = "scores/arm.csv";
+pub const DETECTIONS: &str = "detections.csv";
+pub const PAGE: &str = "index.html";
+
+impl Localize {
+    fn path(&self, name: &str) -> PathBuf {
+        self.out.join(name)
+    }
+
+    /// The action model's test views, with the system's overrides.
+    fn views(&self) -> TestViews {
+        let mut views = self.system.action_model.test.clone();
+        if let Some(sides) = &self.system.actions.short_sides {
+            views.short_sides = sides.clone();
+        }
+        if let Some(flip) = self.system.actions.flip {
+            views.flip = flip;
+        }
+        views
+    }
+
+    /// Runs every stage (reusing what is done); returns the stages' records.
+    pub fn run(&self) -> Result<Vec<StageRecord>> {
+        crate::io::check_writable(&self.path(DETECTIONS))?;
+        let s = &self.system;
+        let mut runner = StageRunner::new(&self.out, self.from);
+        let frames_dir = self.path("frames");
+        if let Source::Video(file) = &self.source {
+            let inputs = Inputs::default().file("video", file)?;
+            runner.run(Stage::Frames, inputs.0, || decode(file, &frames_dir))?;
+        }
+        let videos = videos::videos(&self.source, &frames_dir, self.start_s)?;
+        let described = videos::describe(&videos);
+
+        let mut inputs = Inputs::default()
+            .text("videos", &described)
+            .text("table", &s.table_text("persons"));
+        inputs = match (&s.persons.config, &s.persons.weights, &s.persons.boxes) {
+            (Some(c), Some(w), _) => inputs.file("config", c)?.file("weights", w)?,
+            (_, _, Some(boxes)) => inputs.file("boxes", boxes)?,
+            _ => unreachable!("validated on load"),
+        };
+        let persons = runner.run(Stage::Persons, inputs.0, || self.persons(&videos))?;
+
+        let poses = match &s.poses {
+            None => None,
+            Some(table) => {
+                let mut inputs = Inputs::default()
+                    .text("table", &s.table_text("poses"))
+                    .outputs_of(&persons);
+                inputs = match (&table.config, &table.weights, &table.keypoints) {
+                    (Some(c), Some(w), _) => inputs.file("config", c)?.file("weights", w)?,
+                    (_, _, Some(k)) => inputs.file("keypoints", k)?,
+                    _ => unreachable!("validated on load"),
+                };
+                Some(runner.run(Stage::Poses, inputs.0, || self.poses(&videos))?)
+            }
+        };
+
+        let views = self.views();
+        let bank = match &s.bank {
+            None => None,
+            Some(table) => {
+                let inputs = Inputs::default()
+                    .text("table", &s.table_text("bank"))
+                    .text("views", &format!("{views:?}"))
+                    .file("config", &table.config)?
+                    .file("weights", &table.weights)?
+                    .outputs_of(&persons);
+                let force = runner.forced(Stage::Bank);
+                Some(runner.run(Stage::Bank, inputs.0, || self.bank(&videos, &views, force))?)
+            }
+        };
+
+        let mut inputs = Inputs::default()
+            .text("table", &s.table_text("actions"))
+            .file("config", &s.actions.config)?
+            .file("weights", &s.actions.weights)?
+            .file("labelmap", &s.actions.labelmap)?
+            .outputs_of(&persons);
+        if let Some(bank) = &bank {
+            inputs = inputs.outputs_of(bank);
+        }
+        let actions = runner.run(Stage::Actions, inputs.0, || {
+            self.actions(&videos, &views, bank.as_ref())
+        })?;
+
+        let arms = match (&s.arm, &poses) {
+            (Some(table), Some(poses)) => {
+                let inputs = Inputs::default()
+                    .file("config", &table.config)?
+                    .file("weights", &table.weights)?
+                    .file("labelmap", &table.labelmap)?
+                    .outputs_of(&persons)
+                    .outputs_of(poses);
+                Some(runner.run(Stage::Arms, inputs.0, || self.arms(&videos))?)
+            }
+            _ => None,
+        };
+
+        let mut inputs = Inputs::default().outputs_of(&actions);
+        if let (Some(table), Some(arms)) = (&s.arm, &arms) {
+            inputs = inputs.file("fusion", &table.fusion)?.outputs_of(arms);
+        }
+        let fused = runner.run(Stage::Fusion, inputs.0, || self.fusion())?;
+
+        let mut inputs = Inputs::default()
+            .text("videos", &described)
+            .text("table", &s.table_text("render"))
+            .text("video", &self.video.to_string())
+            .file("labelmap", &s.actions.labelmap)?
+            .outputs_of(&fused);
+        if let Some(truth) = self.source.groundtruth() {
+            inputs = inputs.file("groundtruth", &truth)?;
+        }
+        let previous = runner.records.clone();
+        runner.run(Stage::Render, inputs.0, || self.render(&videos, &previous))?;
+        Ok(runner.records)
+    }
+
+    fn persons(&self, videos: &[Video]) -> Result<StageDone> {
+        let table = &self.system.persons;
+        let keyframes: usize = videos.iter().map(|v| v.keyframes().count()).sum();
+        let (people, note) = match &self.system.detector {
+            Some(detector) => {
+                let frames = videos
+                    .iter()
+                    .flat_map(|v| {
+                        v.keyframes().map(|(t, frame)| PersonFrame {
+                            video_id: v.id.clone(),
+                            time: FrameTime::Keyframe(t),
+                            path: frame.clone(),
+                        })
+                    })
+                    .collect();
+                let job = PersonDetection {
+                    detector: detector.network.clone(),
+                    checkpoint: Checkpoint::open(table.weights.as_deref().expect("validated"))?,
+                    frames,
+                    filter: PersonFilter {
+                        threshold: table.threshold as f32,
+                        person_label: table.person_label,
+                        batch: table.batch,
+                    },
+                };
+                (backend::run(self.backend, job)?, String::new())
+            }
+            None => {
+                let file = table.boxes.as_deref().expect("validated");
+                let given = read_person_boxes(file, table.threshold)?;
+                let people = given
+                    .into_iter()
+                    .filter(|b| {
+                        videos.iter().any(|v| {
+                            v.id == b.key.video_id && v.keyframe(b.key.timestamp_s).is_some()
+                        })
+                    })
+                    .map(|b| DetectedPerson {
+                        video_id: b.key.video_id,
+                        time: FrameTime::Keyframe(b.key.timestamp_s),
+                        box_xyxy_norm: b.box_xyxy_norm,
+                        score: b.score,
+                    })
+                    .collect::<Vec<_>>();
+                let note = format!("given boxes ({}), not a detector", file.display());
+                println!("persons: {note}");
+                (people, note)
+            }
+        };
+        write_person_boxes(&self.path(PERSONS), &people)?;
+        println!(
+            "{}: {} person boxes at {keyframes} keyframes",
+            self.path(PERSONS).display(),
+            people.len()
+        );
+        Ok(StageDone {
+            outputs: vec![PERSONS.into()],
+            counts: [
+                ("keyframes".into(), keyframes),
+                ("persons".into(), people.len()),
+            ]
+            .into(),
+            note,
+        })
+    }
+
+    /// The persons stage's boxes scoring at least `min_score`.
+    fn boxes(&self, min_score: f64) -> Result<Vec<PersonBox>> {
+        Ok(read_person_boxes(&self.path(PERSONS), min_score)?)
+    }
+
+    fn poses(&self, videos: &[Video]) -> Result<StageDone> {
+        let table = self.system.poses.as_ref().expect("a poses table");
+        let people = self.boxes(0.0)?;
+        let (poses, note) = match &self.system.pose {
+            Some(pose) => {
+                let all = videos::keyframe_images(videos);
+                let images = people
+                    .iter()
+                    .filter_map(|p| all.get_key_value(&p.key))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
+                let job = PoseEstimation {
+                    spec: pose.network.clone(),
+                    checkpoint: Checkpoint::open(table.weights.as_deref().expect("validated"))?,
+                    people,
+                    images,
+                    options: PoseOptions {
+                        flip: table.flip,
+                        batch: table.batch.max(1),
+                    },
+                };
+                (backend::run(self.backend, job)?, String::new())
+            }
+            None => {
+                let file = table.keypoints.as_deref().expect("validated");
+                let mut poses = read_keypoints(file)?;
+                poses.retain(|p| videos.iter().any(|v| v.id == p.key.video_id));
+                let note = format!("given keypoints ({}), not CPN", file.display());
+                println!("poses: {note}");
+                (poses, note)
+            }
+        };
+        write_keypoints(&self.path(KEYPOINTS), &poses)
+            .with_context(|| format!("writing {}", self.path(KEYPOINTS).display()))?;
+        Ok(StageDone {
+            outputs: vec![KEYPOINTS.into()],
+            counts: [("persons".into(), poses.len())].into(),
+            note,
+        })
+    }
+
+    /// One bank folder per test view (FAIR re-extracts the bank per view), each holding every
+    /// video (a video without boxes above the threshold gets an empty file).
+    fn bank(&self, videos: &[Video], views: &TestViews, force: bool) -> Result<StageDone> {
+        let table = self.system.bank.as_ref().expect("a bank table");
+        let model = self.system.bank_model.as_ref().expect("a bank model");
+        let people = self.boxes(table.box_threshold)?;
+        let scores: crate::bank::ScoredBoxes = people
+            .iter()
+            .map(|b| {
+                let key = (b.key.clone(), b.box_xyxy_norm.map(f64::to_bits));
+                (key, b.score as f32)
+            })
+            .collect();
+        let annotated = unlabelled_people(&people);
+        let clip = model.network.clip_spec();
+        let mut by_video = BTreeMap::new();
+        for v in videos {
+            let mine: Vec<_> = annotated
+                .iter()
+                .filter(|p| p.key.video_id == v.id)
+                .cloned()
+                .collect();
+            let samples = AvaKeyframes::from_frame_files(&mine, &v.id, &v.frames, v.start_s, clip)?;
+            by_video.insert(v.id.clone(), samples.into_samples());
+        }
+        let keyframes: usize = by_video.values().map(Vec::len).sum();
+        let source = format!(
+            "{} ({})",
+            self.path(PERSONS).display(),
+            fingerprint(&self.path(PERSONS))?
+        );
+        let mut outputs = Vec::new();
+        let mut features = 0;
+        for view in view_list(views) {
+            let dir = bank_dir(view);
+            let manifest = BankManifest {
+                format_version: 1,
+                model_config: table.config.display().to_string(),
+                config_digest: file_digest(&table.config)?,
+                weights_digest: file_digest(&table.weights)?,
+                dim: feature_dim(&model.network),
+                dtype: table.dtype,
+                view,
+                splits: [(
+                    "localize".to_string(),
+                    BoxSource {
+                        boxes: source.clone(),
+                        box_threshold: table.box_threshold,
+                    },
+                )]
+                .into(),
+            };
+            let folder = self.out.join(&dir);
+            // A folder built from other boxes or another model is this run's to replace.
+            let stale = BankManifest::read(&folder)
+                .map(|m| m.is_some_and(|m| m != manifest))
+                .unwrap_or(true);
+            if (force || stale) && folder.exists() {
+                std::fs::remove_dir_all(&folder)
+                    .with_context(|| format!("removing {}", folder.display()))?;
+            }
+            let job = BankBuild {
+                spec: model.network.clone(),
+                checkpoint: Checkpoint::open(&table.weights)?,
+                manifest,
+                videos: by_video.clone(),
+                scores: scores.clone(),
+                out: folder,
+                batch_size: model.test.batch_size,
+            };
+            features += backend::run(self.backend, job)?.features;
+            outputs.push(dir);
+        }
+        Ok(StageDone {
+            outputs,
+            counts: [
+                ("keyframes".into(), keyframes * view_list(views).len()),
+                ("features".into(), features),
+            ]
+            .into(),
+            note: String::new(),
+        })
+    }
+
+    fn actions(
+        &self,
+        videos: &[Video],
+        views: &TestViews,
+        bank: Option<&StageManifest>,
+    ) -> Result<StageDone> {
+        let s = &self.system;
+        let people = unlabelled_people(&self.boxes(0.0)?);
+        let samples = videos::samples(videos, &people, s.action_model.network.clip_spec())?;
+        let banks = match bank {
+            None => Vec::new(),
+            Some(_) => view_list(views)
+                .into_iter()
+                .map(|v| Bank::open(&self.out.join(bank_dir(v))).map(Arc::new))
+                .collect::<Result<Vec<_>, _>>()?,
+        };
+        let job = ActionScoring::with_banks(
+            &s.action_model,
+            Checkpoint::open(&s.actions.weights)?,
+            &s.labels,
+            samples.clone(),
+            views.clone(),
+            banks,
+        )?;
+        let scored = backend::run(self.backend, job)?;
+        write_rows(
+            &self.path(ACTION_SCORES),
+            &detection_rows(&scored, &s.labels),
+        )?;
+        Ok(StageDone {
+            outputs: vec![ACTION_SCORES.into()],
+            counts: [
+                ("keyframes".into(), samples.len()),
+                ("persons".into(), scored.len()),
+            ]
+            .into(),
+            note: format!("{} views summed", view_list(views).len()),
+        })
+    }
+
+    fn arms(&self, videos: &[Video]) -> Result<StageDone> {
+        let s = &self.system;
+        let (table, model, labels) = (
+            s.arm.as_ref().expect("an arm table"),
+            s.arm_model.as_ref().expect("an arm model"),
+            s.arm_labels.as_ref().expect("arm labels"),
+        );
+        let people = unlabelled_people(&self.boxes(0.0)?);
+        let poses = read_keypoints(&self.path(KEYPOINTS))?;
+        let mut sizes = BTreeMap::new();
+        for v in videos {
+            sizes.insert(v.id.clone(), frame_size(&v.frames[0])?);
+        }
+        let (arm, stats) = arm_people(&people, &poses, labels, |k| sizes[&k.video_id], &model.arm);
+        let arm_boxes: usize = arm.iter().map(|p| p.arm_boxes.len()).sum();
+        let mut samples =
+            videos::samples(videos, &arm_box_people(&arm), model.network.clip_spec())?;
+        if let Some(zoom) = model.arm.zoom {
+            samples = AvaKeyframes::from_samples(samples)
+                .zoomed(zoom)
+                .into_samples();
+        }
+        let job = ActionScoring::new(
+            model,
+            Checkpoint::open(&table.weights)?,
+            labels,
+            samples,
+            model.test.clone(),
+        )?;
+        let scored = person_arm_scores(&arm, &backend::run(self.backend, job)?);
+        write_rows(&self.path(ARM_SCORES), &detection_rows(&scored, labels))?;
+        Ok(StageDone {
+            outputs: vec![ARM_SCORES.into()],
+            counts: [
+                ("persons".into(), arm.len()),
+                ("arm boxes".into(), arm_boxes),
+            ]
+            .into(),
+            note: format!(
+                "{} of {} people have arm boxes ({} without keypoints, {} without an arm box)",
+                arm.len(),
+                people.len(),
+                stats.without_keypoints,
+                stats.without_arm_box
+            ),
+        })
+    }
+
+    fn fusion(&self) -> Result<StageDone> {
+        let body = read_detections(&self.path(ACTION_SCORES))?;
+        let (rows, note) = match &self.system.fusion {
+            Some(fusion) => {
+                let arm = read_detections(&self.path(ARM_SCORES))?;
+                let (rows, stats) = fusion.apply(&body, &arm);
+                let note = format!(
+                    "{} classes fused ({:?}, weight {}) for {} of {} people",
+                    fusion.classes.len(),
+                    fusion.mode,
+                    fusion.weight,
+                    stats.with_arm,
+                    stats.people
+                );
+                (rows, note)
+            }
+            None => (body, "no arm branch: the action scores".to_string()),
+        };
+        write_rows(&self.path(DETECTIONS), &rows)?;
+        println!(
+            "{}: {} rows; {note}",
+            self.path(DETECTIONS).display(),
+            rows.len()
+        );
+        Ok(StageDone {
+            outputs: vec![DETECTIONS.into()],
+            counts: [("rows".into(), rows.len())].into(),
+            note,
+        })
+    }
+
+    fn render(&self, videos: &[Video], previous: &[StageRecord]) -> Result<StageDone> {
+        let start = std::time::Instant::now();
+        let s = &self.system;
+        let rows = read_detections(&self.path(DETECTIONS))?;
+        let people = render::people_from_rows(&rows, &s.labels);
+        let mut outputs: Vec<PathBuf> = vec![DETECTIONS.into()];
+
+        // A few keyframes with people, spread over the videos.
+        let images = videos::keyframe_images(videos);
+        let mut keys: Vec<_> = people.iter().map(|p| p.key.clone()).collect();
+        keys.dedup();
+        let chosen: std::collections::HashSet<_> = render::spread(&keys, s.render.keyframes)
+            .into_iter()
+            .collect();
+        let picked: Vec<_> = people
+            .iter()
+            .filter(|p| chosen.contains(&p.key))
+            .cloned()
+            .collect();
+        let keyframe_dir = self.path("keyframes");
+        if keyframe_dir.exists() {
+            std::fs::remove_dir_all(&keyframe_dir)
+                .with_context(|| format!("removing {}", keyframe_dir.display()))?;
+        }
+        let drawn = draw_keyframes(
+            &picked,
+            &images,
+            &s.labels,
+            s.render.top,
+            s.render.min_score,
+            &keyframe_dir,
+        )?;
+        let keyframes: Vec<PathBuf> = drawn
+            .iter()
+            .map(|p| Path::new("keyframes").join(p.file_name().unwrap_or_default()))
+            .collect();
+        if !keyframes.is_empty() {
+            outputs.push("keyframes".into());
+        }
+
+        let mut movies = Vec::new();
+        let mut frames = 0;
+        if self.video {
+            for v in videos {
+                let name: PathBuf = if videos.len() == 1 {
+                    "annotated.mp4".into()
+                } else {
+                    Path::new("annotated").join(format!("{}.mp4", v.id))
+                };
+                if let Some(dir) = self.out.join(&name).parent() {
+                    std::fs::create_dir_all(dir)
+                        .with_context(|| format!("creating {}", dir.display()))?;
+                }
+                frames +=
+                    render::write_video(v, &people, &s.labels, &s.render, &self.out.join(&name))?;
+                movies.push(name);
+            }
+            outputs.extend(movies.iter().cloned());
+        }
+
+        let evaluation = match self.source.groundtruth() {
+            Some(truth) => Some(self.evaluate(&truth, &mut outputs)?),
+            None => None,
+        };
+
+        let mut stages: Vec<(String, f64, bool, String, String)> = previous
+            .iter()
+            .map(|r| {
+                let processed: Vec<String> = r
+                    .manifest
+                    .counts
+                    .iter()
+                    .map(|(what, n)| format!("{n} {what}"))
+                    .collect();
+                (
+                    r.stage.name().to_string(),
+                    r.manifest.seconds,
+                    r.reused,
+                    processed.join(", "),
+                    r.manifest.note.clone(),
+                )
+            })
+            .collect();
+        stages.push((
+            "render".into(),
+            start.elapsed().as_secs_f64(),
+            false,
+            format!("{frames} frames"),
+            String::new(),
+        ));
+        let listed: Vec<PathBuf> = outputs
+            .iter()
+            .filter(|p| self.out.join(p).is_file())
+            .cloned()
+            .chain(
+                [PERSONS, KEYPOINTS, ACTION_SCORES, ARM_SCORES]
+                    .iter()
+                    .map(PathBuf::from)
+                    .filter(|p| self.out.join(p).is_file()),
+            )
+            .collect();
+        let page = render::Page {
+            title: format!(
+                "avaloc localize: {} ({} video{})",
+                s.path.display(),
+                videos.len(),
+                if videos.len() == 1 { "" } else { "s" }
+            ),
+            stages,
+            evaluation,
+            keyframes: &keyframes,
+            videos: &movies,
+            outputs: &listed,
+        };
+        crate::io::write_atomic(&self.path(PAGE), render::page_html(&page).as_bytes())
+            .with_context(|| format!("writing {}", self.path(PAGE).display()))?;
+        println!("{}: the summary page", self.path(PAGE).display());
+        outputs.retain(|p| p != Path::new(DETECTIONS));
+        outputs.push(PAGE.into());
+        Ok(StageDone {
+            outputs,
+            counts: [
+                ("frames".into(), frames),
+                ("keyframes".into(), keyframes.len()),
+            ]
+            .into(),
+            note: String::new(),
+        })
+    }
+
+    /// The frame-mAP of detections.csv against the split's ground truth: `eval.txt` and
+    /// `ap.png`; returns the table and the plot's path.
+    fn evaluate(&self, truth: &Path, outputs: &mut Vec<PathBuf>) -> Result<(String, PathBuf)> {
+        let name = truth.file_name().unwrap_or_default().to_string_lossy();
+        let split = name
+            .trim_start_matches("ava_")
+            .trim_end_matches("_v2.2.csv");
+        let exclusions = truth
+            .with_file_name(format!("ava_{split}_excluded_timestamps_v2.2.csv"))
+            .canonicalize()
+            .ok();
+        let options = EvalOptions::default();
+        let result = evaluate_files(
+            truth,
+            &self.path(DETECTIONS),
+            &self.system.actions.labelmap,
+            exclusions.as_deref(),
+            &options,
+        )?;
+        let table = per_class_table(&result);
+        println!("{table}");
+        crate::io::write_atomic(&self.path("eval.txt"), table.as_bytes())
+            .with_context(|| format!("writing {}", self.path("eval.txt").display()))?;
+        write_plot(&result, &self.path("ap.png"))
+            .with_context(|| format!("writing {}", self.path("ap.png").display()))?;
+        outputs.extend(["eval.txt".into(), "ap.png".into()]);
+        Ok((table, "ap.png".into()))
+    }
+}
+
+/// Each test view: short sides × (plain, flipped).
+fn view_list(views: &TestViews) -> Vec<BankView> {
+    let flips: &[bool] = if views.flip { &[false, true] } else { &[false] };
+    views
+        .short_sides
+        .iter()
+        .flat_map(|&short_side| flips.iter().map(move |&flip| BankView { short_side, flip }))
+        .collect()
+}
+
+fn bank_dir(view: BankView) -> PathBuf {
+    let flip = if view.flip { "_flip" } else { "" };
+    Path::new("bank").join(format!("{}{flip}", view.short_side))
+}
+
+fn write_rows(path: &Path, rows: &[crate::data::AvaRow]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    write_ava_csv(path, rows).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The frames stage: `video` decoded into `frames/<id>/` (through a partial folder renamed
+/// into place).
+fn decode(video: &Path, frames_dir: &Path) -> Result<StageDone> {
+    let id = videos::video_id(video);
+    let partial = frames_dir.join(format!(".{id}.partial"));
+    let done = frames_dir.join(&id);
+    for dir in [&partial, &done] {
+        if dir.exists() {
+            std::fs::remove_dir_all(dir).with_context(|| format!("removing {}", dir.display()))?;
+        }
+    }
+    std::fs::create_dir_all(&partial).with_context(|| format!("creating {}", partial.display()))?;
+    crate::data::decode_video(video, &partial)?;
+    std::fs::rename(&partial, &done).with_context(|| format!("writing {}", done.display()))?;
+    let frames = crate::data::list_frame_files(&done)?.len();
+    println!("{}: {frames} frames at 30 fps", done.display());
+    Ok(StageDone {
+        outputs: vec![Path::new("frames").join(&id)],
+        counts: [("frames".into(), frames)].into(),
+        note: String::new(),
+    })
+}

@@ -1,0 +1,378 @@
+//! `localize`'s stages and their manifests (`OUT/stages/<stage>.json`): what each stage read
+//! (fingerprints of its settings, networks and upstream outputs) and wrote (fingerprints of
+//! its outputs), written atomically after the outputs. A rerun reuses a stage whose manifest
+//! still matches both, so a killed run resumes at the stage it was in, and a changed setting
+//! redoes its stage and, through the fingerprints, whatever reads its outputs.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The stages, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum Stage {
+    /// A video file decoded into frames at 30 fps.
+    Frames,
+    /// Person boxes at every keyframe.
+    Persons,
+    /// Keypoints of every person.
+    Poses,
+    /// The long-term feature bank under each test view.
+    Bank,
+    /// The action model's scores, summed over the test views.
+    Actions,
+    /// The arm branch's scores at the arm boxes.
+    Arms,
+    /// The arm scores fused into the action scores: detections.csv.
+    Fusion,
+    /// Annotated keyframes and video, evaluation where there is ground truth, the summary page.
+    Render,
+}
+
+impl Stage {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Frames => "frames",
+            Self::Persons => "persons",
+            Self::Poses => "poses",
+            Self::Bank => "bank",
+            Self::Actions => "actions",
+            Self::Arms => "arms",
+            Self::Fusion => "fusion",
+            Self::Render => "render",
+        }
+    }
+}
+
+pub const FORMAT_VERSION: u32 = 1;
+
+/// `OUT/stages/<stage>.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StageManifest {
+    pub format_version: u32,
+    pub stage: String,
+    /// What the stage read: name → fingerprint.
+    pub inputs: BTreeMap<String, String>,
+    /// What it wrote: path relative to OUT → fingerprint.
+    pub outputs: BTreeMap<String, String>,
+    /// Wall time of the run that wrote it, and what it processed (frames, keyframes, ...).
+    pub seconds: f64,
+    pub counts: BTreeMap<String, usize>,
+    /// What the stage used in place of a network, e.g. given boxes; empty otherwise.
+    pub note: String,
+}
+
+/// Fingerprint of a file (its SHA-256) or a folder (every file's relative path and size,
+/// recursively; a bank's files are checked by their own headers when read).
+pub fn fingerprint(path: &Path) -> Result<String> {
+    if path.is_dir() {
+        let mut files = Vec::new();
+        list_files(path, path, &mut files)?;
+        files.sort();
+        let mut hash = Sha256::new();
+        for (name, len) in &files {
+            hash.update(format!("{name}\t{len}\n"));
+        }
+        Ok(format!("dir:{}", hex(&hash.finalize())))
+    } else {
+        let mut file =
+            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
+        let mut hash = Sha256::new();
+        std::io::copy(&mut file, &mut hash)
+            .with_context(|| format!("reading {}", path.display()))?;
+        Ok(format!("sha256:{}", hex(&hash.finalize())))
+    }
+}
+
+/// Fingerprint of a text (a settings table, a list of frames).
+pub fn text_fingerprint(text: &str) -> String {
+    format!("sha256:{}", hex(&Sha256::digest(text.as_bytes())))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        let path = entry.path();
+        let meta = entry
+            .metadata()
+            .with_context(|| format!("reading {}", path.display()))?;
+        if meta.is_dir() {
+            list_files(root, &path, out)?;
+        } else {
+            let name = path.strip_prefix(root).unwrap_or(&path);
+            out.push((name.display().to_string(), meta.len()));
+        }
+    }
+    Ok(())
+}
+
+/// What a stage's work reports: the files and folders it wrote (relative to OUT), counts and
+/// a note.
+#[derive(Debug, Default)]
+pub struct StageDone {
+    pub outputs: Vec<PathBuf>,
+    pub counts: BTreeMap<String, usize>,
+    pub note: String,
+}
+
+/// How a stage went, for the time table.
+#[derive(Debug, Clone)]
+pub struct StageRecord {
+    pub stage: Stage,
+    pub reused: bool,
+    pub manifest: StageManifest,
+}
+
+/// Runs stages into OUT: reuses those whose manifest matches, redoes the rest (and every
+/// stage from `from` on).
+pub struct StageRunner {
+    pub out: PathBuf,
+    pub from: Option<Stage>,
+    pub records: Vec<StageRecord>,
+}
+
+impl StageRunner {
+    pub fn new(out: &Path, from: Option<Stage>) -> Self {
+        Self {
+            out: out.to_path_buf(),
+            from,
+            records: Vec::new(),
+        }
+    }
+
+    pub fn manifest_path(&self, stage: Stage) -> PathBuf {
+        self.out
+            .join("stages")
+            .join(format!("{}.json", stage.name()))
+    }
+
+    /// Whether `stage` is to be redone whatever its manifest says.
+    pub fn forced(&self, stage: Stage) -> bool {
+        self.from.is_some_and(|from| stage >= from)
+    }
+
+    /// The manifest of `stage` if it matches `inputs` and its outputs are as it wrote them.
+    fn reusable(&self, stage: Stage, inputs: &BTreeMap<String, String>) -> Option<StageManifest> {
+        let path = self.manifest_path(stage);
+        let text = std::fs::read_to_string(&path).ok()?;
+        let manifest: StageManifest = match serde_json::from_str(&text) {
+            Ok(m) => m,
+            Err(e) => {
+                println!("{}: unreadable ({e}); the stage is redone", path.display());
+                return None;
+            }
+        };
+        let same = manifest.format_version == FORMAT_VERSION
+            && manifest.stage == stage.name()
+            && &manifest.inputs == inputs
+            && manifest.outputs.iter().all(|(file, print)| {
+                fingerprint(&self.out.join(file)).is_ok_and(|now| &now == print)
+            });
+        same.then_some(manifest)
+    }
+
+    /// Runs `work` for `stage` unless a matching manifest says it is done; returns the
+    /// stage's manifest either way.
+    pub fn run(
+        &mut self,
+        stage: Stage,
+        inputs: BTreeMap<String, String>,
+        work: impl FnOnce() -> Result<StageDone>,
+    ) -> Result<StageManifest> {
+        if !self.forced(stage)
+            && let Some(manifest) = self.reusable(stage, &inputs)
+        {
+            println!(
+                "{}: done already ({}), reused",
+                stage.name(),
+                self.manifest_path(stage).display()
+            );
+            self.records.push(StageRecord {
+                stage,
+                reused: true,
+                manifest: manifest.clone(),
+            });
+            return Ok(manifest);
+        }
+        let path = self.manifest_path(stage);
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(e).with_context(|| format!("removing {}", path.display()));
+            }
+            _ => {}
+        }
+        let start = Instant::now();
+        let done = work().with_context(|| format!("stage {}", stage.name()))?;
+        let mut outputs = BTreeMap::new();
+        for file in &done.outputs {
+            outputs.insert(
+                file.display().to_string(),
+                fingerprint(&self.out.join(file))?,
+            );
+        }
+        let manifest = StageManifest {
+            format_version: FORMAT_VERSION,
+            stage: stage.name().to_string(),
+            inputs,
+            outputs,
+            seconds: start.elapsed().as_secs_f64(),
+            counts: done.counts,
+            note: done.note,
+        };
+        let json = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        crate::io::write_atomic(&path, json.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        self.records.push(StageRecord {
+            stage,
+            reused: false,
+            manifest: manifest.clone(),
+        });
+        Ok(manifest)
+    }
+}
+
+/// A stage's inputs as they are gathered.
+#[derive(Debug, Default, Clone)]
+pub struct Inputs(pub BTreeMap<String, String>);
+
+impl Inputs {
+    pub fn file(mut self, name: &str, path: &Path) -> Result<Self> {
+        self.0.insert(name.to_string(), fingerprint(path)?);
+        Ok(self)
+    }
+
+    pub fn text(mut self, name: &str, text: &str) -> Self {
+        self.0.insert(name.to_string(), text_fingerprint(text));
+        self
+    }
+
+    /// Every output of an upstream stage.
+    pub fn outputs_of(mut self, manifest: &StageManifest) -> Self {
+        for (file, print) in &manifest.outputs {
+            self.0
+                .insert(format!("{}:{file}", manifest.stage), print.clone());
+        }
+        self
+    }
+}
+
+/// One line per stage: time, what it processed, per second.
+pub fn time_table(records: &[StageRecord]) -> String {
+    let mut text = format!(
+        "{:<8} {:>9} {:>8}  {}\n",
+        "stage", "seconds", "", "processed"
+    );
+    let mut total = 0.0;
+    for r in records {
+        let m = &r.manifest;
+        total += if r.reused { 0.0 } else { m.seconds };
+        let processed: Vec<String> = m
+            .counts
+            .iter()
+            .map(|(what, n)| {
+                // A rate over a fraction of a second says nothing.
+                if m.seconds >= 0.5 {
+                    format!("{n} {what} ({:.2}/s)", *n as f64 / m.seconds)
+                } else {
+                    format!("{n} {what}")
+                }
+            })
+            .collect();
+        text.push_str(&format!(
+            "{:<8} {:>9.1} {:>8}  {}\n",
+            r.stage.name(),
+            m.seconds,
+            if r.reused { "reused" } else { "" },
+            processed.join(", ")
+        ));
+    }
+    text.push_str(&format!("{:<8} {total:>9.1}  (this run)\n", "total"));
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("avaloc-stage-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_stage_is_reused_until_an_input_or_output_changes() {
+        let out = dir("reuse");
+        let runs = std::cell::Cell::new(0);
+        let work = || {
+            runs.set(runs.get() + 1);
+            std::fs::write(out.join("a.csv"), b"x").unwrap();
+            Ok(StageDone {
+                outputs: vec!["a.csv".into()],
+                ..Default::default()
+            })
+        };
+        let inputs = |v: &str| Inputs::default().text("setting", v).0;
+        let mut runner = StageRunner::new(&out, None);
+        runner.run(Stage::Persons, inputs("1"), work).unwrap();
+        runner.run(Stage::Persons, inputs("1"), work).unwrap();
+        assert_eq!(runs.get(), 1);
+        assert!(runner.records[1].reused);
+        runner.run(Stage::Persons, inputs("2"), work).unwrap();
+        assert_eq!(runs.get(), 2);
+        // An output changed behind the manifest's back.
+        std::fs::write(out.join("a.csv"), b"y").unwrap();
+        runner.run(Stage::Persons, inputs("2"), work).unwrap();
+        assert_eq!(runs.get(), 3);
+        // A damaged manifest.
+        std::fs::write(runner.manifest_path(Stage::Persons), b"{").unwrap();
+        runner.run(Stage::Persons, inputs("2"), work).unwrap();
+        assert_eq!(runs.get(), 4);
+        // --from this stage or an earlier one.
+        let mut forced = StageRunner::new(&out, Some(Stage::Frames));
+        forced.run(Stage::Persons, inputs("2"), work).unwrap();
+        assert_eq!(runs.get(), 5);
+        let mut later = StageRunner::new(&out, Some(Stage::Actions));
+        later.run(Stage::Persons, inputs("2"), work).unwrap();
+        assert_eq!(runs.get(), 5);
+    }
+
+    #[test]
+    fn a_failed_stage_leaves_no_manifest() {
+        let out = dir("fail");
+        let mut runner = StageRunner::new(&out, None);
+        let ok = || Ok(StageDone::default());
+        runner.run(Stage::Poses, BTreeMap::new(), ok).unwrap();
+        assert!(runner.manifest_path(Stage::Poses).is_file());
+        let err = runner
+            .run(Stage::Poses, Inputs::default().text("x", "1").0, || {
+                anyhow::bail!("boom")
+            })
+            .unwrap_err();
+        assert!(format!("{err:#}").contains("stage poses: boom"), "{err:#}");
+        assert!(!runner.manifest_path(Stage::Poses).exists());
+    }
+
+    #[test]
+    fn a_folder_fingerprint_follows_its_files() {
+        let out = dir("folder");
+        std::fs::create_dir_all(out.join("f/sub")).unwrap();
+        std::fs::write(out.join("f/sub/a"), b"12").unwrap();
+        let first = fingerprint(&out.join("f")).unwrap();
+        std::fs::write(out.join("f/sub/a"), b"123").unwrap();
+        assert_ne!(fingerprint(&out.join("f")).unwrap(), first);
+    }
+}

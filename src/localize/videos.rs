@@ -1,0 +1,199 @@
+//! What `localize` runs on: a video file (decoded into `OUT/frames/<id>/` by the first
+//! stage), one video's frame folder, or the videos of a dataset split — each a list of frames
+//! at 30 fps from a start second, with a keyframe every second.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+
+use crate::data::{
+    AVA_FPS, AVA_VIDEO_START_S, AvaKeyframes, ClipSpec, KeyframeKey, KeyframeSample,
+    PersonAnnotation, kinetics_clip_start_s, list_frame_files, read_ava_csv,
+};
+
+/// Where the frames come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// A video file; its id is the file name without extension.
+    Video(PathBuf),
+    /// One video's frames at 30 fps; the folder's name is the id.
+    Frames(PathBuf),
+    /// The videos named by `<root>/annotations/ava_<split>_v2.2.csv`, frames under
+    /// `<root>/frames/<id>/`.
+    Data { root: PathBuf, split: String },
+}
+
+impl Source {
+    /// The split's ground truth, where the source is a dataset split.
+    pub fn groundtruth(&self) -> Option<PathBuf> {
+        match self {
+            Self::Data { root, split } => Some(split_csv(root, split)),
+            _ => None,
+        }
+    }
+}
+
+fn split_csv(root: &Path, split: &str) -> PathBuf {
+    root.join("annotations")
+        .join(format!("ava_{split}_v2.2.csv"))
+}
+
+/// One video's frames at 30 fps; frame `30·k` is second `start_s + k`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Video {
+    pub id: String,
+    pub frames: Vec<PathBuf>,
+    pub start_s: i64,
+}
+
+impl Video {
+    /// Its keyframes: one a second, `(timestamp, frame)`.
+    pub fn keyframes(&self) -> impl Iterator<Item = (i64, &PathBuf)> {
+        self.frames
+            .iter()
+            .step_by(AVA_FPS as usize)
+            .enumerate()
+            .map(|(k, frame)| (self.start_s + k as i64, frame))
+    }
+
+    /// The frame of keyframe `timestamp_s`, if the video has it.
+    pub fn keyframe(&self, timestamp_s: i64) -> Option<&PathBuf> {
+        let index = (timestamp_s - self.start_s).checked_mul(AVA_FPS)?;
+        usize::try_from(index).ok().and_then(|i| self.frames.get(i))
+    }
+}
+
+/// The videos of `source`; a video file's frames must have been decoded into `frames_dir`.
+pub fn videos(source: &Source, frames_dir: &Path, start_s: i64) -> Result<Vec<Video>> {
+    match source {
+        Source::Video(file) => {
+            let id = video_id(file);
+            Ok(vec![Video {
+                frames: list_frame_files(&frames_dir.join(&id))?,
+                id,
+                start_s,
+            }])
+        }
+        Source::Frames(dir) => Ok(vec![Video {
+            id: dir
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            frames: list_frame_files(dir)?,
+            start_s,
+        }]),
+        Source::Data { root, split } => {
+            let csv = split_csv(root, split);
+            let ids: BTreeSet<String> = read_ava_csv(&csv)?
+                .into_iter()
+                .map(|r| r.key.video_id)
+                .collect();
+            if ids.is_empty() {
+                bail!("{}: names no video", csv.display());
+            }
+            ids.into_iter()
+                .map(|id| {
+                    let dir = root.join("frames").join(&id);
+                    Ok(Video {
+                        frames: list_frame_files(&dir)
+                            .with_context(|| format!("video {id} of {}", csv.display()))?,
+                        // An AVA-Kinetics clip starts at its own second; AVA's films at 900.
+                        start_s: kinetics_clip_start_s(&id).unwrap_or(AVA_VIDEO_START_S),
+                        id,
+                    })
+                })
+                .collect()
+        }
+    }
+}
+
+/// The id of a video file: its name without extension.
+pub fn video_id(file: &Path) -> String {
+    file.file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A fingerprintable description of the videos: ids, starts and frame files.
+pub fn describe(videos: &[Video]) -> String {
+    let mut text = String::new();
+    for v in videos {
+        text.push_str(&format!("{} {}\n", v.id, v.start_s));
+        for f in &v.frames {
+            text.push_str(&format!(" {}\n", f.display()));
+        }
+    }
+    text
+}
+
+/// One sample per keyframe of `people` (videos among `videos`), its clip's frames from the
+/// video's frames, in video order.
+pub fn samples(
+    videos: &[Video],
+    people: &[PersonAnnotation],
+    clip: ClipSpec,
+) -> Result<Vec<KeyframeSample>> {
+    let mut by_video: BTreeMap<&str, Vec<PersonAnnotation>> = BTreeMap::new();
+    for p in people {
+        by_video
+            .entry(p.key.video_id.as_str())
+            .or_default()
+            .push(p.clone());
+    }
+    let mut out = Vec::new();
+    for v in videos {
+        if let Some(people) = by_video.get(v.id.as_str()) {
+            out.extend(
+                AvaKeyframes::from_frame_files(people, &v.id, &v.frames, v.start_s, clip)?
+                    .into_samples(),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Each keyframe's image, over all videos.
+pub fn keyframe_images(videos: &[Video]) -> BTreeMap<KeyframeKey, PathBuf> {
+    videos
+        .iter()
+        .flat_map(|v| {
+            v.keyframes().map(|(timestamp_s, frame)| {
+                (
+                    KeyframeKey {
+                        video_id: v.id.clone(),
+                        timestamp_s,
+                    },
+                    frame.clone(),
+                )
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_keyframe_every_thirty_frames_from_the_start_second() {
+        let v = Video {
+            id: "v".into(),
+            frames: (0..61).map(|i| PathBuf::from(format!("{i}"))).collect(),
+            start_s: 900,
+        };
+        let keys: Vec<(i64, String)> = v
+            .keyframes()
+            .map(|(t, f)| (t, f.display().to_string()))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![(900, "0".into()), (901, "30".into()), (902, "60".into())]
+        );
+        assert_eq!(v.keyframe(901), Some(&PathBuf::from("30")));
+        assert_eq!(v.keyframe(903), None);
+        assert_eq!(v.keyframe(899), None);
+    }
+}

@@ -1,0 +1,416 @@
+//! A system configuration (`configs/system/*.toml`): the networks `avaloc localize` chains —
+//! person detector, pose, the baseline model that builds the feature bank, the action model,
+//! the arm branch and its fusion — each named by its config and weights, validated together
+//! on load: a missing file, a table of the wrong kind, classes or feature widths that do not
+//! agree between the parts are errors naming the system file and the key.
+//!
+//! Paths are relative to the working directory, as every avaloc command's are. `--set
+//! table.key=value` overrides a key (e.g. the weights a user converted) before validation.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::bank::{BankDtype, feature_dim};
+use crate::config::{ActionFile, DetectorFile, PoseFile};
+use crate::data::LabelMap;
+use crate::fusion::Fusion;
+
+/// Person boxes: a detector, or given boxes (e.g. the synthetic set's detector-like ones).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonsTable {
+    pub config: Option<PathBuf>,
+    pub weights: Option<PathBuf>,
+    /// Instead of a detector: a person-box CSV holding every video's keyframes.
+    pub boxes: Option<PathBuf>,
+    /// Minimum person score (the seed system: 0.8 on AVA, 0.7 on Kinetics).
+    pub threshold: f64,
+    #[serde(default = "one")]
+    pub person_label: i64,
+    /// Frames per detector pass.
+    #[serde(default = "one_usize")]
+    pub batch: usize,
+}
+
+/// Keypoints: CPN, or given keypoints (e.g. the synthetic set's ground truth).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PosesTable {
+    pub config: Option<PathBuf>,
+    pub weights: Option<PathBuf>,
+    /// Instead of CPN: a keypoint CSV holding every video's people.
+    pub keypoints: Option<PathBuf>,
+    /// tf-cpn's flip test.
+    #[serde(default = "yes")]
+    pub flip: bool,
+    #[serde(default = "sixteen")]
+    pub batch: usize,
+}
+
+/// The baseline action model whose short-term features fill the long-term feature bank.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BankTable {
+    pub config: PathBuf,
+    pub weights: PathBuf,
+    /// Minimum score of the person boxes whose features are stored (FAIR: 0.9).
+    #[serde(default = "ninety")]
+    pub box_threshold: f64,
+    #[serde(default = "f16")]
+    pub dtype: BankDtype,
+}
+
+/// The action model (with its bank, when its config has one) and its test views.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsTable {
+    pub config: PathBuf,
+    pub weights: PathBuf,
+    /// The model's classes, in its output order.
+    pub labelmap: PathBuf,
+    /// Override the config's test.short_sides / test.flip (the seed: 224, 256, 320, flipped).
+    pub short_sides: Option<Vec<u32>>,
+    pub flip: Option<bool>,
+}
+
+/// The arm branch, scored on its own clips at the people's arm boxes, and its fusion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmTable {
+    pub config: PathBuf,
+    pub weights: PathBuf,
+    pub labelmap: PathBuf,
+    /// `fusion.toml` from `avaloc fuse select`: the classes fused, the mode and weight.
+    pub fusion: PathBuf,
+}
+
+/// What `localize` draws.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RenderTable {
+    /// Actions written beside each box, and the lowest score written.
+    #[serde(default = "three")]
+    pub top: usize,
+    #[serde(default = "min_score")]
+    pub min_score: f32,
+    /// Annotated keyframes in the summary page and `keyframes/`.
+    #[serde(default = "twelve")]
+    pub keyframes: usize,
+}
+
+impl Default for RenderTable {
+    fn default() -> Self {
+        Self {
+            top: three(),
+            min_score: min_score(),
+            keyframes: twelve(),
+        }
+    }
+}
+
+fn one() -> i64 {
+    1
+}
+fn one_usize() -> usize {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn sixteen() -> usize {
+    16
+}
+fn ninety() -> f64 {
+    0.9
+}
+fn f16() -> BankDtype {
+    BankDtype::F16
+}
+fn three() -> usize {
+    3
+}
+fn min_score() -> f32 {
+    0.3
+}
+fn twelve() -> usize {
+    12
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SystemToml {
+    persons: PersonsTable,
+    poses: Option<PosesTable>,
+    bank: Option<BankTable>,
+    actions: ActionsTable,
+    arm: Option<ArmTable>,
+    #[serde(default)]
+    render: RenderTable,
+}
+
+/// A loaded, validated system: every part's tables, with the networks' configs read.
+#[derive(Debug, Clone)]
+pub struct SystemFile {
+    pub path: PathBuf,
+    pub persons: PersonsTable,
+    pub detector: Option<DetectorFile>,
+    pub poses: Option<PosesTable>,
+    pub pose: Option<PoseFile>,
+    pub bank: Option<BankTable>,
+    pub bank_model: Option<ActionFile>,
+    pub actions: ActionsTable,
+    pub action_model: ActionFile,
+    pub labels: LabelMap,
+    pub arm: Option<ArmTable>,
+    pub arm_model: Option<ActionFile>,
+    pub arm_labels: Option<LabelMap>,
+    pub fusion: Option<Fusion>,
+    pub render: RenderTable,
+    /// Each table as loaded (after overrides), for the stages' manifests.
+    tables: toml::Table,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {message}", path.display())]
+pub struct SystemError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+impl SystemFile {
+    /// Reads, overrides (`table.key=value`, the value read as TOML, else as a string) and
+    /// validates a system file.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, SystemError> {
+        let error = |message: String| SystemError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        let mut tables: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| error(e.to_string()))?;
+        for item in overrides {
+            apply_override(&mut tables, item).map_err(|m| error(format!("--set {item}: {m}")))?;
+        }
+        let parsed: SystemToml = tables
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| error(e.to_string()))?;
+        let mut system = Self::resolve(path, parsed).map_err(error)?;
+        system.tables = tables;
+        Ok(system)
+    }
+
+    /// The TOML text of table `name` as loaded (empty when absent).
+    pub fn table_text(&self, name: &str) -> String {
+        self.tables
+            .get(name)
+            .map(|t| t.to_string())
+            .unwrap_or_default()
+    }
+
+    fn resolve(path: &Path, s: SystemToml) -> Result<Self, String> {
+        let file = |key: &str, p: &Path| -> Result<(), String> {
+            if p.is_file() {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{key} = {:?}: no such file",
+                    p.display().to_string()
+                ))
+            }
+        };
+        let (persons, poses) = (s.persons, s.poses);
+        if !(0.0..=1.0).contains(&persons.threshold) || persons.batch == 0 {
+            return Err("persons.threshold must be in [0, 1] and persons.batch > 0".into());
+        }
+        let detector = match (&persons.config, &persons.weights, &persons.boxes) {
+            (Some(config), Some(weights), None) => {
+                file("persons.weights", weights)?;
+                Some(DetectorFile::load(config).map_err(|e| format!("persons.config: {e}"))?)
+            }
+            (None, None, Some(boxes)) => {
+                file("persons.boxes", boxes)?;
+                None
+            }
+            _ => {
+                return Err(
+                    "[persons] needs a detector (config and weights) or given boxes (boxes), \
+                     one of the two"
+                        .into(),
+                );
+            }
+        };
+        let pose = match &poses {
+            None => None,
+            Some(p) => match (&p.config, &p.weights, &p.keypoints) {
+                (Some(config), Some(weights), None) => {
+                    file("poses.weights", weights)?;
+                    Some(PoseFile::load(config).map_err(|e| format!("poses.config: {e}"))?)
+                }
+                (None, None, Some(keypoints)) => {
+                    file("poses.keypoints", keypoints)?;
+                    None
+                }
+                _ => {
+                    return Err(
+                        "[poses] needs CPN (config and weights) or given keypoints (keypoints), \
+                         one of the two"
+                            .into(),
+                    );
+                }
+            },
+        };
+        let actions = s.actions;
+        file("actions.weights", &actions.weights)?;
+        let action_model =
+            ActionFile::load(&actions.config).map_err(|e| format!("actions.config: {e}"))?;
+        let labels =
+            LabelMap::read(&actions.labelmap).map_err(|e| format!("actions.labelmap: {e}"))?;
+        action_model
+            .check_labels(&labels, Some(&actions.labelmap))
+            .map_err(|e| format!("actions: {e}"))?;
+        if let Some(sides) = &actions.short_sides
+            && (sides.is_empty() || sides.contains(&0))
+        {
+            return Err("actions.short_sides must be positive and not empty".into());
+        }
+        let fbo = action_model.network.model_config().bank;
+        let bank_model = match (&s.bank, fbo) {
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(format!(
+                    "a [bank] table, but the action model ({}) reads no feature bank: remove \
+                     the table or give a model with [network.bank]",
+                    actions.config.display()
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(format!(
+                    "the action model ({}) reads a feature bank: add a [bank] table naming the \
+                     baseline model that builds it (config, weights)",
+                    actions.config.display()
+                ));
+            }
+            (Some(bank), Some(fbo)) => {
+                file("bank.weights", &bank.weights)?;
+                if !(0.0..=1.0).contains(&bank.box_threshold) {
+                    return Err("bank.box_threshold must be in [0, 1]".into());
+                }
+                let model =
+                    ActionFile::load(&bank.config).map_err(|e| format!("bank.config: {e}"))?;
+                let dim = feature_dim(&model.network);
+                if dim != fbo.bank_dim {
+                    return Err(format!(
+                        "bank.config ({}) stores {dim}-wide features, but the action model ({}) \
+                         reads {}-wide ones",
+                        bank.config.display(),
+                        actions.config.display(),
+                        fbo.bank_dim
+                    ));
+                }
+                Some(model)
+            }
+        };
+        let (arm_model, arm_labels, fusion) = match &s.arm {
+            None => (None, None, None),
+            Some(arm) => {
+                if poses.is_none() {
+                    return Err(
+                        "the arm branch ([arm]) needs keypoints: add a [poses] table".into(),
+                    );
+                }
+                file("arm.weights", &arm.weights)?;
+                let model =
+                    ActionFile::load(&arm.config).map_err(|e| format!("arm.config: {e}"))?;
+                let arm_labels =
+                    LabelMap::read(&arm.labelmap).map_err(|e| format!("arm.labelmap: {e}"))?;
+                model
+                    .check_labels(&arm_labels, Some(&arm.labelmap))
+                    .map_err(|e| format!("arm: {e}"))?;
+                let fusion = Fusion::read(&arm.fusion).map_err(|e| format!("arm.fusion: {e}"))?;
+                for class in &fusion.classes {
+                    for (what, map) in
+                        [("arm.labelmap", &arm_labels), ("actions.labelmap", &labels)]
+                    {
+                        if !map.labels.iter().any(|l| l.id == *class) {
+                            return Err(format!(
+                                "arm.fusion ({}) fuses class {class}, which {what} lacks",
+                                arm.fusion.display()
+                            ));
+                        }
+                    }
+                }
+                (Some(model), Some(arm_labels), Some(fusion))
+            }
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            persons,
+            detector,
+            poses,
+            pose,
+            bank: s.bank,
+            bank_model,
+            actions,
+            action_model,
+            labels,
+            arm: s.arm,
+            arm_model,
+            arm_labels,
+            fusion,
+            render: s.render,
+            tables: toml::Table::new(),
+        })
+    }
+}
+
+/// Sets `table.key` (dotted, any depth) to `value` in `tables`.
+fn apply_override(tables: &mut toml::Table, item: &str) -> Result<(), String> {
+    let (key, value) = item
+        .split_once('=')
+        .ok_or("expected table.key=value, e.g. actions.weights=model.safetensors")?;
+    let value: toml::Value = format!("v = {value}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+    let parts: Vec<&str> = key.trim().split('.').collect();
+    if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
+        return Err("the key names a table and a key: table.key".into());
+    }
+    let mut table = tables;
+    for part in &parts[..parts.len() - 1] {
+        let entry = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        table = entry
+            .as_table_mut()
+            .ok_or_else(|| format!("{part} is not a table"))?;
+    }
+    table.insert(parts[parts.len() - 1].to_string(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_override_sets_strings_numbers_and_new_tables() {
+        let mut t: toml::Table = "[persons]\nthreshold = 0.8\n".parse().unwrap();
+        apply_override(&mut t, "persons.threshold=0.7").unwrap();
+        apply_override(&mut t, "actions.weights=runs/a b.safetensors").unwrap();
+        apply_override(&mut t, "actions.short_sides=[224, 256]").unwrap();
+        assert_eq!(t["persons"]["threshold"].as_float(), Some(0.7));
+        assert_eq!(
+            t["actions"]["weights"].as_str(),
+            Some("runs/a b.safetensors")
+        );
+        assert_eq!(t["actions"]["short_sides"].as_array().unwrap().len(), 2);
+        assert!(apply_override(&mut t, "threshold=1").is_err());
+        assert!(apply_override(&mut t, "persons.threshold.x=1").is_err());
+        assert!(apply_override(&mut t, "persons").is_err());
+    }
+}
