@@ -341,7 +341,7 @@ fn long_term(
     );
     print!(
         "{}",
-        comparison_table(("SlowFast", baseline.result), ("SlowFast + LFB", &result))
+        comparison_table(&[("SlowFast", baseline.result), ("SlowFast + LFB", &result)])
     );
     Ok(())
 }

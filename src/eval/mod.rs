@@ -13,5 +13,5 @@ pub use frame_map::{
     read_detections,
 };
 pub use keypoints::{COCO_SIGMAS, KeypointStats, evaluate_keypoints};
-pub use plot::write_plot;
+pub use plot::{write_comparison_plot, write_plot};
 pub use report::{comparison_table, parts_table, per_class_table, write_json, write_parts_json};

@@ -24,7 +24,7 @@ pub fn write_plot(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
     };
     write_chart((WIDTH, bars_h + pr_h), path, |root| {
         let (bars, curves) = root.split_vertically(bars_h);
-        draw_bars(result, &bars)?;
+        draw_bars(&[("AP", result)], &bars)?;
         if !result.pr_curves.is_empty() {
             draw_curves(result, &curves)?;
         }
@@ -32,11 +32,13 @@ pub fn write_plot(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
     })
 }
 
-/// One horizontal bar per class (label-map order, top down), its AP written after it; classes
-/// without ground truth say so.
-fn draw_bars(result: &FrameMapResult, area: &ChartArea) -> DrawResult {
-    let n = result.per_class.len();
-    let names: Vec<String> = result
+/// One horizontal bar per class and result (label-map order, top down; the results of a
+/// class side by side, in the given order), each AP written after its bar; classes without
+/// ground truth say so.
+fn draw_bars(results: &[(&str, &FrameMapResult)], area: &ChartArea) -> DrawResult {
+    let first = results[0].1;
+    let n = first.per_class.len();
+    let names: Vec<String> = first
         .per_class
         .iter()
         .map(|(id, name, _)| {
@@ -48,11 +50,16 @@ fn draw_bars(result: &FrameMapResult, area: &ChartArea) -> DrawResult {
             }
         })
         .collect();
+    let caption = match results {
+        [(_, only)] => format!("frame-mAP@0.5IOU = {:.4}", only.map),
+        _ => results
+            .iter()
+            .map(|(name, r)| format!("{name} {:.4}", r.map))
+            .collect::<Vec<_>>()
+            .join("   "),
+    };
     let mut chart = ChartBuilder::on(area)
-        .caption(
-            format!("frame-mAP@0.5IOU = {:.4}", result.map),
-            ("sans-serif", 20),
-        )
+        .caption(caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(30)
         .y_label_area_size(290)
@@ -82,35 +89,67 @@ fn draw_bars(result: &FrameMapResult, area: &ChartArea) -> DrawResult {
         })
         .label_style(("sans-serif", 13))
         .draw()?;
-    let [r, g, b] = PALETTE[0];
-    for (i, (_, _, ap)) in result.per_class.iter().enumerate() {
-        let top = (n - i) as f64 - 0.2;
-        let bottom = (n - i - 1) as f64 + 0.2;
-        match ap {
-            Some(ap) => {
-                let ap = ap.clamp(0.0, 1.0);
-                chart.draw_series(std::iter::once(Rectangle::new(
-                    [(0.0, bottom), (ap, top)],
-                    RGBColor(r, g, b).filled(),
-                )))?;
-                chart.draw_series(std::iter::once(Text::new(
-                    format!("{ap:.3}"),
-                    (ap + 0.01, top - 0.05),
-                    ("sans-serif", 12),
-                )))?;
-            }
-            None => {
-                chart.draw_series(std::iter::once(Text::new(
+    let band = 0.6 / results.len() as f64;
+    for (k, (name, result)) in results.iter().enumerate() {
+        let [r, g, b] = PALETTE[k % PALETTE.len()];
+        let color = RGBColor(r, g, b);
+        // Row i's band for result k, top down.
+        let top = |i: usize| (n - i) as f64 - 0.2 - k as f64 * band;
+        let aps: Vec<(usize, f64)> = result
+            .per_class
+            .iter()
+            .take(n)
+            .enumerate()
+            .filter_map(|(i, (_, _, ap))| ap.map(|ap| (i, ap.clamp(0.0, 1.0))))
+            .collect();
+        let bars = chart.draw_series(aps.iter().map(|&(i, ap)| {
+            Rectangle::new([(0.0, top(i) - band + 0.02), (ap, top(i) - 0.02)], color.filled())
+        }))?;
+        if results.len() > 1 {
+            bars.label(*name).legend(move |(x, y)| {
+                Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
+            });
+        }
+        let size = if results.len() > 1 { 10 } else { 12 };
+        chart.draw_series(aps.iter().map(|&(i, ap)| {
+            Text::new(format!("{ap:.3}"), (ap + 0.01, top(i) - 0.02), ("sans-serif", size))
+        }))?;
+        if k == 0 {
+            let missing = result.per_class.iter().take(n).enumerate().filter(|(_, c)| c.2.is_none());
+            chart.draw_series(missing.map(|(i, _)| {
+                Text::new(
                     "n/a (no ground truth)",
-                    (0.01, top - 0.05),
-                    ("sans-serif", 12)
-                        .into_font()
-                        .color(&RGBColor(140, 140, 140)),
-                )))?;
-            }
+                    (0.01, (n - i) as f64 - 0.25),
+                    ("sans-serif", 12).into_font().color(&RGBColor(140, 140, 140)),
+                )
+            }))?;
         }
     }
+    if results.len() > 1 {
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::LowerRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .label_font(("sans-serif", 13))
+            .draw()?;
+    }
     Ok(())
+}
+
+/// Per-class AP of several results side by side (e.g. an ablation's rows), as a PNG.
+pub fn write_comparison_plot(
+    results: &[(&str, &FrameMapResult)],
+    path: &Path,
+) -> std::io::Result<()> {
+    let rows = results.first().map_or(1, |(_, r)| r.per_class.len().max(1)) as u32;
+    let height = 90 + rows * ROW * (results.len().max(1) as u32).div_ceil(2).max(1);
+    write_chart((WIDTH, height), path, |root| {
+        if !results.is_empty() {
+            draw_bars(results, root)?;
+        }
+        Ok(())
+    })
 }
 
 /// The chosen classes' precision/recall curves, overlaid, with a legend.

@@ -39,52 +39,48 @@ pub fn per_class_table(result: &FrameMapResult) -> String {
     out
 }
 
-/// Two evaluations of the same classes side by side (`before`, `after` and their difference),
-/// then both mAPs: how a change (e.g. a feature bank) moved each class.
-pub fn comparison_table(
-    (before_name, before): (&str, &FrameMapResult),
-    (after_name, after): (&str, &FrameMapResult),
-) -> String {
-    let width = name_width(before);
-    let columns = before_name.len().max(after_name.len()).max(8);
+/// Evaluations of the same classes side by side (e.g. an ablation's rows: a baseline, then
+/// what each change gives), the change from the first to the last, then the mAPs.
+pub fn comparison_table(results: &[(&str, &FrameMapResult)]) -> String {
+    let Some((_, first)) = results.first() else {
+        return String::new();
+    };
+    let last = results[results.len() - 1].1;
+    let width = name_width(first);
+    let columns = results
+        .iter()
+        .map(|(name, _)| name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(8);
     let ap = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
-    let mut out = String::new();
-    writeln!(
-        out,
-        "{:>4}  {:<width$}  {before_name:>columns$}  {after_name:>columns$}  {:>8}",
-        "id", "name", "change"
-    )
-    .unwrap();
-    let rows = before.per_class.iter().map(|(id, name, a)| {
-        let b = after
+    let of = |result: &FrameMapResult, id: i64| {
+        result
             .per_class
             .iter()
-            .find(|(other, _, _)| other == id)
-            .and_then(|(_, _, b)| *b);
-        (id, name, *a, b)
-    });
-    for (id, name, a, b) in rows {
-        let change = match (a, b) {
-            (Some(a), Some(b)) => format!("{:>+8.4}", b - a),
-            _ => format!("{:>8}", ""),
-        };
-        let line = format!(
-            "{id:>4}  {name:<width$}  {:>columns$}  {:>columns$}  {change}",
-            ap(a),
-            ap(b)
-        );
+            .find(|(other, _, _)| *other == id)
+            .and_then(|(_, _, v)| *v)
+    };
+    let mut out = format!("{:>4}  {:<width$}", "id", "name");
+    for (name, _) in results {
+        out.push_str(&format!("  {name:>columns$}"));
+    }
+    writeln!(out, "  {:>8}", "change").unwrap();
+    for (id, name, a) in &first.per_class {
+        let mut line = format!("{id:>4}  {name:<width$}");
+        for (_, result) in results {
+            line.push_str(&format!("  {:>columns$}", ap(of(result, *id))));
+        }
+        if let (Some(a), Some(b)) = (a, of(last, *id)) {
+            line.push_str(&format!("  {:>+8.4}", b - a));
+        }
         writeln!(out, "{}", line.trim_end()).unwrap();
     }
-    writeln!(
-        out,
-        "{:>4}  {:<width$}  {:>columns$.4}  {:>columns$.4}  {:>+8.4}",
-        "",
-        "frame-mAP@0.5IOU",
-        before.map,
-        after.map,
-        after.map - before.map
-    )
-    .unwrap();
+    let mut line = format!("{:>4}  {:<width$}", "", "frame-mAP@0.5IOU");
+    for (_, result) in results {
+        line.push_str(&format!("  {:>columns$.4}", result.map));
+    }
+    writeln!(out, "{line}  {:>+8.4}", last.map - first.map).unwrap();
     out
 }
 
@@ -182,10 +178,10 @@ mod tests {
 
     #[test]
     fn the_comparison_lists_each_class_with_its_change() {
-        let table = comparison_table(
+        let table = comparison_table(&[
             ("SlowFast", &result(0.5, [Some(0.9), Some(0.1)])),
             ("SlowFast + LFB", &result(0.7, [Some(0.85), None])),
-        );
+        ]);
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(lines.len(), 4, "{table}");
         assert!(
@@ -202,5 +198,18 @@ mod tests {
                 && lines[3].ends_with("0.5000          0.7000   +0.2000"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn three_rows_change_from_the_first_to_the_last() {
+        let table = comparison_table(&[
+            ("S", &result(0.5, [Some(0.9), Some(0.1)])),
+            ("S + L", &result(0.6, [Some(0.8), Some(0.2)])),
+            ("+ arm", &result(0.7, [Some(0.95), Some(0.3)])),
+        ]);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(lines[0].ends_with("S     S + L     + arm    change"), "{table}");
+        assert!(lines[1].ends_with("0.9000    0.8000    0.9500   +0.0500"), "{table}");
+        assert!(lines[3].ends_with("0.5000    0.6000    0.7000   +0.2000"), "{table}");
     }
 }
