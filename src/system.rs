@@ -82,7 +82,9 @@ pub struct ArmTable {
     pub weights: PathBuf,
     pub labelmap: PathBuf,
     /// `fusion.toml` from `avaloc fuse select`: the classes fused, the mode and weight.
-    pub fusion: PathBuf,
+    /// Without it the arm scores are written (`scores/arm.csv`, e.g. to select the classes on
+    /// a validation split) and the detections are the action model's.
+    pub fusion: Option<PathBuf>,
 }
 
 /// What `localize` draws.
@@ -329,20 +331,24 @@ impl SystemFile {
                 model
                     .check_labels(&arm_labels, Some(&arm.labelmap))
                     .map_err(|e| format!("arm: {e}"))?;
-                let fusion = Fusion::read(&arm.fusion).map_err(|e| format!("arm.fusion: {e}"))?;
-                for class in &fusion.classes {
+                let fusion = arm
+                    .fusion
+                    .as_deref()
+                    .map(|f| Fusion::read(f).map_err(|e| format!("arm.fusion: {e}")))
+                    .transpose()?;
+                for class in fusion.iter().flat_map(|f| &f.classes) {
                     for (what, map) in
                         [("arm.labelmap", &arm_labels), ("actions.labelmap", &labels)]
                     {
                         if !map.labels.iter().any(|l| l.id == *class) {
                             return Err(format!(
                                 "arm.fusion ({}) fuses class {class}, which {what} lacks",
-                                arm.fusion.display()
+                                arm.fusion.as_deref().unwrap_or(Path::new("")).display()
                             ));
                         }
                     }
                 }
-                (Some(model), Some(arm_labels), Some(fusion))
+                (Some(model), Some(arm_labels), fusion)
             }
         };
         Ok(Self {

@@ -103,7 +103,10 @@ fn draw_bars(results: &[(&str, &FrameMapResult)], area: &ChartArea) -> DrawResul
             .filter_map(|(i, (_, _, ap))| ap.map(|ap| (i, ap.clamp(0.0, 1.0))))
             .collect();
         let bars = chart.draw_series(aps.iter().map(|&(i, ap)| {
-            Rectangle::new([(0.0, top(i) - band + 0.02), (ap, top(i) - 0.02)], color.filled())
+            Rectangle::new(
+                [(0.0, top(i) - band + 0.02), (ap, top(i) - 0.02)],
+                color.filled(),
+            )
         }))?;
         if results.len() > 1 {
             bars.label(*name).legend(move |(x, y)| {
@@ -112,15 +115,26 @@ fn draw_bars(results: &[(&str, &FrameMapResult)], area: &ChartArea) -> DrawResul
         }
         let size = if results.len() > 1 { 10 } else { 12 };
         chart.draw_series(aps.iter().map(|&(i, ap)| {
-            Text::new(format!("{ap:.3}"), (ap + 0.01, top(i) - 0.02), ("sans-serif", size))
+            Text::new(
+                format!("{ap:.3}"),
+                (ap + 0.01, top(i) - 0.02),
+                ("sans-serif", size),
+            )
         }))?;
         if k == 0 {
-            let missing = result.per_class.iter().take(n).enumerate().filter(|(_, c)| c.2.is_none());
+            let missing = result
+                .per_class
+                .iter()
+                .take(n)
+                .enumerate()
+                .filter(|(_, c)| c.2.is_none());
             chart.draw_series(missing.map(|(i, _)| {
                 Text::new(
                     "n/a (no ground truth)",
                     (0.01, (n - i) as f64 - 0.25),
-                    ("sans-serif", 12).into_font().color(&RGBColor(140, 140, 140)),
+                    ("sans-serif", 12)
+                        .into_font()
+                        .color(&RGBColor(140, 140, 140)),
                 )
             }))?;
         }

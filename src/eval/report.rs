@@ -208,8 +208,17 @@ mod tests {
             ("+ arm", &result(0.7, [Some(0.95), Some(0.3)])),
         ]);
         let lines: Vec<&str> = table.lines().collect();
-        assert!(lines[0].ends_with("S     S + L     + arm    change"), "{table}");
-        assert!(lines[1].ends_with("0.9000    0.8000    0.9500   +0.0500"), "{table}");
-        assert!(lines[3].ends_with("0.5000    0.6000    0.7000   +0.2000"), "{table}");
+        assert!(
+            lines[0].ends_with("S     S + L     + arm    change"),
+            "{table}"
+        );
+        assert!(
+            lines[1].ends_with("0.9000    0.8000    0.9500   +0.0500"),
+            "{table}"
+        );
+        assert!(
+            lines[3].ends_with("0.5000    0.6000    0.7000   +0.2000"),
+            "{table}"
+        );
     }
 }

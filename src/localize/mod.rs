@@ -48,10 +48,10 @@ pub struct Localize {
     pub backend: BackendChoice,
 }
 
-const PERSONS: &str = "persons.csv";
-const KEYPOINTS: &str = "keypoints.csv";
-const ACTION_SCORES: &str = "scores/actions.csv";
-const ARM_SCORES: &str = "scores/arm.csv";
+pub const PERSONS: &str = "persons.csv";
+pub const KEYPOINTS: &str = "keypoints.csv";
+pub const ACTION_SCORES: &str = "scores/actions.csv";
+pub const ARM_SCORES: &str = "scores/arm.csv";
 pub const DETECTIONS: &str = "detections.csv";
 pub const PAGE: &str = "index.html";
 
@@ -152,8 +152,9 @@ impl Localize {
         };
 
         let mut inputs = Inputs::default().outputs_of(&actions);
-        if let (Some(table), Some(arms)) = (&s.arm, &arms) {
-            inputs = inputs.file("fusion", &table.fusion)?.outputs_of(arms);
+        if let (Some(fusion), Some(arms)) = (s.arm.as_ref().and_then(|t| t.fusion.as_ref()), &arms)
+        {
+            inputs = inputs.file("fusion", fusion)?.outputs_of(arms);
         }
         let fused = runner.run(Stage::Fusion, inputs.0, || self.fusion())?;
 
@@ -471,7 +472,11 @@ impl Localize {
                 );
                 (rows, note)
             }
-            None => (body, "no arm branch: the action scores".to_string()),
+            None if self.system.arm.is_some() => (
+                body,
+                "no fusion config: the action scores (the arm scores in scores/arm.csv)".into(),
+            ),
+            None => (body, "no arm branch: the action scores".into()),
         };
         write_rows(&self.path(DETECTIONS), &rows)?;
         println!(
