@@ -321,6 +321,45 @@ fn configs_checkpoints_banks_and_histories() {
     )
     .unwrap();
     report.push(("fusion.toml", fuzz("fusion", &fusion, Fusion::read)));
+    // A system file naming real configs and files, and a stage manifest.
+    let data = dataset();
+    let system = dir.join("system.toml");
+    std::fs::write(
+        &system,
+        format!(
+            "[persons]\nboxes = {:?}\nthreshold = 0.8\n\n[poses]\nkeypoints = {:?}\n\n\
+             [actions]\nconfig = {:?}\nweights = {:?}\nlabelmap = {:?}\nshort_sides = [112]\n\n\
+             [render]\nkeyframes = 4\n",
+            data.join("annotations/ava_detection_val_boxes_and_labels.csv"),
+            data.join("annotations/synth_keypoints_val.csv"),
+            repo("configs/action/slowfast_synth.toml"),
+            repo("Cargo.toml"),
+            data.join("annotations/ava_action_list_v2.2.pbtxt"),
+        ),
+    )
+    .unwrap();
+    avaloc::system::SystemFile::load(&system, &[]).unwrap();
+    report.push((
+        "system.toml",
+        fuzz("system", &system, |p| {
+            avaloc::system::SystemFile::load(p, &[])
+        }),
+    ));
+    let stage = dir.join("persons.json");
+    std::fs::write(
+        &stage,
+        r#"{"format_version": 1, "stage": "persons", "inputs": {"table": "sha256:00"},
+"outputs": {"persons.csv": "sha256:11"}, "seconds": 0.5, "counts": {"keyframes": 30},
+"note": ""}"#,
+    )
+    .unwrap();
+    avaloc::localize::stage::StageManifest::read(&stage).unwrap();
+    report.push((
+        "stage manifest",
+        fuzz("stage", &stage, |p| {
+            avaloc::localize::stage::StageManifest::read(p).map_err(|e| format!("{e:#}"))
+        }),
+    ));
     let history = dir.join("metrics.csv");
     std::fs::write(
         &history,

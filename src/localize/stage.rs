@@ -67,6 +67,16 @@ pub struct StageManifest {
     pub note: String,
 }
 
+impl StageManifest {
+    /// Reads a stage manifest; a malformed one is an error naming the file.
+    pub fn read(path: &Path) -> Result<Self> {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("{}: not a stage manifest", path.display()))
+    }
+}
+
 /// Fingerprint of a file (its SHA-256) or a folder (every file's relative path and size,
 /// recursively; a bank's files are checked by their own headers when read).
 pub fn fingerprint(path: &Path) -> Result<String> {
@@ -163,11 +173,13 @@ impl StageRunner {
     /// The manifest of `stage` if it matches `inputs` and its outputs are as it wrote them.
     fn reusable(&self, stage: Stage, inputs: &BTreeMap<String, String>) -> Option<StageManifest> {
         let path = self.manifest_path(stage);
-        let text = std::fs::read_to_string(&path).ok()?;
-        let manifest: StageManifest = match serde_json::from_str(&text) {
+        if !path.exists() {
+            return None;
+        }
+        let manifest = match StageManifest::read(&path) {
             Ok(m) => m,
             Err(e) => {
-                println!("{}: unreadable ({e}); the stage is redone", path.display());
+                println!("{e:#}; the stage is redone");
                 return None;
             }
         };
