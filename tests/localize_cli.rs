@@ -412,3 +412,87 @@ fn the_shipped_systems_validate() {
     }
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// AVA-Kinetics: `--data --split test` sends the films to `--system` and the Kinetics clips
+/// to `--kinetics-system` (detector-like boxes at 0.7, no bank), each into its folder; the
+/// detections file holds both, and the parts table equals the evaluator's per part.
+#[test]
+fn the_kinetics_part_goes_to_its_own_system() {
+    let root = setup("kinetics");
+    let data = root.join("data");
+    let synth = SynthConfig {
+        train_videos: 0,
+        val_videos: 0,
+        test_videos: 1,
+        seconds: 6,
+        width: 96,
+        height: 72,
+        seed: 3,
+    };
+    avaloc::data::synth::generate_kinetics(&data, &synth, 2).unwrap();
+    let a = data.join("annotations");
+    let kinetics = format!(
+        "[persons]\nboxes = \"{}\"\nthreshold = 0.7\n\n[actions]\nconfig = \"{r}/base.toml\"\n\
+         weights = \"{r}/base.safetensors\"\nlabelmap = \"{}\"\n",
+        a.join("kinetics_detection_test_boxes_and_labels.csv")
+            .display(),
+        a.join("ava_action_list_v2.2.pbtxt").display(),
+        r = root.display()
+    );
+    std::fs::write(root.join("kinetics.toml"), kinetics).unwrap();
+    let out = root.join("out");
+    let k = root.join("kinetics.toml");
+    let input = [
+        "--data",
+        s(&data),
+        "--split",
+        "test",
+        "--kinetics-system",
+        s(&k),
+        "--no-video",
+    ];
+    let run = localize(&root, &input, &out, &[]);
+    assert!(run.status.success(), "{}", log(&run));
+    let ava = read_ava_csv(&out.join("ava/detections.csv")).unwrap();
+    let kin = read_ava_csv(&out.join("kinetics/detections.csv")).unwrap();
+    let both = read_ava_csv(&out.join("detections.csv")).unwrap();
+    assert!(!ava.is_empty() && !kin.is_empty());
+    assert_eq!(both.len(), ava.len() + kin.len());
+    // The Kinetics clips' people are at their clips' middle second only.
+    for r in &kin {
+        let start = avaloc::data::kinetics_clip_start_s(&r.key.video_id).unwrap();
+        assert_eq!(r.key.timestamp_s, start + 5);
+    }
+    let truths = [
+        a.join("ava_test_v2.2.csv"),
+        a.join("kinetics_test_v1.0.csv"),
+    ];
+    let parts = avaloc::eval::evaluate_parts(
+        &truths,
+        &out.join("detections.csv"),
+        &a.join("ava_action_list_v2.2.pbtxt"),
+        Some(&a.join("ava_test_excluded_timestamps_v2.2.csv")),
+        &Default::default(),
+    )
+    .unwrap();
+    let table = std::fs::read_to_string(out.join("eval_parts.txt")).unwrap();
+    assert_eq!(table, avaloc::eval::parts_table(&parts));
+    assert!(log(&run).contains(&table), "{}", log(&run));
+    for link in page_links(&out.join("index.html")) {
+        assert!(out.join(&link).is_file(), "{link}");
+    }
+    // Without --kinetics-system the clips are left out, saying so.
+    let films = localize(
+        &root,
+        &["--data", s(&data), "--split", "test", "--no-video"],
+        &root.join("films"),
+        &[],
+    );
+    assert!(films.status.success(), "{}", log(&films));
+    assert!(
+        log(&films).contains("give --kinetics-system"),
+        "{}",
+        log(&films)
+    );
+    std::fs::remove_dir_all(root).unwrap();
+}

@@ -302,3 +302,64 @@ fn redirected_output_has_plain_progress_lines_and_no_escapes() {
     );
     std::fs::remove_dir_all(out).unwrap();
 }
+
+/// The Kinetics part: 10-second clips named as Kinetics names them, one annotated keyframe
+/// each (the middle second, in the source video's seconds) in AVA-Kinetics' 7 columns, people
+/// larger than in the films; the data layer finds each keyframe's frame inside its clip.
+#[test]
+fn the_kinetics_part_has_one_keyframe_per_clip_and_larger_people() {
+    let root = generated("kinetics", &SMALL);
+    let summary = avaloc::data::synth::generate_kinetics(&root, &SMALL, 3).unwrap();
+    assert_eq!(summary.videos, 9);
+    assert_eq!(summary.frames, 9 * 300);
+    let ann = root.join("annotations");
+    let height = |rows: &[avaloc::data::AvaRow]| {
+        rows.iter()
+            .map(|r| r.box_xyxy_norm[3] - r.box_xyxy_norm[1])
+            .sum::<f64>()
+            / rows.len() as f64
+    };
+    for split in ["train", "val", "test"] {
+        let csv = ann.join(format!("kinetics_{split}_v1.0.csv"));
+        let text = std::fs::read_to_string(&csv).unwrap();
+        assert!(text.lines().all(|l| l.split(',').count() == 7), "{text}");
+        let rows = read_ava_csv(&csv).unwrap();
+        let keys: HashSet<_> = rows.iter().map(|r| r.key.clone()).collect();
+        assert_eq!(keys.len(), 3, "{split}: one keyframe per clip");
+        for key in &keys {
+            let start = avaloc::data::kinetics_clip_start_s(&key.video_id).unwrap();
+            assert_eq!(key.timestamp_s, start + 5, "{key:?}");
+        }
+        let films = read_ava_csv(&ann.join(format!("ava_{split}_v2.2.csv"))).unwrap();
+        assert!(height(&rows) > height(&films) + 0.1, "{split}");
+        assert!(
+            read_person_boxes(
+                &ann.join(format!("kinetics_detection_{split}_boxes_and_labels.csv")),
+                0.0
+            )
+            .unwrap()
+            .iter()
+            .all(|b| keys.contains(&b.key))
+        );
+    }
+    // The keyframe's frame is frame 150 of the clip (0-based), the clip's middle.
+    let people = avaloc::data::annotated_people(&ann.join("kinetics_val_v1.0.csv")).unwrap();
+    let samples = avaloc::data::keyframe_samples(
+        &people,
+        &root,
+        ClipSpec {
+            num_frames: 1,
+            stride: 1,
+        },
+    )
+    .unwrap();
+    for s in samples.samples() {
+        let name = s.frames[0]
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert_eq!(name, format!("{}_000151.jpg", s.key.video_id));
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}

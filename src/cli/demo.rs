@@ -26,7 +26,7 @@ use crate::eval::{
     EvalOptions, FrameMapResult, comparison_table, evaluate, read_detections, write_comparison_plot,
 };
 use crate::fusion::{Choice, FusionMode, Groundtruth, gain_table, select};
-use crate::localize::videos::Source;
+use crate::localize::videos::{Part, Source};
 use crate::localize::{ACTION_SCORES, ARM_SCORES, DETECTIONS, Localize, PAGE, time_table};
 use crate::system::SystemFile;
 use crate::train::{ActionRun, ArmKeypoints, RunInputs};
@@ -306,6 +306,7 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
     let data_split = |split: &str| Source::Data {
         root: args.data.clone(),
         split: split.into(),
+        part: Part::Ava,
     };
 
     // The fusion classes, chosen on the validation keyframes at their annotated boxes.

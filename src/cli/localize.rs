@@ -4,13 +4,16 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::backend::BackendChoice;
 use crate::data::AVA_VIDEO_START_S;
+use crate::data::write_ava_csv;
+use crate::eval::{EvalOptions, evaluate_parts, parts_table, read_detections};
+use crate::localize::render::{Page, page_html};
 use crate::localize::stage::Stage;
-use crate::localize::videos::Source;
+use crate::localize::videos::{Part, Source};
 use crate::localize::{DETECTIONS, Localize, PAGE, time_table};
 use crate::system::SystemFile;
 
@@ -34,6 +37,12 @@ pub struct LocalizeArgs {
     /// The split of --data (annotations/ava_<split>_v2.2.csv); its ground truth is evaluated.
     #[arg(long, requires = "data")]
     pub split: Option<String>,
+    /// With --data: the system for the split's Kinetics clips (AVA-Kinetics'
+    /// kinetics_<split>_v1.0.csv), e.g. configs/system/ms_kinetics.toml; --system then takes
+    /// the AVA videos, each part into its own folder, and the two parts are evaluated side by
+    /// side with their union.
+    #[arg(long, requires = "data")]
+    pub kinetics_system: Option<PathBuf>,
     /// With --video or --frames: the second of the first frame (AVA's films start at 900).
     #[arg(long, default_value_t = AVA_VIDEO_START_S)]
     pub start: i64,
@@ -49,28 +58,135 @@ pub struct LocalizeArgs {
 }
 
 pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
-    let source = match (args.video, args.frames, args.data, args.split) {
-        (Some(video), ..) => Source::Video(video),
-        (_, Some(frames), ..) => Source::Frames(frames),
-        (_, _, Some(root), Some(split)) => Source::Data { root, split },
+    let single = |source: Source, system: &PathBuf, out: PathBuf| -> Result<()> {
+        let job = Localize {
+            system: SystemFile::load(system, &args.overrides)?,
+            source,
+            start_s: args.start,
+            out: out.clone(),
+            from: args.from,
+            video: !args.no_video,
+            backend,
+        };
+        let records = job.run()?;
+        println!("\n{}", time_table(&records));
+        println!(
+            "{}: the detections; {}: the summary page",
+            out.join(DETECTIONS).display(),
+            out.join(PAGE).display()
+        );
+        Ok(())
+    };
+    let (root, split) = match (&args.video, &args.frames, &args.data, &args.split) {
+        (Some(video), ..) => {
+            return single(Source::Video(video.clone()), &args.system, args.out.clone());
+        }
+        (_, Some(frames), ..) => {
+            return single(
+                Source::Frames(frames.clone()),
+                &args.system,
+                args.out.clone(),
+            );
+        }
+        (_, _, Some(root), Some(split)) => (root.clone(), split.clone()),
         _ => bail!("give what to localize: --video FILE, --frames DIR or --data ROOT --split S"),
     };
+    // The split's parts: AVA's films to --system, Kinetics clips to --kinetics-system.
+    let mut parts = Vec::new();
+    if Part::Ava.groundtruth(&root, &split).exists() {
+        parts.push((Part::Ava, args.system.clone()));
+    }
+    let kinetics = Part::Kinetics.groundtruth(&root, &split);
+    match (&args.kinetics_system, kinetics.exists()) {
+        (Some(system), true) => parts.push((Part::Kinetics, system.clone())),
+        (Some(_), false) => bail!(
+            "{}: no such file, yet --kinetics-system was given",
+            kinetics.display()
+        ),
+        (None, true) => println!(
+            "{}: Kinetics clips, left out: give --kinetics-system to localize them",
+            kinetics.display()
+        ),
+        (None, false) => {}
+    }
+    if parts.is_empty() {
+        bail!(
+            "{}: neither ava_{split}_v2.2.csv nor kinetics_{split}_v1.0.csv under annotations/",
+            root.display()
+        );
+    }
+    let both = parts.len() > 1;
+    for (part, system) in &parts {
+        let out = if both {
+            args.out.join(part.name())
+        } else {
+            args.out.clone()
+        };
+        let source = Source::Data {
+            root: root.clone(),
+            split: split.clone(),
+            part: *part,
+        };
+        single(source, system, out)?;
+    }
+    if both {
+        parts_summary(&args, &root, &split)?;
+    }
+    Ok(())
+}
+
+/// Both parts' detections as one file, evaluated as AVA-Kinetics is (the union, and each part
+/// on its own videos), with a page linking the parts' pages.
+fn parts_summary(args: &LocalizeArgs, root: &std::path::Path, split: &str) -> Result<()> {
+    let out = &args.out;
+    let mut rows = Vec::new();
+    for part in [Part::Ava, Part::Kinetics] {
+        rows.extend(read_detections(&out.join(part.name()).join(DETECTIONS))?);
+    }
+    let detections = out.join(DETECTIONS);
+    write_ava_csv(&detections, &rows)
+        .with_context(|| format!("writing {}", detections.display()))?;
     let system = SystemFile::load(&args.system, &args.overrides)?;
-    let job = Localize {
-        system,
-        source,
-        start_s: args.start,
-        out: args.out.clone(),
-        from: args.from,
-        video: !args.no_video,
-        backend,
+    let truths = [Part::Ava, Part::Kinetics].map(|p| p.groundtruth(root, split));
+    let exclusions = root
+        .join("annotations")
+        .join(format!("ava_{split}_excluded_timestamps_v2.2.csv"));
+    let result = evaluate_parts(
+        &truths,
+        &detections,
+        &system.actions.labelmap,
+        exclusions.exists().then_some(exclusions.as_path()),
+        &EvalOptions::default(),
+    )?;
+    let table = parts_table(&result);
+    println!("\n{table}");
+    let eval = out.join("eval_parts.txt");
+    crate::io::write_atomic(&eval, table.as_bytes())
+        .with_context(|| format!("writing {}", eval.display()))?;
+    let links: Vec<PathBuf> = [
+        "ava/index.html",
+        "kinetics/index.html",
+        DETECTIONS,
+        "eval_parts.txt",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    let page = Page {
+        title: format!("avaloc localize: AVA-Kinetics {split} ({})", root.display()),
+        stages: Vec::new(),
+        evaluation: Some((table, None)),
+        keyframes: &[],
+        videos: &[],
+        outputs: &links,
     };
-    let records = job.run()?;
-    println!("\n{}", time_table(&records));
+    let path = out.join(PAGE);
+    crate::io::write_atomic(&path, page_html(&page).as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     println!(
-        "{}: the detections; {}: the summary page",
-        args.out.join(DETECTIONS).display(),
-        args.out.join(PAGE).display()
+        "{}: both parts' detections; {}: the summary page",
+        detections.display(),
+        path.display()
     );
     Ok(())
 }

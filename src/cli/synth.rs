@@ -6,7 +6,7 @@ use std::time::Instant;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use crate::data::synth::{SynthConfig, generate};
+use crate::data::synth::{SynthConfig, generate, generate_kinetics};
 
 #[derive(Debug, Args)]
 pub struct SynthArgs {
@@ -29,6 +29,10 @@ pub struct SynthArgs {
     pub height: u32,
     #[arg(long, default_value_t = SynthConfig::default().seed)]
     pub seed: u64,
+    /// Also a Kinetics-style part: this many 10-second clips per split, one annotated keyframe
+    /// each, people larger and closer (`annotations/kinetics_<split>_v1.0.csv`, ...).
+    #[arg(long, default_value_t = 0)]
+    pub kinetics: usize,
 }
 
 pub fn run(args: SynthArgs) -> Result<()> {
@@ -55,6 +59,17 @@ pub fn run(args: SynthArgs) -> Result<()> {
     );
     for (id, count) in summary.label_counts {
         println!("  action {id:>2}: {count} annotations");
+    }
+    if args.kinetics > 0 {
+        let kinetics = generate_kinetics(&args.out, &config, args.kinetics)
+            .with_context(|| format!("writing {}", args.out.display()))?;
+        println!(
+            "{}: a Kinetics part of {} clips, {} keyframes, {} detector boxes",
+            args.out.display(),
+            kinetics.videos,
+            kinetics.keyframes,
+            kinetics.person_boxes
+        );
     }
     Ok(())
 }

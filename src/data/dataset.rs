@@ -13,7 +13,7 @@ use super::loader::{SeededBatcher, mix_seed};
 use super::{
     AVA_FPS, ClipTransform, DataError, FrameLayout, KeyframeKey, LabelMap, Normalization,
     PersonAnnotation, Region, TransformDraw, clip_frame_indices, keyframe_frame_index,
-    list_frame_files, load_clip,
+    kinetics_clip_start_s, list_frame_files, load_clip,
 };
 use crate::bank::{Bank, Pick, WindowSpec, sample_window};
 
@@ -43,7 +43,9 @@ pub struct AvaKeyframes {
 
 impl AvaKeyframes {
     /// Samples for the annotated keyframes of videos stored under `root` in `layout`, each
-    /// video starting at `video_start_s` (900 for AVA). A video whose frame directory is
+    /// video starting at `video_start_s` (900 for AVA) but AVA-Kinetics' Kinetics clips
+    /// (`<youtube_id>_<start:06>_<end:06>`), which start at their own second (their
+    /// timestamps are the source video's). A video whose frame directory is
     /// missing or empty is an error naming the directory.
     pub fn new(
         people: &[PersonAnnotation],
@@ -53,7 +55,8 @@ impl AvaKeyframes {
         clip: ClipSpec,
     ) -> Result<Self, DataError> {
         let mut frame_counts: HashMap<String, usize> = HashMap::new();
-        Self::build(people, video_start_s, |video_id, center| {
+        let start = |id: &str| kinetics_clip_start_s(id).unwrap_or(video_start_s);
+        Self::build(people, start, |video_id, center| {
             let count = match frame_counts.get(video_id) {
                 Some(&n) => n,
                 None => {
@@ -80,29 +83,33 @@ impl AvaKeyframes {
         video_start_s: i64,
         clip: ClipSpec,
     ) -> Result<Self, DataError> {
-        Self::build(people, video_start_s, |id, center| {
-            if id != video_id {
-                return Err(DataError::File {
-                    path: frames.first().cloned().unwrap_or_default(),
-                    message: format!(
-                        "the boxes name video {id:?}, but these frames are video {video_id:?}"
-                    ),
-                });
-            }
-            Ok(
-                clip_frame_indices(center, clip.num_frames, clip.stride, frames.len())
-                    .into_iter()
-                    .map(|i| frames[i].clone())
-                    .collect(),
-            )
-        })
+        Self::build(
+            people,
+            |_| video_start_s,
+            |id, center| {
+                if id != video_id {
+                    return Err(DataError::File {
+                        path: frames.first().cloned().unwrap_or_default(),
+                        message: format!(
+                            "the boxes name video {id:?}, but these frames are video {video_id:?}"
+                        ),
+                    });
+                }
+                Ok(
+                    clip_frame_indices(center, clip.num_frames, clip.stride, frames.len())
+                        .into_iter()
+                        .map(|i| frames[i].clone())
+                        .collect(),
+                )
+            },
+        )
     }
 
     /// One sample per keyframe of `people`, its clip's frames from `clip_frames(video_id,
     /// keyframe frame index)`.
     fn build(
         people: &[PersonAnnotation],
-        video_start_s: i64,
+        video_start_s: impl Fn(&str) -> i64,
         mut clip_frames: impl FnMut(&str, i64) -> Result<Vec<PathBuf>, DataError>,
     ) -> Result<Self, DataError> {
         let mut by_key: BTreeMap<&KeyframeKey, Vec<&PersonAnnotation>> = BTreeMap::new();
@@ -111,7 +118,8 @@ impl AvaKeyframes {
         }
         let mut samples = Vec::with_capacity(by_key.len());
         for (key, people) in by_key {
-            let center = keyframe_frame_index(key.timestamp_s, video_start_s, AVA_FPS);
+            let center =
+                keyframe_frame_index(key.timestamp_s, video_start_s(&key.video_id), AVA_FPS);
             samples.push(KeyframeSample {
                 key: key.clone(),
                 frames: clip_frames(&key.video_id, center)?,

@@ -623,22 +623,18 @@ impl Localize {
 
     /// The frame-mAP of detections.csv against the split's ground truth: `eval.txt` and
     /// `ap.png`; returns the table and the plot's path.
-    fn evaluate(&self, truth: &Path, outputs: &mut Vec<PathBuf>) -> Result<(String, PathBuf)> {
-        let name = truth.file_name().unwrap_or_default().to_string_lossy();
-        let split = name
-            .trim_start_matches("ava_")
-            .trim_end_matches("_v2.2.csv");
-        let exclusions = truth
-            .with_file_name(format!("ava_{split}_excluded_timestamps_v2.2.csv"))
-            .canonicalize()
-            .ok();
-        let options = EvalOptions::default();
+    fn evaluate(
+        &self,
+        truth: &Path,
+        outputs: &mut Vec<PathBuf>,
+    ) -> Result<(String, Option<PathBuf>)> {
+        let exclusions = self.source.exclusions();
         let result = evaluate_files(
             truth,
             &self.path(DETECTIONS),
             &self.system.actions.labelmap,
             exclusions.as_deref(),
-            &options,
+            &EvalOptions::default(),
         )?;
         let table = per_class_table(&result);
         println!("{table}");
@@ -647,7 +643,7 @@ impl Localize {
         write_plot(&result, &self.path("ap.png"))
             .with_context(|| format!("writing {}", self.path("ap.png").display()))?;
         outputs.extend(["eval.txt".into(), "ap.png".into()]);
-        Ok((table, "ap.png".into()))
+        Ok((table, Some("ap.png".into())))
     }
 }
 

@@ -140,7 +140,7 @@ pub struct Page<'a> {
     /// `(stage, seconds, reused, what it processed, note)`.
     pub stages: Vec<(String, f64, bool, String, String)>,
     /// The evaluation's table and plot, where the videos have ground truth.
-    pub evaluation: Option<(String, PathBuf)>,
+    pub evaluation: Option<(String, Option<PathBuf>)>,
     pub keyframes: &'a [PathBuf],
     pub videos: &'a [PathBuf],
     pub outputs: &'a [PathBuf],
@@ -184,23 +184,30 @@ pub fn page_html(page: &Page) -> String {
         escape(&page.title),
         escape(&page.title)
     ));
-    h.push_str("<h2>Stages</h2>\n<table><tr><th>stage</th><th>seconds</th><th></th><th>processed</th><th>note</th></tr>\n");
-    for (stage, seconds, reused, processed, note) in &page.stages {
-        h.push_str(&format!(
-            "<tr><td>{}</td><td>{seconds:.1}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            escape(stage),
-            if *reused { "reused" } else { "" },
-            escape(processed),
-            escape(note)
-        ));
+    if !page.stages.is_empty() {
+        h.push_str("<h2>Stages</h2>\n<table><tr><th>stage</th><th>seconds</th><th></th><th>processed</th><th>note</th></tr>\n");
+        for (stage, seconds, reused, processed, note) in &page.stages {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{seconds:.1}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+                escape(stage),
+                if *reused { "reused" } else { "" },
+                escape(processed),
+                escape(note)
+            ));
+        }
+        h.push_str("</table>\n");
     }
-    h.push_str("</table>\n");
     if let Some((table, plot)) = &page.evaluation {
         h.push_str(&format!(
-            "<h2>Evaluation (AVA frame-mAP)</h2>\n<pre>{}</pre>\n<img src=\"{}\" alt=\"per-class AP\">\n",
-            escape(table),
-            link(plot)
+            "<h2>Evaluation (AVA frame-mAP)</h2>\n<pre>{}</pre>\n",
+            escape(table)
         ));
+        if let Some(plot) = plot {
+            h.push_str(&format!(
+                "<img src=\"{}\" alt=\"per-class AP\">\n",
+                link(plot)
+            ));
+        }
     }
     for video in page.videos {
         h.push_str(&format!(

@@ -19,24 +19,64 @@ pub enum Source {
     Video(PathBuf),
     /// One video's frames at 30 fps; the folder's name is the id.
     Frames(PathBuf),
-    /// The videos named by `<root>/annotations/ava_<split>_v2.2.csv`, frames under
-    /// `<root>/frames/<id>/`.
-    Data { root: PathBuf, split: String },
+    /// The videos of one part of a dataset split — `<root>/annotations/ava_<split>_v2.2.csv`
+    /// or AVA-Kinetics' `kinetics_<split>_v1.0.csv` — frames under `<root>/frames/<id>/`.
+    Data {
+        root: PathBuf,
+        split: String,
+        part: Part,
+    },
+}
+
+/// The two parts of AVA-Kinetics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Ava,
+    Kinetics,
+}
+
+impl Part {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ava => "ava",
+            Self::Kinetics => "kinetics",
+        }
+    }
+
+    /// The part's annotations of `split` under `root`.
+    pub fn groundtruth(self, root: &Path, split: &str) -> PathBuf {
+        let name = match self {
+            Self::Ava => format!("ava_{split}_v2.2.csv"),
+            Self::Kinetics => format!("kinetics_{split}_v1.0.csv"),
+        };
+        root.join("annotations").join(name)
+    }
 }
 
 impl Source {
     /// The split's ground truth, where the source is a dataset split.
     pub fn groundtruth(&self) -> Option<PathBuf> {
         match self {
-            Self::Data { root, split } => Some(split_csv(root, split)),
+            Self::Data { root, split, part } => Some(part.groundtruth(root, split)),
             _ => None,
         }
     }
-}
 
-fn split_csv(root: &Path, split: &str) -> PathBuf {
-    root.join("annotations")
-        .join(format!("ava_{split}_v2.2.csv"))
+    /// The split's excluded keyframes, where it has some (AVA's part).
+    pub fn exclusions(&self) -> Option<PathBuf> {
+        match self {
+            Self::Data {
+                root,
+                split,
+                part: Part::Ava,
+            } => Some(
+                root.join("annotations")
+                    .join(format!("ava_{split}_excluded_timestamps_v2.2.csv")),
+            )
+            .filter(|p| p.exists()),
+            _ => None,
+        }
+    }
 }
 
 /// One video's frames at 30 fps; frame `30·k` is second `start_s + k`.
@@ -84,8 +124,8 @@ pub fn videos(source: &Source, frames_dir: &Path, start_s: i64) -> Result<Vec<Vi
             frames: list_frame_files(dir)?,
             start_s,
         }]),
-        Source::Data { root, split } => {
-            let csv = split_csv(root, split);
+        Source::Data { root, split, part } => {
+            let csv = part.groundtruth(root, split);
             let ids: BTreeSet<String> = read_ava_csv(&csv)?
                 .into_iter()
                 .map(|r| r.key.video_id)

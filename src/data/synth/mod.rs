@@ -80,6 +80,21 @@ pub struct SynthSummary {
     pub label_counts: Vec<(i64, usize)>,
 }
 
+/// Which part of AVA-Kinetics a video imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// A film's 15 minutes from second 900, a keyframe every second (8-column CSVs).
+    Ava,
+    /// A 10-second Kinetics clip `<youtube_id>_<start:06>_<end:06>` (timestamps in the source
+    /// video's seconds) with one annotated keyframe, its middle; people larger and closer than
+    /// in the films, as the seed notes; 7-column CSVs (no person id).
+    Kinetics,
+}
+
+/// Length of a Kinetics clip, and the second of its annotated keyframe.
+const KINETICS_SECONDS: usize = 10;
+const KINETICS_KEYFRAME: usize = 5;
+
 /// Everything one video contributes to the split's files.
 #[derive(Default)]
 struct VideoOutput {
@@ -119,7 +134,7 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
             continue;
         }
         let ids: Vec<String> = (0..count).map(|i| format!("syn_{split}_{i:03}")).collect();
-        let outputs = render_videos(root, config, &ids, offset, &progress)?;
+        let outputs = render_videos(root, config, Part::Ava, &ids, offset, &progress)?;
         let mut files = [
             String::new(),
             String::new(),
@@ -195,6 +210,7 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
 fn render_videos(
     root: &Path,
     config: &SynthConfig,
+    part: Part,
     ids: &[String],
     offset: u64,
     progress: &Progress,
@@ -221,7 +237,7 @@ fn render_videos(
                             .wrapping_add(offset + (i / 2) as u64);
                         let scene = Scene::nth(i / 2 + i % 2);
                         done.push(
-                            render_video(root, config, &ids[i], scene, seed, progress)
+                            render_video(root, config, part, &ids[i], scene, seed, progress)
                                 .map(|out| (i, out)),
                         );
                     }
@@ -248,13 +264,17 @@ struct Actor {
 }
 
 impl Actor {
-    fn new(id: usize, config: &SynthConfig, frames: usize, rng: &mut StdRng) -> Self {
+    fn new(id: usize, config: &SynthConfig, part: Part, frames: usize, rng: &mut StdRng) -> Self {
         let (w, h) = (config.width as f64, config.height as f64);
         let depth: f64 = rng.random_range(0.0..1.0);
-        let height = h * (0.38 + 0.4 * depth);
-        let ground = h * (0.72 + 0.24 * depth);
+        let (height, ground) = match part {
+            Part::Ava => (h * (0.38 + 0.4 * depth), h * (0.72 + 0.24 * depth)),
+            // Kinetics' people fill more of the frame.
+            Part::Kinetics => (h * (0.62 + 0.28 * depth), h * (0.9 + 0.08 * depth)),
+        };
         let mut segments = schedule(frames as f64 / AVA_FPS as f64, rng);
-        let entering = rng.random_bool(0.3);
+        // Kinetics' people stay in view; the films' come and go.
+        let entering = rng.random_bool(0.3) && part == Part::Ava;
         let mut x = if entering {
             segments[0].body = Body::Walk;
             segments[0].arm = None;
@@ -263,6 +283,8 @@ impl Actor {
             } else {
                 1.12 * w
             }
+        } else if part == Part::Kinetics {
+            rng.random_range(0.25 * w..0.75 * w)
         } else {
             rng.random_range(0.1 * w..0.9 * w)
         };
@@ -297,6 +319,11 @@ impl Actor {
                 } else {
                     -1.0
                 };
+            }
+            if part == Part::Kinetics
+                && ((x < 0.15 * w && facing < 0.0) || (x > 0.85 * w && facing > 0.0))
+            {
+                facing = -facing;
             }
             if segments[s].body == Body::Walk {
                 x += facing * speed / AVA_FPS as f64;
@@ -469,6 +496,7 @@ const CUES_PER_VIDEO: usize = 2;
 fn render_video(
     root: &Path,
     config: &SynthConfig,
+    part: Part,
     video: &str,
     scene: Scene,
     seed: u64,
@@ -478,8 +506,12 @@ fn render_video(
     let frames = config.seconds * AVA_FPS as usize;
     let (w, h) = (config.width as f64, config.height as f64);
     let background = Background::new(&mut rng);
-    let mut actors: Vec<Actor> = (0..rng.random_range(2..=4))
-        .map(|i| Actor::new(i, config, frames, &mut rng))
+    let people = match part {
+        Part::Ava => 2..=4,
+        Part::Kinetics => 1..=3,
+    };
+    let mut actors: Vec<Actor> = (0..rng.random_range(people))
+        .map(|i| Actor::new(i, config, part, frames, &mut rng))
         .collect();
     place_cue(&mut actors, scene, config, &mut rng);
     // Far figures (higher on screen) first, so nearer ones occlude them.
@@ -502,9 +534,17 @@ fn render_video(
         progress.advance(1, String::new);
     }
 
-    // Keyframes at whole seconds, one second clear of both ends (AVA's 902 .. end - 2).
-    for second in 2..config.seconds - 1 {
-        let timestamp = AVA_VIDEO_START_S + second as i64;
+    // AVA: keyframes at whole seconds, one second clear of both ends (902 .. end - 2);
+    // Kinetics: the clip's middle, in the source video's seconds.
+    let (seconds, start_s) = match part {
+        Part::Ava => (2..config.seconds - 1, AVA_VIDEO_START_S),
+        Part::Kinetics => (
+            KINETICS_KEYFRAME..KINETICS_KEYFRAME + 1,
+            super::kinetics_clip_start_s(video).expect("a Kinetics clip id"),
+        ),
+    };
+    for second in seconds {
+        let timestamp = start_s + second as i64;
         let frame = second * AVA_FPS as usize;
         let mut annotated = 0;
         for actor in &actors {
@@ -537,11 +577,16 @@ fn render_video(
             ids.extend(segment.cue.map(|c| c.id()));
             ids.extend(scene.id());
             for id in ids {
-                writeln!(
-                    out.annotations,
-                    "{video},{timestamp:04},{coords},{id},{}",
-                    actor.id
-                )
+                match part {
+                    Part::Ava => writeln!(
+                        out.annotations,
+                        "{video},{timestamp:04},{coords},{id},{}",
+                        actor.id
+                    ),
+                    Part::Kinetics => {
+                        writeln!(out.annotations, "{video},{timestamp:04},{coords},{id}")
+                    }
+                }
                 .unwrap();
             }
             // Keypoints in the shared format, with COCO's visibility (2 inside the frame, 0
@@ -601,12 +646,76 @@ fn render_video(
             .unwrap();
             out.person_boxes += 1;
         }
-        if annotated > 0 && rng.random_bool(0.04) {
+        if part == Part::Ava && annotated > 0 && rng.random_bool(0.04) {
             writeln!(out.exclusions, "{video},{timestamp:04}").unwrap();
         }
         out.keyframes += 1;
     }
     Ok(out)
+}
+
+/// Writes a Kinetics-style part beside an AVA-style dataset under `root`: `clips` 10-second
+/// clips per split (train, val, test), frames under `frames/<clip>/`, and
+/// `annotations/kinetics_<split>_v1.0.csv` (AVA-Kinetics' 7 columns),
+/// `kinetics_detection_<split>_boxes_and_labels.csv` and
+/// `synth_kinetics_keypoints_<split>.csv`. The AVA part's label map applies.
+pub fn generate_kinetics(
+    root: &Path,
+    config: &SynthConfig,
+    clips: usize,
+) -> std::io::Result<SynthSummary> {
+    let config = SynthConfig {
+        seconds: KINETICS_SECONDS,
+        ..*config
+    };
+    let annotations = root.join("annotations");
+    std::fs::create_dir_all(&annotations)?;
+    let progress = Progress::new(
+        "synth kinetics",
+        3 * clips * KINETICS_SECONDS * AVA_FPS as usize,
+        "frames",
+    );
+    let mut summary = SynthSummary::default();
+    for (split, offset, tag) in [
+        ("train", 3000, 't'),
+        ("val", 4000, 'v'),
+        ("test", 5000, 'x'),
+    ] {
+        // Clip ids as Kinetics names them: an 11-character YouTube id, then the clip's
+        // start and end in the source video.
+        let ids: Vec<String> = (0..clips)
+            .map(|i| {
+                let start = 20 + 13 * i;
+                format!(
+                    "syn{tag}kin{i:04}_{start:06}_{:06}",
+                    start + KINETICS_SECONDS
+                )
+            })
+            .collect();
+        let outputs = render_videos(root, &config, Part::Kinetics, &ids, offset, &progress)?;
+        let (mut ann, mut det, mut kp) = (String::new(), String::new(), String::new());
+        for out in outputs {
+            ann.push_str(&out.annotations);
+            det.push_str(&out.detections);
+            kp.push_str(&out.keypoints);
+            summary.frames += out.frames;
+            summary.keyframes += out.keyframes;
+            summary.person_boxes += out.person_boxes;
+        }
+        for (name, text) in [
+            (format!("kinetics_{split}_v1.0.csv"), ann),
+            (
+                format!("kinetics_detection_{split}_boxes_and_labels.csv"),
+                det,
+            ),
+            (format!("synth_kinetics_keypoints_{split}.csv"), kp),
+        ] {
+            crate::io::write_atomic(&annotations.join(name), text.as_bytes())?;
+        }
+        summary.videos += clips;
+    }
+    progress.finish();
+    Ok(summary)
 }
 
 fn save_jpeg(img: &RgbImage, path: &PathBuf) -> std::io::Result<()> {
