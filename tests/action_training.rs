@@ -617,29 +617,60 @@ fn trains_an_arm_branch_at_the_arm_boxes() {
 /// it is incomplete.
 #[test]
 fn a_killed_training_resumes_to_the_same_weights() {
-    let root = setup("train-killed");
-    let config = root.join("long.toml");
+    killed_and_resumed("train-killed", &micro_config(), &[]);
+}
+
+/// The same for the arm branch (27 arm classes on arm-centred clips at the keypoints' arm
+/// boxes).
+#[test]
+fn a_killed_arm_training_resumes_to_the_same_weights() {
+    let arm = format!(
+        "{}\n[arm]\nzoom = 1.5\n",
+        micro_config().replace("num_classes = 13", "num_classes = 27")
+    );
+    let keypoints = |split: &str| format!("synth_keypoints_{split}.csv");
+    killed_and_resumed(
+        "arm-killed",
+        &arm,
+        &[
+            "--labelmap".into(),
+            "configs/arm/ava_arm_actions.pbtxt".into(),
+            "--train-keypoints".into(),
+            format!("DATA/annotations/{}", keypoints("train")),
+            "--val-keypoints".into(),
+            format!("DATA/annotations/{}", keypoints("val")),
+        ],
+    );
+}
+
+/// Trains `config` (8 epochs) uninterrupted and killed after epoch 2 then resumed; `extra`
+/// arguments name the dataset as `DATA`.
+fn killed_and_resumed(name: &str, config: &str, extra: &[String]) {
+    let root = setup(name);
+    let config_path = root.join("long.toml");
     std::fs::write(
-        &config,
-        micro_config()
+        &config_path,
+        config
             .replace("epochs = 1", "epochs = 8")
             .replace("steps = [1]", "steps = [6]"),
     )
     .unwrap();
     let data = root.join("data");
     let args = |out: &Path| -> Vec<String> {
-        [
+        let mut args: Vec<String> = [
             "train",
             "action",
             "--config",
-            path(&config),
+            path(&config_path),
             "--data",
             path(&data),
             "--out",
             path(out),
         ]
         .map(String::from)
-        .to_vec()
+        .to_vec();
+        args.extend(extra.iter().map(|a| a.replace("DATA", path(&data))));
+        args
     };
     let full = root.join("full");
     let out = avaloc(&as_str(&args(&full)));

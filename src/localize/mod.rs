@@ -496,11 +496,12 @@ impl Localize {
         let s = &self.system;
         let rows = read_detections(&self.path(DETECTIONS))?;
         let people = render::people_from_rows(&rows, &s.labels);
-        let mut outputs: Vec<PathBuf> = vec![DETECTIONS.into()];
+        let mut outputs: Vec<PathBuf> = Vec::new();
 
         // A few keyframes with people, spread over the videos.
         let images = videos::keyframe_images(videos);
         let mut keys: Vec<_> = people.iter().map(|p| p.key.clone()).collect();
+        keys.sort();
         keys.dedup();
         let chosen: std::collections::HashSet<_> = render::spread(&keys, s.render.keyframes)
             .into_iter()
@@ -581,16 +582,12 @@ impl Localize {
             format!("{frames} frames"),
             String::new(),
         ));
-        let listed: Vec<PathBuf> = outputs
+        // The files to download: the detections, the stages' CSVs, the evaluation.
+        let listed: Vec<PathBuf> = [DETECTIONS, PERSONS, KEYPOINTS, ACTION_SCORES, ARM_SCORES]
             .iter()
+            .map(PathBuf::from)
+            .chain(outputs.iter().cloned())
             .filter(|p| self.out.join(p).is_file())
-            .cloned()
-            .chain(
-                [PERSONS, KEYPOINTS, ACTION_SCORES, ARM_SCORES]
-                    .iter()
-                    .map(PathBuf::from)
-                    .filter(|p| self.out.join(p).is_file()),
-            )
             .collect();
         let page = render::Page {
             title: format!(
@@ -608,7 +605,6 @@ impl Localize {
         crate::io::write_atomic(&self.path(PAGE), render::page_html(&page).as_bytes())
             .with_context(|| format!("writing {}", self.path(PAGE).display()))?;
         println!("{}: the summary page", self.path(PAGE).display());
-        outputs.retain(|p| p != Path::new(DETECTIONS));
         outputs.push(PAGE.into());
         Ok(StageDone {
             outputs,
