@@ -227,42 +227,18 @@ impl SystemFile {
         if !(0.0..=1.0).contains(&persons.threshold) || persons.batch == 0 {
             return Err("persons.threshold must be in [0, 1] and persons.batch > 0".into());
         }
-        let detector = match (&persons.config, &persons.weights, &persons.boxes) {
-            (Some(config), Some(weights), None) => {
-                file("persons.weights", weights)?;
-                Some(DetectorFile::load(config).map_err(|e| format!("persons.config: {e}"))?)
-            }
-            (None, None, Some(boxes)) => {
-                file("persons.boxes", boxes)?;
-                None
-            }
-            _ => {
-                return Err(
-                    "[persons] needs a detector (config and weights) or given boxes (boxes), \
-                     one of the two"
-                        .into(),
-                );
-            }
-        };
+        let detector = network_or_given(
+            ("persons", "a detector", "boxes"),
+            [&persons.config, &persons.weights, &persons.boxes],
+            |config| DetectorFile::load(config),
+        )?;
         let pose = match &poses {
             None => None,
-            Some(p) => match (&p.config, &p.weights, &p.keypoints) {
-                (Some(config), Some(weights), None) => {
-                    file("poses.weights", weights)?;
-                    Some(PoseFile::load(config).map_err(|e| format!("poses.config: {e}"))?)
-                }
-                (None, None, Some(keypoints)) => {
-                    file("poses.keypoints", keypoints)?;
-                    None
-                }
-                _ => {
-                    return Err(
-                        "[poses] needs CPN (config and weights) or given keypoints (keypoints), \
-                         one of the two"
-                            .into(),
-                    );
-                }
-            },
+            Some(p) => network_or_given(
+                ("poses", "CPN", "keypoints"),
+                [&p.config, &p.weights, &p.keypoints],
+                |config| PoseFile::load(config),
+            )?,
         };
         let actions = s.actions;
         file("actions.weights", &actions.weights)?;
@@ -369,6 +345,38 @@ impl SystemFile {
             render: s.render,
             tables: toml::Table::new(),
         })
+    }
+}
+
+/// A part given as a network (`config` and `weights`, the config loaded) or as a file of its
+/// outputs (`given`), exactly one of the two; `(table, network, given key)` name them.
+fn network_or_given<T>(
+    (table, network, given_key): (&str, &str, &str),
+    [config, weights, given]: [&Option<PathBuf>; 3],
+    load: impl FnOnce(&Path) -> Result<T, crate::config::ConfigError>,
+) -> Result<Option<T>, String> {
+    let exists = |key: &str, p: &Path| {
+        if p.is_file() {
+            Ok(())
+        } else {
+            Err(format!(
+                "{table}.{key} = {:?}: no such file",
+                p.display().to_string()
+            ))
+        }
+    };
+    match (config, weights, given) {
+        (Some(config), Some(weights), None) => {
+            exists("weights", weights)?;
+            load(config)
+                .map(Some)
+                .map_err(|e| format!("{table}.config: {e}"))
+        }
+        (None, None, Some(file)) => exists(given_key, file).map(|()| None),
+        _ => Err(format!(
+            "[{table}] needs {network} (config and weights) or given {given_key} \
+             ({given_key} = FILE), one of the two"
+        )),
     }
 }
 

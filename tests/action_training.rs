@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Output;
 
 use avaloc::config::ActionFile;
 use avaloc::data::SeededBatcher;
@@ -17,7 +16,7 @@ use avaloc::data::{
 use avaloc::data::{keyframe_samples, unlabelled_people};
 use avaloc::train::History;
 use avaloc::weights::{Checkpoint, LoadMode};
-use common::{TestBackend, avaloc, kill_when, safetensors_by_name};
+use common::{TestBackend, avaloc, kill_when, log, safetensors_by_name};
 
 /// The micro model with its training recipe.
 fn micro_config() -> String {
@@ -38,14 +37,6 @@ workers = 1
 short_side = [48, 56]
 crop = 48
 "#;
-
-fn log(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn path(p: &Path) -> &str {
     p.to_str().unwrap()

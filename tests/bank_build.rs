@@ -16,7 +16,7 @@ use avaloc::data::{ClipBatch, ClipBatcher, ClipTransform, LabelMap, Normalizatio
 use avaloc::data::{annotated_people, keyframe_samples};
 use avaloc::weights::save_safetensors;
 use burn::tensor::backend::Backend;
-use common::{TestBackend, avaloc};
+use common::{TestBackend, avaloc, log};
 
 fn setup(name: &str) -> PathBuf {
     let root = std::env::temp_dir().join(format!("avaloc-bank-{name}-{}", std::process::id()));
@@ -45,14 +45,6 @@ fn setup(name: &str) -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn log(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

@@ -15,7 +15,7 @@ use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{read_ava_csv, read_person_boxes};
 use avaloc::weights::save_safetensors;
 use burn::tensor::backend::Backend;
-use common::{TestBackend, avaloc, kill_when};
+use common::{TestBackend, avaloc, kill_when, log};
 
 /// The micro model with a bank (non-local over 4 s × 2 features, G reduced to 8).
 fn lfb_config() -> String {
@@ -34,13 +34,16 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-fn log(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+/// One 6-second test video.
+const SYNTH: SynthConfig = SynthConfig {
+    train_videos: 0,
+    val_videos: 0,
+    test_videos: 1,
+    seconds: 6,
+    width: 96,
+    height: 72,
+    seed: 3,
+};
 
 /// A synthetic set with one 6-second test video, the three micro networks with seeded
 /// weights, a fusion config and the system file naming them (given boxes and keypoints).
@@ -48,16 +51,7 @@ fn setup(name: &str) -> PathBuf {
     let root = std::env::temp_dir().join(format!("avaloc-localize-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
-    let synth = SynthConfig {
-        train_videos: 0,
-        val_videos: 0,
-        test_videos: 1,
-        seconds: 6,
-        width: 96,
-        height: 72,
-        seed: 3,
-    };
-    generate(&root.join("data"), &synth).unwrap();
+    generate(&root.join("data"), &SYNTH).unwrap();
     for (i, (file, text)) in [
         ("base", common::MICRO_ACTION.to_string()),
         ("lfb", lfb_config()),
@@ -420,16 +414,7 @@ fn the_shipped_systems_validate() {
 fn the_kinetics_part_goes_to_its_own_system() {
     let root = setup("kinetics");
     let data = root.join("data");
-    let synth = SynthConfig {
-        train_videos: 0,
-        val_videos: 0,
-        test_videos: 1,
-        seconds: 6,
-        width: 96,
-        height: 72,
-        seed: 3,
-    };
-    avaloc::data::synth::generate_kinetics(&data, &synth, 2).unwrap();
+    avaloc::data::synth::generate_kinetics(&data, &SYNTH, 2).unwrap();
     let a = data.join("annotations");
     let kinetics = format!(
         "[persons]\nboxes = \"{}\"\nthreshold = 0.7\n\n[actions]\nconfig = \"{r}/base.toml\"\n\

@@ -4,11 +4,10 @@
 
 mod common;
 
-use std::process::Output;
 
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::train::History;
-use common::{avaloc, kill_when, safetensors_by_name};
+use common::{avaloc, kill_when, log, safetensors_by_name};
 
 const CONFIG: &str = r#"
 [network]
@@ -32,14 +31,6 @@ workers = 1
 [train.pose]
 kernels = [5, 3, 3, 3]
 "#;
-
-fn log(o: &Output) -> String {
-    format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 #[test]
 fn trains_resumes_and_runs() {

@@ -310,3 +310,12 @@ pub fn ffmpeg_available(test: &str) -> bool {
     eprintln!("{test}: skipped, no ffmpeg program");
     false
 }
+
+/// A command's stdout and stderr, for assertion messages.
+pub fn log(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
