@@ -247,8 +247,8 @@ fn demo_runs_the_system_and_prints_the_table() {
         root.join("arm.toml"),
         root.join("demo"),
     );
-    let demo = || {
-        avaloc(&[
+    let demo = |extra: &[&str]| {
+        let mut args = vec![
             "demo",
             "--config",
             path(&config),
@@ -262,9 +262,11 @@ fn demo_runs_the_system_and_prints_the_table() {
             path(&out),
             "--pictures",
             "3",
-        ])
+        ];
+        args.extend_from_slice(extra);
+        avaloc(&args)
     };
-    let first = demo();
+    let first = demo(&["--ablation"]);
     assert!(first.status.success(), "{}", log(&first));
     let text = log(&first);
     for expected in [
@@ -273,6 +275,10 @@ fn demo_runs_the_system_and_prints_the_table() {
         "frame-mAP@0.5IOU",
         "detector-like boxes",
         "not CPN",
+        "the ablation",
+        "S + G + L (non-local)",
+        "L, FBO avg: listen to / watch mean AP",
+        "arm branch, shared: arm classes' mean AP",
     ] {
         assert!(text.contains(expected), "{expected}: {text}");
     }
@@ -286,6 +292,8 @@ fn demo_runs_the_system_and_prints_the_table() {
         "test/detections.csv",
         "test_s/detections.csv",
         "video/index.html",
+        "ablation_all.png",
+        "ablation/arm_shared/model_final.safetensors",
     ] {
         assert!(out.join(file).is_file(), "{file}");
     }
@@ -297,10 +305,11 @@ fn demo_runs_the_system_and_prints_the_table() {
         let rows = avaloc::eval::read_detections(&out.join(file)).unwrap();
         avaloc::eval::evaluate(&labels, &truth, &rows, &excluded, &Default::default()).map
     };
+    // The main table's last row (the ablation's table follows it).
     let last = text
         .lines()
-        .rev()
-        .find(|l| l.trim_start().starts_with("frame-mAP@0.5IOU"))
+        .filter(|l| l.trim_start().starts_with("frame-mAP@0.5IOU"))
+        .find(|l| l.split_whitespace().count() == 5)
         .unwrap();
     let expected = format!(
         "{:.4}  {:>12.4}  {:>12.4}",
@@ -314,7 +323,7 @@ fn demo_runs_the_system_and_prints_the_table() {
         "{last} vs {expected}"
     );
 
-    let again = demo();
+    let again = demo(&[]);
     assert!(again.status.success(), "{}", log(&again));
     assert_eq!(
         log(&again).matches("using the finished training").count(),
@@ -335,7 +344,7 @@ fn demo_runs_the_system_and_prints_the_table() {
         })
         .collect();
     std::fs::write(&labelmap, older.concat()).unwrap();
-    let stale = demo();
+    let stale = demo(&[]);
     assert!(!stale.status.success());
     assert!(
         log(&stale).contains("older avaloc (9 classes")

@@ -4,7 +4,6 @@
 
 mod common;
 
-
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::train::History;
 use common::{avaloc, kill_when, log, safetensors_by_name};

@@ -69,6 +69,12 @@ pub struct DemoArgs {
     /// Annotated keyframes of the video's summary page.
     #[arg(long, default_value_t = 12)]
     pub pictures: usize,
+    /// Then the seed's whole ablation, every variant on the same budget (heads on S's
+    /// backbone, the arm branch's epochs): S + G, S + L, S + G + L with each bank operator
+    /// (avg, max, non-local), and the arm branch sharing S's backbone or separate; the table
+    /// on the test keyframes, a plot, and whether each feature raised the classes it is for.
+    #[arg(long)]
+    pub ablation: bool,
 }
 
 /// A synthetic set written by an older avaloc lacks the classes or the test split the demo
@@ -143,35 +149,321 @@ fn config_file(given: &Option<PathBuf>, text: &str, dir: &Path, name: &str) -> R
     Ok(path)
 }
 
-#[allow(clippy::too_many_arguments)]
-/// Trains `config` into `dir` unless `dir` holds a finished training; its final weights.
-fn train(
-    name: &str,
-    config: &Path,
-    dataset: DatasetFiles,
-    inputs: RunInputs,
-    weights: Option<&Path>,
-    dir: PathBuf,
-    args: &DemoArgs,
-    backend_choice: BackendChoice,
-) -> Result<PathBuf> {
-    let done = dir.join("model_final.safetensors");
-    if done.exists() {
-        println!("{name}: using the finished training in {}", dir.display());
-        return Ok(done);
-    }
-    println!("\n{name}: training {}", config.display());
-    let resume = dir.join("checkpoints").join("last").exists();
-    let file = ActionFile::load(config)?;
-    let run = ActionRun::new(file, dataset, inputs, weights, dir, resume, args.epochs)?;
-    backend::run_train(backend_choice, run)?;
-    Ok(done)
+/// An action model of the system: its config and trained weights.
+struct Model {
+    config: PathBuf,
+    weights: PathBuf,
 }
 
-pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
+/// What a system file names: boxes, keypoints (with an arm branch), the bank's baseline
+/// (with a model that reads one), the action model, the arm branch and its fusion.
+struct Parts<'a> {
+    boxes: &'a Path,
+    keypoints: Option<&'a Path>,
+    bank: Option<&'a Model>,
+    actions: &'a Model,
+    arm: Option<&'a Model>,
+    fusion: Option<&'a Path>,
+}
+
+impl<'a> Parts<'a> {
+    /// An action model alone (with its bank's baseline, where it reads one).
+    fn alone(boxes: &'a Path, actions: &'a Model, bank: Option<&'a Model>) -> Self {
+        Self {
+            boxes,
+            keypoints: None,
+            bank,
+            actions,
+            arm: None,
+            fusion: None,
+        }
+    }
+}
+
+fn string(p: &Path) -> toml::Value {
+    toml::Value::String(p.display().to_string())
+}
+
+fn table<const N: usize>(pairs: [(&str, toml::Value); N]) -> toml::Value {
+    toml::Value::Table(pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+}
+
+/// Everything the demo's steps share.
+struct Demo<'a> {
+    args: &'a DemoArgs,
+    backend: BackendChoice,
+    dataset: DatasetFiles,
+    labelmap: PathBuf,
+    arm_labelmap: PathBuf,
+}
+
+impl Demo<'_> {
+    fn out(&self, name: &str) -> PathBuf {
+        self.args.out.join(name)
+    }
+
+    fn annotation(&self, name: String) -> PathBuf {
+        self.dataset.root.join("annotations").join(name)
+    }
+
+    /// Trains `config` into OUT/`dir` unless it holds a finished training; the model.
+    fn train(
+        &self,
+        name: &str,
+        config: &Path,
+        arm: bool,
+        inputs: RunInputs,
+        weights: Option<&Path>,
+        dir: &str,
+    ) -> Result<Model> {
+        let dir = self.out(dir);
+        let done = dir.join("model_final.safetensors");
+        let model = Model {
+            config: config.to_path_buf(),
+            weights: done.clone(),
+        };
+        if done.exists() {
+            println!("{name}: using the finished training in {}", dir.display());
+            return Ok(model);
+        }
+        println!("\n{name}: training {}", config.display());
+        let dataset = if arm {
+            DatasetFiles {
+                labelmap: Some(self.arm_labelmap.clone()),
+                ..self.dataset.clone()
+            }
+        } else {
+            self.dataset.clone()
+        };
+        let resume = dir.join("checkpoints").join("last").exists();
+        let file = ActionFile::load(config)?;
+        let epochs = self.args.epochs;
+        let run = ActionRun::new(file, dataset, inputs, weights, dir, resume, epochs)?;
+        backend::run_train(self.backend, run)?;
+        Ok(model)
+    }
+
+    /// An arm branch's training inputs: the synthetic keypoints.
+    fn arm_inputs(&self) -> RunInputs {
+        RunInputs {
+            arms: Some(ArmKeypoints {
+                train: self.keypoints("train"),
+                val: self.keypoints("val"),
+            }),
+            ..RunInputs::default()
+        }
+    }
+
+    fn keypoints(&self, split: &str) -> PathBuf {
+        self.annotation(format!("synth_keypoints_{split}.csv"))
+    }
+
+    /// Writes OUT/`name`, a system file naming `parts`.
+    fn system(&self, name: &str, parts: Parts) -> Result<PathBuf> {
+        let mut root = toml::Table::new();
+        root.insert(
+            "persons".into(),
+            table([
+                ("boxes", string(parts.boxes)),
+                ("threshold", toml::Value::Float(BOX_THRESHOLD)),
+            ]),
+        );
+        if let Some(keypoints) = parts.keypoints {
+            root.insert("poses".into(), table([("keypoints", string(keypoints))]));
+        }
+        if let Some(bank) = parts.bank {
+            root.insert(
+                "bank".into(),
+                table([
+                    ("config", string(&bank.config)),
+                    ("weights", string(&bank.weights)),
+                    ("box_threshold", toml::Value::Float(BOX_THRESHOLD)),
+                ]),
+            );
+        }
+        root.insert(
+            "actions".into(),
+            table([
+                ("config", string(&parts.actions.config)),
+                ("weights", string(&parts.actions.weights)),
+                ("labelmap", string(&self.labelmap)),
+            ]),
+        );
+        if let Some(arm) = parts.arm {
+            let mut t = table([
+                ("config", string(&arm.config)),
+                ("weights", string(&arm.weights)),
+                ("labelmap", string(&self.arm_labelmap)),
+            ]);
+            if let (Some(fusion), toml::Value::Table(t)) = (parts.fusion, &mut t) {
+                t.insert("fusion".into(), string(fusion));
+            }
+            root.insert("arm".into(), t);
+        }
+        root.insert(
+            "render".into(),
+            table([("keyframes", toml::Value::Integer(self.args.pictures as i64))]),
+        );
+        let text = format!(
+            "# Written by `avaloc demo`: the synthetic set's detector-like boxes and ground-truth\n\
+             # keypoints stand in for a trained detector and CPN.\n{}",
+            toml::to_string(&root).expect("a system table serialises")
+        );
+        let path = self.out(name);
+        crate::io::write_atomic(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    }
+
+    fn localize(&self, system: &Path, source: Source, dir: &str, video: bool) -> Result<()> {
+        let job = Localize {
+            system: SystemFile::load(system, &[])?,
+            source,
+            start_s: crate::data::AVA_VIDEO_START_S,
+            out: self.out(dir),
+            from: None,
+            video,
+            backend: self.backend,
+        };
+        let records = job.run()?;
+        println!("{}", time_table(&records));
+        Ok(())
+    }
+
+    fn split(&self, split: &str) -> Source {
+        Source::Data {
+            root: self.args.data.clone(),
+            split: split.into(),
+            part: Part::Ava,
+        }
+    }
+
+    /// The fusion classes of `arm` with `actions`, chosen on the validation keyframes at their
+    /// annotated boxes (OUT/`dir`/), written to OUT/`file`.
+    fn fusion(
+        &self,
+        actions: &Model,
+        bank: &Model,
+        arm: &Model,
+        dir: &str,
+        file: &str,
+    ) -> Result<PathBuf> {
+        let val_csv = self.dataset.val_csv();
+        let boxes = self.out("val_gt_boxes.csv");
+        let people: Vec<DetectedPerson> = annotated_people(&val_csv)?
+            .into_iter()
+            .map(|p| DetectedPerson {
+                video_id: p.key.video_id,
+                time: FrameTime::Keyframe(p.key.timestamp_s),
+                box_xyxy_norm: p.box_xyxy_norm,
+                score: 1.0,
+            })
+            .collect();
+        write_person_boxes(&boxes, &people)?;
+        let keypoints = self.keypoints("val");
+        let system = self.system(
+            &format!("system_{dir}.toml"),
+            Parts {
+                boxes: &boxes,
+                keypoints: Some(&keypoints),
+                bank: Some(bank),
+                actions,
+                arm: Some(arm),
+                fusion: None,
+            },
+        )?;
+        println!(
+            "\nvalidation split, annotated boxes: the action model's and the arm branch's scores"
+        );
+        self.localize(&system, self.split("val"), dir, false)?;
+        let labels = LabelMap::read(&self.labelmap)?;
+        let rows = read_ava_csv(&val_csv)?;
+        let excluded = self.excluded("val")?;
+        let truth = Groundtruth {
+            rows: &rows,
+            labels: &labels,
+            excluded: &excluded,
+        };
+        let (fusion, table) = select(
+            &read_detections(&self.out(dir).join(ACTION_SCORES))?,
+            &read_detections(&self.out(dir).join(ARM_SCORES))?,
+            &truth,
+            FusionMode::Mean,
+            0.5,
+            Choice::Top(15),
+        );
+        let path = self.out(file);
+        fusion
+            .write(&path, &gain_table(&table))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("{}", gain_table(&table));
+        Ok(path)
+    }
+
+    fn excluded(&self, split: &str) -> Result<std::collections::HashSet<crate::data::KeyframeKey>> {
+        let path = self.annotation(format!("ava_{split}_excluded_timestamps_v2.2.csv"));
+        Ok(if path.exists() {
+            read_exclusions(&path)?
+        } else {
+            Default::default()
+        })
+    }
+
+    /// The frame-mAP of a detections file on the held-out test keyframes.
+    fn evaluate(&self, detections: &Path) -> Result<FrameMapResult> {
+        let labels = LabelMap::read(&self.labelmap)?;
+        let truth = read_ava_csv(&self.annotation("ava_test_v2.2.csv".into()))?;
+        Ok(evaluate(
+            &labels,
+            &truth,
+            &read_detections(detections)?,
+            &self.excluded("test")?,
+            &EvalOptions::default(),
+        ))
+    }
+}
+
+/// `text` (a config) with `edit` applied to its TOML (comments are not kept).
+fn edited(text: &str, note: &str, edit: impl FnOnce(&mut toml::Table)) -> Result<String> {
+    let mut config: toml::Table = text.parse().context("a demo config")?;
+    edit(&mut config);
+    Ok(format!(
+        "# Written by `avaloc demo --ablation`: {note}.\n{}",
+        toml::to_string(&config).expect("a config serialises")
+    ))
+}
+
+/// The sub-table `path` of `config` (created where absent).
+fn sub<'t>(config: &'t mut toml::Table, path: &[&str]) -> &'t mut toml::Table {
+    let mut t = config;
+    for key in path {
+        t = t
+            .entry(key.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()))
+            .as_table_mut()
+            .expect("a table");
+    }
+    t
+}
+
+/// The seed's classes each feature is designed for, among the synthetic set's: the bank for
+/// the long-context classes, the arm branch for the arm classes.
+const LONG_CONTEXT: [i64; 2] = [74, 80];
+const ARM_CLASSES: [i64; 4] = [69, 43, 58, 34];
+
+fn mean_ap(result: &FrameMapResult, classes: &[i64]) -> f64 {
+    let aps: Vec<f64> = result
+        .per_class
+        .iter()
+        .filter(|(id, _, _)| classes.contains(id))
+        .filter_map(|(_, _, ap)| *ap)
+        .collect();
+    aps.iter().sum::<f64>() / aps.len().max(1) as f64
+}
+
+pub fn run(args: DemoArgs, backend: BackendChoice) -> Result<()> {
     let start = Instant::now();
-    let annotations = args.data.join("annotations");
-    if !annotations.join("ava_train_v2.2.csv").exists() {
+    if !args.data.join("annotations/ava_train_v2.2.csv").exists() {
         println!("writing the synthetic dataset to {}", args.data.display());
         let summary = generate(&args.data, &SynthConfig::default())
             .with_context(|| format!("writing {}", args.data.display()))?;
@@ -202,30 +494,24 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
         out,
         "slowfast_arm_synth.toml",
     )?;
-    let arm_labelmap = config_file(&None, ARM_LABELS, out, "ava_arm_actions.pbtxt")?;
     let dataset = DatasetFiles::at(&args.data);
-    let labelmap = dataset.labelmap();
-    let keypoints = |split: &str| annotations.join(format!("synth_keypoints_{split}.csv"));
-    let detected =
-        |split: &str| annotations.join(format!("ava_detection_{split}_boxes_and_labels.csv"));
+    let demo = Demo {
+        args: &args,
+        backend,
+        labelmap: dataset.labelmap(),
+        arm_labelmap: config_file(&None, ARM_LABELS, out, "ava_arm_actions.pbtxt")?,
+        dataset,
+    };
 
-    // S, the bank it builds of the training and validation videos, and S + G + L from S.
-    let base = train(
-        "S",
-        &base_config,
-        dataset.clone(),
-        RunInputs::default(),
-        None,
-        out.join("base"),
-        &args,
-        backend_choice,
-    )?;
-    let bank = out.join("bank");
+    // S, the bank it builds of the training and validation videos, S + G + L from S, and
+    // the arm branch.
+    let base = demo.train("S", &base_config, false, RunInputs::default(), None, "base")?;
+    let bank = demo.out("bank");
     for split in [Split::Train, Split::Val] {
         let request = BankRequest {
-            config: base_config.clone(),
-            weights: base.clone(),
-            dataset: dataset.clone(),
+            config: base.config.clone(),
+            weights: base.weights.clone(),
+            dataset: demo.dataset.clone(),
             split,
             boxes: None,
             box_threshold: BOX_THRESHOLD,
@@ -235,7 +521,7 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
             shard: None,
             out: bank.clone(),
         };
-        let summary = backend::run(backend_choice, request.job()?)?;
+        let summary = backend::run(backend, request.job()?)?;
         println!(
             "bank of the {} videos: {} written ({} features), {} already there",
             split.name(),
@@ -244,191 +530,79 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
             summary.skipped
         );
     }
-    let lfb = train(
+    let with_bank = || RunInputs {
+        bank: Some(bank.clone()),
+        ..RunInputs::default()
+    };
+    let lfb = demo.train(
         "S + G + L",
         &lfb_config,
-        dataset.clone(),
-        RunInputs {
-            bank: Some(bank),
-            ..RunInputs::default()
-        },
-        Some(&base),
-        out.join("lfb"),
-        &args,
-        backend_choice,
+        false,
+        with_bank(),
+        Some(&base.weights),
+        "lfb",
     )?;
-    let arm = train(
+    let arm = demo.train(
         "arm branch",
         &arm_config,
-        DatasetFiles {
-            labelmap: Some(arm_labelmap.clone()),
-            ..dataset.clone()
-        },
-        RunInputs {
-            arms: Some(ArmKeypoints {
-                train: keypoints("train"),
-                val: keypoints("val"),
-            }),
-            ..RunInputs::default()
-        },
+        true,
+        demo.arm_inputs(),
         None,
-        out.join("arm"),
-        &args,
-        backend_choice,
+        "arm",
     )?;
-
-    // The systems: S alone, and the whole system (its fusion chosen below).
-    let system_text = |boxes: &Path, keypoints: Option<&Path>, fusion: Option<&Path>| {
-        let mut text = format!(
-            "# Written by `avaloc demo`: the synthetic set's detector-like boxes and ground-truth\n\
-             # keypoints stand in for a trained detector and CPN.\n\
-             [persons]\nboxes = {:?}\nthreshold = {BOX_THRESHOLD}\n\n",
-            boxes.display().to_string()
-        );
-        match keypoints {
-            None => text.push_str(&format!(
-                "[actions]\nconfig = {:?}\nweights = {:?}\nlabelmap = {:?}\n",
-                base_config.display().to_string(),
-                base.display().to_string(),
-                labelmap.display().to_string()
-            )),
-            Some(keypoints) => {
-                text.push_str(&format!(
-                    "[poses]\nkeypoints = {:?}\n\n[bank]\nconfig = {:?}\nweights = {:?}\n\
-                     box_threshold = {BOX_THRESHOLD}\n\n[actions]\nconfig = {:?}\nweights = {:?}\n\
-                     labelmap = {:?}\n\n[arm]\nconfig = {:?}\nweights = {:?}\nlabelmap = {:?}\n",
-                    keypoints.display().to_string(),
-                    base_config.display().to_string(),
-                    base.display().to_string(),
-                    lfb_config.display().to_string(),
-                    lfb.display().to_string(),
-                    labelmap.display().to_string(),
-                    arm_config.display().to_string(),
-                    arm.display().to_string(),
-                    arm_labelmap.display().to_string()
-                ));
-                if let Some(fusion) = fusion {
-                    text.push_str(&format!("fusion = {:?}\n", fusion.display().to_string()));
-                }
-            }
-        }
-        text.push_str(&format!("\n[render]\nkeyframes = {}\n", args.pictures));
-        text
-    };
-    let localize = |system: &Path, source: Source, dir: &str, video: bool| -> Result<()> {
-        let job = Localize {
-            system: SystemFile::load(system, &[])?,
-            source,
-            start_s: crate::data::AVA_VIDEO_START_S,
-            out: out.join(dir),
-            from: None,
-            video,
-            backend: backend_choice,
-        };
-        let records = job.run()?;
-        println!("{}", time_table(&records));
-        Ok(())
-    };
-    let write = |name: &str, text: String| -> Result<PathBuf> {
-        let path = out.join(name);
-        crate::io::write_atomic(&path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-        Ok(path)
-    };
-    let data_split = |split: &str| Source::Data {
-        root: args.data.clone(),
-        split: split.into(),
-        part: Part::Ava,
-    };
-
-    // The fusion classes, chosen on the validation keyframes at their annotated boxes.
-    let val_csv = dataset.val_csv();
-    let val_boxes = out.join("val_gt_boxes.csv");
-    let people: Vec<DetectedPerson> = annotated_people(&val_csv)?
-        .into_iter()
-        .map(|p| DetectedPerson {
-            video_id: p.key.video_id,
-            time: FrameTime::Keyframe(p.key.timestamp_s),
-            box_xyxy_norm: p.box_xyxy_norm,
-            score: 1.0,
-        })
-        .collect();
-    write_person_boxes(&val_boxes, &people)?;
-    let val_system = write(
-        "system_val.toml",
-        system_text(&val_boxes, Some(&keypoints("val")), None),
-    )?;
-    println!("\nvalidation split, annotated boxes: the action model's and the arm branch's scores");
-    localize(&val_system, data_split("val"), "val", false)?;
-    let labels = LabelMap::read(&labelmap)?;
-    let excluded = |split: &str| -> Result<_> {
-        let path = annotations.join(format!("ava_{split}_excluded_timestamps_v2.2.csv"));
-        Ok(if path.exists() {
-            read_exclusions(&path)?
-        } else {
-            Default::default()
-        })
-    };
-    let val_rows = read_ava_csv(&val_csv)?;
-    let val_excluded = excluded("val")?;
-    let truth = Groundtruth {
-        rows: &val_rows,
-        labels: &labels,
-        excluded: &val_excluded,
-    };
-    let (fusion, table) = select(
-        &read_detections(&out.join("val").join(ACTION_SCORES))?,
-        &read_detections(&out.join("val").join(ARM_SCORES))?,
-        &truth,
-        FusionMode::Mean,
-        0.5,
-        Choice::Top(15),
-    );
-    let fusion_path = out.join("fusion.toml");
-    fusion
-        .write(&fusion_path, &gain_table(&table))
-        .with_context(|| format!("writing {}", fusion_path.display()))?;
-    println!("{}", gain_table(&table));
+    let fusion = demo.fusion(&lfb, &base, &arm, "val", "fusion.toml")?;
 
     // The held-out test split: S alone and the whole system.
-    let test_boxes = detected("test");
-    let s_system = write("system_s.toml", system_text(&test_boxes, None, None))?;
-    let full_system = write(
-        "system.toml",
-        system_text(&test_boxes, Some(&keypoints("test")), Some(&fusion_path)),
-    )?;
-    println!("\ntest split: S alone");
-    localize(&s_system, data_split("test"), "test_s", false)?;
-    println!("\ntest split: the whole system");
-    localize(&full_system, data_split("test"), "test", false)?;
-    let test_rows = read_ava_csv(&dataset.root.join("annotations/ava_test_v2.2.csv"))?;
-    let test_excluded = excluded("test")?;
-    let evaluate_file = |path: PathBuf| -> Result<FrameMapResult> {
-        let rows = read_detections(&path)?;
-        Ok(evaluate(
-            &labels,
-            &test_rows,
-            &rows,
-            &test_excluded,
-            &EvalOptions::default(),
-        ))
+    let test_boxes = demo.annotation("ava_detection_test_boxes_and_labels.csv".into());
+    let test_keypoints = demo.keypoints("test");
+    let s_system = demo.system("system_s.toml", Parts::alone(&test_boxes, &base, None))?;
+    let full = |arm: &Model, fusion: &Path| -> Result<PathBuf> {
+        let name = if arm.weights == demo.out("arm/model_final.safetensors") {
+            "system.toml".to_string()
+        } else {
+            format!(
+                "system_{}.toml",
+                arm.weights
+                    .parent()
+                    .and_then(|p| p.file_name())
+                    .unwrap_or_default()
+                    .to_string_lossy()
+            )
+        };
+        demo.system(
+            &name,
+            Parts {
+                boxes: &test_boxes,
+                keypoints: Some(&test_keypoints),
+                bank: Some(&base),
+                actions: &lfb,
+                arm: Some(arm),
+                fusion: Some(fusion),
+            },
+        )
     };
-    let rows = [
-        ("S", evaluate_file(out.join("test_s").join(DETECTIONS))?),
+    let full_system = full(&arm, &fusion)?;
+    println!("\ntest split: S alone");
+    demo.localize(&s_system, demo.split("test"), "test_s", false)?;
+    println!("\ntest split: the whole system");
+    demo.localize(&full_system, demo.split("test"), "test", false)?;
+    let mut rows = vec![
+        ("S", demo.evaluate(&demo.out("test_s").join(DETECTIONS))?),
         (
             "S + G + L",
-            evaluate_file(out.join("test").join(ACTION_SCORES))?,
+            demo.evaluate(&demo.out("test").join(ACTION_SCORES))?,
         ),
         (
             "+ arm fusion",
-            evaluate_file(out.join("test").join(DETECTIONS))?,
+            demo.evaluate(&demo.out("test").join(DETECTIONS))?,
         ),
     ];
+    let plot = demo.out("ablation.png");
     let named: Vec<(&str, &FrameMapResult)> = rows.iter().map(|(n, r)| (*n, r)).collect();
-    let plot = out.join("ablation.png");
     write_comparison_plot(&named, &plot).with_context(|| format!("writing {}", plot.display()))?;
 
     // One held-out video from its raw frames to an annotated video.
+    let test_rows = read_ava_csv(&demo.annotation("ava_test_v2.2.csv".into()))?;
     let video_id = test_rows
         .first()
         .map(|r| r.key.video_id.clone())
@@ -438,33 +612,198 @@ pub fn run(args: DemoArgs, backend_choice: BackendChoice) -> Result<()> {
         .output()
         .is_ok();
     println!("\none held-out video, {video_id}, from its frames");
-    localize(
+    demo.localize(
         &full_system,
         Source::Frames(args.data.join("frames").join(&video_id)),
         "video",
         ffmpeg,
     )?;
 
-    println!(
-        "\nheld-out test keyframes ({} videos), frame-mAP@0.5 per class; person boxes: the \
-         synthetic set's detector-like boxes (score ≥ {BOX_THRESHOLD}), not a trained \
-         detector; keypoints: its ground truth, not CPN",
-        test_rows
-            .iter()
-            .map(|r| &r.key.video_id)
-            .collect::<std::collections::BTreeSet<_>>()
-            .len()
+    let videos = test_rows
+        .iter()
+        .map(|r| &r.key.video_id)
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    let heading = format!(
+        "held-out test keyframes ({videos} videos), frame-mAP@0.5 per class; person boxes: the \
+         synthetic set's detector-like boxes (score ≥ {BOX_THRESHOLD}), not a trained detector; \
+         keypoints: its ground truth, not CPN"
     );
+    println!("\n{heading}");
     print!("{}", comparison_table(&named));
-    let (s, full) = (rows[0].1.map, rows[2].1.map);
+    let (s, whole) = (rows[0].1.map, rows[2].1.map);
     println!(
-        "the whole system {full:.4} vs S {s:.4} ({:+.4}); {} (the table), {}",
-        full - s,
+        "the whole system {whole:.4} vs S {s:.4} ({:+.4}); {} (the table), {}",
+        whole - s,
         plot.display(),
-        out.join("video").join(PAGE).display()
+        demo.out("video").join(PAGE).display()
     );
     if !ffmpeg {
         println!("(no ffmpeg program: the annotated video was skipped)");
+    }
+
+    if args.ablation {
+        let lfb_text = std::fs::read_to_string(&lfb_config)
+            .with_context(|| format!("reading {}", lfb_config.display()))?;
+        let variant =
+            |name: &str, note: &str, edit: &dyn Fn(&mut toml::Table)| -> Result<PathBuf> {
+                let path = demo.out(&format!("ablation_{name}.toml"));
+                let text = edited(&lfb_text, note, edit)?;
+                crate::io::write_atomic(&path, text.as_bytes())
+                    .with_context(|| format!("writing {}", path.display()))?;
+                Ok(path)
+            };
+        let no_bank = variant("s_g", "S + G, no bank", &|c| {
+            sub(c, &["network"]).remove("bank");
+        })?;
+        let no_global = variant("s_l", "S + L, no global feature", &|c| {
+            let network = sub(c, &["network"]);
+            network.remove("global_pool");
+            network.remove("global_dim");
+        })?;
+        let operator = |op: &'static str| {
+            move |c: &mut toml::Table| {
+                sub(c, &["network", "bank"])
+                    .insert("operator".into(), toml::Value::String(op.into()));
+            }
+        };
+        let avg = variant("s_g_l_avg", "FBO avg", &operator("avg"))?;
+        let non_local = variant("s_g_l_nl", "FBO non-local", &operator("non_local"))?;
+        let base_text = std::fs::read_to_string(&base.config)
+            .with_context(|| format!("reading {}", base.config.display()))?;
+        let shared_path = demo.out("ablation_arm_shared.toml");
+        let shared_text = edited(
+            &with_epochs(&base_text, ARM_EPOCHS),
+            "the arm branch as heads on S's backbone",
+            |c| {
+                sub(c, &["network"]).insert("num_classes".into(), toml::Value::Integer(27));
+                sub(c, &["train", "action"])
+                    .insert("freeze_backbone".into(), toml::Value::Boolean(true));
+            },
+        )?;
+        crate::io::write_atomic(&shared_path, shared_text.as_bytes())
+            .with_context(|| format!("writing {}", shared_path.display()))?;
+
+        let s_g = demo.train(
+            "S + G",
+            &no_bank,
+            false,
+            RunInputs::default(),
+            Some(&base.weights),
+            "ablation/s_g",
+        )?;
+        let s_l = demo.train(
+            "S + L",
+            &no_global,
+            false,
+            with_bank(),
+            Some(&base.weights),
+            "ablation/s_l",
+        )?;
+        let s_avg = demo.train(
+            "S + G + L (avg)",
+            &avg,
+            false,
+            with_bank(),
+            Some(&base.weights),
+            "ablation/s_g_l_avg",
+        )?;
+        let s_nl = demo.train(
+            "S + G + L (non-local)",
+            &non_local,
+            false,
+            with_bank(),
+            Some(&base.weights),
+            "ablation/s_g_l_nl",
+        )?;
+        let shared = demo.train(
+            "arm branch (shared)",
+            &shared_path,
+            true,
+            demo.arm_inputs(),
+            Some(&base.weights),
+            "ablation/arm_shared",
+        )?;
+        let shared_fusion =
+            demo.fusion(&lfb, &base, &shared, "val_shared", "fusion_shared.toml")?;
+        let test = |name: &str, parts: Parts| -> Result<FrameMapResult> {
+            let system = demo.system(&format!("system_{name}.toml"), parts)?;
+            println!("\ntest split: {name}");
+            let dir = format!("ablation/test_{name}");
+            demo.localize(&system, demo.split("test"), &dir, false)?;
+            demo.evaluate(&demo.out(&dir).join(DETECTIONS))
+        };
+        let with = |actions| Parts::alone(&test_boxes, actions, Some(&base));
+        let shared_system = full(&shared, &shared_fusion)?;
+        demo.localize(
+            &shared_system,
+            demo.split("test"),
+            "ablation/test_arm_shared",
+            false,
+        )?;
+        let mut table = vec![
+            rows.remove(0),
+            ("S + G", test("s_g", Parts::alone(&test_boxes, &s_g, None))?),
+            ("S + L", test("s_l", with(&s_l))?),
+            ("S + G + L (avg)", test("s_g_l_avg", with(&s_avg))?),
+        ];
+        let (lfb_row, separate_row) = (rows.remove(0), rows.remove(0));
+        table.push(("S + G + L (max)", lfb_row.1));
+        table.push(("S + G + L (non-local)", test("s_g_l_nl", with(&s_nl))?));
+        table.push((
+            "+ arm (shared)",
+            demo.evaluate(&demo.out("ablation/test_arm_shared").join(DETECTIONS))?,
+        ));
+        table.push(("+ arm (separate)", separate_row.1));
+        let named: Vec<(&str, &FrameMapResult)> = table.iter().map(|(n, r)| (*n, r)).collect();
+        let plot = demo.out("ablation_all.png");
+        write_comparison_plot(&named, &plot)
+            .with_context(|| format!("writing {}", plot.display()))?;
+        println!("\nthe ablation, every variant on the same budget; {heading}");
+        print!("{}", comparison_table(&named));
+        let of = |name: &str| &table.iter().find(|(n, _)| *n == name).expect("a row").1;
+        let check = |feature: &str, without: &str, with: &str, classes: &[i64], what: &str| {
+            let (a, b) = if classes.is_empty() {
+                (of(without).map, of(with).map)
+            } else {
+                (mean_ap(of(without), classes), mean_ap(of(with), classes))
+            };
+            println!(
+                "{feature}: {what} {a:.4} → {b:.4} ({:+.4}) {}",
+                b - a,
+                if b > a { "raised" } else { "NOT raised" }
+            );
+        };
+        println!();
+        check("G", "S", "S + G", &[], "mAP");
+        check(
+            "L",
+            "S",
+            "S + L",
+            &LONG_CONTEXT,
+            "listen to / watch mean AP",
+        );
+        for op in ["avg", "max", "non-local"] {
+            let row = format!("S + G + L ({op})");
+            check(
+                &format!("L, FBO {op}"),
+                "S + G",
+                &row,
+                &LONG_CONTEXT,
+                "listen to / watch mean AP",
+            );
+        }
+        for kind in ["shared", "separate"] {
+            let row = format!("+ arm ({kind})");
+            check(
+                &format!("arm branch, {kind}"),
+                "S + G + L (max)",
+                &row,
+                &ARM_CLASSES,
+                "arm classes' mean AP",
+            );
+        }
+        println!("{} (the table)", plot.display());
     }
     println!("{:.0} s in all", start.elapsed().as_secs_f64());
     Ok(())
