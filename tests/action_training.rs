@@ -358,6 +358,16 @@ fn demo_runs_the_system_and_prints_the_table() {
     ] {
         assert!(out.join(file).is_file(), "{file}");
     }
+    // S's bank holds both splits' videos.
+    let bank = avaloc::bank::BankManifest::read(&out.join("bank"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(bank.splits.len(), 2);
+    assert!(
+        text.contains("bank of the train videos: 1 written"),
+        "{text}"
+    );
+
     // The table's last row: the three mAPs as the evaluator gives them for the files.
     let labels = LabelMap::read(&data.join("annotations/ava_action_list_v2.2.pbtxt")).unwrap();
     let truth = read_ava_csv(&data.join("annotations/ava_test_v2.2.csv")).unwrap();

@@ -3,7 +3,7 @@
 //! one build, a build missing a video or killed half-way completes to the same bank, a folder of
 //! another model is refused naming the manifest field, and inspect counts what is there.
 //! And SlowFast + LFB end to end: banks of both splits in one folder, `train action --bank`
-//! (refused without one), `actions --bank`.
+//! (refused without one), `actions --bank` (the demo's chain: tests/action_training.rs).
 
 mod common;
 
@@ -343,48 +343,6 @@ fn slowfast_with_a_feature_bank_trains_and_scores() {
     let one = with_flip(&[&bank], &root.join("one.csv"));
     let per_view = with_flip(&[&bank, &flipped_bank], &root.join("per_view.csv"));
     assert_ne!(one, per_view, "the flipped view reads its own bank");
-
-    // `demo --lfb`: the baseline, its bank of both splits, SlowFast + LFB, one table of both.
-    let baseline = root.join("baseline.toml");
-    let recipe = &LFB[LFB.find("[train]").unwrap()..];
-    std::fs::write(&baseline, format!("{}{recipe}", common::MICRO_ACTION)).unwrap();
-    let demo_out = root.join("demo");
-    let demo = avaloc(&[
-        "demo",
-        "--config",
-        s(&baseline),
-        "--lfb",
-        "--lfb-config",
-        s(&config),
-        "--data",
-        s(&data),
-        "--out",
-        s(&demo_out),
-        "--pictures",
-        "1",
-    ]);
-    assert!(demo.status.success(), "{}", log(&demo));
-    let text = log(&demo);
-    assert!(
-        text.contains("bank of the train videos: 3 written")
-            && text.contains("bank of the val videos: 1 written"),
-        "{text}"
-    );
-    let table = text
-        .split("SlowFast alone and with the feature bank")
-        .nth(1)
-        .unwrap();
-    assert!(table.contains("SlowFast  SlowFast + LFB"), "{text}");
-    assert!(
-        table.contains("stand") && table.contains("frame-mAP@0.5IOU"),
-        "{text}"
-    );
-    assert!(demo_out.join("lfb/train/model_final.safetensors").is_file());
-    assert!(demo_out.join("detections_lfb_gt_boxes.csv").is_file());
-    let bank_manifest = avaloc::bank::BankManifest::read(&demo_out.join("bank"))
-        .unwrap()
-        .unwrap();
-    assert_eq!(bank_manifest.splits.len(), 2);
 
     // A bank without the videos asked for is an error naming the video.
     let empty = root.join("empty_bank");

@@ -9,6 +9,19 @@ use super::FrameMapResult;
 use crate::draw::{ChartArea, DrawResult, PALETTE, write_chart};
 
 const WIDTH: u32 = 950;
+/// Colours of the results side by side (matplotlib's tab10).
+const SERIES: [[u8; 3]; 10] = [
+    [31, 119, 180],
+    [255, 127, 14],
+    [44, 160, 44],
+    [214, 39, 40],
+    [148, 103, 189],
+    [140, 86, 75],
+    [227, 119, 194],
+    [127, 127, 127],
+    [188, 189, 34],
+    [23, 190, 207],
+];
 const ROW: u32 = 22;
 const PR_PANEL: u32 = 380;
 
@@ -52,11 +65,7 @@ fn draw_bars(results: &[(&str, &FrameMapResult)], area: &ChartArea) -> DrawResul
         .collect();
     let caption = match results {
         [(_, only)] => format!("frame-mAP@0.5IOU = {:.4}", only.map),
-        _ => results
-            .iter()
-            .map(|(name, r)| format!("{name} {:.4}", r.map))
-            .collect::<Vec<_>>()
-            .join("   "),
+        _ => "AP per class (frame-mAP@0.5IOU in the legend)".to_string(),
     };
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 20))
@@ -91,8 +100,9 @@ fn draw_bars(results: &[(&str, &FrameMapResult)], area: &ChartArea) -> DrawResul
         .draw()?;
     let band = 0.6 / results.len() as f64;
     for (k, (name, result)) in results.iter().enumerate() {
-        let [r, g, b] = PALETTE[k % PALETTE.len()];
+        let [r, g, b] = SERIES[k % SERIES.len()];
         let color = RGBColor(r, g, b);
+        let label = format!("{name} ({:.4})", result.map);
         // Row i's band for result k, top down.
         let top = |i: usize| (n - i) as f64 - 0.2 - k as f64 * band;
         let aps: Vec<(usize, f64)> = result
@@ -109,7 +119,7 @@ fn draw_bars(results: &[(&str, &FrameMapResult)], area: &ChartArea) -> DrawResul
             )
         }))?;
         if results.len() > 1 {
-            bars.label(*name).legend(move |(x, y)| {
+            bars.label(label).legend(move |(x, y)| {
                 Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.filled())
             });
         }
