@@ -211,52 +211,6 @@ fn trains_resumes_scores_and_evaluates() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
-/// A micro detector and CPN with one-epoch recipes, for `demo --full`.
-const MICRO_DETECTOR: &str = r#"
-[network]
-kind = "faster_rcnn"
-num_classes = 2
-fpn_channels = 16
-representation = 32
-min_size = 72
-max_size = 96
-
-[network.backbone]
-blocks = [1, 1, 1, 1]
-base_channels = 8
-
-[train]
-epochs = 1
-batch_size = 2
-lr = 0.01
-warmup_iters = 2
-steps = [1]
-workers = 1
-"#;
-
-const MICRO_CPN: &str = r#"
-[network]
-kind = "cpn"
-input_size = [64, 32]
-channels = 8
-refine_width = 4
-
-[network.backbone]
-blocks = [1, 1, 1, 1]
-base_channels = 4
-norm = "batch_norm"
-
-[train]
-epochs = 1
-batch_size = 4
-optimizer = "adamw"
-lr = 1e-3
-workers = 1
-
-[train.pose]
-kernels = [5, 3, 3, 3]
-"#;
-
 /// `avaloc demo` with micro networks for one epoch each: the three trainings, the fusion
 /// classes chosen on val, the table of S, S + G + L and + arm fusion on the held-out test
 /// keyframes, the annotated video's page; a rerun reuses every training; a set written by an
@@ -287,8 +241,8 @@ fn demo_runs_the_system_and_prints_the_table() {
     );
     std::fs::write(root.join("lfb.toml"), lfb).unwrap();
     std::fs::write(root.join("arm.toml"), arm).unwrap();
-    std::fs::write(root.join("detector.toml"), MICRO_DETECTOR).unwrap();
-    std::fs::write(root.join("cpn.toml"), MICRO_CPN).unwrap();
+    std::fs::write(root.join("detector.toml"), common::MICRO_DETECTOR).unwrap();
+    std::fs::write(root.join("cpn.toml"), common::MICRO_CPN).unwrap();
     let (detector, cpn) = (root.join("detector.toml"), root.join("cpn.toml"));
     let (config, lfb, arm, out) = (
         root.join("action.toml"),

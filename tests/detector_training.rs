@@ -24,30 +24,7 @@ use common::TestAutodiff;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
-const CONFIG: &str = r#"
-[network]
-kind = "faster_rcnn"
-num_classes = 2
-fpn_channels = 16
-representation = 32
-min_size = 72
-max_size = 96
-
-[network.backbone]
-blocks = [1, 1, 1, 1]
-base_channels = 8
-
-[train]
-epochs = 1
-batch_size = 2
-lr = 0.01
-warmup_iters = 2
-steps = [1]
-workers = 1
-
-[train.detector]
-box_batch_per_image = 32
-"#;
+use common::MICRO_DETECTOR as CONFIG;
 
 fn train(root: &Path, extra: &[&str]) -> Output {
     let config = root.join("detector.toml");

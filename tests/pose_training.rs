@@ -8,28 +8,7 @@ use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::train::History;
 use common::{avaloc, kill_when, log, safetensors_by_name};
 
-const CONFIG: &str = r#"
-[network]
-kind = "cpn"
-input_size = [64, 32]
-channels = 8
-refine_width = 4
-
-[network.backbone]
-blocks = [1, 1, 1, 1]
-base_channels = 4
-norm = "batch_norm"
-
-[train]
-epochs = 1
-batch_size = 4
-optimizer = "adamw"
-lr = 1e-3
-workers = 1
-
-[train.pose]
-kernels = [5, 3, 3, 3]
-"#;
+use common::MICRO_CPN as CONFIG;
 
 #[test]
 fn trains_resumes_and_runs() {

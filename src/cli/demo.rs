@@ -252,17 +252,6 @@ impl Demo<'_> {
         weights: Option<&Path>,
         dir: &str,
     ) -> Result<Model> {
-        let dir = self.out(dir);
-        let done = dir.join("model_final.safetensors");
-        let model = Model {
-            config: config.to_path_buf(),
-            weights: done.clone(),
-        };
-        if done.exists() {
-            println!("{name}: using the finished training in {}", dir.display());
-            return Ok(model);
-        }
-        println!("\n{name}: training {}", config.display());
         let dataset = if arm {
             DatasetFiles {
                 labelmap: Some(self.arm_labelmap.clone()),
@@ -271,11 +260,41 @@ impl Demo<'_> {
         } else {
             self.dataset.clone()
         };
-        let resume = dir.join("checkpoints").join("last").exists();
-        let file = ActionFile::load(config)?;
-        let epochs = self.args.epochs;
-        let run = ActionRun::new(file, dataset, inputs, weights, dir, resume, epochs)?;
-        backend::run_train(self.backend, run)?;
+        self.train_once(name, config, dir, |dir, resume| {
+            let file = ActionFile::load(config)?;
+            ActionRun::new(
+                file,
+                dataset,
+                inputs,
+                weights,
+                dir,
+                resume,
+                self.args.epochs,
+            )
+        })
+    }
+
+    /// Trains `job(dir, resume)` into OUT/`dir` unless it holds a finished
+    /// training; the model.
+    fn train_once<J: crate::backend::TrainJob>(
+        &self,
+        name: &str,
+        config: &Path,
+        dir: &str,
+        job: impl FnOnce(PathBuf, bool) -> Result<J>,
+    ) -> Result<Model> {
+        let dir = self.out(dir);
+        let model = Model {
+            config: config.to_path_buf(),
+            weights: dir.join("model_final.safetensors"),
+        };
+        if model.weights.exists() {
+            println!("{name}: using the finished training in {}", dir.display());
+        } else {
+            println!("\n{name}: training {}", config.display());
+            let resume = dir.join("checkpoints").join("last").exists();
+            backend::run_train(self.backend, job(dir, resume)?)?;
+        }
         Ok(model)
     }
 
@@ -727,36 +746,22 @@ pub fn run(args: DemoArgs, backend: BackendChoice) -> Result<()> {
         crate::io::write_atomic(&shared_path, shared_text.as_bytes())
             .with_context(|| format!("writing {}", shared_path.display()))?;
 
-        let s_g = demo.train(
-            "S + G",
-            &no_bank,
-            false,
-            RunInputs::default(),
-            Some(&base.weights),
-            "ablation/s_g",
-        )?;
-        let s_l = demo.train(
-            "S + L",
-            &no_global,
-            false,
-            with_bank(),
-            Some(&base.weights),
-            "ablation/s_l",
-        )?;
-        let s_avg = demo.train(
-            "S + G + L (avg)",
-            &avg,
-            false,
-            with_bank(),
-            Some(&base.weights),
-            "ablation/s_g_l_avg",
-        )?;
-        let s_nl = demo.train(
+        // Heads on S's frozen backbone, reading the bank or not.
+        let heads = |name: &str, config: &Path, bank: bool, dir: &str| {
+            let inputs = if bank {
+                with_bank()
+            } else {
+                RunInputs::default()
+            };
+            demo.train(name, config, false, inputs, Some(&base.weights), dir)
+        };
+        let s_g = heads("S + G", &no_bank, false, "ablation/s_g")?;
+        let s_l = heads("S + L", &no_global, true, "ablation/s_l")?;
+        let s_avg = heads("S + G + L (avg)", &avg, true, "ablation/s_g_l_avg")?;
+        let s_nl = heads(
             "S + G + L (non-local)",
             &non_local,
-            false,
-            with_bank(),
-            Some(&base.weights),
+            true,
             "ablation/s_g_l_nl",
         )?;
         let shared = demo.train(
@@ -856,52 +861,22 @@ pub fn run(args: DemoArgs, backend: BackendChoice) -> Result<()> {
             "faster_rcnn_synth.toml",
         )?;
         let pose_config = config_file(&args.pose_config, POSE_CONFIG, out, "cpn_synth.toml")?;
-        let detector = Model {
-            config: detector_config.clone(),
-            weights: demo.out("detector/model_final.safetensors"),
-        };
-        if detector.weights.exists() {
-            println!(
-                "detector: using the finished training in {}",
-                demo.out("detector").display()
-            );
-        } else {
-            println!("\ndetector: training {}", detector_config.display());
-            let dir = demo.out("detector");
-            let resume = dir.join("checkpoints").join("last").exists();
-            let run = DetectorRun::new(
-                DetectorFile::load(&detector_config)?,
-                demo.dataset.clone(),
-                None,
-                dir,
-                resume,
-                args.epochs,
-            )?;
-            backend::run_train(backend, run)?;
-        }
-        let pose = Model {
-            config: pose_config.clone(),
-            weights: demo.out("pose/model_final.safetensors"),
-        };
-        if pose.weights.exists() {
-            println!(
-                "CPN: using the finished training in {}",
-                demo.out("pose").display()
-            );
-        } else {
-            println!("\nCPN: training {}", pose_config.display());
-            let dir = demo.out("pose");
-            let resume = dir.join("checkpoints").join("last").exists();
-            let run = PoseRun::new(
+        let detector =
+            demo.train_once("detector", &detector_config, "detector", |dir, resume| {
+                let file = DetectorFile::load(&detector_config)?;
+                DetectorRun::new(file, demo.dataset.clone(), None, dir, resume, args.epochs)
+            })?;
+        let pose = demo.train_once("CPN", &pose_config, "pose", |dir, resume| {
+            let data = PoseData::new(args.data.clone(), None, None);
+            PoseRun::new(
                 PoseFile::load(&pose_config)?,
-                PoseData::new(args.data.clone(), None, None),
+                data,
                 None,
                 dir,
                 resume,
                 args.epochs,
-            )?;
-            backend::run_train(backend, run)?;
-        }
+            )
+        })?;
         let system = demo.system(
             "system_full.toml",
             Parts {

@@ -319,3 +319,53 @@ pub fn log(o: &std::process::Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// A micro detector (person + background, 72–96 px) with a one-epoch recipe.
+pub const MICRO_DETECTOR: &str = r#"
+[network]
+kind = "faster_rcnn"
+num_classes = 2
+fpn_channels = 16
+representation = 32
+min_size = 72
+max_size = 96
+
+[network.backbone]
+blocks = [1, 1, 1, 1]
+base_channels = 8
+
+[train]
+epochs = 1
+batch_size = 2
+lr = 0.01
+warmup_iters = 2
+steps = [1]
+workers = 1
+
+[train.detector]
+box_batch_per_image = 32
+"#;
+
+/// A micro CPN (64×32 crops) with a one-epoch recipe.
+pub const MICRO_CPN: &str = r#"
+[network]
+kind = "cpn"
+input_size = [64, 32]
+channels = 8
+refine_width = 4
+
+[network.backbone]
+blocks = [1, 1, 1, 1]
+base_channels = 4
+norm = "batch_norm"
+
+[train]
+epochs = 1
+batch_size = 4
+optimizer = "adamw"
+lr = 1e-3
+workers = 1
+
+[train.pose]
+kernels = [5, 3, 3, 3]
+"#;
