@@ -404,7 +404,10 @@ impl Localize {
                 ("persons".into(), scored.len()),
             ]
             .into(),
-            note: format!("{} views summed", view_list(views).len()),
+            note: match view_list(views).len() {
+                1 => "one test view".to_string(),
+                n => format!("{n} test views averaged (the seed sums them: the same ranking)"),
+            },
         })
     }
 
