@@ -47,12 +47,11 @@ pub fn comparison_table(results: &[(&str, &FrameMapResult)]) -> String {
     };
     let last = results[results.len() - 1].1;
     let width = name_width(first);
-    let columns = results
+    // Each column as wide as its name, at least an AP's 8.
+    let widths: Vec<usize> = results
         .iter()
-        .map(|(name, _)| name.chars().count())
-        .max()
-        .unwrap_or(0)
-        .max(8);
+        .map(|(name, _)| name.chars().count().max(8))
+        .collect();
     let ap = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{v:.4}"));
     let of = |result: &FrameMapResult, id: i64| {
         result
@@ -62,13 +61,13 @@ pub fn comparison_table(results: &[(&str, &FrameMapResult)]) -> String {
             .and_then(|(_, _, v)| *v)
     };
     let mut out = format!("{:>4}  {:<width$}", "id", "name");
-    for (name, _) in results {
+    for ((name, _), columns) in results.iter().zip(&widths) {
         out.push_str(&format!("  {name:>columns$}"));
     }
     writeln!(out, "  {:>8}", "change").unwrap();
     for (id, name, a) in &first.per_class {
         let mut line = format!("{id:>4}  {name:<width$}");
-        for (_, result) in results {
+        for ((_, result), columns) in results.iter().zip(&widths) {
             line.push_str(&format!("  {:>columns$}", ap(of(result, *id))));
         }
         if let (Some(a), Some(b)) = (a, of(last, *id)) {
@@ -77,7 +76,7 @@ pub fn comparison_table(results: &[(&str, &FrameMapResult)]) -> String {
         writeln!(out, "{}", line.trim_end()).unwrap();
     }
     let mut line = format!("{:>4}  {:<width$}", "", "frame-mAP@0.5IOU");
-    for (_, result) in results {
+    for ((_, result), columns) in results.iter().zip(&widths) {
         line.push_str(&format!("  {:>columns$.4}", result.map));
     }
     writeln!(out, "{line}  {:>+8.4}", last.map - first.map).unwrap();
