@@ -145,3 +145,16 @@ mod tests {
         assert_eq!(human_bytes(1_500_000_000), "1.5 GB");
     }
 }
+
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a file, hex, read in a stream (checkpoints run to gigabytes).
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hash)?;
+    Ok(hex(&hash.finalize()))
+}

@@ -7,7 +7,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{BankDtype, BankError};
 
@@ -47,14 +46,10 @@ pub const MANIFEST: &str = "manifest.json";
 
 /// SHA-256 of a file, hex.
 pub fn file_digest(path: &Path) -> Result<String, BankError> {
-    let bytes = std::fs::read(path).map_err(|source| BankError::Io {
+    crate::io::sha256_file(path).map_err(|source| BankError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    Ok(Sha256::digest(&bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
+    })
 }
 
 impl BankManifest {

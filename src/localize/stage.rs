@@ -12,6 +12,8 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::io::hex;
+
 /// The stages, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
 pub enum Stage {
@@ -90,22 +92,15 @@ pub fn fingerprint(path: &Path) -> Result<String> {
         }
         Ok(format!("dir:{}", hex(&hash.finalize())))
     } else {
-        let mut file =
-            std::fs::File::open(path).with_context(|| format!("reading {}", path.display()))?;
-        let mut hash = Sha256::new();
-        std::io::copy(&mut file, &mut hash)
-            .with_context(|| format!("reading {}", path.display()))?;
-        Ok(format!("sha256:{}", hex(&hash.finalize())))
+        let digest =
+            crate::io::sha256_file(path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(format!("sha256:{digest}"))
     }
 }
 
 /// Fingerprint of a text (a settings table, a list of frames).
 pub fn text_fingerprint(text: &str) -> String {
     format!("sha256:{}", hex(&Sha256::digest(text.as_bytes())))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn list_files(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) -> Result<()> {
