@@ -101,6 +101,19 @@ pub fn human_bytes(bytes: u64) -> String {
     }
 }
 
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of a file, hex, read in a stream (checkpoints run to gigabytes).
+pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::Digest;
+    let mut hash = sha2::Sha256::new();
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hash)?;
+    Ok(hex(&hash.finalize()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -144,17 +157,4 @@ mod tests {
         assert_eq!(human_bytes(999), "999 B");
         assert_eq!(human_bytes(1_500_000_000), "1.5 GB");
     }
-}
-
-/// Lower-case hex of `bytes`.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// SHA-256 of a file, hex, read in a stream (checkpoints run to gigabytes).
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
-    use sha2::Digest;
-    let mut hash = sha2::Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hash)?;
-    Ok(hex(&hash.finalize()))
 }

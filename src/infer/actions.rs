@@ -54,8 +54,8 @@ impl Default for TestViews {
 }
 
 impl TestViews {
-    /// Each view's short side and flip.
-    fn views(&self) -> Vec<BankView> {
+    /// Each view's short side and flip: short sides × (plain, flipped).
+    pub fn views(&self) -> Vec<BankView> {
         let flips: &[bool] = if self.flip { &[false, true] } else { &[false] };
         self.short_sides
             .iter()

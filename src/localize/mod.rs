@@ -85,27 +85,29 @@ impl Localize {
         let videos = videos::videos(&self.source, &frames_dir, self.start_s)?;
         let described = videos::describe(&videos);
 
-        let mut inputs = Inputs::default()
+        // A detector's config and weights, or the given boxes: whichever the table names.
+        let p = &s.persons;
+        let inputs = Inputs::default()
             .text("videos", &described)
-            .text("table", &s.table_text("persons"));
-        inputs = match (&s.persons.config, &s.persons.weights, &s.persons.boxes) {
-            (Some(c), Some(w), _) => inputs.file("config", c)?.file("weights", w)?,
-            (_, _, Some(boxes)) => inputs.file("boxes", boxes)?,
-            _ => unreachable!("validated on load"),
-        };
+            .text("table", &s.table_text("persons"))
+            .files([
+                ("config", &p.config),
+                ("weights", &p.weights),
+                ("boxes", &p.boxes),
+            ])?;
         let persons = runner.run(Stage::Persons, inputs.0, || self.persons(&videos))?;
 
         let poses = match &s.poses {
             None => None,
             Some(table) => {
-                let mut inputs = Inputs::default()
+                let inputs = Inputs::default()
                     .text("table", &s.table_text("poses"))
-                    .outputs_of(&persons);
-                inputs = match (&table.config, &table.weights, &table.keypoints) {
-                    (Some(c), Some(w), _) => inputs.file("config", c)?.file("weights", w)?,
-                    (_, _, Some(k)) => inputs.file("keypoints", k)?,
-                    _ => unreachable!("validated on load"),
-                };
+                    .outputs_of(&persons)
+                    .files([
+                        ("config", &table.config),
+                        ("weights", &table.weights),
+                        ("keypoints", &table.keypoints),
+                    ])?;
                 Some(runner.run(Stage::Poses, inputs.0, || self.poses(&videos))?)
             }
         };
@@ -297,17 +299,14 @@ impl Localize {
                 (key, b.score as f32)
             })
             .collect();
-        let annotated = unlabelled_people(&people);
+        // Every video has a file, empty where no box scores enough.
+        let mut by_video: BTreeMap<String, Vec<_>> =
+            videos.iter().map(|v| (v.id.clone(), Vec::new())).collect();
         let clip = model.network.clip_spec();
-        let mut by_video = BTreeMap::new();
-        for v in videos {
-            let mine: Vec<_> = annotated
-                .iter()
-                .filter(|p| p.key.video_id == v.id)
-                .cloned()
-                .collect();
-            let samples = AvaKeyframes::from_frame_files(&mine, &v.id, &v.frames, v.start_s, clip)?;
-            by_video.insert(v.id.clone(), samples.into_samples());
+        for sample in videos::samples(videos, &unlabelled_people(&people), clip)? {
+            if let Some(samples) = by_video.get_mut(&sample.key.video_id) {
+                samples.push(sample);
+            }
         }
         let keyframes: usize = by_video.values().map(Vec::len).sum();
         let source = format!(
@@ -315,15 +314,17 @@ impl Localize {
             self.path(PERSONS).display(),
             fingerprint(&self.path(PERSONS))?
         );
+        let (config_digest, weights_digest) =
+            (file_digest(&table.config)?, file_digest(&table.weights)?);
         let mut outputs = Vec::new();
         let mut features = 0;
-        for view in view_list(views) {
+        for view in views.views() {
             let dir = bank_dir(view);
             let manifest = BankManifest {
                 format_version: 1,
                 model_config: table.config.display().to_string(),
-                config_digest: file_digest(&table.config)?,
-                weights_digest: file_digest(&table.weights)?,
+                config_digest: config_digest.clone(),
+                weights_digest: weights_digest.clone(),
                 dim: feature_dim(&model.network),
                 dtype: table.dtype,
                 view,
@@ -360,7 +361,7 @@ impl Localize {
         Ok(StageDone {
             outputs,
             counts: [
-                ("keyframes".into(), keyframes * view_list(views).len()),
+                ("keyframes".into(), keyframes * views.views().len()),
                 ("features".into(), features),
             ]
             .into(),
@@ -379,7 +380,8 @@ impl Localize {
         let samples = videos::samples(videos, &people, s.action_model.network.clip_spec())?;
         let banks = match bank {
             None => Vec::new(),
-            Some(_) => view_list(views)
+            Some(_) => views
+                .views()
                 .into_iter()
                 .map(|v| Bank::open(&self.out.join(bank_dir(v))).map(Arc::new))
                 .collect::<Result<Vec<_>, _>>()?,
@@ -404,7 +406,7 @@ impl Localize {
                 ("persons".into(), scored.len()),
             ]
             .into(),
-            note: match view_list(views).len() {
+            note: match views.views().len() {
                 1 => "one test view".to_string(),
                 n => format!("{n} test views averaged (the seed sums them: the same ranking)"),
             },
@@ -644,16 +646,6 @@ impl Localize {
         outputs.extend(["eval.txt".into(), "ap.png".into()]);
         Ok((table, Some("ap.png".into())))
     }
-}
-
-/// Each test view: short sides × (plain, flipped).
-fn view_list(views: &TestViews) -> Vec<BankView> {
-    let flips: &[bool] = if views.flip { &[false, true] } else { &[false] };
-    views
-        .short_sides
-        .iter()
-        .flat_map(|&short_side| flips.iter().map(move |&flip| BankView { short_side, flip }))
-        .collect()
 }
 
 fn bank_dir(view: BankView) -> PathBuf {

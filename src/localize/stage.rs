@@ -260,6 +260,16 @@ impl Inputs {
         Ok(self)
     }
 
+    /// Each of `files` that is given.
+    pub fn files<const N: usize>(mut self, files: [(&str, &Option<PathBuf>); N]) -> Result<Self> {
+        for (name, path) in files {
+            if let Some(path) = path {
+                self = self.file(name, path)?;
+            }
+        }
+        Ok(self)
+    }
+
     pub fn text(mut self, name: &str, text: &str) -> Self {
         self.0.insert(name.to_string(), text_fingerprint(text));
         self
