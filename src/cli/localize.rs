@@ -58,7 +58,8 @@ pub struct LocalizeArgs {
 }
 
 pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
-    let single = |source: Source, system: &PathBuf, out: PathBuf| -> Result<()> {
+    // Runs one system; its label map, which the parts' evaluation reads.
+    let single = |source: Source, system: &PathBuf, out: PathBuf| -> Result<PathBuf> {
         let job = Localize {
             system: SystemFile::load(system, &args.overrides)?,
             source,
@@ -75,18 +76,19 @@ pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
             out.join(DETECTIONS).display(),
             out.join(PAGE).display()
         );
-        Ok(())
+        Ok(job.system.actions.labelmap)
     };
     let (root, split) = match (&args.video, &args.frames, &args.data, &args.split) {
         (Some(video), ..) => {
-            return single(Source::Video(video.clone()), &args.system, args.out.clone());
+            return single(Source::Video(video.clone()), &args.system, args.out.clone()).map(drop);
         }
         (_, Some(frames), ..) => {
             return single(
                 Source::Frames(frames.clone()),
                 &args.system,
                 args.out.clone(),
-            );
+            )
+            .map(drop);
         }
         (_, _, Some(root), Some(split)) => (root.clone(), split.clone()),
         _ => bail!("give what to localize: --video FILE, --frames DIR or --data ROOT --split S"),
@@ -116,6 +118,7 @@ pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
         );
     }
     let both = parts.len() > 1;
+    let mut labelmap = None;
     for (part, system) in &parts {
         let out = if both {
             args.out.join(part.name())
@@ -127,18 +130,24 @@ pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
             split: split.clone(),
             part: *part,
         };
-        single(source, system, out)?;
+        let used = single(source, system, out)?;
+        labelmap.get_or_insert(used);
     }
     if both {
-        parts_summary(&args, &root, &split)?;
+        let labelmap = labelmap.expect("a part ran");
+        parts_summary(&args.out, &labelmap, &root, &split)?;
     }
     Ok(())
 }
 
 /// Both parts' detections as one file, evaluated as AVA-Kinetics is (the union, and each part
-/// on its own videos), with a page linking the parts' pages.
-fn parts_summary(args: &LocalizeArgs, root: &std::path::Path, split: &str) -> Result<()> {
-    let out = &args.out;
+/// on its own videos) over the AVA part's label map, with a page linking the parts' pages.
+fn parts_summary(
+    out: &std::path::Path,
+    labelmap: &std::path::Path,
+    root: &std::path::Path,
+    split: &str,
+) -> Result<()> {
     let mut rows = Vec::new();
     for part in [Part::Ava, Part::Kinetics] {
         rows.extend(read_detections(&out.join(part.name()).join(DETECTIONS))?);
@@ -146,7 +155,6 @@ fn parts_summary(args: &LocalizeArgs, root: &std::path::Path, split: &str) -> Re
     let detections = out.join(DETECTIONS);
     write_ava_csv(&detections, &rows)
         .with_context(|| format!("writing {}", detections.display()))?;
-    let system = SystemFile::load(&args.system, &args.overrides)?;
     let truths = [Part::Ava, Part::Kinetics].map(|p| p.groundtruth(root, split));
     let exclusions = root
         .join("annotations")
@@ -154,7 +162,7 @@ fn parts_summary(args: &LocalizeArgs, root: &std::path::Path, split: &str) -> Re
     let result = evaluate_parts(
         &truths,
         &detections,
-        &system.actions.labelmap,
+        labelmap,
         exclusions.exists().then_some(exclusions.as_path()),
         &EvalOptions::default(),
     )?;
