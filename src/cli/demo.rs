@@ -137,20 +137,22 @@ fn check_synthetic_set(data: &Path) -> Result<()> {
 /// boxes, these 4 give 0.32 in 3.5 minutes rather than 9), the rate ÷10 for the last.
 const ARM_EPOCHS: usize = 4;
 
-/// `text` (a config) with `[train]`'s epochs and steps set to `epochs` and `[epochs - 1]`.
-fn with_epochs(text: &str, epochs: usize) -> String {
-    let mut out = format!("# Trained {epochs} epochs by `avaloc demo`.\n");
-    for line in text.lines() {
-        if line.starts_with("epochs = ") {
-            out.push_str(&format!("epochs = {epochs}\n"));
-        } else if line.starts_with("steps = ") {
-            out.push_str(&format!("steps = [{}]\n", epochs.saturating_sub(1).max(1)));
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
+/// `config`'s `[train]` epochs set to `epochs`, the rate ÷10 for the last.
+fn set_epochs(config: &mut toml::Table, epochs: usize) {
+    let train = sub(config, &["train"]);
+    train.insert("epochs".into(), toml::Value::Integer(epochs as i64));
+    let last = epochs.saturating_sub(1).max(1) as i64;
+    train.insert(
+        "steps".into(),
+        toml::Value::Array(vec![toml::Value::Integer(last)]),
+    );
+}
+
+/// `text` (a config) trained for `epochs`.
+fn with_epochs(text: &str, epochs: usize) -> Result<String> {
+    edited(text, &format!("trained {epochs} epochs"), |c| {
+        set_epochs(c, epochs)
+    })
 }
 
 /// `given`, or `text` written into `dir/name`.
@@ -490,7 +492,7 @@ fn edited(text: &str, note: &str, edit: impl FnOnce(&mut toml::Table)) -> Result
     let mut config: toml::Table = text.parse().context("a demo config")?;
     edit(&mut config);
     Ok(format!(
-        "# Written by `avaloc demo --ablation`: {note}.\n{}",
+        "# Written by `avaloc demo`: {note}.\n{}",
         toml::to_string(&config).expect("a config serialises")
     ))
 }
@@ -552,7 +554,7 @@ pub fn run(args: DemoArgs, backend: BackendChoice) -> Result<()> {
     )?;
     let arm_config = config_file(
         &args.arm_config,
-        &with_epochs(ARM_CONFIG, ARM_EPOCHS),
+        &with_epochs(ARM_CONFIG, ARM_EPOCHS)?,
         out,
         "slowfast_arm_synth.toml",
     )?;
@@ -734,15 +736,12 @@ pub fn run(args: DemoArgs, backend: BackendChoice) -> Result<()> {
         let base_text = std::fs::read_to_string(&base.config)
             .with_context(|| format!("reading {}", base.config.display()))?;
         let shared_path = demo.out("ablation_arm_shared.toml");
-        let shared_text = edited(
-            &with_epochs(&base_text, ARM_EPOCHS),
-            "the arm branch as heads on S's backbone",
-            |c| {
-                sub(c, &["network"]).insert("num_classes".into(), toml::Value::Integer(27));
-                sub(c, &["train", "action"])
-                    .insert("freeze_backbone".into(), toml::Value::Boolean(true));
-            },
-        )?;
+        let shared_text = edited(&base_text, "the arm branch as heads on S's backbone", |c| {
+            set_epochs(c, ARM_EPOCHS);
+            sub(c, &["network"]).insert("num_classes".into(), toml::Value::Integer(27));
+            sub(c, &["train", "action"])
+                .insert("freeze_backbone".into(), toml::Value::Boolean(true));
+        })?;
         crate::io::write_atomic(&shared_path, shared_text.as_bytes())
             .with_context(|| format!("writing {}", shared_path.display()))?;
 
@@ -921,7 +920,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("avaloc-demo-arm-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("arm.toml");
-        std::fs::write(&path, with_epochs(ARM_CONFIG, ARM_EPOCHS)).unwrap();
+        std::fs::write(&path, with_epochs(ARM_CONFIG, ARM_EPOCHS).unwrap()).unwrap();
         let settings = ActionFile::load(&path).unwrap().train_settings().unwrap();
         assert_eq!(settings.epochs, 4);
         assert_eq!(settings.steps, vec![3]);
