@@ -39,9 +39,12 @@ const MAX_CHANNELS_IN: usize = 4;
 /// (the R50-FPN stem at 800×1333) flex's gemm is at least as fast.
 const MAX_DIRECT_CHANNELS_OUT: usize = 16;
 
+/// Kernel widths up to which the direct kernels are used (the stems': 7).
+const MAX_TAPS: usize = 16;
+
 /// Whether the direct forward kernel computes this convolution.
 fn direct_forward_applies(x: &[usize], weight: &[usize]) -> bool {
-    x[1] <= MAX_CHANNELS_IN && weight[0] <= MAX_DIRECT_CHANNELS_OUT
+    x[1] <= MAX_CHANNELS_IN && weight[0] <= MAX_DIRECT_CHANNELS_OUT && weight[4] <= MAX_TAPS
 }
 
 type FlexAutodiff = Autodiff<Flex>;
@@ -247,40 +250,64 @@ fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     }
 }
 
+/// Output rows are computed in whole chunks of this many elements, a multiple of every
+/// vector width pulp dispatches to (1, 4, 8, 16 lanes); the padding lanes read zeros and are
+/// dropped.
+const LANES: usize = 16;
+
 /// The input with every row split into its `stride` phases, `phase[p][j] = row[j·stride + p]`,
-/// so that a strided walk over a row is a contiguous walk over one phase. Split once per
-/// call: each row is read by several temporal and vertical kernel taps.
+/// each zero-padded on both ends: horizontal tap `c` then reads one contiguous run of
+/// `lanes` elements for a whole output row (padded to whole vectors), with no range checks —
+/// padding and out-of-row positions read zeros. Split once per call: each row is read by
+/// several temporal and vertical kernel taps.
 struct Phased {
-    stride: usize,
-    /// Length of one phase.
-    len: usize,
+    /// Elements per row: `stride` phases of `len`.
+    row_len: usize,
+    /// Output row length rounded up to whole vectors.
+    lanes: usize,
+    /// Per horizontal tap, the offset of its run in a phased row.
+    taps: Vec<usize>,
     data: Vec<f32>,
 }
 
 impl Phased {
-    fn new(x: &[f32], row_len: usize, stride: usize) -> Self {
-        let len = row_len.div_ceil(stride);
-        let rows = x.len() / row_len;
-        let mut data = vec![0.0; rows * stride * len];
-        for (row, out) in x
-            .chunks_exact(row_len)
-            .zip(data.chunks_exact_mut(stride * len))
-        {
-            for (i, &v) in row.iter().enumerate() {
-                out[(i % stride) * len + i / stride] = v;
+    fn new(x: &[f32], g: &Geometry) -> Self {
+        let (s, width) = (g.stride[2], g.input[2]);
+        let lanes = g.output[2].next_multiple_of(LANES);
+        // Zeros before index 0 of each phase, enough for the leftmost tap's padding.
+        let lead = g.padding[2].div_ceil(s);
+        let reach = (g.kernel[2] - 1) * g.dilation[2] / s + 1;
+        let len = lead + width.div_ceil(s).max(lanes + reach);
+        let taps = (0..g.kernel[2])
+            .map(|c| {
+                let origin = g.origin(2, c);
+                let (p, q) = (origin.rem_euclid(s as isize), origin.div_euclid(s as isize));
+                p as usize * len + (lead as isize + q) as usize
+            })
+            .collect();
+        let rows = x.len() / width;
+        let mut data = vec![0.0; rows * s * len];
+        for (row, out) in x.chunks_exact(width).zip(data.chunks_exact_mut(s * len)) {
+            for (p, phase) in out.chunks_exact_mut(len).enumerate() {
+                let values = row.iter().skip(p).step_by(s);
+                for (dst, &v) in phase[lead..].iter_mut().zip(values) {
+                    *dst = v;
+                }
             }
         }
-        Self { stride, len, data }
+        Self {
+            row_len: s * len,
+            lanes,
+            taps,
+            data,
+        }
     }
 
-    /// Elements `row[o·stride + origin]` of input row `row` for `o` in `range` (all inside
-    /// the row).
+    /// What horizontal tap `c` reads from input row `row` for one output row, as vectors.
     #[inline(always)]
-    fn strided(&self, row: usize, origin: isize, range: std::ops::Range<usize>) -> &[f32] {
-        let s = self.stride as isize;
-        let (p, q) = (origin.rem_euclid(s) as usize, origin.div_euclid(s));
-        let start = (row * self.stride + p) * self.len + (range.start as isize + q) as usize;
-        &self.data[start..start + range.len()]
+    fn run<S: pulp::Simd>(&self, row: usize, c: usize) -> &[S::f32s] {
+        let start = row * self.row_len + self.taps[c];
+        S::as_simd_f32s(&self.data[start..start + self.lanes]).0
     }
 }
 
@@ -305,7 +332,7 @@ fn weight_grad(
     options: ConvOptions<3>,
 ) -> FlexTensor {
     let w = weight.layout().shape();
-    if x.layout().shape()[1] <= MAX_CHANNELS_IN {
+    if x.layout().shape()[1] <= MAX_CHANNELS_IN && w[4] <= MAX_TAPS {
         direct_weight_grad(&x, &grad, &weight, &options)
     } else if w[2..] == [1, 1, 1] && options.padding == [0; 3] {
         let x = if options.stride == [1; 3] {
@@ -401,37 +428,86 @@ fn shifted_weight_grad(
 /// The convolution, parallel over (image, output channel) planes.
 fn direct_forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
     let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
-    let wv = values(weight);
-    let [ti, hi, wi] = g.input;
-    let xp = Phased::new(&values(x), wi, g.stride[2]);
+    let weight = values(weight);
+    let xp = Phased::new(&values(x), &g);
     let [to, ho, wo] = g.output;
-    let [kt, kh, kw] = g.kernel;
     let plane = to * ho * wo;
     let mut out = vec![0.0f32; g.batch * g.channels_out * plane];
     let simd = pulp::Arch::new();
-    out.par_chunks_mut(plane).enumerate().for_each(|(i, y)| {
-        simd.dispatch(|| {
-            let (n, co) = (i / g.channels_out, i % g.channels_out);
-            for ci in 0..g.channels_in {
-                let rows = (n * g.channels_in + ci) * ti * hi;
-                let wc = &wv[(co * g.channels_in + ci) * kt * kh * kw..][..kt * kh * kw];
-                for a in 0..kt {
-                    for (ot, b, oh, row) in g.rows(a) {
-                        let yrow = &mut y[(ot * ho + oh) * wo..][..wo];
-                        for c in 0..kw {
-                            let k = wc[(a * kh + b) * kw + c];
-                            let range = g.valid(2, c);
-                            let src = xp.strided(rows + row, g.origin(2, c), range.clone());
-                            for (y, &v) in yrow[range].iter_mut().zip(src) {
-                                *y += k * v;
-                            }
+    out.par_chunks_mut(plane)
+        .enumerate()
+        .for_each(|(index, y)| {
+            simd.dispatch(ForwardPlane {
+                g: &g,
+                xp: &xp,
+                weight: &weight,
+                index,
+                y,
+            })
+        });
+    flex_tensor(out, vec![g.batch, g.channels_out, to, ho, wo])
+}
+
+/// One (image, output channel) plane of [`direct_forward`]. The kernels are `WithSimd` types,
+/// not closures: pulp inlines `with_simd` into a function compiled for the CPU's vector unit
+/// (AVX2 + FMA here), while a closure is reached through its `FnOnce` shim, which LLVM keeps
+/// out of line and compiles for the baseline CPU (SSE2).
+struct ForwardPlane<'a> {
+    g: &'a Geometry,
+    xp: &'a Phased,
+    weight: &'a [f32],
+    index: usize,
+    y: &'a mut [f32],
+}
+
+impl pulp::WithSimd for ForwardPlane<'_> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) {
+        let Self {
+            g,
+            xp,
+            weight,
+            index,
+            y,
+        } = self;
+        let [ti, hi, _] = g.input;
+        let [to, ho, wo] = g.output;
+        let [kt, kh, kw] = g.kernel;
+        let (n, co) = (index / g.channels_out, index % g.channels_out);
+        // The plane with rows padded to whole vectors.
+        let mut padded = vec![0.0f32; to * ho * xp.lanes];
+        for ci in 0..g.channels_in {
+            let rows = (n * g.channels_in + ci) * ti * hi;
+            let wc = &weight[(co * g.channels_in + ci) * kt * kh * kw..][..kt * kh * kw];
+            for a in 0..kt {
+                for (ot, b, oh, row) in g.rows(a) {
+                    let yrow = &mut padded[(ot * ho + oh) * xp.lanes..][..xp.lanes];
+                    let yrow = S::as_mut_simd_f32s(yrow).0;
+                    // Each output vector takes all horizontal taps in a register.
+                    let taps = &wc[(a * kh + b) * kw..][..kw];
+                    let k: [S::f32s; MAX_TAPS] = std::array::from_fn(|c| {
+                        simd.splat_f32s(taps.get(c).copied().unwrap_or(0.0))
+                    });
+                    let runs: [&[S::f32s]; MAX_TAPS] = std::array::from_fn(|c| {
+                        if c < kw {
+                            xp.run::<S>(rows + row, c)
+                        } else {
+                            &[]
                         }
+                    });
+                    match kw {
+                        7 => forward_row::<S, 7>(simd, yrow, &k, &runs),
+                        _ => forward_row::<S, 0>(simd, yrow, &k, &runs[..kw]),
                     }
                 }
             }
-        })
-    });
-    flex_tensor(out, vec![g.batch, g.channels_out, to, ho, wo])
+        }
+        for (dst, src) in y.chunks_exact_mut(wo).zip(padded.chunks_exact(xp.lanes)) {
+            dst.copy_from_slice(&src[..wo]);
+        }
+    }
 }
 
 /// The gradient of the weight: for every (input channel, temporal tap), the sum over all
@@ -443,34 +519,28 @@ fn direct_weight_grad(
     options: &ConvOptions<3>,
 ) -> FlexTensor {
     let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
-    let dy = values(grad);
-    let [ti, hi, wi] = g.input;
-    let xp = Phased::new(&values(x), wi, g.stride[2]);
-    let [to, ho, wo] = g.output;
+    let xp = Phased::new(&values(x), &g);
+    // The output gradient with rows padded by zeros to whole vectors, so that the padding
+    // lanes add nothing.
+    let wo = g.output[2];
+    let mut dy = vec![0.0f32; values(grad).len() / wo * xp.lanes];
+    for (dst, src) in dy
+        .chunks_exact_mut(xp.lanes)
+        .zip(values(grad).chunks_exact(wo))
+    {
+        dst[..wo].copy_from_slice(src);
+    }
     let [kt, kh, kw] = g.kernel;
-    let tasks = g.batch * g.channels_in * kt;
     let simd = pulp::Arch::new();
     // Per task: [channels_out, kh, kw] partial sums.
-    let partial: Vec<Vec<f64>> = (0..tasks)
+    let partial: Vec<Vec<f64>> = (0..g.batch * g.channels_in * kt)
         .into_par_iter()
         .map(|task| {
-            simd.dispatch(|| {
-                let (n, rest) = (task / (g.channels_in * kt), task % (g.channels_in * kt));
-                let (ci, a) = (rest / kt, rest % kt);
-                let rows = (n * g.channels_in + ci) * ti * hi;
-                let mut acc = vec![0.0f64; g.channels_out * kh * kw];
-                for (ot, b, oh, row) in g.rows(a) {
-                    for co in 0..g.channels_out {
-                        let plane = (n * g.channels_out + co) * to * ho * wo;
-                        let dyrow = &dy[plane + (ot * ho + oh) * wo..][..wo];
-                        for c in 0..kw {
-                            let range = g.valid(2, c);
-                            let src = xp.strided(rows + row, g.origin(2, c), range.clone());
-                            acc[(co * kh + b) * kw + c] += dot(&dyrow[range], src) as f64;
-                        }
-                    }
-                }
-                acc
+            simd.dispatch(WeightGradTask {
+                g: &g,
+                xp: &xp,
+                dy: &dy,
+                task,
             })
         })
         .collect();
@@ -489,23 +559,99 @@ fn direct_weight_grad(
     flex_tensor(out, vec![g.channels_out, g.channels_in, kt, kh, kw])
 }
 
-/// A dot product in eight lanes, so that it vectorises (a plain f32 sum is sequential).
+/// One (image, input channel, temporal tap) task of [`direct_weight_grad`] (a `WithSimd`
+/// type for the reason given at [`ForwardPlane`]). Sums stay in vector lanes over the whole
+/// task and are reduced once at its end.
+struct WeightGradTask<'a> {
+    g: &'a Geometry,
+    xp: &'a Phased,
+    /// The output gradient, rows padded to `xp.lanes`.
+    dy: &'a [f32],
+    task: usize,
+}
+
+impl pulp::WithSimd for WeightGradTask<'_> {
+    type Output = Vec<f64>;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, simd: S) -> Vec<f64> {
+        let Self { g, xp, dy, task } = self;
+        let [ti, hi, _] = g.input;
+        let [to, ho, _] = g.output;
+        let [kt, kh, kw] = g.kernel;
+        let (n, rest) = (task / (g.channels_in * kt), task % (g.channels_in * kt));
+        let (ci, a) = (rest / kt, rest % kt);
+        let rows = (n * g.channels_in + ci) * ti * hi;
+        let zero = simd.splat_f32s(0.0);
+        let mut sums = vec![zero; g.channels_out * kh * kw];
+        for (ot, b, oh, row) in g.rows(a) {
+            let runs: [&[S::f32s]; MAX_TAPS] = std::array::from_fn(|c| {
+                if c < kw {
+                    xp.run::<S>(rows + row, c)
+                } else {
+                    &[]
+                }
+            });
+            for co in 0..g.channels_out {
+                let plane = (n * g.channels_out + co) * to * ho;
+                let dyrow = &dy[(plane + ot * ho + oh) * xp.lanes..][..xp.lanes];
+                let sums = &mut sums[(co * kh + b) * kw..][..kw];
+                // One accumulator per horizontal tap, kept in registers across the row.
+                let mut acc: [S::f32s; MAX_TAPS] =
+                    std::array::from_fn(|c| sums.get(c).copied().unwrap_or(zero));
+                let dyrow = S::as_simd_f32s(dyrow).0;
+                match kw {
+                    7 => weight_grad_row::<S, 7>(simd, &mut acc, dyrow, &runs),
+                    _ => weight_grad_row::<S, 0>(simd, &mut acc, dyrow, &runs[..kw]),
+                }
+                sums.copy_from_slice(&acc[..kw]);
+            }
+        }
+        sums.iter()
+            .map(|&v| simd.reduce_sum_f32s(v) as f64)
+            .collect()
+    }
+}
+
+/// `y[i] += Σ_c k[c] · runs[c][i]` over one output row's vectors, with the sum in a register.
+/// `K` is the tap count where it is known at compile time (the stems' 7: the tap loop then
+/// unrolls), or 0 for `runs.len()`.
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = a8
-        .remainder()
-        .iter()
-        .zip(b8.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a8.zip(b8) {
-        for l in 0..8 {
-            lanes[l] += x[l] * y[l];
+fn forward_row<S: pulp::Simd, const K: usize>(
+    simd: S,
+    y: &mut [S::f32s],
+    k: &[S::f32s; MAX_TAPS],
+    runs: &[&[S::f32s]],
+) {
+    let taps = if K == 0 { runs.len() } else { K };
+    let runs: [&[S::f32s]; MAX_TAPS] =
+        std::array::from_fn(|c| if c < taps { &runs[c][..y.len()] } else { &[] });
+    for (i, y) in y.iter_mut().enumerate() {
+        let mut sum = *y;
+        for c in 0..taps {
+            sum = simd.mul_add_e_f32s(k[c], runs[c][i], sum);
+        }
+        *y = sum;
+    }
+}
+
+/// `acc[c] += Σ_i dy[i] · runs[c][i]` for every horizontal tap `c` of one row, each sum in a
+/// register; `K` as in [`forward_row`].
+#[inline(always)]
+fn weight_grad_row<S: pulp::Simd, const K: usize>(
+    simd: S,
+    acc: &mut [S::f32s; MAX_TAPS],
+    dy: &[S::f32s],
+    runs: &[&[S::f32s]],
+) {
+    let taps = if K == 0 { runs.len() } else { K };
+    let runs: [&[S::f32s]; MAX_TAPS] =
+        std::array::from_fn(|c| if c < taps { &runs[c][..dy.len()] } else { &[] });
+    for (i, &d) in dy.iter().enumerate() {
+        for c in 0..taps {
+            acc[c] = simd.mul_add_e_f32s(d, runs[c][i], acc[c]);
         }
     }
-    lanes.iter().sum::<f32>() + tail
 }
 
 fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
