@@ -129,9 +129,7 @@ impl Backward<Flex, 2> for DirectConv3d {
         let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
         let weight = checkpointer.retrieve_node_output::<FlexTensor>(weight_state);
         if let Some(node) = node_x {
-            let dx =
-                Flex::conv3d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
-            grads.register::<Flex>(node.id, dx);
+            grads.register::<Flex>(node.id, input_grad(&x, &weight, &grad, &options));
         }
         if let Some(node) = node_weight {
             grads.register::<Flex>(node.id, weight_grad(x, grad, weight, options));
@@ -346,6 +344,29 @@ fn weight_grad(
     } else {
         Flex::conv3d_weight_backward(x, weight, grad, options)
     }
+}
+
+/// The gradient of the input: `Wᵀ · dy_n` as one batched matmul for pointwise stride-1
+/// convolutions (most of a ResNet's), with no col2im scatter; Burn's transposed
+/// convolution otherwise.
+fn input_grad(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    grad: &FlexTensor,
+    options: &ConvOptions<3>,
+) -> FlexTensor {
+    let (w, gs) = (weight.layout().shape(), grad.layout().shape().clone());
+    let pointwise = w[2..] == [1, 1, 1] && options.padding == [0; 3] && options.stride == [1; 3];
+    if !pointwise {
+        return Flex::conv3d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
+    }
+    let (n, co, ci) = (gs[0], w[0], w[1]);
+    let positions = gs[2] * gs[3] * gs[4];
+    let wt = Flex::float_reshape(weight.clone(), Shape::new([1, co, ci]));
+    let wt = Flex::float_swap_dims(wt, 1, 2);
+    let dy = Flex::float_reshape(grad.clone(), Shape::new([n, co, positions]));
+    let dx = Flex::float_matmul(Flex::float_expand(wt, Shape::new([n, ci, co])), dy);
+    Flex::float_reshape(dx, Shape::new([n, ci, gs[2], gs[3], gs[4]]))
 }
 
 /// `Σ_n dy_n · x_nᵀ` over `[C, T·H·W]` views: flex's gemm reads the transposed view in place.
