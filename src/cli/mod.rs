@@ -1,6 +1,7 @@
 //! The `avaloc` command line: one file per subcommand.
 
 mod actions;
+mod backend_check;
 mod bank;
 mod dataset;
 mod demo;
@@ -65,6 +66,9 @@ pub enum Command {
     /// Fuse the arm branch's scores into the action model's: choose the classes, apply.
     #[command(subcommand)]
     Fuse(fuse::FuseCommand),
+    /// Every network on the chosen backend (`--backend cuda`) against flex, the CPU
+    /// reference: the largest output difference and both forward times.
+    BackendCheck(backend_check::BackendCheckArgs),
 }
 
 impl Cli {
@@ -86,6 +90,7 @@ pub fn main() -> Result<()> {
         Command::Synth(args) => synth::run(args),
         Command::Persons(args) => persons::run(args, backend),
         Command::Demo(args) => demo::run(args, backend),
+        Command::BackendCheck(args) => backend_check::run(args, backend),
         Command::Poses(args) => poses::run(args, backend),
         Command::Actions(args) => actions::run(args, backend),
         Command::Train(command) => train::run(command, backend),

@@ -1,0 +1,380 @@
+//! `avaloc [--backend B] backend-check`: every network on the chosen backend against flex, the
+//! CPU reference, with the same seeded weights (written once, loaded strictly by both sides)
+//! and the same inputs: the largest difference of their outputs, and each side's forward time.
+//! On a GPU this is the parity check and timing table of `scripts/gpu_check.sh`; on flex it
+//! compares flex with itself, which checks the wiring only.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use burn::backend::Flex;
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::Deserialize;
+
+use crate::backend::{BackendChoice, Job};
+use crate::config::NetworkConfig;
+use crate::weights::{Checkpoint, LoadMode, save_safetensors};
+
+#[derive(Debug, clap::Args)]
+pub struct BackendCheckArgs {
+    /// Timed forward passes per network and backend, after one untimed (the median is shown).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Largest difference from flex allowed, relative to the output's largest magnitude
+    /// (at least 1).
+    #[arg(long, default_value_t = 1e-4)]
+    pub tolerance: f32,
+    /// Also the full-size networks (SlowFast R50 32×2 on a 224² clip, Faster R-CNN R50-FPN's
+    /// backbone at 800×1344, CPN R50 on 16 crops): minutes on a CPU.
+    #[arg(long)]
+    pub large: bool,
+    /// Also write the table as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+/// One network's comparison.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    pub network: &'static str,
+    pub input: String,
+    /// Largest absolute difference between the two backends' outputs.
+    pub max_diff: f32,
+    /// Largest magnitude of flex's outputs.
+    pub scale: f32,
+    pub flex_ms: f64,
+    pub backend_ms: f64,
+    pub within_tolerance: bool,
+}
+
+pub fn run(args: BackendCheckArgs, choice: BackendChoice) -> Result<()> {
+    if !cfg!(feature = "flex") {
+        bail!("backend-check compares with flex, the CPU reference: build with the flex feature");
+    }
+    let backend = choice.kind.feature();
+    let rows = crate::backend::run(choice, Check { args: &args })?;
+    let table = render(&rows, backend);
+    print!("{table}");
+    if let Some(path) = &args.json {
+        let json =
+            serde_json::json!({"backend": backend, "tolerance": args.tolerance, "rows": rows});
+        crate::io::write_atomic(path, serde_json::to_string_pretty(&json)?.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    let failed: Vec<&str> = rows
+        .iter()
+        .filter(|r| !r.within_tolerance)
+        .map(|r| r.network)
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{backend} differs from flex by more than {} in: {}",
+            args.tolerance,
+            failed.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The table: one row per network.
+pub fn render(rows: &[Row], backend: &str) -> String {
+    let mut out = Vec::new();
+    let _ = writeln!(
+        out,
+        "{:<28} {:<26} {:>10} {:>9} {:>13} {:>10} {:>8}",
+        "network",
+        "input",
+        "max |Δ|",
+        "scale",
+        "flex (ref) ms",
+        format!("{backend} ms"),
+        "speedup"
+    );
+    for r in rows {
+        let _ = writeln!(
+            out,
+            "{:<28} {:<26} {:>10.2e} {:>9.3} {:>13.1} {:>10.1} {:>7.2}×{}",
+            r.network,
+            r.input,
+            r.max_diff,
+            r.scale,
+            r.flex_ms,
+            r.backend_ms,
+            r.flex_ms / r.backend_ms.max(1e-9),
+            if r.within_tolerance {
+                ""
+            } else {
+                "  OVER TOLERANCE"
+            }
+        );
+    }
+    String::from_utf8(out).expect("utf-8")
+}
+
+struct Check<'a> {
+    args: &'a BackendCheckArgs,
+}
+
+impl Job for Check<'_> {
+    type Output = Vec<Row>;
+
+    fn run<B: Backend>(self, device: B::Device) -> Result<Vec<Row>> {
+        let args = self.args;
+        let scratch =
+            std::env::temp_dir().join(format!("avaloc-backend-check-{}", std::process::id()));
+        std::fs::create_dir_all(&scratch)
+            .with_context(|| format!("creating {}", scratch.display()))?;
+        let mut workloads = vec![
+            Workload::SlowFast {
+                config: include_str!("../../configs/action/slowfast_synth.toml"),
+                name: "SlowFast synth",
+                clips: [4, 3, 8, 112, 112],
+            },
+            Workload::Backbone {
+                config: include_str!("../../configs/detector/faster_rcnn_synth.toml"),
+                name: "Faster R-CNN synth (FPN)",
+                images: [2, 3, 224, 320],
+            },
+            Workload::Cpn {
+                config: include_str!("../../configs/pose/cpn_synth.toml"),
+                name: "CPN synth",
+                crops: 8,
+            },
+        ];
+        if args.large {
+            workloads.extend([
+                Workload::SlowFast {
+                    config: include_str!("../../configs/action/slowfast_r50_32x2_ava.toml"),
+                    name: "SlowFast R50 32×2",
+                    clips: [1, 3, 32, 224, 224],
+                },
+                Workload::Backbone {
+                    config: include_str!("../../configs/detector/faster_rcnn_r50_fpn.toml"),
+                    name: "Faster R-CNN R50-FPN (FPN)",
+                    images: [1, 3, 800, 1344],
+                },
+                Workload::Cpn {
+                    config: include_str!("../../configs/pose/cpn_r50_256x192.toml"),
+                    name: "CPN R50",
+                    crops: 16,
+                },
+            ]);
+        }
+        let mut rows = Vec::new();
+        for (i, workload) in workloads.iter().enumerate() {
+            let weights = scratch.join(format!("network_{i}.safetensors"));
+            workload.write_weights(&weights)?;
+            let (reference, flex_ms) =
+                workload.run::<Flex>(&weights, &Default::default(), args.repeat)?;
+            let (outputs, backend_ms) = workload.run::<B>(&weights, &device, args.repeat)?;
+            let max_diff = reference
+                .iter()
+                .zip(&outputs)
+                .map(|(a, b)| (a - b).abs())
+                .fold(
+                    0.0f32,
+                    |m, d| if d.is_nan() { f32::INFINITY } else { m.max(d) },
+                );
+            let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let within =
+                outputs.len() == reference.len() && max_diff <= args.tolerance * scale.max(1.0);
+            let row = Row {
+                network: workload.name(),
+                input: workload.input(),
+                max_diff,
+                scale,
+                flex_ms,
+                backend_ms,
+                within_tolerance: within,
+            };
+            eprintln!(
+                "{}: max |Δ| {:.2e}, flex {:.1} ms, this backend {:.1} ms",
+                row.network, row.max_diff, row.flex_ms, row.backend_ms
+            );
+            rows.push(row);
+        }
+        let _ = std::fs::remove_dir_all(&scratch);
+        Ok(rows)
+    }
+}
+
+/// A shipped config's `[network]` table (the rest of the file is not needed here).
+#[derive(Deserialize)]
+struct NetworkTable {
+    network: NetworkConfig,
+}
+
+fn network(config: &str) -> Result<NetworkConfig> {
+    Ok(toml::from_str::<NetworkTable>(config)
+        .context("a shipped config that does not parse")?
+        .network)
+}
+
+/// Seeded standard-normal (or uniform in [0, 1)) values of `shape`.
+fn seeded(shape: &[usize], uniform: bool, seed: u64) -> TensorData {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let n = shape.iter().product();
+    let values: Vec<f32> = (0..n)
+        .map(|_| {
+            if uniform {
+                rng.random::<f32>()
+            } else {
+                // Box–Muller: a normal draw from two uniforms.
+                let (u, v) = (rng.random::<f32>().max(1e-7), rng.random::<f32>());
+                (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
+            }
+        })
+        .collect();
+    TensorData::new(values, shape.to_vec())
+}
+
+enum Workload {
+    SlowFast {
+        config: &'static str,
+        name: &'static str,
+        clips: [usize; 5],
+    },
+    Backbone {
+        config: &'static str,
+        name: &'static str,
+        images: [usize; 4],
+    },
+    Cpn {
+        config: &'static str,
+        name: &'static str,
+        crops: usize,
+    },
+}
+
+impl Workload {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::SlowFast { name, .. } | Self::Backbone { name, .. } | Self::Cpn { name, .. } => {
+                name
+            }
+        }
+    }
+
+    fn config(&self) -> &'static str {
+        match self {
+            Self::SlowFast { config, .. }
+            | Self::Backbone { config, .. }
+            | Self::Cpn { config, .. } => config,
+        }
+    }
+
+    fn input(&self) -> String {
+        let dims = |d: &[usize]| {
+            d.iter()
+                .map(|v| v.to_string())
+                .collect::<Vec<_>>()
+                .join("×")
+        };
+        match self {
+            Self::SlowFast { clips, .. } => format!("{} + 4 boxes", dims(clips)),
+            Self::Backbone { images, .. } => dims(images),
+            Self::Cpn { config, crops, .. } => match network(config) {
+                Ok(NetworkConfig::Cpn(spec)) => {
+                    let [h, w] = spec.model_config().input_hw;
+                    dims(&[*crops, 3, h, w])
+                }
+                _ => "?".into(),
+            },
+        }
+    }
+
+    /// Seeded weights of the network, written where both backends load them from.
+    fn write_weights(&self, path: &Path) -> Result<()> {
+        let device = Default::default();
+        Flex::seed(&device, 0);
+        let saved = match network(self.config())? {
+            NetworkConfig::Slowfast(spec) => {
+                save_safetensors(&spec.model_config().init::<Flex>(&device), path)
+            }
+            NetworkConfig::FasterRcnn(spec) => {
+                save_safetensors(&spec.model_config().init::<Flex>(&device), path)
+            }
+            NetworkConfig::Cpn(spec) => {
+                save_safetensors(&spec.model_config().init::<Flex>(&device), path)
+            }
+            NetworkConfig::Resnet(_) => bail!("no ResNet workload"),
+        };
+        saved.with_context(|| format!("writing {}", path.display()))
+    }
+
+    /// The network's outputs on `B`, flattened, and the median forward time in ms.
+    fn run<B: Backend>(
+        &self,
+        weights: &Path,
+        device: &B::Device,
+        repeat: usize,
+    ) -> Result<(Vec<f32>, f64)> {
+        let checkpoint = Checkpoint::open(weights)?;
+        let strict = LoadMode::Strict;
+        let flat = |tensors: Vec<TensorData>| -> Vec<f32> {
+            tensors
+                .into_iter()
+                .flat_map(|t| t.convert::<f32>().into_vec::<f32>().unwrap_or_default())
+                .collect()
+        };
+        let forward: Box<dyn Fn() -> Vec<TensorData>> = match (self, network(self.config())?) {
+            (Self::SlowFast { clips, .. }, NetworkConfig::Slowfast(spec)) => {
+                let (model, _) = spec.load::<B>(&checkpoint, strict, device)?;
+                let clips = Tensor::<B, 5>::from_data(seeded(clips, false, 1), device);
+                let [_, _, _, h, w] = clips.dims();
+                let (h, w) = (h as f32, w as f32);
+                let n = clips.dims()[0] as f32;
+                let rois: Vec<f32> = (0..4)
+                    .flat_map(|i| {
+                        let i = i as f32;
+                        [i % n, 0.1 * w + i, 0.05 * h, 0.6 * w + i, 0.9 * h]
+                    })
+                    .collect();
+                let rois = Tensor::<B, 2>::from_data(TensorData::new(rois, [4, 5]), device);
+                Box::new(move || {
+                    vec![
+                        model
+                            .clip_scores(clips.clone(), rois.clone(), None)
+                            .into_data(),
+                    ]
+                })
+            }
+            (Self::Backbone { images, .. }, NetworkConfig::FasterRcnn(spec)) => {
+                let (model, _) = spec.load::<B>(&checkpoint, strict, device)?;
+                let images = Tensor::<B, 4>::from_data(seeded(images, true, 2), device);
+                Box::new(move || {
+                    model
+                        .backbone
+                        .forward(images.clone())
+                        .into_iter()
+                        .map(Tensor::into_data)
+                        .collect()
+                })
+            }
+            (Self::Cpn { crops, .. }, NetworkConfig::Cpn(spec)) => {
+                let (model, _) = spec.load::<B>(&checkpoint, strict, device)?;
+                let [h, w] = spec.model_config().input_hw;
+                let crops = Tensor::<B, 4>::from_data(seeded(&[*crops, 3, h, w], false, 3), device);
+                Box::new(move || vec![model.forward(crops.clone()).refine.into_data()])
+            }
+            _ => bail!("{}: the config is not of this workload's kind", self.name()),
+        };
+        // One untimed pass: a GPU compiles (and autotunes) its kernels on the first.
+        let outputs = flat(forward());
+        let mut times: Vec<f64> = (0..repeat.max(1))
+            .map(|_| {
+                let start = Instant::now();
+                let out = forward();
+                drop(out);
+                start.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        Ok((outputs, times[times.len() / 2]))
+    }
+}
