@@ -263,3 +263,28 @@ fn non_finite_tensors_are_named() {
     );
     std::fs::remove_file(&path).unwrap();
 }
+
+/// A safetensors header of 128 bytes begins the file with 0x80, the byte that opens a pickle:
+/// the file is still read as safetensors (a 56 MB CPN R50 checkpoint avaloc wrote was refused).
+#[test]
+fn a_safetensors_header_length_starting_with_0x80_is_not_a_pickle() {
+    let mut header = r#"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}"#.to_string();
+    header.push_str(&" ".repeat(0x80 - header.len()));
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    assert_eq!(bytes[0], 0x80);
+    bytes.extend_from_slice(header.as_bytes());
+    for v in [1.5f32, -2.0] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    let path = temp_path("header_0x80.safetensors");
+    std::fs::write(&path, &bytes).unwrap();
+    let checkpoint = Checkpoint::open(&path);
+    std::fs::remove_file(&path).unwrap();
+    let checkpoint = checkpoint.unwrap();
+    let tensors = checkpoint.tensors();
+    assert_eq!(tensors.len(), 1);
+    assert_eq!(
+        (tensors[0].name.as_str(), &tensors[0].shape[..]),
+        ("w", &[2usize][..])
+    );
+}

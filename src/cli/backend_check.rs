@@ -129,44 +129,12 @@ impl Job for Check<'_> {
             std::env::temp_dir().join(format!("avaloc-backend-check-{}", std::process::id()));
         std::fs::create_dir_all(&scratch)
             .with_context(|| format!("creating {}", scratch.display()))?;
-        let mut workloads = vec![
-            Workload::SlowFast {
-                config: include_str!("../../configs/action/slowfast_synth.toml"),
-                name: "SlowFast synth",
-                clips: [4, 3, 8, 112, 112],
-            },
-            Workload::Backbone {
-                config: include_str!("../../configs/detector/faster_rcnn_synth.toml"),
-                name: "Faster R-CNN synth (FPN)",
-                images: [2, 3, 224, 320],
-            },
-            Workload::Cpn {
-                config: include_str!("../../configs/pose/cpn_synth.toml"),
-                name: "CPN synth",
-                crops: 8,
-            },
-        ];
-        if args.large {
-            workloads.extend([
-                Workload::SlowFast {
-                    config: include_str!("../../configs/action/slowfast_r50_32x2_ava.toml"),
-                    name: "SlowFast R50 32×2",
-                    clips: [1, 3, 32, 224, 224],
-                },
-                Workload::Backbone {
-                    config: include_str!("../../configs/detector/faster_rcnn_r50_fpn.toml"),
-                    name: "Faster R-CNN R50-FPN (FPN)",
-                    images: [1, 3, 800, 1344],
-                },
-                Workload::Cpn {
-                    config: include_str!("../../configs/pose/cpn_r50_256x192.toml"),
-                    name: "CPN R50",
-                    crops: 16,
-                },
-            ]);
-        }
+        let workloads = WORKLOADS
+            .iter()
+            .filter(|(large, _)| !large || args.large)
+            .map(|(_, w)| w);
         let mut rows = Vec::new();
-        for (i, workload) in workloads.iter().enumerate() {
+        for (i, workload) in workloads.enumerate() {
             let weights = scratch.join(format!("network_{i}.safetensors"));
             workload.write_weights(&weights)?;
             let (reference, flex_ms) =
@@ -202,6 +170,58 @@ impl Job for Check<'_> {
         Ok(rows)
     }
 }
+
+/// The networks compared, each with whether it is one of `--large`'s full-size ones.
+const WORKLOADS: [(bool, Workload); 6] = [
+    (
+        false,
+        Workload::SlowFast {
+            config: include_str!("../../configs/action/slowfast_synth.toml"),
+            name: "SlowFast synth",
+            clips: [4, 3, 8, 112, 112],
+        },
+    ),
+    (
+        false,
+        Workload::Backbone {
+            config: include_str!("../../configs/detector/faster_rcnn_synth.toml"),
+            name: "Faster R-CNN synth (FPN)",
+            images: [2, 3, 224, 320],
+        },
+    ),
+    (
+        false,
+        Workload::Cpn {
+            config: include_str!("../../configs/pose/cpn_synth.toml"),
+            name: "CPN synth",
+            crops: 8,
+        },
+    ),
+    (
+        true,
+        Workload::SlowFast {
+            config: include_str!("../../configs/action/slowfast_r50_32x2_ava.toml"),
+            name: "SlowFast R50 32×2",
+            clips: [1, 3, 32, 224, 224],
+        },
+    ),
+    (
+        true,
+        Workload::Backbone {
+            config: include_str!("../../configs/detector/faster_rcnn_r50_fpn.toml"),
+            name: "Faster R-CNN R50-FPN (FPN)",
+            images: [1, 3, 800, 1344],
+        },
+    ),
+    (
+        true,
+        Workload::Cpn {
+            config: include_str!("../../configs/pose/cpn_r50_256x192.toml"),
+            name: "CPN R50",
+            crops: 16,
+        },
+    ),
+];
 
 /// A shipped config's `[network]` table (the rest of the file is not needed here).
 #[derive(Deserialize)]

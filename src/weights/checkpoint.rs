@@ -164,14 +164,16 @@ fn sniff_format(path: &Path) -> Result<CheckpointFormat, WeightsError> {
     let mut head = [0u8; 9];
     let n = file.read(&mut head).map_err(io)?;
     let head = &head[..n];
-    if head.starts_with(b"PK\x03\x04") || head.first() == Some(&0x80) {
-        return Ok(CheckpointFormat::PyTorch);
-    }
+    // Safetensors first: its header length may start with the byte 0x80 that also opens a
+    // pickle (a zip or pickle never has `{` at byte 8 after a length that fits the file).
     if n == 9 && head[8] == b'{' {
         let header_len = u64::from_le_bytes(head[..8].try_into().unwrap());
-        if header_len + 8 <= len {
+        if header_len.saturating_add(8) <= len {
             return Ok(CheckpointFormat::Safetensors);
         }
+    }
+    if head.starts_with(b"PK\x03\x04") || head.first() == Some(&0x80) {
+        return Ok(CheckpointFormat::PyTorch);
     }
     Err(WeightsError::format(
         path,
