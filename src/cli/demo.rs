@@ -922,8 +922,8 @@ mod tests {
         let path = dir.join("arm.toml");
         std::fs::write(&path, with_epochs(ARM_CONFIG, ARM_EPOCHS).unwrap()).unwrap();
         let settings = ActionFile::load(&path).unwrap().train_settings().unwrap();
-        assert_eq!(settings.epochs, 4);
-        assert_eq!(settings.steps, vec![3]);
+        assert_eq!(settings.epochs, 6);
+        assert_eq!(settings.steps, vec![5]);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }
