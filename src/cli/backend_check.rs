@@ -11,13 +11,12 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use burn::backend::Flex;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use burn::tensor::{Distribution, Tensor, TensorData};
 use serde::Deserialize;
 
 use crate::backend::{BackendChoice, Job};
 use crate::config::NetworkConfig;
+use crate::data::ScratchDir;
 use crate::weights::{Checkpoint, LoadMode, save_safetensors};
 
 #[derive(Debug, clap::Args)]
@@ -125,21 +124,26 @@ impl Job for Check<'_> {
 
     fn run<B: Backend>(self, device: B::Device) -> Result<Vec<Row>> {
         let args = self.args;
-        let scratch =
-            std::env::temp_dir().join(format!("avaloc-backend-check-{}", std::process::id()));
-        std::fs::create_dir_all(&scratch)
-            .with_context(|| format!("creating {}", scratch.display()))?;
-        let workloads = WORKLOADS
-            .iter()
-            .filter(|(large, _)| !large || args.large)
-            .map(|(_, w)| w);
+        let scratch = ScratchDir::new("backend-check")?;
         let mut rows = Vec::new();
-        for (i, workload) in workloads.enumerate() {
-            let weights = scratch.join(format!("network_{i}.safetensors"));
-            workload.write_weights(&weights)?;
-            let (reference, flex_ms) =
-                workload.run::<Flex>(&weights, &Default::default(), args.repeat)?;
-            let (outputs, backend_ms) = workload.run::<B>(&weights, &device, args.repeat)?;
+        for (i, workload) in WORKLOADS
+            .iter()
+            .filter(|w| !w.large || args.large)
+            .enumerate()
+        {
+            let network = network(workload.config)?;
+            let weights = scratch.path().join(format!("network_{i}.safetensors"));
+            write_weights(&network, &weights)?;
+            let input = workload.input.shape(&network);
+            let (reference, flex_ms) = workload.run::<Flex>(
+                &network,
+                &input,
+                &weights,
+                &Default::default(),
+                args.repeat,
+            )?;
+            let (outputs, backend_ms) =
+                workload.run::<B>(&network, &input, &weights, &device, args.repeat)?;
             let max_diff = reference
                 .iter()
                 .zip(&outputs)
@@ -151,9 +155,13 @@ impl Job for Check<'_> {
             let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             let within =
                 outputs.len() == reference.len() && max_diff <= args.tolerance * scale.max(1.0);
+            let dims: Vec<String> = input.iter().map(|v| v.to_string()).collect();
             let row = Row {
-                network: workload.name(),
-                input: workload.input(),
+                network: workload.name,
+                input: match workload.input {
+                    Input::Clips(_) => format!("{} + 4 boxes", dims.join("×")),
+                    _ => dims.join("×"),
+                },
                 max_diff,
                 scale,
                 flex_ms,
@@ -166,61 +174,48 @@ impl Job for Check<'_> {
             );
             rows.push(row);
         }
-        let _ = std::fs::remove_dir_all(&scratch);
         Ok(rows)
     }
 }
 
-/// The networks compared, each with whether it is one of `--large`'s full-size ones.
-const WORKLOADS: [(bool, Workload); 6] = [
-    (
-        false,
-        Workload::SlowFast {
-            config: include_str!("../../configs/action/slowfast_synth.toml"),
-            name: "SlowFast synth",
-            clips: [4, 3, 8, 112, 112],
-        },
-    ),
-    (
-        false,
-        Workload::Backbone {
-            config: include_str!("../../configs/detector/faster_rcnn_synth.toml"),
-            name: "Faster R-CNN synth (FPN)",
-            images: [2, 3, 224, 320],
-        },
-    ),
-    (
-        false,
-        Workload::Cpn {
-            config: include_str!("../../configs/pose/cpn_synth.toml"),
-            name: "CPN synth",
-            crops: 8,
-        },
-    ),
-    (
-        true,
-        Workload::SlowFast {
-            config: include_str!("../../configs/action/slowfast_r50_32x2_ava.toml"),
-            name: "SlowFast R50 32×2",
-            clips: [1, 3, 32, 224, 224],
-        },
-    ),
-    (
-        true,
-        Workload::Backbone {
-            config: include_str!("../../configs/detector/faster_rcnn_r50_fpn.toml"),
-            name: "Faster R-CNN R50-FPN (FPN)",
-            images: [1, 3, 800, 1344],
-        },
-    ),
-    (
-        true,
-        Workload::Cpn {
-            config: include_str!("../../configs/pose/cpn_r50_256x192.toml"),
-            name: "CPN R50",
-            crops: 16,
-        },
-    ),
+/// The networks compared; `large`: one of `--large`'s full-size ones.
+const WORKLOADS: [Workload; 6] = [
+    Workload {
+        name: "SlowFast synth",
+        config: include_str!("../../configs/action/slowfast_synth.toml"),
+        input: Input::Clips([4, 3, 8, 112, 112]),
+        large: false,
+    },
+    Workload {
+        name: "Faster R-CNN synth (FPN)",
+        config: include_str!("../../configs/detector/faster_rcnn_synth.toml"),
+        input: Input::Images([2, 3, 224, 320]),
+        large: false,
+    },
+    Workload {
+        name: "CPN synth",
+        config: include_str!("../../configs/pose/cpn_synth.toml"),
+        input: Input::Crops(8),
+        large: false,
+    },
+    Workload {
+        name: "SlowFast R50 32×2",
+        config: include_str!("../../configs/action/slowfast_r50_32x2_ava.toml"),
+        input: Input::Clips([1, 3, 32, 224, 224]),
+        large: true,
+    },
+    Workload {
+        name: "Faster R-CNN R50-FPN (FPN)",
+        config: include_str!("../../configs/detector/faster_rcnn_r50_fpn.toml"),
+        input: Input::Images([1, 3, 800, 1344]),
+        large: true,
+    },
+    Workload {
+        name: "CPN R50",
+        config: include_str!("../../configs/pose/cpn_r50_256x192.toml"),
+        input: Input::Crops(16),
+        large: true,
+    },
 ];
 
 /// A shipped config's `[network]` table (the rest of the file is not needed here).
@@ -235,120 +230,85 @@ fn network(config: &str) -> Result<NetworkConfig> {
         .network)
 }
 
-/// Seeded standard-normal (or uniform in [0, 1)) values of `shape`.
-fn seeded(shape: &[usize], uniform: bool, seed: u64) -> TensorData {
-    let mut rng = StdRng::seed_from_u64(seed);
-    let n = shape.iter().product();
-    let values: Vec<f32> = (0..n)
-        .map(|_| {
-            if uniform {
-                rng.random::<f32>()
-            } else {
-                // Box–Muller: a normal draw from two uniforms.
-                let (u, v) = (rng.random::<f32>().max(1e-7), rng.random::<f32>());
-                (-2.0 * u.ln()).sqrt() * (std::f32::consts::TAU * v).cos()
-            }
-        })
-        .collect();
-    TensorData::new(values, shape.to_vec())
+/// Seeded standard-normal (or uniform in [0, 1)) values of `shape`, drawn on flex so that
+/// every backend reads the same input.
+fn seeded<const D: usize>(shape: [usize; D], uniform: bool, seed: u64) -> TensorData {
+    let device = Default::default();
+    Flex::seed(&device, seed);
+    let distribution = if uniform {
+        Distribution::Uniform(0.0, 1.0)
+    } else {
+        Distribution::Normal(0.0, 1.0)
+    };
+    Tensor::<Flex, D>::random(shape, distribution, &device).into_data()
 }
 
-enum Workload {
-    SlowFast {
-        config: &'static str,
-        name: &'static str,
-        clips: [usize; 5],
-    },
-    Backbone {
-        config: &'static str,
-        name: &'static str,
-        images: [usize; 4],
-    },
-    Cpn {
-        config: &'static str,
-        name: &'static str,
-        crops: usize,
-    },
+/// Seeded weights of `network`, written where both backends load them from.
+fn write_weights(network: &NetworkConfig, path: &Path) -> Result<()> {
+    let device = Default::default();
+    Flex::seed(&device, 0);
+    let saved = match network {
+        NetworkConfig::Slowfast(spec) => {
+            save_safetensors(&spec.model_config().init::<Flex>(&device), path)
+        }
+        NetworkConfig::FasterRcnn(spec) => {
+            save_safetensors(&spec.model_config().init::<Flex>(&device), path)
+        }
+        NetworkConfig::Cpn(spec) => {
+            save_safetensors(&spec.model_config().init::<Flex>(&device), path)
+        }
+        NetworkConfig::Resnet(_) => bail!("no ResNet workload"),
+    };
+    saved.with_context(|| format!("writing {}", path.display()))
+}
+
+/// One network compared: a shipped config and what it reads.
+struct Workload {
+    name: &'static str,
+    config: &'static str,
+    input: Input,
+    large: bool,
+}
+
+/// A workload's input: SlowFast clips `[N, 3, T, H, W]` (with 4 boxes), images for the
+/// detector's backbone, or a number of crops at CPN's input size.
+enum Input {
+    Clips([usize; 5]),
+    Images([usize; 4]),
+    Crops(usize),
+}
+
+impl Input {
+    fn shape(&self, network: &NetworkConfig) -> Vec<usize> {
+        match (self, network) {
+            (Self::Clips(d), _) => d.to_vec(),
+            (Self::Images(d), _) => d.to_vec(),
+            (Self::Crops(n), NetworkConfig::Cpn(spec)) => {
+                let [h, w] = spec.model_config().input_hw;
+                vec![*n, 3, h, w]
+            }
+            (Self::Crops(n), _) => vec![*n],
+        }
+    }
 }
 
 impl Workload {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::SlowFast { name, .. } | Self::Backbone { name, .. } | Self::Cpn { name, .. } => {
-                name
-            }
-        }
-    }
-
-    fn config(&self) -> &'static str {
-        match self {
-            Self::SlowFast { config, .. }
-            | Self::Backbone { config, .. }
-            | Self::Cpn { config, .. } => config,
-        }
-    }
-
-    fn input(&self) -> String {
-        let dims = |d: &[usize]| {
-            d.iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-                .join("×")
-        };
-        match self {
-            Self::SlowFast { clips, .. } => format!("{} + 4 boxes", dims(clips)),
-            Self::Backbone { images, .. } => dims(images),
-            Self::Cpn { config, crops, .. } => match network(config) {
-                Ok(NetworkConfig::Cpn(spec)) => {
-                    let [h, w] = spec.model_config().input_hw;
-                    dims(&[*crops, 3, h, w])
-                }
-                _ => "?".into(),
-            },
-        }
-    }
-
-    /// Seeded weights of the network, written where both backends load them from.
-    fn write_weights(&self, path: &Path) -> Result<()> {
-        let device = Default::default();
-        Flex::seed(&device, 0);
-        let saved = match network(self.config())? {
-            NetworkConfig::Slowfast(spec) => {
-                save_safetensors(&spec.model_config().init::<Flex>(&device), path)
-            }
-            NetworkConfig::FasterRcnn(spec) => {
-                save_safetensors(&spec.model_config().init::<Flex>(&device), path)
-            }
-            NetworkConfig::Cpn(spec) => {
-                save_safetensors(&spec.model_config().init::<Flex>(&device), path)
-            }
-            NetworkConfig::Resnet(_) => bail!("no ResNet workload"),
-        };
-        saved.with_context(|| format!("writing {}", path.display()))
-    }
-
     /// The network's outputs on `B`, flattened, and the median forward time in ms.
     fn run<B: Backend>(
         &self,
+        network: &NetworkConfig,
+        input: &[usize],
         weights: &Path,
         device: &B::Device,
         repeat: usize,
     ) -> Result<(Vec<f32>, f64)> {
         let checkpoint = Checkpoint::open(weights)?;
         let strict = LoadMode::Strict;
-        let flat = |tensors: Vec<TensorData>| -> Vec<f32> {
-            tensors
-                .into_iter()
-                .flat_map(|t| t.convert::<f32>().into_vec::<f32>().unwrap_or_default())
-                .collect()
-        };
-        let forward: Box<dyn Fn() -> Vec<TensorData>> = match (self, network(self.config())?) {
-            (Self::SlowFast { clips, .. }, NetworkConfig::Slowfast(spec)) => {
+        let forward: Box<dyn Fn() -> Vec<TensorData>> = match (&self.input, network) {
+            (Input::Clips(shape), NetworkConfig::Slowfast(spec)) => {
                 let (model, _) = spec.load::<B>(&checkpoint, strict, device)?;
-                let clips = Tensor::<B, 5>::from_data(seeded(clips, false, 1), device);
-                let [_, _, _, h, w] = clips.dims();
-                let (h, w) = (h as f32, w as f32);
-                let n = clips.dims()[0] as f32;
+                let clips = Tensor::<B, 5>::from_data(seeded(*shape, false, 1), device);
+                let [n, _, _, h, w] = shape.map(|v| v as f32);
                 let rois: Vec<f32> = (0..4)
                     .flat_map(|i| {
                         let i = i as f32;
@@ -364,9 +324,9 @@ impl Workload {
                     ]
                 })
             }
-            (Self::Backbone { images, .. }, NetworkConfig::FasterRcnn(spec)) => {
+            (Input::Images(shape), NetworkConfig::FasterRcnn(spec)) => {
                 let (model, _) = spec.load::<B>(&checkpoint, strict, device)?;
-                let images = Tensor::<B, 4>::from_data(seeded(images, true, 2), device);
+                let images = Tensor::<B, 4>::from_data(seeded(*shape, true, 2), device);
                 Box::new(move || {
                     model
                         .backbone
@@ -376,21 +336,23 @@ impl Workload {
                         .collect()
                 })
             }
-            (Self::Cpn { crops, .. }, NetworkConfig::Cpn(spec)) => {
+            (Input::Crops(_), NetworkConfig::Cpn(spec)) => {
                 let (model, _) = spec.load::<B>(&checkpoint, strict, device)?;
-                let [h, w] = spec.model_config().input_hw;
-                let crops = Tensor::<B, 4>::from_data(seeded(&[*crops, 3, h, w], false, 3), device);
+                let shape: [usize; 4] = input.try_into().expect("CPN crops are 4-D");
+                let crops = Tensor::<B, 4>::from_data(seeded(shape, false, 3), device);
                 Box::new(move || vec![model.forward(crops.clone()).refine.into_data()])
             }
-            _ => bail!("{}: the config is not of this workload's kind", self.name()),
+            _ => bail!("{}: the config is not of this workload's kind", self.name),
         };
         // One untimed pass: a GPU compiles (and autotunes) its kernels on the first.
-        let outputs = flat(forward());
+        let outputs = forward()
+            .into_iter()
+            .flat_map(|t| t.convert::<f32>().into_vec::<f32>().unwrap_or_default())
+            .collect();
         let mut times: Vec<f64> = (0..repeat.max(1))
             .map(|_| {
                 let start = Instant::now();
-                let out = forward();
-                drop(out);
+                drop(forward());
                 start.elapsed().as_secs_f64() * 1e3
             })
             .collect();
