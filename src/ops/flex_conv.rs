@@ -543,12 +543,9 @@ fn direct_weight_grad(
     let xp = Phased::new(&values(x), &g);
     // The output gradient with rows padded by zeros to whole vectors, so that the padding
     // lanes add nothing.
-    let wo = g.output[2];
-    let mut dy = vec![0.0f32; values(grad).len() / wo * xp.lanes];
-    for (dst, src) in dy
-        .chunks_exact_mut(xp.lanes)
-        .zip(values(grad).chunks_exact(wo))
-    {
+    let (wo, grad) = (g.output[2], values(grad));
+    let mut dy = vec![0.0f32; grad.len() / wo * xp.lanes];
+    for (dst, src) in dy.chunks_exact_mut(xp.lanes).zip(grad.chunks_exact(wo)) {
         dst[..wo].copy_from_slice(src);
     }
     let [kt, kh, kw] = g.kernel;
