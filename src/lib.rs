@@ -49,6 +49,7 @@ pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod progress;
+pub mod shard;
 pub mod system;
 pub mod train;
 pub mod weights;

@@ -327,7 +327,7 @@ fn demo_runs_the_system_and_prints_the_table() {
     let truth = read_ava_csv(&data.join("annotations/ava_test_v2.2.csv")).unwrap();
     let excluded = Default::default();
     let map = |file: &str| {
-        let rows = avaloc::eval::read_detections(&out.join(file)).unwrap();
+        let rows = avaloc::data::read_detections(&out.join(file)).unwrap();
         avaloc::eval::evaluate(&labels, &truth, &rows, &excluded, &Default::default()).map
     };
     // The main table's last row (the ablation's table follows it).

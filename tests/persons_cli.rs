@@ -133,7 +133,7 @@ fn bad_inputs_are_clear_errors() {
     ]);
     assert!(
         String::from_utf8_lossy(&no_input.stderr)
-            .contains("give one of --frames DIR, --video FILE or --image FILE")
+            .contains("give one of --frames DIR, --video FILE, --image FILE or --data ROOT")
     );
     let not_detector = avaloc(&[
         "persons",
@@ -292,6 +292,135 @@ fn a_real_25_fps_video_is_read_at_30_fps() {
         String::from_utf8_lossy(&run.stderr)
     );
     assert!(stdout.contains("at 5 keyframes"), "{stdout}");
+    std::fs::remove_file(weights).unwrap();
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// `--data`: one CSV per video in a folder; two shares fill the folder with exactly the files
+/// of one unsharded run, each the `--frames` run of its video; a rerun skips what is there;
+/// the folder reads as one box file.
+#[test]
+fn a_dataset_in_shares_fills_one_folder_of_per_video_files() {
+    let root = std::env::temp_dir().join(format!("avaloc-persons-shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let config = SynthConfig {
+        train_videos: 0,
+        val_videos: 3,
+        test_videos: 0,
+        seconds: 5,
+        width: 96,
+        height: 72,
+        seed: 5,
+    };
+    generate(&root, &config).unwrap();
+    let weights = common::tiny_detector_checkpoint();
+    let w = weights.to_str().unwrap();
+    let dataset = |out: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "persons",
+            "--config",
+            CONFIG,
+            "--weights",
+            w,
+            "--data",
+            root.to_str().unwrap(),
+            "--split",
+            "val",
+            "--threshold",
+            "0.3",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        avaloc(&args)
+    };
+    let files = |dir: &Path| -> Vec<(String, String)> {
+        let mut files: Vec<(String, String)> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read_to_string(&p).unwrap())
+            })
+            .collect();
+        files.sort();
+        files
+    };
+    let shared = root.join("boxes");
+    for share in ["1/2", "0/2"] {
+        let run = dataset(&shared, &["--shard", share]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let whole = root.join("whole");
+    let run = dataset(&whole, &[]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let written = files(&shared);
+    let names: Vec<&str> = written.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        ["syn_val_000.csv", "syn_val_001.csv", "syn_val_002.csv"]
+    );
+    assert_eq!(written, files(&whole));
+    assert!(written.iter().any(|(_, text)| !text.is_empty()));
+
+    // Each file is the single-video run's.
+    let single = root.join("single.csv");
+    persons(&weights, &root.join("frames/syn_val_001"), &single, &[]);
+    assert_eq!(written[1].1, std::fs::read_to_string(&single).unwrap());
+
+    // A rerun finds its share done; the folder reads as one file.
+    let again = dataset(&shared, &["--shard", "0/2"]);
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        stdout.contains("0 to detect (0 frames), 2 already in"),
+        "{stdout}"
+    );
+    let all = read_person_boxes(&shared, 0.0).unwrap();
+    let expected: usize = written.iter().map(|(_, t)| t.lines().count()).sum();
+    assert_eq!(all.len(), expected);
+
+    // Bad input: a share out of range, a share without a dataset, a split without annotations.
+    let bad = dataset(&shared, &["--shard", "2/2"]);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("expected I/N"));
+    let no_data = avaloc(&[
+        "persons",
+        "--config",
+        CONFIG,
+        "--weights",
+        w,
+        "--image",
+        "x.jpg",
+        "--shard",
+        "0/2",
+        "--out",
+        "/tmp/x.csv",
+    ]);
+    assert!(!no_data.status.success());
+    assert!(String::from_utf8_lossy(&no_data.stderr).contains("cannot be used with '--shard"));
+    let no_split = avaloc(&[
+        "persons",
+        "--config",
+        CONFIG,
+        "--weights",
+        w,
+        "--data",
+        root.to_str().unwrap(),
+        "--split",
+        "test",
+        "--out",
+        shared.to_str().unwrap(),
+    ]);
+    assert!(!no_split.status.success());
+    let stderr = String::from_utf8_lossy(&no_split.stderr).into_owned();
+    assert!(stderr.contains("neither ava_test_v2.2.csv"), "{stderr}");
     std::fs::remove_file(weights).unwrap();
     std::fs::remove_dir_all(root).unwrap();
 }

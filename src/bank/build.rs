@@ -1,8 +1,8 @@
 //! Building a bank (`avaloc bank build`): a trained baseline action model's short-term
 //! features S (FAIR's `box_pooled`) for every person box at every second of every video that
 //! has boxes, under one test view, one file per video. Videos already in the folder are
-//! skipped, so a killed build resumes; `shard` `(i, n)` builds the `i`-th of `n` disjoint
-//! shares of the videos, so that `n` machines fill one folder with no merge step.
+//! skipped, so a killed build resumes; a [`crate::shard::Shard`] builds one share of the
+//! videos, so that several machines fill one folder with no merge step.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -43,16 +43,6 @@ pub struct BuildSummary {
     pub written: usize,
     pub skipped: usize,
     pub features: usize,
-}
-
-/// The videos of share `i` of `n` (by the position of their sorted ids).
-pub fn shard<T>(videos: BTreeMap<String, T>, (i, n): (usize, usize)) -> BTreeMap<String, T> {
-    videos
-        .into_iter()
-        .enumerate()
-        .filter(|(k, _)| k % n == i)
-        .map(|(_, v)| v)
-        .collect()
 }
 
 impl BankBuild {

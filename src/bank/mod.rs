@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub use build::{BankBuild, BankStats, BuildSummary, ScoredBoxes, bank_stats, feature_dim, shard};
+pub use build::{BankBuild, BankStats, BuildSummary, ScoredBoxes, bank_stats, feature_dim};
 pub use manifest::{BankManifest, BankView, BoxSource, MANIFEST, file_digest};
 pub use request::{BankRequest, Split};
 pub use store::{BankDtype, BankEntry, EntryInfo, VideoBank, file_bytes, video_path, write_video};

@@ -48,8 +48,8 @@ pub struct BankRequest {
     pub short_side: Option<u32>,
     pub flip: bool,
     pub dtype: BankDtype,
-    /// Share `(i, n)` of the videos.
-    pub shard: Option<(usize, usize)>,
+    /// One share of the videos.
+    pub shard: Option<crate::shard::Shard>,
     pub out: PathBuf,
 }
 
@@ -89,7 +89,7 @@ impl BankRequest {
             by_video.entry(p.key.video_id.clone()).or_default().push(p);
         }
         if let Some(share) = self.shard {
-            by_video = super::shard(by_video, share);
+            by_video = share.select(by_video);
         }
         let clip = config.network.clip_spec();
         let mut videos: BTreeMap<String, Vec<KeyframeSample>> = BTreeMap::new();

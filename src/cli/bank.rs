@@ -8,6 +8,7 @@ use clap::{Args, Subcommand};
 use super::dataset::DatasetArgs;
 use crate::backend::{self, BackendChoice};
 use crate::bank::{BankDtype, BankManifest, BankRequest, Split, bank_stats};
+use crate::shard::Shard;
 
 #[derive(Debug, Subcommand)]
 pub enum BankCommand {
@@ -52,7 +53,7 @@ pub struct BuildArgs {
     pub dtype: BankDtype,
     /// Build share I of N of the videos (e.g. 0/4): N machines fill one folder.
     #[arg(long)]
-    pub shard: Option<String>,
+    pub shard: Option<Shard>,
     /// The bank folder (both splits of a dataset may share one).
     #[arg(long)]
     pub out: PathBuf,
@@ -62,16 +63,6 @@ pub fn run(command: BankCommand, backend_choice: BackendChoice) -> Result<()> {
     match command {
         BankCommand::Build(args) => build(*args, backend_choice),
         BankCommand::Inspect { bank } => inspect(bank),
-    }
-}
-
-fn parse_shard(text: &str) -> Result<(usize, usize)> {
-    let parsed = text
-        .split_once('/')
-        .and_then(|(i, n)| Some((i.parse().ok()?, n.parse().ok()?)));
-    match parsed {
-        Some((i, n)) if i < n => Ok((i, n)),
-        _ => bail!("--shard {text}: expected I/N with 0 ≤ I < N, e.g. 0/4"),
     }
 }
 
@@ -86,7 +77,7 @@ fn build(args: BuildArgs, backend_choice: BackendChoice) -> Result<()> {
         short_side: args.short_side,
         flip: args.flip,
         dtype: args.dtype,
-        shard: args.shard.as_deref().map(parse_shard).transpose()?,
+        shard: args.shard,
         out: args.out,
     };
     let job = request.job()?;

@@ -21,11 +21,9 @@ use crate::config::{DetectorFile, PoseFile};
 use crate::data::synth::{SYNTH_CLASSES, SynthConfig, generate};
 use crate::data::{
     DatasetFiles, DetectedPerson, FrameTime, LabelMap, annotated_people, read_ava_csv,
-    read_exclusions, write_person_boxes,
+    read_detections, read_exclusions, write_person_boxes,
 };
-use crate::eval::{
-    EvalOptions, FrameMapResult, comparison_table, evaluate, read_detections, write_comparison_plot,
-};
+use crate::eval::{EvalOptions, FrameMapResult, comparison_table, evaluate, write_comparison_plot};
 use crate::fusion::{Choice, FusionMode, Groundtruth, gain_table, select};
 use crate::localize::videos::{Part, Source};
 use crate::localize::{ACTION_SCORES, ARM_SCORES, DETECTIONS, Localize, PAGE, time_table};
@@ -399,6 +397,7 @@ impl Demo<'_> {
             root: self.args.data.clone(),
             split: split.into(),
             part: Part::Ava,
+            shard: None,
         }
     }
 

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 
+use crate::data::read_detections;
 use crate::data::{LabelMap, read_ava_csv, read_exclusions, write_ava_csv};
-use crate::eval::read_detections;
 use crate::fusion::{Choice, Fusion, FusionMode, Groundtruth, chosen_maps, gain_table, select};
 
 #[derive(Debug, Subcommand)]

@@ -9,12 +9,15 @@ use clap::Args;
 
 use crate::backend::BackendChoice;
 use crate::data::AVA_VIDEO_START_S;
+use crate::data::read_detections;
 use crate::data::write_ava_csv;
-use crate::eval::{EvalOptions, evaluate_parts, parts_table, read_detections};
+use crate::eval::{EvalOptions, evaluate_parts, parts_table};
 use crate::localize::render::{Page, page_html};
+use crate::localize::shards::{share_dir, share_is_empty, write_union};
 use crate::localize::stage::Stage;
 use crate::localize::videos::{Part, Source};
 use crate::localize::{DETECTIONS, Localize, PAGE, time_table};
+use crate::shard::Shard;
 use crate::system::SystemFile;
 
 #[derive(Debug, Args)]
@@ -43,6 +46,10 @@ pub struct LocalizeArgs {
     /// side with their union.
     #[arg(long, requires = "data")]
     pub kinetics_system: Option<PathBuf>,
+    /// With --data: share I of N of the videos (e.g. 0/4), into OUT/shard-I-of-N/; the last
+    /// share to finish writes the union into OUT, so that N machines fill one folder.
+    #[arg(long, requires = "data")]
+    pub shard: Option<Shard>,
     /// With --video or --frames: the second of the first frame (AVA's films start at 900).
     #[arg(long, default_value_t = AVA_VIDEO_START_S)]
     pub start: i64,
@@ -119,21 +126,39 @@ pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
     }
     let both = parts.len() > 1;
     let mut labelmap = None;
+    // Whether the last part's results are complete: with shares, only once every share is.
+    let mut complete = true;
     for (part, system) in &parts {
         let out = if both {
             args.out.join(part.name())
         } else {
             args.out.clone()
         };
-        let source = Source::Data {
+        let source = |shard| Source::Data {
             root: root.clone(),
             split: split.clone(),
             part: *part,
+            shard,
         };
-        let used = single(source, system, out)?;
+        let used = match args.shard {
+            None => single(source(None), system, out)?,
+            Some(shard) if share_is_empty(&source(None), shard)? => {
+                println!("{} share {shard}: no videos", part.name());
+                let system = SystemFile::load(system, &args.overrides)?;
+                complete = write_union(&out, shard.count, &source(None), &system.actions.labelmap)?;
+                system.actions.labelmap
+            }
+            Some(shard) => {
+                let used = single(source(Some(shard)), system, share_dir(&out, shard))?;
+                // Every share runs the parts in order: the one completing the last part
+                // finds the earlier parts' unions written.
+                complete = write_union(&out, shard.count, &source(None), &used)?;
+                used
+            }
+        };
         labelmap.get_or_insert(used);
     }
-    if both {
+    if both && complete {
         let labelmap = labelmap.expect("a part ran");
         parts_summary(&args.out, &labelmap, &root, &split)?;
     }

@@ -2,8 +2,12 @@
 //! CSV (`video_id, timestamp, x1, y1, x2, y2, , score`, boxes normalised) that the data layer
 //! and `avaloc eval` read. With `--every-frame`, boxes at every frame in the same columns,
 //! the timestamp being the frame's time in seconds to the millisecond (`0902.033`): AVA's
-//! tools read keyframe files only, and refuse these with a message saying so.
+//! tools read keyframe files only, and refuse these with a message saying so. With `--data`,
+//! the videos of a dataset go into a folder of one CSV per video (which every avaloc command
+//! reads as one file), skipping videos already there; `--shard I/N` takes one share of them,
+//! so that N machines fill one folder.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -13,6 +17,8 @@ use crate::backend::{self, BackendChoice};
 use crate::config::DetectorFile;
 use crate::data::{AVA_FPS, AVA_VIDEO_START_S, FrameTime, VideoFrames, write_person_boxes};
 use crate::infer::{PersonDetection, PersonFilter, PersonFrame};
+use crate::localize::videos::{Video, dataset_videos};
+use crate::shard::{Shard, VideoFiles};
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -24,11 +30,22 @@ pub struct PersonsArgs {
     #[arg(long)]
     pub weights: PathBuf,
     /// A directory with one video's frames at 30 fps (sorted by name; its name is the video id).
-    #[arg(long, conflicts_with_all = ["video", "image"])]
+    #[arg(long, conflicts_with_all = ["video", "image", "data"])]
     pub frames: Option<PathBuf>,
     /// A video file, decoded at 30 fps by the `ffmpeg` program.
-    #[arg(long, conflicts_with = "image")]
+    #[arg(long, conflicts_with_all = ["image", "data"])]
     pub video: Option<PathBuf>,
+    /// A dataset in AVA's layout (frames/<video>/): every video, or those of --split; --out is
+    /// then a folder of one CSV per video.
+    #[arg(long, conflicts_with = "image")]
+    pub data: Option<PathBuf>,
+    /// With --data: only the videos of this split's annotations (ava_<split>_v2.2.csv,
+    /// kinetics_<split>_v1.0.csv).
+    #[arg(long, requires = "data", conflicts_with_all = ["frames", "video", "image"])]
+    pub split: Option<String>,
+    /// With --data: share I of N of the videos (e.g. 0/4), so that N machines fill one --out.
+    #[arg(long, requires = "data", conflicts_with_all = ["frames", "video", "image"])]
+    pub shard: Option<Shard>,
     /// A single image (timestamp 0).
     #[arg(long)]
     pub image: Option<PathBuf>,
@@ -48,6 +65,7 @@ pub struct PersonsArgs {
     /// seconds with three decimals (frame i of 30 fps: start + i / 30).
     #[arg(long)]
     pub every_frame: bool,
+    /// The CSV to write; with --data, the folder of per-video CSVs.
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -64,55 +82,120 @@ fn frames(args: &PersonsArgs) -> Result<(Vec<PersonFrame>, Option<VideoFrames>)>
         return Ok((vec![frame], None));
     }
     let Some(video) = VideoFrames::open(args.frames.as_deref(), args.video.as_deref())? else {
-        bail!("give one of --frames DIR, --video FILE or --image FILE");
+        bail!("give one of --frames DIR, --video FILE, --image FILE or --data ROOT");
     };
+    let frames = video_frames(&video.video_id, &video.frames, args.start, args.every_frame);
+    Ok((frames, Some(video)))
+}
+
+/// One keyframe per second of a video's frames (frame 30·k is second `start + k`), or every
+/// frame, timed in seconds.
+fn video_frames(
+    video_id: &str,
+    frames: &[PathBuf],
+    start: i64,
+    every_frame: bool,
+) -> Vec<PersonFrame> {
     let fps = AVA_FPS as usize;
-    // One keyframe per second: frame 30·k is second start + k.
-    let frames = video
-        .frames
+    frames
         .iter()
         .enumerate()
-        .filter(|(i, _)| args.every_frame || i % fps == 0)
+        .filter(|(i, _)| every_frame || i % fps == 0)
         .map(|(i, path)| PersonFrame {
-            video_id: video.video_id.clone(),
-            time: if args.every_frame {
-                FrameTime::Frame(args.start as f64 + i as f64 / AVA_FPS as f64)
+            video_id: video_id.to_string(),
+            time: if every_frame {
+                FrameTime::Frame(start as f64 + i as f64 / AVA_FPS as f64)
             } else {
-                FrameTime::Keyframe(args.start + (i / fps) as i64)
+                FrameTime::Keyframe(start + (i / fps) as i64)
             },
             path: path.clone(),
         })
-        .collect();
-    Ok((frames, Some(video)))
+        .collect()
 }
 
 pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
     let config = DetectorFile::load(&args.config)?;
-    crate::io::check_writable(&args.out)?;
     let checkpoint = Checkpoint::open(&args.weights)?;
+    let filter = PersonFilter {
+        threshold: args.threshold,
+        person_label: args.person_label,
+        batch: args.batch.max(1),
+    };
+    let unit = if args.every_frame {
+        "frames"
+    } else {
+        "keyframes"
+    };
+    if let Some(root) = &args.data {
+        return run_dataset(&args, root, config, checkpoint, filter, backend_choice);
+    }
+    crate::io::check_writable(&args.out)?;
     let (frames, _video) = frames(&args)?;
     let count = frames.len();
     let job = PersonDetection {
         detector: config.network,
         checkpoint,
         frames,
-        filter: PersonFilter {
-            threshold: args.threshold,
-            person_label: args.person_label,
-            batch: args.batch.max(1),
-        },
+        filter,
+        per_video: None,
     };
     let people = backend::run(backend_choice, job)?;
     write_person_boxes(&args.out, &people)?;
-    let unit = if args.every_frame {
-        "frames"
-    } else {
-        "keyframes"
-    };
     println!(
         "{}: {} person boxes at {count} {unit}",
         args.out.display(),
         people.len()
+    );
+    Ok(())
+}
+
+/// `--data`: the dataset's videos (this share of them) into one CSV per video.
+fn run_dataset(
+    args: &PersonsArgs,
+    root: &std::path::Path,
+    config: DetectorFile,
+    checkpoint: Checkpoint,
+    filter: PersonFilter,
+    backend_choice: BackendChoice,
+) -> Result<()> {
+    let files = VideoFiles::create(&args.out)?;
+    let videos: BTreeMap<String, Video> = dataset_videos(root, args.split.as_deref())?
+        .into_iter()
+        .map(|v| (v.id.clone(), v))
+        .collect();
+    let shard = args.shard.unwrap_or(Shard::ALL);
+    let share = shard.select(videos);
+    let (done, todo): (Vec<Video>, Vec<Video>) =
+        share.into_values().partition(|v| files.done(&v.id));
+    let frames: Vec<PersonFrame> = todo
+        .iter()
+        .flat_map(|v| video_frames(&v.id, &v.frames, v.start_s, args.every_frame))
+        .collect();
+    println!(
+        "share {shard} of the videos under {}: {} to detect ({} frames), {} already in {}",
+        root.display(),
+        todo.len(),
+        frames.len(),
+        done.len(),
+        files.dir.display()
+    );
+    let people = if frames.is_empty() {
+        Vec::new()
+    } else {
+        let job = PersonDetection {
+            detector: config.network,
+            checkpoint,
+            frames,
+            filter,
+            per_video: Some(files.clone()),
+        };
+        backend::run(backend_choice, job)?
+    };
+    println!(
+        "{}: {} person boxes in {} videos written",
+        files.dir.display(),
+        people.len(),
+        todo.len()
     );
     Ok(())
 }

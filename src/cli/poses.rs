@@ -1,7 +1,9 @@
 //! `avaloc poses`: 17 COCO keypoints for every person box at every keyframe, as tf-cpn tests
 //! (crop, flip test, heatmap decoding, box rescoring), written in avaloc's keypoint CSV
 //! (`video_id, timestamp, x1, y1, x2, y2, person_id, score, (x, y, s) × 17`, normalised), with
-//! skeletons drawn on the keyframes on request.
+//! skeletons drawn on the keyframes on request. With `--shard I/N`, one share of the boxes'
+//! videos goes into a folder of one CSV per video (which every avaloc command reads as one
+//! file), skipping videos already there, so that N machines fill one folder.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -13,10 +15,11 @@ use crate::backend::{self, BackendChoice};
 use crate::config::PoseFile;
 use crate::data::{
     AVA_VIDEO_START_S, AvaKeyframes, ClipSpec, CocoKeypointResult, CocoKeypoints, KeyframeKey,
-    PersonKeypoints, VideoFrames, keyframe_samples, read_person_boxes, unlabelled_people,
-    write_coco_results, write_keypoints,
+    PersonBox, PersonKeypoints, VideoFrames, keyframe_samples, read_person_boxes,
+    unlabelled_people, write_coco_results, write_keypoints,
 };
 use crate::infer::{ArmBoxConfig, PoseEstimation, PoseOptions, draw_poses, keyframe_images};
+use crate::shard::{Shard, VideoFiles};
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -27,7 +30,8 @@ pub struct PosesArgs {
     /// CPN weights (pytorch-cpn-named, converted from tf-cpn, or saved by avaloc).
     #[arg(long)]
     pub weights: PathBuf,
-    /// Person boxes (PySlowFast's CSV, e.g. from `avaloc persons`).
+    /// Person boxes (PySlowFast's CSV, e.g. from `avaloc persons`, or its folder of per-video
+    /// CSVs).
     #[arg(long)]
     pub boxes: PathBuf,
     /// Minimum person-box score.
@@ -60,7 +64,7 @@ pub struct PosesArgs {
     pub picture_threshold: f64,
     /// Also write the poses as COCO keypoint results (`image_id, category_id, keypoints,
     /// score`, pixels), for `avaloc eval keypoints`.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "shard")]
     pub coco_json: Option<PathBuf>,
     /// With --coco-json: take image ids from this COCO file's images, matched by file name
     /// (relative to --data; keyframes it lacks are left out); without it the keyframes are
@@ -70,7 +74,11 @@ pub struct PosesArgs {
     /// In --pictures, also draw each person's arm boxes (the arm branch's, default settings).
     #[arg(long, requires = "pictures")]
     pub arm_boxes: bool,
-    /// The keypoint CSV to write.
+    /// Share I of N of the boxes' videos (e.g. 0/4; 0/1 for all): --out is then a folder of
+    /// one CSV per video, which N machines fill.
+    #[arg(long, conflicts_with_all = ["frames", "video"])]
+    pub shard: Option<Shard>,
+    /// The keypoint CSV to write (with --shard, the folder of per-video CSVs).
     #[arg(long)]
     pub out: PathBuf,
 }
@@ -135,13 +143,46 @@ fn coco_results(
     Ok(results)
 }
 
+/// The boxes of `shard`'s videos whose keypoint files are not in `files` yet.
+fn share_of(people: Vec<PersonBox>, shard: Shard, files: &VideoFiles) -> Vec<PersonBox> {
+    let mut by_video: BTreeMap<String, Vec<PersonBox>> = BTreeMap::new();
+    for p in people {
+        by_video.entry(p.key.video_id.clone()).or_default().push(p);
+    }
+    let share = shard.select(by_video);
+    let done = share.keys().filter(|v| files.done(v)).count();
+    println!(
+        "share {shard}: {} videos to estimate, {done} already in {}",
+        share.len() - done,
+        files.dir.display()
+    );
+    share
+        .into_iter()
+        .filter(|(v, _)| !files.done(v))
+        .flat_map(|(_, people)| people)
+        .collect()
+}
+
 pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
     let config = PoseFile::load(&args.config)?;
-    crate::io::check_writable(&args.out)?;
+    let per_video = match args.shard {
+        Some(_) => Some(VideoFiles::create(&args.out)?),
+        None => {
+            crate::io::check_writable(&args.out)?;
+            None
+        }
+    };
     if let Some(path) = &args.coco_json {
         crate::io::check_writable(path)?;
     }
     let mut people = read_person_boxes(&args.boxes, args.box_threshold)?;
+    if let (Some(shard), Some(files)) = (args.shard, &per_video) {
+        people = share_of(people, shard, files);
+        if people.is_empty() {
+            println!("{}: share {shard} is complete", files.dir.display());
+            return Ok(());
+        }
+    }
     // The keyframe image is the middle frame of a one-frame clip.
     let clip = ClipSpec {
         num_frames: 1,
@@ -171,10 +212,13 @@ pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
             flip: !args.no_flip,
             batch: args.batch.max(1),
         },
+        per_video,
     };
     let poses = backend::run(backend_choice, job)?;
-    write_keypoints(&args.out, &poses)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    if args.shard.is_none() {
+        write_keypoints(&args.out, &poses)
+            .with_context(|| format!("writing {}", args.out.display()))?;
+    }
     println!(
         "{}: keypoints of {} persons at {} keyframes",
         args.out.display(),

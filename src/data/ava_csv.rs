@@ -29,13 +29,26 @@ pub struct AvaRow {
     pub line: usize,
 }
 
-/// Reads every row of an AVA annotation or detection CSV. A row with the wrong number of
-/// columns or an unparsable field is an error naming the file and line; blank lines are
-/// skipped.
+/// Reads every row of an AVA annotation or detection CSV (or a folder of them). A row with
+/// the wrong number of columns or an unparsable field is an error naming the file and line;
+/// blank lines are skipped.
 pub fn read_ava_csv(path: &Path) -> Result<Vec<AvaRow>, DataError> {
+    read_rows(path, false)
+}
+
+/// Reads an AVA detections CSV (or a folder of them): every row needs its score (the eighth
+/// column).
+pub fn read_detections(path: &Path) -> Result<Vec<AvaRow>, DataError> {
+    read_rows(path, true)
+}
+
+fn read_rows(path: &Path, scored: bool) -> Result<Vec<AvaRow>, DataError> {
     let file = CsvFile::read(path)?;
     file.records()
         .map(|r| {
+            if scored && r.fields.len() == 7 {
+                return Err(r.error("a detection row needs a score in its eighth column"));
+            }
             if r.fields.len() != 7 && r.fields.len() != 8 {
                 return Err(r.error(format!(
                     "expected 7 or 8 comma-separated columns, found {}",

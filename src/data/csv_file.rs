@@ -1,13 +1,14 @@
 //! Comma-separated AVA files: non-blank lines split into trimmed fields, with the file and
-//! 1-based line number at hand for every message.
+//! 1-based line number at hand for every message. A folder reads as the concatenation of its
+//! `*.csv` files in name order: the per-video files of a sharded job ([`crate::shard`]).
 
 use std::path::{Path, PathBuf};
 
 use super::DataError;
 
 pub(crate) struct CsvFile {
-    path: PathBuf,
-    text: String,
+    /// Each file read, with its text.
+    parts: Vec<(PathBuf, String)>,
 }
 
 /// One non-blank line of a [`CsvFile`].
@@ -19,19 +20,49 @@ pub(crate) struct Record<'a> {
 
 impl CsvFile {
     pub fn read(path: &Path) -> Result<Self, DataError> {
-        Ok(Self {
+        if !path.is_dir() {
+            return Ok(Self {
+                parts: vec![(path.to_path_buf(), DataError::read(path)?)],
+            });
+        }
+        let listing = std::fs::read_dir(path).map_err(|e| DataError::File {
             path: path.to_path_buf(),
-            text: DataError::read(path)?,
-        })
+            message: format!("cannot list the folder: {e}"),
+        })?;
+        // Hidden files are atomic writes' temporaries.
+        let mut files: Vec<PathBuf> = listing
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|p| {
+                p.extension().is_some_and(|e| e == "csv")
+                    && !p
+                        .file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+                    && p.is_file()
+            })
+            .collect();
+        if files.is_empty() {
+            return Err(DataError::File {
+                path: path.to_path_buf(),
+                message: "a folder without *.csv files (expected one file per video)".into(),
+            });
+        }
+        files.sort();
+        let parts = files
+            .into_iter()
+            .map(|file| DataError::read(&file).map(|text| (file, text)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self { parts })
     }
 
     pub fn records(&self) -> impl Iterator<Item = Record<'_>> {
-        self.text.lines().enumerate().filter_map(|(index, line)| {
-            let line = line.trim_end_matches('\r');
-            (!line.trim().is_empty()).then(|| Record {
-                path: &self.path,
-                line: index + 1,
-                fields: line.split(',').map(str::trim).collect(),
+        self.parts.iter().flat_map(|(path, text)| {
+            text.lines().enumerate().filter_map(move |(index, line)| {
+                let line = line.trim_end_matches('\r');
+                (!line.trim().is_empty()).then(|| Record {
+                    path,
+                    line: index + 1,
+                    fields: line.split(',').map(str::trim).collect(),
+                })
             })
         })
     }
@@ -89,5 +120,31 @@ mod tests {
             results[2]
         );
         std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_folder_reads_as_its_csv_files_in_name_order_naming_each_file() {
+        let dir = std::env::temp_dir().join(format!("avaloc-csv-dir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("b.csv"), "b,0902\nb,x\n").unwrap();
+        std::fs::write(dir.join("a.csv"), "a,0901\n").unwrap();
+        // An atomic write's temporary and other files are not read.
+        std::fs::write(dir.join(".c.csv.tmp"), "c,0903\n").unwrap();
+        std::fs::write(dir.join("notes.txt"), "n,0904\n").unwrap();
+        let file = CsvFile::read(&dir).unwrap();
+        let ids: Vec<String> = file.records().map(|r| r.fields.join(",")).collect();
+        assert_eq!(ids, ["a,0901", "b,0902", "b,x"]);
+        let error = file
+            .records()
+            .find_map(|r| r.integer(1, "timestamp").err())
+            .unwrap()
+            .to_string();
+        assert!(error.contains("b.csv:2:"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = CsvFile::read(&dir).err().unwrap().to_string();
+        assert!(empty.contains("without *.csv files"), "{empty}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -20,7 +20,7 @@ pub mod synth;
 mod video;
 
 pub use annotations::{AnnotationStats, PersonAnnotation, group_annotations};
-pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv, write_ava_csv};
+pub use ava_csv::{AvaRow, KeyframeKey, read_ava_csv, read_detections, write_ava_csv};
 pub use clip::{
     ClipPixels, ClipTransform, Normalization, Region, TransformDraw, decode_frame, load_clip,
 };

@@ -3,7 +3,9 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use crate::data::{AvaRow, DataError, KeyframeKey, LabelMap, read_ava_csv, read_exclusions};
+use crate::data::{
+    AvaRow, DataError, KeyframeKey, LabelMap, read_ava_csv, read_detections, read_exclusions,
+};
 
 use super::average_precision::{average_precision, precision_recall};
 use crate::ops::iou;
@@ -59,7 +61,7 @@ pub fn evaluate_files(
 }
 
 /// The evaluated classes and the excluded keyframes (none without a file).
-fn read_classes(
+pub fn read_classes(
     labelmap: &Path,
     exclusions: Option<&Path>,
 ) -> Result<(LabelMap, HashSet<KeyframeKey>), DataError> {
@@ -111,19 +113,6 @@ pub fn evaluate_parts(
         union: evaluate(&labels, &union, &detections, &excluded, options),
         parts,
     })
-}
-
-/// Reads an AVA detections CSV: every row needs its score (the eighth column).
-pub fn read_detections(path: &Path) -> Result<Vec<AvaRow>, DataError> {
-    let detections = read_ava_csv(path)?;
-    if let Some(row) = detections.iter().find(|r| r.last.is_none()) {
-        return Err(DataError::line(
-            path,
-            row.line,
-            "a detection row needs a score in its eighth column",
-        ));
-    }
-    Ok(detections)
 }
 
 /// The official protocol: rows of classes outside the label map are dropped; at most

@@ -10,7 +10,7 @@ mod report;
 pub use average_precision::{average_precision, precision_recall};
 pub use frame_map::{
     EvalOptions, FrameMapResult, PartsResult, evaluate, evaluate_files, evaluate_parts,
-    read_detections,
+    read_classes,
 };
 pub use keypoints::{COCO_SIGMAS, KeypointStats, evaluate_keypoints};
 pub use plot::{write_comparison_plot, write_plot};

@@ -6,9 +6,10 @@ use std::path::PathBuf;
 use burn::tensor::backend::Backend;
 
 use crate::backend::Job;
-use crate::data::{DataError, DetectedPerson, FrameTime, decode_frame};
+use crate::data::{DataError, DetectedPerson, FrameTime, decode_frame, write_person_boxes};
 use crate::models::detector::{DetectorSpec, FasterRcnn, rgb_to_tensor};
 use crate::progress::Progress;
+use crate::shard::VideoFiles;
 use crate::weights::{Checkpoint, LoadMode};
 
 /// A frame to look for people in.
@@ -76,6 +77,9 @@ pub struct PersonDetection {
     pub checkpoint: Checkpoint,
     pub frames: Vec<PersonFrame>,
     pub filter: PersonFilter,
+    /// Where given, each video's people go into its own file there as soon as its frames are
+    /// done (the frames come grouped by video), so that a killed run keeps what it did.
+    pub per_video: Option<VideoFiles>,
 }
 
 impl Job for PersonDetection {
@@ -86,9 +90,30 @@ impl Job for PersonDetection {
             .detector
             .load::<B>(&self.checkpoint, LoadMode::Strict, &device)?;
         let progress = Progress::new("persons", self.frames.len(), "frames");
-        let people = detect_persons(&model, &self.frames, self.filter, &device, |done| {
-            progress.set(done, String::new)
-        })?;
+        let mut people = Vec::new();
+        let groups: Vec<&[PersonFrame]> = match &self.per_video {
+            Some(_) => self
+                .frames
+                .chunk_by(|a, b| a.video_id == b.video_id)
+                .collect(),
+            None => vec![&self.frames],
+        };
+        let mut offset = 0;
+        for frames in groups {
+            let before = people.len();
+            people.extend(detect_persons(
+                &model,
+                frames,
+                self.filter,
+                &device,
+                |done| progress.set(offset + done, String::new),
+            )?);
+            offset += frames.len();
+            if let (Some(files), Some(first)) = (&self.per_video, frames.first()) {
+                let path = files.path(&first.video_id);
+                write_person_boxes(&path, &people[before..])?;
+            }
+        }
         progress.finish();
         Ok(people)
     }

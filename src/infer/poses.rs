@@ -8,13 +8,16 @@ use std::path::PathBuf;
 use burn::tensor::{Tensor, TensorData, backend::Backend};
 
 use crate::backend::Job;
-use crate::data::{DataError, KeyframeKey, PersonBox, PersonKeypoints, decode_frame};
+use crate::data::{
+    DataError, KeyframeKey, PersonBox, PersonKeypoints, decode_frame, write_keypoints,
+};
 use image::RgbImage;
 
 use crate::models::pose::{
     Cpn, CropBox, PersonPose, PoseSpec, crop_person, decode_heatmaps, merge_flipped,
 };
 use crate::progress::Progress;
+use crate::shard::VideoFiles;
 use crate::weights::{Checkpoint, LoadMode};
 
 /// How poses are estimated.
@@ -153,6 +156,9 @@ pub struct PoseEstimation {
     pub people: Vec<PersonBox>,
     pub images: BTreeMap<KeyframeKey, PathBuf>,
     pub options: PoseOptions,
+    /// Where given, each video's keypoints go into its own file there as soon as its people
+    /// are done, so that a killed run keeps what it did.
+    pub per_video: Option<VideoFiles>,
 }
 
 impl Job for PoseEstimation {
@@ -163,15 +169,36 @@ impl Job for PoseEstimation {
             .spec
             .load::<B>(&self.checkpoint, LoadMode::Strict, &device)?;
         let progress = Progress::new("poses", self.people.len(), "persons");
-        let poses = estimate_poses(
-            &model,
-            &self.spec,
-            &self.people,
-            &self.images,
-            self.options,
-            &device,
-            |done| progress.set(done, String::new),
-        )?;
+        let groups: Vec<Vec<PersonBox>> = match &self.per_video {
+            Some(_) => {
+                let mut by_video: BTreeMap<&str, Vec<PersonBox>> = BTreeMap::new();
+                for p in &self.people {
+                    by_video.entry(&p.key.video_id).or_default().push(p.clone());
+                }
+                by_video.into_values().collect()
+            }
+            None => vec![self.people],
+        };
+        let mut poses = Vec::new();
+        let mut offset = 0;
+        for people in groups {
+            let before = poses.len();
+            poses.extend(estimate_poses(
+                &model,
+                &self.spec,
+                &people,
+                &self.images,
+                self.options,
+                &device,
+                |done| progress.set(offset + done, String::new),
+            )?);
+            offset += people.len();
+            if let (Some(files), Some(first)) = (&self.per_video, people.first()) {
+                let path = files.path(&first.key.video_id);
+                write_keypoints(&path, &poses[before..])
+                    .map_err(|source| DataError::Io { path, source })?;
+            }
+        }
         progress.finish();
         Ok(poses)
     }

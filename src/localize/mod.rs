@@ -6,10 +6,11 @@
 //! outputs atomically, then its manifest ([`stage`]); a rerun reuses what still fits.
 
 pub mod render;
+pub mod shards;
 pub mod stage;
 pub mod videos;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -21,7 +22,8 @@ use crate::data::{
     AvaKeyframes, DetectedPerson, FrameTime, PersonBox, read_keypoints, read_person_boxes,
     unlabelled_people, write_ava_csv, write_keypoints, write_person_boxes,
 };
-use crate::eval::{EvalOptions, evaluate_files, per_class_table, read_detections, write_plot};
+use crate::data::{read_ava_csv, read_detections};
+use crate::eval::{EvalOptions, evaluate, per_class_table, read_classes, write_plot};
 use crate::infer::{
     ActionScoring, PersonDetection, PersonFilter, PersonFrame, PoseEstimation, PoseOptions,
     TestViews, arm_box_people, arm_people, detection_rows, draw_keyframes, frame_size,
@@ -198,6 +200,7 @@ impl Localize {
                         person_label: table.person_label,
                         batch: table.batch,
                     },
+                    per_video: None,
                 };
                 (backend::run(self.backend, job)?, String::new())
             }
@@ -265,6 +268,7 @@ impl Localize {
                         flip: table.flip,
                         batch: table.batch.max(1),
                     },
+                    per_video: None,
                 };
                 (backend::run(self.backend, job)?, String::new())
             }
@@ -558,7 +562,7 @@ impl Localize {
         }
 
         let evaluation = match self.source.groundtruth() {
-            Some(truth) => Some(self.evaluate(&truth, &mut outputs)?),
+            Some(truth) => Some(self.evaluate(&truth, videos, &mut outputs)?),
             None => None,
         };
 
@@ -622,27 +626,61 @@ impl Localize {
         })
     }
 
-    /// The frame-mAP of detections.csv against the split's ground truth: `eval.txt` and
-    /// `ap.png`; returns the table and the plot's path.
+    /// The frame-mAP of detections.csv against the ground truth of `videos` (all of the
+    /// split's but in one share of it): `eval.txt` and `ap.png`; returns the table and the
+    /// plot's path.
     fn evaluate(
         &self,
         truth: &Path,
+        videos: &[Video],
         outputs: &mut Vec<PathBuf>,
     ) -> Result<(String, Option<PathBuf>)> {
-        let exclusions = self.source.exclusions();
-        let result = evaluate_files(
+        let ids: HashSet<&str> = videos.iter().map(|v| v.id.as_str()).collect();
+        let evaluation = Evaluation {
             truth,
-            &self.path(DETECTIONS),
-            &self.system.actions.labelmap,
-            exclusions.as_deref(),
+            exclusions: self.source.exclusions(),
+            labelmap: &self.system.actions.labelmap,
+            videos: Some(&ids),
+        };
+        evaluation.write(&self.out, outputs)
+    }
+}
+
+/// A folder's `detections.csv` against ground truth (that of some `videos` only, where given).
+pub struct Evaluation<'a> {
+    pub truth: &'a Path,
+    pub exclusions: Option<PathBuf>,
+    pub labelmap: &'a Path,
+    pub videos: Option<&'a HashSet<&'a str>>,
+}
+
+impl Evaluation<'_> {
+    /// Evaluates `out/detections.csv` into `out/eval.txt` and `out/ap.png` (added to
+    /// `outputs`); returns the table and the plot's name.
+    pub fn write(
+        &self,
+        out: &Path,
+        outputs: &mut Vec<PathBuf>,
+    ) -> Result<(String, Option<PathBuf>)> {
+        let (labels, excluded) = read_classes(self.labelmap, self.exclusions.as_deref())?;
+        let mut groundtruth = read_ava_csv(self.truth)?;
+        if let Some(ids) = self.videos {
+            groundtruth.retain(|r| ids.contains(r.key.video_id.as_str()));
+        }
+        let detections = read_detections(&out.join(DETECTIONS))?;
+        let result = evaluate(
+            &labels,
+            &groundtruth,
+            &detections,
+            &excluded,
             &EvalOptions::default(),
-        )?;
+        );
         let table = per_class_table(&result);
         println!("{table}");
-        crate::io::write_atomic(&self.path("eval.txt"), table.as_bytes())
-            .with_context(|| format!("writing {}", self.path("eval.txt").display()))?;
-        write_plot(&result, &self.path("ap.png"))
-            .with_context(|| format!("writing {}", self.path("ap.png").display()))?;
+        let (eval, plot) = (out.join("eval.txt"), out.join("ap.png"));
+        crate::io::write_atomic(&eval, table.as_bytes())
+            .with_context(|| format!("writing {}", eval.display()))?;
+        write_plot(&result, &plot).with_context(|| format!("writing {}", plot.display()))?;
         outputs.extend(["eval.txt".into(), "ap.png".into()]);
         Ok((table, Some("ap.png".into())))
     }

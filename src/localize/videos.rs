@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
+use crate::shard::Shard;
+
 use crate::data::{
     AVA_FPS, AVA_VIDEO_START_S, AvaKeyframes, ClipSpec, KeyframeKey, KeyframeSample,
     PersonAnnotation, kinetics_clip_start_s, list_frame_files, read_ava_csv,
@@ -20,11 +22,13 @@ pub enum Source {
     /// One video's frames at 30 fps; the folder's name is the id.
     Frames(PathBuf),
     /// The videos of one part of a dataset split — `<root>/annotations/ava_<split>_v2.2.csv`
-    /// or AVA-Kinetics' `kinetics_<split>_v1.0.csv` — frames under `<root>/frames/<id>/`.
+    /// or AVA-Kinetics' `kinetics_<split>_v1.0.csv` — frames under `<root>/frames/<id>/`, or
+    /// one share of them.
     Data {
         root: PathBuf,
         split: String,
         part: Part,
+        shard: Option<Shard>,
     },
 }
 
@@ -57,7 +61,9 @@ impl Source {
     /// The split's ground truth, where the source is a dataset split.
     pub fn groundtruth(&self) -> Option<PathBuf> {
         match self {
-            Self::Data { root, split, part } => Some(part.groundtruth(root, split)),
+            Self::Data {
+                root, split, part, ..
+            } => Some(part.groundtruth(root, split)),
             _ => None,
         }
     }
@@ -69,6 +75,7 @@ impl Source {
                 root,
                 split,
                 part: Part::Ava,
+                ..
             } => Some(
                 root.join("annotations")
                     .join(format!("ava_{split}_excluded_timestamps_v2.2.csv")),
@@ -124,29 +131,90 @@ pub fn videos(source: &Source, frames_dir: &Path, start_s: i64) -> Result<Vec<Vi
             frames: list_frame_files(dir)?,
             start_s,
         }]),
-        Source::Data { root, split, part } => {
+        Source::Data {
+            root,
+            split,
+            part,
+            shard,
+        } => {
             let csv = part.groundtruth(root, split);
-            let ids: BTreeSet<String> = read_ava_csv(&csv)?
+            let ids: BTreeMap<String, ()> = part_video_ids(&csv)?
                 .into_iter()
-                .map(|r| r.key.video_id)
+                .map(|id| (id, ()))
                 .collect();
-            if ids.is_empty() {
-                bail!("{}: names no video", csv.display());
-            }
-            ids.into_iter()
-                .map(|id| {
-                    let dir = root.join("frames").join(&id);
-                    Ok(Video {
-                        frames: list_frame_files(&dir)
-                            .with_context(|| format!("video {id} of {}", csv.display()))?,
-                        // An AVA-Kinetics clip starts at its own second; AVA's films at 900.
-                        start_s: kinetics_clip_start_s(&id).unwrap_or(AVA_VIDEO_START_S),
-                        id,
-                    })
-                })
+            shard
+                .unwrap_or(Shard::ALL)
+                .select(ids)
+                .into_keys()
+                .map(|id| dataset_video(root, id).with_context(|| format!("in {}", csv.display())))
                 .collect()
         }
     }
+}
+
+/// The videos an annotation file names, sorted.
+pub fn part_video_ids(csv: &Path) -> Result<BTreeSet<String>> {
+    let ids: BTreeSet<String> = read_ava_csv(csv)?
+        .into_iter()
+        .map(|r| r.key.video_id)
+        .collect();
+    if ids.is_empty() {
+        bail!("{}: names no video", csv.display());
+    }
+    Ok(ids)
+}
+
+/// Video `id` of a dataset in AVA's layout: its frames under `<root>/frames/<id>/`.
+fn dataset_video(root: &Path, id: String) -> Result<Video> {
+    let dir = root.join("frames").join(&id);
+    Ok(Video {
+        frames: list_frame_files(&dir).with_context(|| format!("video {id}"))?,
+        // An AVA-Kinetics clip starts at its own second; AVA's films at 900.
+        start_s: kinetics_clip_start_s(&id).unwrap_or(AVA_VIDEO_START_S),
+        id,
+    })
+}
+
+/// The videos of a dataset in AVA's layout, sorted by id: those of `split`'s annotations
+/// (AVA's films and AVA-Kinetics' clips, where the split has them), or every frame folder
+/// under `<root>/frames/` (a split without annotations, such as AVA's test).
+pub fn dataset_videos(root: &Path, split: Option<&str>) -> Result<Vec<Video>> {
+    let ids: BTreeSet<String> = match split {
+        Some(split) => {
+            let files: Vec<PathBuf> = [Part::Ava, Part::Kinetics]
+                .map(|part| part.groundtruth(root, split))
+                .into_iter()
+                .filter(|f| f.exists())
+                .collect();
+            if files.is_empty() {
+                bail!(
+                    "{}: neither ava_{split}_v2.2.csv nor kinetics_{split}_v1.0.csv under \
+                     annotations/",
+                    root.display()
+                );
+            }
+            let mut ids = BTreeSet::new();
+            for file in files {
+                ids.extend(part_video_ids(&file)?);
+            }
+            ids
+        }
+        None => {
+            let dir = root.join("frames");
+            let listing = std::fs::read_dir(&dir)
+                .with_context(|| format!("{}: cannot list the frame folders", dir.display()))?;
+            listing
+                .filter_map(|entry| entry.ok())
+                .filter(|e| e.path().is_dir())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|name| !name.starts_with('.'))
+                .collect()
+        }
+    };
+    if ids.is_empty() {
+        bail!("{}: no videos", root.display());
+    }
+    ids.into_iter().map(|id| dataset_video(root, id)).collect()
 }
 
 /// The id of a video file: its name without extension.

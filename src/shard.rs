@@ -1,0 +1,127 @@
+//! Sharding the jobs without a training loop (`bank build`, `persons`, `poses`,
+//! `localize --data`) across machines: `--shard I/N` takes the `I`-th of `N` disjoint shares
+//! of the videos, by the position of their sorted ids, and writes into the same output folder
+//! as the other shares, one file per video, so that the folder is complete, with no merge
+//! step, once every share has run. A video whose file is there is skipped, so a killed share
+//! resumes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Share `index` of `count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Shard {
+    pub index: usize,
+    pub count: usize,
+}
+
+impl Shard {
+    /// The whole: share 0 of 1.
+    pub const ALL: Shard = Shard { index: 0, count: 1 };
+
+    /// Whether the item at `position` (of the sorted items) is in this share.
+    pub fn takes(&self, position: usize) -> bool {
+        position % self.count == self.index
+    }
+
+    /// This share of `videos`.
+    pub fn select<T>(&self, videos: BTreeMap<String, T>) -> BTreeMap<String, T> {
+        videos
+            .into_iter()
+            .enumerate()
+            .filter(|(k, _)| self.takes(*k))
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    /// A name for this share's own folder: `shard-I-of-N`.
+    pub fn dir_name(&self) -> String {
+        format!("shard-{}-of-{}", self.index, self.count)
+    }
+}
+
+impl fmt::Display for Shard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let parsed = text
+            .split_once('/')
+            .and_then(|(i, n)| Some((i.trim().parse().ok()?, n.trim().parse().ok()?)));
+        match parsed {
+            Some((index, count)) if index < count => Ok(Self { index, count }),
+            _ => Err(format!(
+                "{text:?}: expected I/N with 0 ≤ I < N, e.g. 0/4 for the first of four shares"
+            )),
+        }
+    }
+}
+
+/// An output folder of one CSV per video (`<video_id>.csv`), which every CSV reader of
+/// avaloc takes in place of one file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VideoFiles {
+    pub dir: PathBuf,
+}
+
+impl VideoFiles {
+    /// The folder, created (with the error naming it).
+    pub fn create(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir).map_err(|e| {
+            std::io::Error::new(
+                e.kind(),
+                format!("{}: cannot be created: {e}", dir.display()),
+            )
+        })?;
+        crate::io::check_writable(&dir.join(".probe.csv"))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    pub fn path(&self, video_id: &str) -> PathBuf {
+        self.dir.join(format!("{video_id}.csv"))
+    }
+
+    /// Whether `video_id`'s file is there: files are written atomically, so one that exists is
+    /// complete.
+    pub fn done(&self, video_id: &str) -> bool {
+        self.path(video_id).is_file()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_are_disjoint_and_cover_the_videos() {
+        let videos: BTreeMap<String, usize> = (0..7).map(|i| (format!("v{i}"), i)).collect();
+        let shares: Vec<Vec<usize>> = (0..3)
+            .map(|index| {
+                let share = Shard { index, count: 3 }.select(videos.clone());
+                share.into_values().collect()
+            })
+            .collect();
+        assert_eq!(shares, vec![vec![0, 3, 6], vec![1, 4], vec![2, 5]]);
+        assert_eq!(Shard::ALL.select(videos.clone()), videos);
+    }
+
+    #[test]
+    fn parses_i_of_n_and_refuses_the_rest() {
+        assert_eq!("1/4".parse(), Ok(Shard { index: 1, count: 4 }));
+        assert_eq!(Shard { index: 1, count: 4 }.to_string(), "1/4");
+        assert_eq!(Shard { index: 1, count: 4 }.dir_name(), "shard-1-of-4");
+        for bad in ["4/4", "0/0", "1", "a/2", "-1/2", ""] {
+            let error = bad.parse::<Shard>().unwrap_err();
+            assert!(error.contains("expected I/N"), "{bad}: {error}");
+        }
+    }
+}
