@@ -410,9 +410,9 @@ fn the_shipped_systems_validate() {
 /// AVA-Kinetics: `--data --split test` sends the films to `--system` and the Kinetics clips
 /// to `--kinetics-system` (detector-like boxes at 0.7, no bank), each into its folder; the
 /// detections file holds both, and the parts table equals the evaluator's per part.
-#[test]
-fn the_kinetics_part_goes_to_its_own_system() {
-    let root = setup("kinetics");
+/// The setup with two AVA-Kinetics clips and a system for them, `kinetics.toml`.
+fn kinetics_setup(name: &str) -> PathBuf {
+    let root = setup(name);
     let data = root.join("data");
     avaloc::data::synth::generate_kinetics(&data, &SYNTH, 2).unwrap();
     let a = data.join("annotations");
@@ -425,6 +425,14 @@ fn the_kinetics_part_goes_to_its_own_system() {
         r = root.display()
     );
     std::fs::write(root.join("kinetics.toml"), kinetics).unwrap();
+    root
+}
+
+#[test]
+fn the_kinetics_part_goes_to_its_own_system() {
+    let root = kinetics_setup("kinetics");
+    let data = root.join("data");
+    let a = data.join("annotations");
     let out = root.join("out");
     let k = root.join("kinetics.toml");
     let input = [
@@ -479,5 +487,76 @@ fn the_kinetics_part_goes_to_its_own_system() {
         "{}",
         log(&films)
     );
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// `--shard`: two shares of an AVA-Kinetics split (one film, two clips: the film's second
+/// share is empty) fill one folder; the first to finish waits, the last writes the union,
+/// which holds the unsharded run's detections and evaluation; each share's page evaluates
+/// its own videos.
+#[test]
+fn shares_fill_one_folder_with_the_unsharded_detections() {
+    let root = kinetics_setup("shards");
+    let data = root.join("data");
+    let k = root.join("kinetics.toml");
+    let input = [
+        "--data",
+        s(&data),
+        "--split",
+        "test",
+        "--kinetics-system",
+        s(&k),
+        "--no-video",
+    ];
+    let whole = root.join("whole");
+    let run = localize(&root, &input, &whole, &[]);
+    assert!(run.status.success(), "{}", log(&run));
+    let out = root.join("out");
+    let first = localize(&root, &input, &out, &["--shard", "1/2"]);
+    assert!(first.status.success(), "{}", log(&first));
+    assert!(
+        log(&first).contains("ava share 1/2: no videos"),
+        "{}",
+        log(&first)
+    );
+    assert!(log(&first).contains("waiting for 0/2"), "{}", log(&first));
+    assert!(!out.join("detections.csv").exists());
+    let last = localize(&root, &input, &out, &["--shard", "0/2"]);
+    assert!(last.status.success(), "{}", log(&last));
+    for part in ["ava", "kinetics"] {
+        let share = out.join(part).join("shard-0-of-2");
+        assert!(share.join("detections.csv").is_file(), "{part}");
+        for link in page_links(&share.join("index.html")) {
+            assert!(share.join(&link).exists(), "{part}: {link}");
+        }
+        for link in page_links(&out.join(part).join("index.html")) {
+            assert!(out.join(part).join(&link).is_file(), "{part}: {link}");
+        }
+    }
+    let sorted = |path: &Path| {
+        let mut rows: Vec<String> = std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect();
+        rows.sort();
+        rows
+    };
+    for file in [
+        "detections.csv",
+        "ava/detections.csv",
+        "kinetics/detections.csv",
+    ] {
+        assert_eq!(sorted(&out.join(file)), sorted(&whole.join(file)), "{file}");
+    }
+    for file in ["eval_parts.txt", "ava/eval.txt", "kinetics/eval.txt"] {
+        let read = |dir: &Path| std::fs::read_to_string(dir.join(file)).unwrap();
+        assert_eq!(read(&out), read(&whole), "{file}");
+    }
+    // A share's page evaluates its own clip: the other clip's ground truth is not missed.
+    let clip = read_ava_csv(&out.join("kinetics/shard-1-of-2/detections.csv")).unwrap();
+    let ids: std::collections::BTreeSet<&str> =
+        clip.iter().map(|r| r.key.video_id.as_str()).collect();
+    assert_eq!(ids.len(), 1, "{ids:?}");
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -173,3 +173,87 @@ fn poses_of_every_box_as_the_library_gives_them() {
     assert!(err.contains("not a pose configuration"), "{err}");
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// `--shard`: two shares fill one folder of per-video keypoint files whose rows are the
+/// unsharded run's; a rerun skips the share's videos; the folder reads as one file.
+#[test]
+fn shares_fill_one_folder_with_the_unsharded_poses() {
+    let root = std::env::temp_dir().join(format!("avaloc-poses-shards-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let config = SynthConfig {
+        train_videos: 0,
+        val_videos: 2,
+        test_videos: 0,
+        seconds: 5,
+        width: 96,
+        height: 72,
+        seed: 4,
+    };
+    generate(&root, &config).unwrap();
+    let boxes = root.join("annotations/ava_detection_val_boxes_and_labels.csv");
+    let weights = fixture_path("cpn_tiny_pytorch.safetensors");
+    let poses = |out: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "poses",
+            "--config",
+            CONFIG,
+            "--weights",
+            weights.to_str().unwrap(),
+            "--boxes",
+            boxes.to_str().unwrap(),
+            "--data",
+            root.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        let result = run(&args);
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+        String::from_utf8_lossy(&result.stdout).into_owned()
+    };
+    let whole = root.join("keypoints.csv");
+    poses(&whole, &[]);
+    let folder = root.join("keypoints");
+    for share in ["0/2", "1/2"] {
+        poses(&folder, &["--shard", share]);
+    }
+    let mut files: Vec<String> = std::fs::read_dir(&folder)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["syn_val_000.csv", "syn_val_001.csv"]);
+    let key = |p: &avaloc::data::PersonKeypoints| {
+        (p.key.clone(), p.box_xyxy_norm.map(|v| (v * 1e6) as i64))
+    };
+    let mut expected = read_keypoints(&whole).unwrap();
+    let mut sharded = read_keypoints(&folder).unwrap();
+    expected.sort_by_key(key);
+    sharded.sort_by_key(key);
+    assert_eq!(sharded, expected);
+    let again = poses(&folder, &["--shard", "1/2"]);
+    assert!(again.contains("share 1/2 is complete"), "{again}");
+    // A folder output cannot also be a COCO file.
+    let coco = root.join("c.json");
+    let result = run(&[
+        "poses",
+        "--config",
+        CONFIG,
+        "--weights",
+        weights.to_str().unwrap(),
+        "--boxes",
+        boxes.to_str().unwrap(),
+        "--shard",
+        "0/2",
+        "--coco-json",
+        coco.to_str().unwrap(),
+        "--out",
+        folder.to_str().unwrap(),
+    ]);
+    assert!(!result.status.success());
+    std::fs::remove_dir_all(root).unwrap();
+}

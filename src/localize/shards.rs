@@ -34,6 +34,7 @@ pub fn share_dir(out: &Path, shard: Shard) -> PathBuf {
 /// stage's manifest is there); returns whether it did. `source` is the whole split's
 /// (unsharded); concurrent finishers take the folder's lock in turn.
 pub fn write_union(out: &Path, count: usize, source: &Source, labelmap: &Path) -> Result<bool> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let lock_path = out.join(".shards.lock");
     let lock = std::fs::OpenOptions::new()
         .create(true)
