@@ -372,6 +372,8 @@ fn network_or_given<T>(
                 .map(Some)
                 .map_err(|e| format!("{table}.config: {e}"))
         }
+        // Given outputs may be a folder of per-video CSVs (a sharded job's).
+        (None, None, Some(file)) if file.is_dir() => Ok(None),
         (None, None, Some(file)) => exists(given_key, file).map(|()| None),
         _ => Err(format!(
             "[{table}] needs {network} (config and weights) or given {given_key} \

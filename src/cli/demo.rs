@@ -28,7 +28,9 @@ use crate::fusion::{Choice, FusionMode, Groundtruth, gain_table, select};
 use crate::localize::videos::{Part, Source};
 use crate::localize::{ACTION_SCORES, ARM_SCORES, DETECTIONS, Localize, PAGE, time_table};
 use crate::system::SystemFile;
-use crate::train::{ActionRun, ArmKeypoints, DetectorRun, PoseData, PoseRun, RunInputs};
+use crate::train::{
+    ActionRun, ArmKeypoints, DetectorRun, PoseData, PoseRun, RunInputs, RunOptions,
+};
 
 /// The demo's networks and recipes, written into the run folder unless given.
 const BASE_CONFIG: &str = include_str!("../../configs/action/slowfast_synth.toml");
@@ -267,9 +269,7 @@ impl Demo<'_> {
                 dataset,
                 inputs,
                 weights,
-                dir,
-                resume,
-                self.args.epochs,
+                RunOptions::new(dir, resume, self.args.epochs),
             )
         })
     }
@@ -862,7 +862,8 @@ pub fn run(args: DemoArgs, backend: BackendChoice) -> Result<()> {
         let detector =
             demo.train_once("detector", &detector_config, "detector", |dir, resume| {
                 let file = DetectorFile::load(&detector_config)?;
-                DetectorRun::new(file, demo.dataset.clone(), None, dir, resume, args.epochs)
+                let run = RunOptions::new(dir, resume, args.epochs);
+                DetectorRun::new(file, demo.dataset.clone(), None, run)
             })?;
         let pose = demo.train_once("CPN", &pose_config, "pose", |dir, resume| {
             let data = PoseData::new(args.data.clone(), None, None);
@@ -870,9 +871,7 @@ pub fn run(args: DemoArgs, backend: BackendChoice) -> Result<()> {
                 PoseFile::load(&pose_config)?,
                 data,
                 None,
-                dir,
-                resume,
-                args.epochs,
+                RunOptions::new(dir, resume, args.epochs),
             )
         })?;
         let system = demo.system(

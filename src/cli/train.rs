@@ -2,14 +2,14 @@
 
 use std::path::PathBuf;
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 
 use super::dataset::DatasetArgs;
-use crate::backend::{self, BackendChoice};
+use crate::backend::{self, BackendChoice, BackendKind};
 use crate::config::{ActionFile, DetectorFile, PoseFile};
 use crate::train::{
-    ActionRun, ArmKeypoints, DetectedBoxes, DetectorRun, PoseData, PoseRun, RunInputs,
+    ActionRun, ArmKeypoints, DetectedBoxes, DetectorRun, PoseData, PoseRun, RunInputs, RunOptions,
 };
 
 /// Where a training run goes and how long it lasts, for every trainer.
@@ -24,6 +24,38 @@ pub struct RunArgs {
     /// Override the config's train.epochs.
     #[arg(long)]
     pub epochs: Option<usize>,
+    /// Data-parallel training on these GPUs (e.g. 0,1,2,3; cuda or wgpu): each takes
+    /// train.batch_size / N of every batch in its own thread, and the update is the mean of
+    /// their gradients, so train.lr and train.batch_size mean what they mean on one device.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    pub devices: Vec<usize>,
+}
+
+impl RunArgs {
+    /// The run's options, and the backend choice on its first device.
+    fn options(self, backend: BackendChoice) -> Result<(RunOptions, BackendChoice)> {
+        let mut choice = backend;
+        if let Some(&first) = self.devices.first() {
+            if matches!(backend.kind, BackendKind::Flex | BackendKind::Ndarray) {
+                bail!(
+                    "--devices: the {} backend has one device, the CPU (its threads already \
+                     share each step); data-parallel training is for --backend cuda or wgpu",
+                    backend.kind.feature()
+                );
+            }
+            if backend.device.is_some_and(|d| d != first) {
+                bail!("--device and --devices disagree: give --devices alone");
+            }
+            let mut seen = std::collections::HashSet::new();
+            if let Some(twice) = self.devices.iter().find(|d| !seen.insert(**d)) {
+                bail!("--devices names device {twice} twice");
+            }
+            choice.device = Some(first);
+        }
+        let mut options = RunOptions::new(self.out, self.resume, self.epochs);
+        options.devices = self.devices;
+        Ok((options, choice))
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,38 +156,35 @@ pub fn run(command: TrainCommand, backend_choice: BackendChoice) -> Result<()> {
                     .zip(args.val_keypoints)
                     .map(|(train, val)| ArmKeypoints { train, val }),
             };
+            let (options, choice) = args.run.options(backend_choice)?;
             let run = ActionRun::new(
                 ActionFile::load(&args.config)?,
                 args.dataset.files(),
                 inputs,
                 args.weights.as_deref(),
-                args.run.out,
-                args.run.resume,
-                args.run.epochs,
+                options,
             )?;
-            backend::run_train(backend_choice, run)
+            backend::run_train(choice, run)
         }
         TrainCommand::Pose(args) => {
+            let (options, choice) = args.run.options(backend_choice)?;
             let run = PoseRun::new(
                 PoseFile::load(&args.config)?,
                 PoseData::new(args.data, args.train_json, args.val_json),
                 args.weights.as_deref(),
-                args.run.out,
-                args.run.resume,
-                args.run.epochs,
+                options,
             )?;
-            backend::run_train(backend_choice, run)
+            backend::run_train(choice, run)
         }
         TrainCommand::Detector(args) => {
+            let (options, choice) = args.run.options(backend_choice)?;
             let run = DetectorRun::new(
                 DetectorFile::load(&args.config)?,
                 args.dataset.files(),
                 args.weights.as_deref(),
-                args.run.out,
-                args.run.resume,
-                args.run.epochs,
+                options,
             )?;
-            backend::run_train(backend_choice, run)
+            backend::run_train(choice, run)
         }
     }
 }

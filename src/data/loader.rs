@@ -28,14 +28,15 @@ pub trait EpochBatches<O> {
     fn epoch(&self, epoch: usize) -> Box<dyn Iterator<Item = O> + '_>;
 }
 
-/// A shuffling, multi-worker loader of a dataset.
+/// A shuffling, multi-worker loader of a dataset; batch `i` is built on device `i mod N` of
+/// its `N` devices (data-parallel training hands each device its own).
 pub struct OrderedLoader<B: Backend, I, O> {
     dataset: Arc<dyn Dataset<I>>,
     batcher: Arc<dyn SeededBatcher<B, I, O>>,
     batch_size: usize,
     workers: usize,
     seed: u64,
-    device: B::Device,
+    devices: Arc<Vec<B::Device>>,
 }
 
 /// Batches each worker may have ready ahead of the reader.
@@ -63,15 +64,16 @@ where
         batch_size: usize,
         workers: usize,
         seed: u64,
-        device: B::Device,
+        devices: Vec<B::Device>,
     ) -> Self {
+        assert!(!devices.is_empty(), "a loader needs a device");
         Self {
             dataset: Arc::new(dataset),
             batcher: Arc::new(batcher),
             batch_size: batch_size.max(1),
             workers,
             seed,
-            device,
+            devices: Arc::new(devices),
         }
     }
 
@@ -94,13 +96,13 @@ fn build<B: Backend, I, O>(
     batches: &[Vec<usize>],
     index: usize,
     seed: u64,
-    device: &B::Device,
+    devices: &[B::Device],
 ) -> O {
     let items = batches[index]
         .iter()
         .filter_map(|&i| dataset.get(i))
         .collect();
-    batcher.batch(items, seed, device)
+    batcher.batch(items, seed, &devices[index % devices.len()])
 }
 
 impl<B, I, O> EpochBatches<O> for OrderedLoader<B, I, O>
@@ -124,7 +126,7 @@ where
                     &batches,
                     index,
                     seed(index),
-                    &self.device,
+                    &self.devices,
                 )
             }));
         }
@@ -135,7 +137,7 @@ where
             let (sender, receiver): (SyncSender<O>, Receiver<O>) = sync_channel(PREFETCH);
             let (dataset, batcher, batches) =
                 (self.dataset.clone(), self.batcher.clone(), batches.clone());
-            let device = self.device.clone();
+            let devices = self.devices.clone();
             let seeds: Vec<u64> = (worker..batches.len()).step_by(workers).map(seed).collect();
             handles.push(std::thread::spawn(move || {
                 for (index, seed) in (worker..batches.len()).step_by(workers).zip(seeds) {
@@ -145,7 +147,7 @@ where
                         &batches,
                         index,
                         seed,
-                        &device,
+                        &devices,
                     );
                     // The reader dropped the epoch early: stop.
                     if sender.send(batch).is_err() {
@@ -240,7 +242,7 @@ mod tests {
             4,
             workers,
             7,
-            Default::default(),
+            vec![Default::default()],
         );
         loader.epoch(epoch).collect()
     }
@@ -272,7 +274,7 @@ mod tests {
                 2,
                 workers,
                 0,
-                Default::default(),
+                vec![Default::default()],
             )
         };
         let inline: Vec<_> = loader(0).epoch(1).take(3).collect();
@@ -302,7 +304,7 @@ mod tests {
             2,
             2,
             3,
-            Default::default(),
+            vec![Default::default()],
         );
         let result =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loader.epoch(1).count()));

@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 use burn::data::dataset::Dataset;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{ActionTraining, ActionValidation, RunFolder, fit_run};
+use super::{ActionTraining, ActionValidation, RunOptions, fit_run};
 use crate::backend::TrainJob;
 use crate::bank::Bank;
 use crate::config::ActionFile;
@@ -69,23 +69,18 @@ pub struct ActionRun {
     bank: Option<Arc<Bank>>,
     arms: Option<ArmKeypoints>,
     weights: Option<Checkpoint>,
-    out: PathBuf,
-    resume: bool,
-    epochs: Option<usize>,
+    run: RunOptions,
 }
 
 impl ActionRun {
-    /// A run of `config` on `dataset` into the run folder `out`; `weights` initialise the
-    /// model (tensors that do not fit keep their initialisation and are listed); `epochs`
-    /// replaces the config's where given.
+    /// A run of `config` on `dataset` as `run` says; `weights` initialise the model (tensors
+    /// that do not fit keep their initialisation and are listed).
     pub fn new(
         config: ActionFile,
         dataset: DatasetFiles,
         inputs: RunInputs,
         weights: Option<&Path>,
-        out: PathBuf,
-        resume: bool,
-        epochs: Option<usize>,
+        run: RunOptions,
     ) -> Result<Self> {
         config.train_settings()?;
         let labelmap = dataset.labelmap();
@@ -121,9 +116,7 @@ impl ActionRun {
             bank,
             arms: inputs.arms,
             weights,
-            out,
-            resume,
-            epochs,
+            run,
         })
     }
 }
@@ -140,14 +133,9 @@ impl TrainJob for ActionRun {
             bank,
             arms,
             weights,
-            out,
-            resume,
-            epochs,
+            run,
         } = self;
-        let mut settings = config.train_settings()?;
-        if let Some(epochs) = epochs {
-            settings.epochs = epochs;
-        }
+        let settings = run.settings(config.train_settings()?);
         let spec = &config.network;
         let clip = spec.clip_spec();
         let root = &dataset.root;
@@ -274,17 +262,14 @@ impl TrainJob for ActionRun {
         let export = |m: &ActionTraining<B>, path: &Path| -> Result<()> {
             save_safetensors(&m.model, path).with_context(|| format!("writing {}", path.display()))
         };
-        let run = RunFolder {
-            out: &out,
-            resume,
-            metric: "val frame-mAP",
-        };
+        let devices = run.devices::<B>(&device);
+        let folder = run.folder("val frame-mAP");
         let trainee = ActionTraining {
             model,
             frozen_backbone: settings.action.freeze_backbone,
         };
         fit_run(
-            trainee, &settings, batcher, train_set, validate, &export, run, &device,
+            trainee, &settings, batcher, train_set, validate, &export, folder, &devices,
         )
     }
 }

@@ -1,13 +1,13 @@
 //! A detector training run (`avaloc train detector`): the detector file's `[train]` table on an
 //! AVA-format dataset's person boxes, person AP@0.5 on the validation keyframes each epoch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use burn::data::dataset::Dataset;
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{DetectionBatcher, DetectorTraining, RunFolder, fit_run, person_ap};
+use super::{DetectionBatcher, DetectorTraining, RunOptions, fit_run, person_ap};
 use crate::backend::TrainJob;
 use crate::config::DetectorFile;
 use crate::data::{DatasetFiles, detector_samples};
@@ -19,21 +19,16 @@ pub struct DetectorRun {
     config: DetectorFile,
     dataset: DatasetFiles,
     weights: Option<Checkpoint>,
-    out: PathBuf,
-    resume: bool,
-    epochs: Option<usize>,
+    run: RunOptions,
 }
 
 impl DetectorRun {
-    /// A run of `config` on `dataset` into the run folder `out`, from `weights` where given,
-    /// for `epochs` instead of the config's where given.
+    /// A run of `config` on `dataset` as `run` says, from `weights` where given.
     pub fn new(
         config: DetectorFile,
         dataset: DatasetFiles,
         weights: Option<&Path>,
-        out: PathBuf,
-        resume: bool,
-        epochs: Option<usize>,
+        run: RunOptions,
     ) -> Result<Self> {
         config.train_settings()?;
         // The losses encode boxes without Detectron's "+1" widths; fine-tuning under them
@@ -51,9 +46,7 @@ impl DetectorRun {
             config,
             dataset,
             weights,
-            out,
-            resume,
-            epochs,
+            run,
         })
     }
 }
@@ -62,10 +55,7 @@ impl TrainJob for DetectorRun {
     type Output = ();
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
-        let mut settings = self.config.train_settings()?;
-        if let Some(epochs) = self.epochs {
-            settings.epochs = epochs;
-        }
+        let settings = self.run.settings(self.config.train_settings()?);
         let (train_csv, val_csv) = (self.dataset.train_csv(), self.dataset.val_csv());
         let root = &self.dataset.root;
         let train_set = detector_samples(root, &train_csv)
@@ -100,14 +90,11 @@ impl TrainJob for DetectorRun {
         let export = |m: &DetectorTraining<B>, path: &Path| -> Result<()> {
             save_safetensors(&m.model, path).with_context(|| format!("writing {}", path.display()))
         };
-        let run = RunFolder {
-            out: &self.out,
-            resume: self.resume,
-            metric: "person AP@0.5",
-        };
+        let devices = self.run.devices::<B>(&device);
+        let run = self.run.folder("person AP@0.5");
         let batcher = DetectionBatcher::new(true, settings.seed);
         fit_run(
-            trainee, &settings, batcher, train_set, validate, &export, run, &device,
+            trainee, &settings, batcher, train_set, validate, &export, run, &devices,
         )
     }
 }

@@ -1,21 +1,35 @@
 //! The epoch loop shared by every network: burn-train's [`TrainStep`] for the forward and
 //! backward pass, burn-optim's SGD (momentum with dampening 0, weight decay) or AdamW under
-//! [`WarmupMultiStep`], gradient accumulation, a finite-loss check, validation after each
-//! epoch, atomic checkpoints (model, optimizer state, schedule position) with resume, and the
-//! metrics CSV and curves. A progress bar shows in a terminal; otherwise plain lines.
+//! [`WarmupMultiStep`], gradient accumulation, data parallelism over several devices, a
+//! finite-loss check, validation after each epoch, atomic checkpoints (model, optimizer state,
+//! schedule position) with resume, and the metrics CSV and curves. A progress bar shows in a
+//! terminal; otherwise plain lines.
+//!
+//! Batch and rate semantics: an update takes `accumulation` batches of `train.batch_size`
+//! (configs/ms_ava.toml: 8 × 8, the paper's batch 64). On `N` devices each batch is split into
+//! `N` micro-batches of `batch_size / N`, run each on its device in its own thread as
+//! burn-train's multi-device step does (the model forked onto the device, the gradients
+//! brought back to the first). Burn's accumulator sums the micro-batches' gradients of their
+//! mean losses; the update divides the sum by their number, so that it is the gradient of the
+//! whole update's mean loss (exactly so where the micro-batches weigh alike, as with
+//! PyTorch's DDP) and `train.lr` means what it means for one device and one batch.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::module::AutodiffModule;
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::LrScheduler;
 use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamWConfig, GradientsAccumulator, Optimizer, SgdConfig};
+use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer, SgdConfig};
+use burn::prelude::DeviceOps;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
-use burn::tensor::backend::AutodiffBackend;
-use burn::train::{ItemLazy, TrainStep};
+use burn::tensor::Tensor;
+use burn::tensor::backend::{AutodiffBackend, Backend, DeviceId};
+use burn::train::{ItemLazy, TrainOutput, TrainStep};
 
 use burn::data::dataset::Dataset;
 
@@ -56,12 +70,14 @@ const MAX_TRAINED_PARAMS: u64 = 2_000_000_000;
 
 type Mpk = NamedMpkFileRecorder<FullPrecisionSettings>;
 
-/// Trains `model` for `settings.epochs` epochs over `train`, validating with `validate`
-/// after each; returns the trained model and the per-epoch history.
+/// Trains `model` (on `devices[0]`) for `settings.epochs` epochs over `train`, whose batches
+/// go round the `devices`, validating with `validate` after each; returns the trained model
+/// and the per-epoch history.
 pub fn fit<B, M, V>(
     model: M,
     settings: &TrainSettings,
     train: &dyn EpochBatches<M::Input>,
+    devices: &[B::Device],
     validate: V,
     run: Checkpointing<'_, M>,
 ) -> Result<(M, History)>
@@ -80,22 +96,24 @@ where
                 .with_momentum(Some(momentum))
                 .with_weight_decay(Some(decay))
                 .init::<B, M>();
-            run_epochs(model, optim, settings, train, validate, run)
+            run_epochs(model, optim, settings, train, devices, validate, run)
         }
         OptimizerKind::AdamW => {
             let optim = AdamWConfig::new()
                 .with_weight_decay(settings.weight_decay as f32)
                 .init::<B, M>();
-            run_epochs(model, optim, settings, train, validate, run)
+            run_epochs(model, optim, settings, train, devices, validate, run)
         }
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_epochs<B, M, V, O>(
     mut model: M,
     mut optim: O,
     settings: &TrainSettings,
     train: &dyn EpochBatches<M::Input>,
+    devices: &[B::Device],
     mut validate: V,
     run: Checkpointing<'_, M>,
 ) -> Result<(M, History)>
@@ -127,13 +145,23 @@ where
         checkpoint_bytes * (KEEP_CHECKPOINTS as u64 + 1),
         "the training's checkpoints",
     )?;
-    let batches = train.num_items().div_ceil(settings.batch_size);
+    // Micro-batches: a batch is split across the devices.
+    if devices.is_empty() || settings.batch_size % devices.len() != 0 {
+        bail!(
+            "train.batch_size = {} does not split evenly over {} devices",
+            settings.batch_size,
+            devices.len()
+        );
+    }
+    let micro = settings.batch_size / devices.len();
+    let batches = train.num_items().div_ceil(micro);
     if batches == 0 {
         bail!("no training samples");
     }
-    let updates_per_epoch = batches.div_ceil(settings.accumulation);
+    let per_update = settings.accumulation * devices.len();
+    let updates_per_epoch = batches.div_ceil(per_update);
     let mut schedule = settings.schedule(updates_per_epoch);
-    let device = model.devices()[0].clone();
+    let device = devices[0].clone();
     let mut history = History::default();
     let mut first_epoch = 1;
     let last = last_checkpoint(out)?;
@@ -178,7 +206,14 @@ where
         let start = Instant::now();
         // Dropout draws from the backend's generator: seeded per epoch, a resumed run draws
         // what an uninterrupted one does.
+        // The first device draws what a single-device run does.
         B::seed(&device, mix_seed(&[settings.seed, epoch as u64]));
+        for (k, d) in devices.iter().enumerate().skip(1) {
+            B::seed(d, mix_seed(&[settings.seed, epoch as u64, k as u64]));
+        }
+        if devices.len() > 1 {
+            initialise(&model);
+        }
         let progress = Progress::new(
             format!("epoch {epoch}/{}", settings.epochs),
             batches,
@@ -190,34 +225,43 @@ where
         let mut accumulator = GradientsAccumulator::<M>::new();
         let mut pending = 0usize;
         let mut lr = schedule.lr_at(schedule.iteration);
-        for (i, batch) in train.epoch(epoch).enumerate() {
-            let output = model.step(batch);
-            let losses = output.item;
-            if !losses.total.is_finite() {
-                bail!(
-                    "the loss is {} at epoch {epoch}, batch {} ({}); lower train.lr or check \
-                     the data",
-                    losses.total,
-                    i + 1,
-                    losses.batch
-                );
+        let mut micro_batches = train.epoch(epoch);
+        let mut i = 0;
+        loop {
+            let round: Vec<M::Input> = micro_batches.by_ref().take(devices.len()).collect();
+            if round.is_empty() {
+                break;
             }
-            accumulator.accumulate(&model, output.grads);
-            pending += 1;
-            if pending == settings.accumulation || i + 1 == batches {
+            for output in step_on_devices(&model, round, devices) {
+                let losses = output.item;
+                if !losses.total.is_finite() {
+                    bail!(
+                        "the loss is {} at epoch {epoch}, batch {} ({}); lower train.lr or \
+                         check the data",
+                        losses.total,
+                        i + 1,
+                        losses.batch
+                    );
+                }
+                accumulator.accumulate(&model, output.grads.to_device(&device, &model));
+                pending += 1;
+                i += 1;
+                if sums.is_empty() {
+                    sums = losses.parts.iter().map(|(n, _)| (*n, 0.0)).collect();
+                }
+                for ((_, sum), (_, v)) in sums.iter_mut().zip(&losses.parts) {
+                    *sum += v;
+                }
+                total_sum += losses.total;
+                seen += 1;
+            }
+            if pending == per_update || i == batches {
                 lr = schedule.step();
-                model = model.optimize(&mut optim, lr, accumulator.grads());
+                let grads = mean_of(accumulator.grads(), pending, &model);
+                model = model.optimize(&mut optim, lr, grads);
                 pending = 0;
             }
-            if sums.is_empty() {
-                sums = losses.parts.iter().map(|(n, _)| (*n, 0.0)).collect();
-            }
-            for ((_, sum), (_, v)) in sums.iter_mut().zip(&losses.parts) {
-                *sum += v;
-            }
-            total_sum += losses.total;
-            seen += 1;
-            progress.advance(1, || {
+            progress.set(i, || {
                 format!("lr {lr:.2e} loss {:.4}", total_sum / seen as f64)
             });
         }
@@ -250,6 +294,86 @@ where
     let final_path = out.join("model_final.safetensors");
     (run.export)(&model, &final_path)?;
     Ok((model, history))
+}
+
+/// One training step of each micro-batch of `round` on its device (the loader built batch `k`
+/// on `devices[k]`), in parallel where there are several: each thread forks the model onto
+/// its device, as burn-train's multi-device step does. Outputs in the round's order.
+fn step_on_devices<B, M>(
+    model: &M,
+    mut round: Vec<M::Input>,
+    devices: &[B::Device],
+) -> Vec<TrainOutput<StepLosses>>
+where
+    B: AutodiffBackend,
+    M: TrainStep<Output = StepLosses> + AutodiffModule<B>,
+{
+    if round.len() == 1 {
+        return vec![model.step(round.remove(0))];
+    }
+    std::thread::scope(|scope| {
+        let steps: Vec<_> = round
+            .into_iter()
+            .zip(devices)
+            .map(|(batch, device)| {
+                let replica = model.clone();
+                scope.spawn(move || replica.fork(device).step(batch))
+            })
+            .collect();
+        steps
+            .into_iter()
+            .map(|step| match step.join() {
+                Ok(output) => output,
+                // A device thread's panic is the step's own: pass it on.
+                Err(panic) => std::panic::resume_unwind(panic),
+            })
+            .collect()
+    })
+}
+
+/// Draws `model`'s lazily initialised parameters now: replicas cloned before that would each
+/// draw their own.
+fn initialise<B: Backend, M: Module<B>>(model: &M) {
+    struct Touch;
+    impl<B: Backend> ModuleVisitor<B> for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let _ = param.val();
+        }
+    }
+    model.visit(&mut Touch);
+}
+
+/// The mean of `count` gradients whose sum is `sum`: each of `model`'s parameters' divided
+/// by `count` (nothing to do for one).
+fn mean_of<B, M>(mut sum: GradientsParams, count: usize, model: &M) -> GradientsParams
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+{
+    struct Divide<'a> {
+        grads: &'a mut GradientsParams,
+        count: f64,
+        done: HashSet<ParamId>,
+    }
+    impl<B: AutodiffBackend> ModuleVisitor<B> for Divide<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            // A parameter shared by two modules is visited twice but divided once.
+            if !self.done.insert(param.id) {
+                return;
+            }
+            if let Some(grad) = self.grads.remove::<B::InnerBackend, D>(param.id) {
+                self.grads.register(param.id, grad.div_scalar(self.count));
+            }
+        }
+    }
+    if count > 1 {
+        model.visit(&mut Divide {
+            grads: &mut sum,
+            count: count as f64,
+            done: HashSet::new(),
+        });
+    }
+    sum
 }
 
 fn summary_line(r: &EpochRecord, epochs: usize) -> String {
@@ -326,6 +450,63 @@ where
     Ok(())
 }
 
+/// How a training runs, beside its config: the run folder, whether to resume it, an epochs
+/// override, and the devices (indices of the backend's kind; none: the backend's device).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunOptions {
+    pub out: PathBuf,
+    pub resume: bool,
+    pub epochs: Option<usize>,
+    pub devices: Vec<usize>,
+}
+
+impl RunOptions {
+    /// A run into `out` on the backend's device.
+    pub fn new(out: PathBuf, resume: bool, epochs: Option<usize>) -> Self {
+        Self {
+            out,
+            resume,
+            epochs,
+            devices: Vec::new(),
+        }
+    }
+
+    /// A config's settings with this run's overrides.
+    pub fn settings(&self, mut settings: TrainSettings) -> TrainSettings {
+        if let Some(epochs) = self.epochs {
+            settings.epochs = epochs;
+        }
+        settings
+    }
+
+    /// The training devices: `first` (the backend's) alone, or the devices of `first`'s kind
+    /// numbered `devices` (the first of them being `first`).
+    pub fn devices<B: Backend>(&self, first: &B::Device) -> Vec<B::Device> {
+        if self.devices.len() <= 1 {
+            return vec![first.clone()];
+        }
+        let type_id = first.to_id().type_id;
+        self.devices
+            .iter()
+            .map(|&index| {
+                B::Device::from_id(DeviceId {
+                    type_id,
+                    index_id: index as u16,
+                })
+            })
+            .collect()
+    }
+
+    /// The run folder of this run, its last line naming `metric`.
+    pub fn folder<'a>(&'a self, metric: &'a str) -> RunFolder<'a> {
+        RunFolder {
+            out: &self.out,
+            resume: self.resume,
+            metric,
+        }
+    }
+}
+
 /// Where a run goes and how its validation metric reads in the last line.
 pub struct RunFolder<'a> {
     pub out: &'a Path,
@@ -345,7 +526,7 @@ pub fn fit_run<B, M, I, D, Bt, V>(
     validate: V,
     export: &dyn Fn(&M, &Path) -> Result<()>,
     run: RunFolder<'_>,
-    device: &B::Device,
+    devices: &[B::Device],
 ) -> Result<()>
 where
     B: AutodiffBackend,
@@ -359,17 +540,17 @@ where
     let loader = OrderedLoader::new(
         train_set,
         batcher,
-        settings.batch_size,
+        settings.batch_size / devices.len(),
         settings.workers,
         settings.seed,
-        device.clone(),
+        devices.to_vec(),
     );
     let checkpointing = Checkpointing {
         out: run.out,
         resume: run.resume,
         export,
     };
-    let (_, history) = fit(trainee, settings, &loader, validate, checkpointing)?;
+    let (_, history) = fit(trainee, settings, &loader, devices, validate, checkpointing)?;
     if let Some(last) = history.records.last() {
         println!(
             "{}: {} {:.4} after {} epochs; weights in {}",
@@ -381,4 +562,170 @@ where
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::backend::{Autodiff, Flex};
+    use burn::data::dataset::InMemDataset;
+    use burn::nn::{Linear, LinearConfig};
+    use burn::tensor::{ElementConversion, TensorData};
+
+    use crate::data::OrderedLoader;
+
+    type Trained = Autodiff<Flex>;
+
+    #[derive(Module, Debug)]
+    struct Line<B: Backend> {
+        linear: Linear<B>,
+    }
+
+    impl<B: AutodiffBackend> TrainStep for Line<B> {
+        type Input = (Tensor<B, 2>, Tensor<B, 2>);
+        type Output = StepLosses;
+
+        fn step(&self, (x, y): Self::Input) -> TrainOutput<StepLosses> {
+            let loss = (self.linear.forward(x) - y).powf_scalar(2.0).mean();
+            let total = loss.clone().into_scalar().elem::<f64>();
+            let grads = loss.backward();
+            let losses = StepLosses {
+                total,
+                parts: vec![("mse", total)],
+                batch: String::new(),
+            };
+            TrainOutput::new(self, grads, losses)
+        }
+    }
+
+    /// Rows `x0 x1 x2 y0 y1`.
+    struct Rows;
+
+    impl<B: Backend> SeededBatcher<B, [f32; 5], (Tensor<B, 2>, Tensor<B, 2>)> for Rows {
+        fn batch(
+            &self,
+            items: Vec<[f32; 5]>,
+            _seed: u64,
+            device: &B::Device,
+        ) -> (Tensor<B, 2>, Tensor<B, 2>) {
+            let n = items.len();
+            let x: Vec<f32> = items.iter().flat_map(|r| r[..3].to_vec()).collect();
+            let y: Vec<f32> = items.iter().flat_map(|r| r[3..].to_vec()).collect();
+            (
+                Tensor::from_data(TensorData::new(x, [n, 3]), device),
+                Tensor::from_data(TensorData::new(y, [n, 2]), device),
+            )
+        }
+    }
+
+    /// The weights and bias after 2 epochs over 16 rows with batches of `batch_size`, split
+    /// over `devices` copies of the CPU device (Burn has one; the threads, the forks and the
+    /// gradient transfers run as on several GPUs) and accumulated `accumulation` times.
+    fn trained(devices: usize, batch_size: usize, accumulation: usize) -> Vec<f32> {
+        let device = burn::backend::flex::FlexDevice;
+        Trained::seed(&device, 7);
+        let model = Line {
+            linear: LinearConfig::new(3, 2).init(&device),
+        };
+        // Drawn now, not at the first step (after the epoch's seeding): the same start for all.
+        initialise(&model);
+        let settings: TrainSettings = toml::from_str(&format!(
+            "epochs = 2\nbatch_size = {batch_size}\naccumulation = {accumulation}\nlr = 0.1\n\
+             workers = 0\nseed = 3\n"
+        ))
+        .unwrap();
+        let rows: Vec<[f32; 5]> = (0..16)
+            .map(|i| {
+                let t = i as f32;
+                [
+                    t.sin(),
+                    t.cos(),
+                    0.1 * t,
+                    0.5 * t.sin() + 0.2,
+                    t.cos() - 0.3,
+                ]
+            })
+            .collect();
+        let devices = vec![device; devices];
+        let loader = OrderedLoader::new(
+            InMemDataset::new(rows),
+            Rows,
+            batch_size / devices.len(),
+            0,
+            3,
+            devices.clone(),
+        );
+        let out = std::env::temp_dir().join(format!(
+            "avaloc-fit-{}-{}-{batch_size}-{accumulation}",
+            std::process::id(),
+            devices.len()
+        ));
+        let _ = std::fs::remove_dir_all(&out);
+        let run = Checkpointing {
+            out: &out,
+            resume: false,
+            export: &|_: &Line<Trained>, _: &Path| Ok(()),
+        };
+        let (model, history) =
+            fit(model, &settings, &loader, &devices, |_, _| Ok(vec![]), run).unwrap();
+        std::fs::remove_dir_all(&out).unwrap();
+        // Two updates an epoch, whatever the split.
+        assert_eq!(history.records.last().unwrap().updates, 4);
+        let mut values: Vec<f32> = model.linear.weight.val().into_data().to_vec().unwrap();
+        let bias = model.linear.bias.as_ref().unwrap().val().into_data();
+        values.extend(bias.to_vec::<f32>().unwrap());
+        values
+    }
+
+    #[test]
+    fn a_batch_split_over_devices_or_accumulated_trains_as_the_whole_batch() {
+        let whole = trained(1, 8, 1);
+        for (devices, batch, accumulation) in [(1, 4, 2), (2, 8, 1), (2, 4, 2), (4, 8, 1)] {
+            let split = trained(devices, batch, accumulation);
+            for (a, b) in whole.iter().zip(&split) {
+                assert!(
+                    (a - b).abs() < 1e-5,
+                    "{devices} devices, batch {batch}, accumulation {accumulation}: \
+                     {split:?} vs {whole:?}"
+                );
+            }
+        }
+        // A batch that does not split evenly is refused.
+        let device = burn::backend::flex::FlexDevice;
+        let model = Line {
+            linear: LinearConfig::new(3, 2).init(&device),
+        };
+        let settings: TrainSettings =
+            toml::from_str("epochs = 1\nbatch_size = 8\nlr = 0.1\nworkers = 0\n").unwrap();
+        let loader = OrderedLoader::new(
+            InMemDataset::new(vec![[0.0f32; 5]; 6]),
+            Rows,
+            2,
+            0,
+            0,
+            vec![device; 3],
+        );
+        let out = std::env::temp_dir().join(format!("avaloc-fit-odd-{}", std::process::id()));
+        let run = Checkpointing {
+            out: &out,
+            resume: false,
+            export: &|_: &Line<Trained>, _: &Path| Ok(()),
+        };
+        let error = fit(
+            model,
+            &settings,
+            &loader,
+            &[device; 3],
+            |_, _| Ok(vec![]),
+            run,
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        let _ = std::fs::remove_dir_all(&out);
+        assert!(
+            error.contains("does not split evenly over 3 devices"),
+            "{error}"
+        );
+    }
 }

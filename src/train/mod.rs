@@ -18,7 +18,7 @@ pub use action::{ActionTraining, ActionValidation};
 pub use action_run::{ActionRun, ArmKeypoints, DetectedBoxes, RunInputs};
 pub use detector::{DetectionBatch, DetectionBatcher, DetectorTraining, person_ap};
 pub use detector_run::DetectorRun;
-pub use fit::{Checkpointing, RunFolder, StepLosses, fit, fit_run};
+pub use fit::{Checkpointing, RunFolder, RunOptions, StepLosses, fit, fit_run};
 pub use history::{EpochRecord, History};
 pub use pose::{PoseBatch, PoseBatcher, PoseSample, PoseTraining, keypoint_ap, pose_samples};
 pub use pose_run::{PoseData, PoseRun};

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use burn::tensor::backend::AutodiffBackend;
 
-use super::{PoseBatcher, PoseTraining, RunFolder, fit_run, keypoint_ap, pose_samples};
+use super::{PoseBatcher, PoseTraining, RunOptions, fit_run, keypoint_ap, pose_samples};
 use crate::backend::TrainJob;
 use crate::config::PoseFile;
 use crate::data::CocoKeypoints;
@@ -19,9 +19,7 @@ pub struct PoseRun {
     train: CocoKeypoints,
     val: CocoKeypoints,
     weights: Option<Checkpoint>,
-    out: PathBuf,
-    resume: bool,
-    epochs: Option<usize>,
+    run: RunOptions,
 }
 
 /// The training and validation ground truth of a run.
@@ -53,9 +51,7 @@ impl PoseRun {
         config: PoseFile,
         data: PoseData,
         weights: Option<&Path>,
-        out: PathBuf,
-        resume: bool,
-        epochs: Option<usize>,
+        run: RunOptions,
     ) -> Result<Self> {
         config.train_settings()?;
         let train = CocoKeypoints::read(&data.train)?;
@@ -66,9 +62,7 @@ impl PoseRun {
             train,
             val,
             weights: weights.map(Checkpoint::open).transpose()?,
-            out,
-            resume,
-            epochs,
+            run,
         })
     }
 }
@@ -77,10 +71,7 @@ impl TrainJob for PoseRun {
     type Output = ();
 
     fn run<B: AutodiffBackend>(self, device: B::Device) -> Result<()> {
-        let mut settings = self.config.train_settings()?;
-        if let Some(epochs) = self.epochs {
-            settings.epochs = epochs;
-        }
+        let settings = self.run.settings(self.config.train_settings()?);
         let spec = self.config.network.clone();
         let train_set = pose_samples(&self.train, &self.root);
         println!(
@@ -117,14 +108,11 @@ impl TrainJob for PoseRun {
         let export = |m: &PoseTraining<B>, path: &Path| -> Result<()> {
             save_safetensors(&m.model, path).with_context(|| format!("writing {}", path.display()))
         };
-        let run = RunFolder {
-            out: &self.out,
-            resume: self.resume,
-            metric: "keypoint AP",
-        };
+        let devices = self.run.devices::<B>(&device);
+        let run = self.run.folder("keypoint AP");
         let train_set = burn::data::dataset::InMemDataset::new(train_set);
         fit_run(
-            trainee, &settings, batcher, train_set, validate, &export, run, &device,
+            trainee, &settings, batcher, train_set, validate, &export, run, &devices,
         )
     }
 }
