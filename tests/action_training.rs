@@ -754,6 +754,33 @@ fn an_oversized_network_is_refused_before_allocation() {
     std::fs::remove_dir_all(root).unwrap();
 }
 
+/// `--devices` on the CPU backend, which has one device, is refused saying what it is for;
+/// an index that is not a number is a usage error.
+#[test]
+fn devices_on_the_cpu_are_refused() {
+    for (devices, expected) in [
+        ("0,1", "has one device, the CPU"),
+        ("0,x", "invalid value 'x' for '--devices"),
+    ] {
+        let out = avaloc(&[
+            "train",
+            "action",
+            "--config",
+            "configs/action/slowfast_synth.toml",
+            "--out",
+            "/tmp/avaloc-devices-run",
+            "--devices",
+            devices,
+        ]);
+        assert!(
+            !out.status.success() && log(&out).contains(expected),
+            "{}",
+            log(&out)
+        );
+    }
+    assert!(!std::path::Path::new("/tmp/avaloc-devices-run").exists());
+}
+
 /// `train.action.freeze_backbone`: the heads learn on the backbone of --weights, which comes
 /// out as it went in; without --weights the run is refused.
 #[test]
