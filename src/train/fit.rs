@@ -146,7 +146,7 @@ where
         "the training's checkpoints",
     )?;
     // Micro-batches: a batch is split across the devices.
-    if devices.is_empty() || settings.batch_size % devices.len() != 0 {
+    if devices.is_empty() || !settings.batch_size.is_multiple_of(devices.len()) {
         bail!(
             "train.batch_size = {} does not split evenly over {} devices",
             settings.batch_size,
