@@ -1,5 +1,5 @@
 //! Faster R-CNN forward (transform, backbone, RPN, box branch) on one 800×1333 image with
-//! random weights, R50-FPN (COCO heads); and one training step (losses, backward, SGD update)
+//! random weights, R50-FPN and X101-32x8d-FPN (COCO heads); and one training step (losses, backward, SGD update)
 //! of the synthetic-data detector (`configs/detector/faster_rcnn_synth.toml`) on 4 images of
 //! 320×240 with 3 people each. `tests/reference/bench_detector.py` and
 //! `bench_detector_train.py` time torchvision on the same networks and sizes.
@@ -18,20 +18,26 @@ use rand::rngs::StdRng;
 
 fn faster_rcnn(c: &mut Criterion) {
     let device = Default::default();
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/configs/detector/faster_rcnn_r50_fpn.toml"
-    );
-    let config = DetectorFile::load(path).unwrap().network.model_config();
-    let model = config.init::<Flex>(&device);
     let image = Tensor::<Flex, 3>::random([3, 800, 1333], Distribution::Uniform(0.0, 1.0), &device);
     let mut group = c.benchmark_group("detector");
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(60));
-    group.bench_function("faster_rcnn_r50_fpn_800x1333", |b| {
-        b.iter(|| black_box(model.detect(vec![image.clone()])))
-    });
+    for (name, config) in [
+        ("faster_rcnn_r50_fpn_800x1333", "faster_rcnn_r50_fpn.toml"),
+        // ResNeXt's grouped 3×3 convolutions (32 groups of 8 × the stage's width).
+        (
+            "faster_rcnn_x101_32x8d_fpn_800x1333",
+            "faster_rcnn_x101_32x8d_fpn.toml",
+        ),
+    ] {
+        let path = format!("{}/configs/detector/{config}", env!("CARGO_MANIFEST_DIR"));
+        let config = DetectorFile::load(path).unwrap().network.model_config();
+        let model = config.init::<Flex>(&device);
+        group.bench_function(name, |b| {
+            b.iter(|| black_box(model.detect(vec![image.clone()])))
+        });
+    }
     group.finish();
 }
 

@@ -72,7 +72,13 @@ impl<B: Backend> Norm<B> {
             NormKind::BatchNorm if training => self.batch_statistics(x),
             NormKind::FrozenBn | NormKind::BatchNorm => {
                 // torchvision's arithmetic: scale = w * rsqrt(var + eps); shift = b - mean * scale.
-                let (mean, var) = (self.running_mean.value(), self.running_var.value());
+                // Where replicas on several devices share the statistics, they may sit on
+                // another device (`fork` moves the shared value).
+                let device = x.device();
+                let (mean, var) = (
+                    self.running_mean.value().to_device(&device),
+                    self.running_var.value().to_device(&device),
+                );
                 let scale = self.weight.val() * (var + self.eps).sqrt().recip();
                 let shift = self.bias.val() - mean * scale.clone();
                 channel_affine(x, scale, shift)
@@ -118,10 +124,19 @@ impl<B: Backend> Norm<B> {
             .reshape(dims);
         let m = BN_MOMENTUM;
         let unbiased = var.detach().reshape([c]) * (count / (count - 1.0).max(1.0));
-        let running_mean = self.running_mean.value_sync().mul_scalar(1.0 - m)
+        let device = mean.device();
+        let running_mean = self
+            .running_mean
+            .value_sync()
+            .to_device(&device)
+            .mul_scalar(1.0 - m)
             + mean.detach().reshape([c]).mul_scalar(m);
-        let running_var =
-            self.running_var.value_sync().mul_scalar(1.0 - m) + unbiased.mul_scalar(m);
+        let running_var = self
+            .running_var
+            .value_sync()
+            .to_device(&device)
+            .mul_scalar(1.0 - m)
+            + unbiased.mul_scalar(m);
         self.running_mean.update(running_mean);
         self.running_var.update(running_var);
         channel_affine(y, self.weight.val(), self.bias.val())

@@ -16,6 +16,8 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -202,15 +204,13 @@ where
         (None, _) => {}
     }
 
+    let mut workers = (devices.len() > 1).then(|| DeviceWorkers::<M>::start::<B>(devices));
     for epoch in first_epoch..=settings.epochs {
         let start = Instant::now();
         // Dropout draws from the backend's generator: seeded per epoch, a resumed run draws
-        // what an uninterrupted one does.
-        // The first device draws what a single-device run does.
+        // what an uninterrupted one does. The generator is the backend's one (CubeCL and flex
+        // ignore the device): on several devices the threads draw from it in no fixed order.
         B::seed(&device, mix_seed(&[settings.seed, epoch as u64]));
-        for (k, d) in devices.iter().enumerate().skip(1) {
-            B::seed(d, mix_seed(&[settings.seed, epoch as u64, k as u64]));
-        }
         if devices.len() > 1 {
             initialise(&model);
         }
@@ -232,7 +232,11 @@ where
             if round.is_empty() {
                 break;
             }
-            for output in step_on_devices(&model, round, devices) {
+            let outputs = match &mut workers {
+                Some(workers) => workers.step(&model, round),
+                None => round.into_iter().map(|batch| model.step(batch)).collect(),
+            };
+            for output in outputs {
                 let losses = output.item;
                 if !losses.total.is_finite() {
                     bail!(
@@ -296,39 +300,83 @@ where
     Ok((model, history))
 }
 
-/// One training step of each micro-batch of `round` on its device (the loader built batch `k`
-/// on `devices[k]`), in parallel where there are several: each thread forks the model onto
-/// its device, as burn-train's multi-device step does. Outputs in the round's order.
-fn step_on_devices<B, M>(
-    model: &M,
-    mut round: Vec<M::Input>,
-    devices: &[B::Device],
-) -> Vec<TrainOutput<StepLosses>>
+/// One thread per device for the whole training, as burn-train's multi-device step keeps
+/// them: each forks the model it is sent onto its device and steps its micro-batch (the loader
+/// built batch `k` of a round on device `k`). The threads last because Burn's running
+/// statistics (batch norm) keep one value per thread and average them when read from the
+/// same thread again: threads made anew each round would pile values up and read stale ones.
+struct DeviceWorkers<M: TrainStep> {
+    jobs: Vec<Sender<(M, M::Input)>>,
+    outputs: Vec<Receiver<TrainOutput<StepLosses>>>,
+    threads: Vec<Option<JoinHandle<()>>>,
+}
+
+impl<M> DeviceWorkers<M>
 where
-    B: AutodiffBackend,
-    M: TrainStep<Output = StepLosses> + AutodiffModule<B>,
+    M: TrainStep<Output = StepLosses> + Send + 'static,
 {
-    if round.len() == 1 {
-        return vec![model.step(round.remove(0))];
+    fn start<B>(devices: &[B::Device]) -> Self
+    where
+        B: AutodiffBackend,
+        M: AutodiffModule<B>,
+    {
+        let mut workers = Self {
+            jobs: Vec::new(),
+            outputs: Vec::new(),
+            threads: Vec::new(),
+        };
+        for device in devices {
+            let (job_in, job_out) = channel::<(M, M::Input)>();
+            let (output_in, output_out) = channel();
+            let device = device.clone();
+            workers.threads.push(Some(std::thread::spawn(move || {
+                for (model, batch) in job_out {
+                    let output = model.fork(&device).step(batch);
+                    if output_in.send(output).is_err() {
+                        break;
+                    }
+                }
+            })));
+            workers.jobs.push(job_in);
+            workers.outputs.push(output_out);
+        }
+        workers
     }
-    std::thread::scope(|scope| {
-        let steps: Vec<_> = round
-            .into_iter()
-            .zip(devices)
-            .map(|(batch, device)| {
-                let replica = model.clone();
-                scope.spawn(move || replica.fork(device).step(batch))
-            })
-            .collect();
-        steps
-            .into_iter()
-            .map(|step| match step.join() {
+
+    /// The outputs of `round`'s micro-batches, in its order, stepped in parallel.
+    fn step(&mut self, model: &M, round: Vec<M::Input>) -> Vec<TrainOutput<StepLosses>>
+    where
+        M: Clone,
+    {
+        let count = round.len();
+        for (k, batch) in round.into_iter().enumerate() {
+            // A thread that is gone has panicked: its panic is raised below.
+            let _ = self.jobs[k].send((model.clone(), batch));
+        }
+        (0..count)
+            .map(|k| match self.outputs[k].recv() {
                 Ok(output) => output,
-                // A device thread's panic is the step's own: pass it on.
-                Err(panic) => std::panic::resume_unwind(panic),
+                Err(_) => self.raise(k),
             })
             .collect()
-    })
+    }
+
+    /// Raises the panic that stopped device `k`'s thread.
+    fn raise(&mut self, k: usize) -> ! {
+        if let Some(Err(panic)) = self.threads[k].take().map(JoinHandle::join) {
+            std::panic::resume_unwind(panic);
+        }
+        panic!("the training thread of device {k} stopped")
+    }
+}
+
+impl<M: TrainStep> Drop for DeviceWorkers<M> {
+    fn drop(&mut self) {
+        self.jobs.clear();
+        for thread in self.threads.iter_mut().filter_map(Option::take) {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Draws `model`'s lazily initialised parameters now: replicas cloned before that would each
@@ -573,11 +621,14 @@ mod tests {
     use burn::tensor::{ElementConversion, TensorData};
 
     use crate::data::OrderedLoader;
+    use crate::nn::{Norm, NormKind};
 
     type Trained = Autodiff<Flex>;
 
+    /// A linear regression, after a training-mode batch norm where `norm` is set.
     #[derive(Module, Debug)]
     struct Line<B: Backend> {
+        norm: Option<Norm<B>>,
         linear: Linear<B>,
     }
 
@@ -586,6 +637,10 @@ mod tests {
         type Output = StepLosses;
 
         fn step(&self, (x, y): Self::Input) -> TrainOutput<StepLosses> {
+            let x = match &self.norm {
+                Some(norm) => norm.forward(x),
+                None => x,
+            };
             let loss = (self.linear.forward(x) - y).powf_scalar(2.0).mean();
             let total = loss.clone().into_scalar().elem::<f64>();
             let grads = loss.backward();
@@ -618,13 +673,15 @@ mod tests {
         }
     }
 
-    /// The weights and bias after 2 epochs over 16 rows with batches of `batch_size`, split
-    /// over `devices` copies of the CPU device (Burn has one; the threads, the forks and the
-    /// gradient transfers run as on several GPUs) and accumulated `accumulation` times.
-    fn trained(devices: usize, batch_size: usize, accumulation: usize) -> Vec<f32> {
+    /// The weights and bias (then the batch norm's running mean, with `norm`) after 2 epochs
+    /// over 16 rows with batches of `batch_size`, split over `devices` copies of the CPU device
+    /// (Burn has one; the threads, the forks and the gradient transfers run as on several
+    /// GPUs) and accumulated `accumulation` times.
+    fn trained(devices: usize, batch_size: usize, accumulation: usize, norm: bool) -> Vec<f32> {
         let device = burn::backend::flex::FlexDevice;
         Trained::seed(&device, 7);
         let model = Line {
+            norm: norm.then(|| Norm::new(3, NormKind::BatchNorm, 1e-5, &device)),
             linear: LinearConfig::new(3, 2).init(&device),
         };
         // Drawn now, not at the first step (after the epoch's seeding): the same start for all.
@@ -656,7 +713,7 @@ mod tests {
             devices.clone(),
         );
         let out = std::env::temp_dir().join(format!(
-            "avaloc-fit-{}-{}-{batch_size}-{accumulation}",
+            "avaloc-fit-{}-{}-{batch_size}-{accumulation}-{norm}",
             std::process::id(),
             devices.len()
         ));
@@ -674,14 +731,17 @@ mod tests {
         let mut values: Vec<f32> = model.linear.weight.val().into_data().to_vec().unwrap();
         let bias = model.linear.bias.as_ref().unwrap().val().into_data();
         values.extend(bias.to_vec::<f32>().unwrap());
+        if let Some(norm) = model.valid().norm {
+            values.extend(norm.running_mean.value().into_data().to_vec::<f32>().unwrap());
+        }
         values
     }
 
     #[test]
     fn a_batch_split_over_devices_or_accumulated_trains_as_the_whole_batch() {
-        let whole = trained(1, 8, 1);
+        let whole = trained(1, 8, 1, false);
         for (devices, batch, accumulation) in [(1, 4, 2), (2, 8, 1), (2, 4, 2), (4, 8, 1)] {
-            let split = trained(devices, batch, accumulation);
+            let split = trained(devices, batch, accumulation, false);
             for (a, b) in whole.iter().zip(&split) {
                 assert!(
                     (a - b).abs() < 1e-5,
@@ -693,6 +753,7 @@ mod tests {
         // A batch that does not split evenly is refused.
         let device = burn::backend::flex::FlexDevice;
         let model = Line {
+            norm: None,
             linear: LinearConfig::new(3, 2).init(&device),
         };
         let settings: TrainSettings =
@@ -727,5 +788,21 @@ mod tests {
             error.contains("does not split evenly over 3 devices"),
             "{error}"
         );
+    }
+
+    /// Batch norm on several devices: each normalises by its micro-batch, and the running
+    /// mean, updated by each device's thread and averaged across them, is the one batch's
+    /// (equal micro-batches: the mean of their means), update after update.
+    #[test]
+    fn batch_norm_running_statistics_follow_every_update_on_several_devices() {
+        let whole = trained(1, 8, 1, true);
+        let split = trained(2, 8, 1, true);
+        let (mean_whole, mean_split) = (&whole[8..], &split[8..]);
+        assert_eq!(mean_whole.len(), 3);
+        for (a, b) in mean_whole.iter().zip(mean_split) {
+            assert!((a - b).abs() < 1e-5, "{mean_split:?} vs {mean_whole:?}");
+        }
+        // Four updates at momentum 0.1 have moved it from 0.
+        assert!(mean_whole.iter().any(|m| m.abs() > 0.05), "{mean_whole:?}");
     }
 }
