@@ -10,6 +10,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use anyhow::{Context, bail};
+
 /// Share `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shard {
@@ -64,23 +66,63 @@ impl FromStr for Shard {
     }
 }
 
+/// A file's SHA-256, the error naming it: what a [`VideoFiles`] folder records of the
+/// networks that wrote it.
+pub fn file_digest(path: &Path) -> anyhow::Result<String> {
+    crate::io::sha256_file(path).with_context(|| format!("reading {}", path.display()))
+}
+
 /// An output folder of one CSV per video (`<video_id>.csv`), which every CSV reader of
-/// avaloc takes in place of one file.
+/// avaloc takes in place of one file, and `settings.txt`: what wrote them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VideoFiles {
     pub dir: PathBuf,
 }
 
+/// The settings file of a [`VideoFiles`] folder.
+pub const SETTINGS: &str = "settings.txt";
+
 impl VideoFiles {
-    /// The folder, created (with the error naming it).
-    pub fn create(dir: &Path) -> std::io::Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| {
-            std::io::Error::new(
-                e.kind(),
-                format!("{}: cannot be created: {e}", dir.display()),
-            )
-        })?;
-        crate::io::check_writable(&dir.join(".probe.csv"))?;
+    /// The folder, created, for a job of `settings` (`key`, value): they are written into a
+    /// new folder and must be those of a folder written before (a folder of another model or
+    /// threshold would mix two runs' rows), or the error names the key.
+    pub fn create(dir: &Path, settings: &[(&str, String)]) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot be created", dir.display()))?;
+        // Shares start together: each probes with its own name.
+        let probe = format!(".probe-{}.csv", std::process::id());
+        crate::io::check_writable(&dir.join(probe))?;
+        let text: String = settings
+            .iter()
+            .map(|(k, v)| format!("{k} = {v}\n"))
+            .collect();
+        let path = dir.join(SETTINGS);
+        match std::fs::read_to_string(&path) {
+            Ok(theirs) => {
+                for (key, ours) in settings {
+                    let theirs = theirs
+                        .lines()
+                        .find_map(|l| l.strip_prefix(key)?.strip_prefix(" = "))
+                        .unwrap_or("(none)");
+                    if theirs != ours {
+                        bail!(
+                            "{}: the files there were written with {key} = {theirs}; this run \
+                             has {ours}: use another folder",
+                            path.display()
+                        );
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Written whole under a name of this process's, as other shares may write
+                // the same at the same moment.
+                let tmp = dir.join(format!(".{SETTINGS}-{}.tmp", std::process::id()));
+                std::fs::write(&tmp, text)
+                    .and_then(|()| std::fs::rename(&tmp, &path))
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+        }
         Ok(Self {
             dir: dir.to_path_buf(),
         })

@@ -366,7 +366,12 @@ fn a_dataset_in_shares_fills_one_folder_of_per_video_files() {
     let names: Vec<&str> = written.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(
         names,
-        ["syn_val_000.csv", "syn_val_001.csv", "syn_val_002.csv"]
+        [
+            "settings.txt",
+            "syn_val_000.csv",
+            "syn_val_001.csv",
+            "syn_val_002.csv"
+        ]
     );
     assert_eq!(written, files(&whole));
     assert!(written.iter().any(|(_, text)| !text.is_empty()));
@@ -374,7 +379,7 @@ fn a_dataset_in_shares_fills_one_folder_of_per_video_files() {
     // Each file is the single-video run's.
     let single = root.join("single.csv");
     persons(&weights, &root.join("frames/syn_val_001"), &single, &[]);
-    assert_eq!(written[1].1, std::fs::read_to_string(&single).unwrap());
+    assert_eq!(written[2].1, std::fs::read_to_string(&single).unwrap());
 
     // A rerun finds its share done; the folder reads as one file.
     let again = dataset(&shared, &["--shard", "0/2"]);
@@ -384,8 +389,18 @@ fn a_dataset_in_shares_fills_one_folder_of_per_video_files() {
         "{stdout}"
     );
     let all = read_person_boxes(&shared, 0.0).unwrap();
-    let expected: usize = written.iter().map(|(_, t)| t.lines().count()).sum();
+    let expected: usize = written[1..].iter().map(|(_, t)| t.lines().count()).sum();
     assert_eq!(all.len(), expected);
+
+    // Settings that change the rows, into the same folder, are refused naming them.
+    let other = dataset(&shared, &["--shard", "0/2", "--batch", "2"]);
+    assert!(other.status.success(), "the batch does not change the rows");
+    let refused = dataset(&shared, &["--shard", "1/2", "--person-label", "2"]);
+    let stderr = String::from_utf8_lossy(&refused.stderr).into_owned();
+    assert!(
+        !refused.status.success() && stderr.contains("person_label = 1; this run has 2"),
+        "{stderr}"
+    );
 
     // Bad input: a share out of range, a share without a dataset, a split without annotations.
     let bad = dataset(&shared, &["--shard", "2/2"]);

@@ -226,7 +226,10 @@ fn shares_fill_one_folder_with_the_unsharded_poses() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files, ["syn_val_000.csv", "syn_val_001.csv"]);
+    assert_eq!(
+        files,
+        ["settings.txt", "syn_val_000.csv", "syn_val_001.csv"]
+    );
     let key = |p: &avaloc::data::PersonKeypoints| {
         (p.key.clone(), p.box_xyxy_norm.map(|v| (v * 1e6) as i64))
     };

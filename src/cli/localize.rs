@@ -126,8 +126,10 @@ pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
     }
     let both = parts.len() > 1;
     let mut labelmap = None;
-    // Whether the last part's results are complete: with shares, only once every share is.
+    // Whether the last part's results are complete: with shares, only once every share is,
+    // when the share completing it holds the lock of its folder.
     let mut complete = true;
+    let mut lock = None;
     for (part, system) in &parts {
         let out = if both {
             args.out.join(part.name())
@@ -145,23 +147,27 @@ pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
             Some(shard) if share_is_empty(&source(None), shard)? => {
                 println!("{} share {shard}: no videos", part.name());
                 let system = SystemFile::load(system, &args.overrides)?;
-                complete = write_union(&out, shard.count, &source(None), &system.actions.labelmap)?;
+                lock = write_union(&out, shard.count, &source(None), &system.actions.labelmap)?;
+                complete = lock.is_some();
                 system.actions.labelmap
             }
             Some(shard) => {
                 let used = single(source(Some(shard)), system, share_dir(&out, shard))?;
                 // Every share runs the parts in order: the one completing the last part
                 // finds the earlier parts' unions written.
-                complete = write_union(&out, shard.count, &source(None), &used)?;
+                lock = write_union(&out, shard.count, &source(None), &used)?;
+                complete = lock.is_some();
                 used
             }
         };
         labelmap.get_or_insert(used);
     }
     if both && complete {
+        // Under the last part's lock (held by `lock`): another share finishing now waits.
         let labelmap = labelmap.expect("a part ran");
         parts_summary(&args.out, &labelmap, &root, &split)?;
     }
+    drop(lock);
     Ok(())
 }
 

@@ -7,7 +7,6 @@
 //! reads as one file), skipping videos already there; `--shard I/N` takes one share of them,
 //! so that N machines fill one folder.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Result, bail};
@@ -18,7 +17,7 @@ use crate::config::DetectorFile;
 use crate::data::{AVA_FPS, AVA_VIDEO_START_S, FrameTime, VideoFrames, write_person_boxes};
 use crate::infer::{PersonDetection, PersonFilter, PersonFrame};
 use crate::localize::videos::{Video, dataset_videos};
-use crate::shard::{Shard, VideoFiles};
+use crate::shard::{Shard, VideoFiles, file_digest};
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -55,8 +54,9 @@ pub struct PersonsArgs {
     /// The detector's person class (1 in COCO and in a person-only detector).
     #[arg(long, default_value_t = 1)]
     pub person_label: i64,
-    /// Time of the first frame in seconds (AVA videos start at 900).
-    #[arg(long, default_value_t = AVA_VIDEO_START_S)]
+    /// Time of the first frame in seconds (AVA videos start at 900; with --data, each video
+    /// at 900 and AVA-Kinetics clips at their own second).
+    #[arg(long, default_value_t = AVA_VIDEO_START_S, conflicts_with = "data")]
     pub start: i64,
     /// Keyframes per forward pass (larger batches pay off on GPUs).
     #[arg(long, default_value_t = 1)]
@@ -158,15 +158,17 @@ fn run_dataset(
     filter: PersonFilter,
     backend_choice: BackendChoice,
 ) -> Result<()> {
-    let files = VideoFiles::create(&args.out)?;
-    let videos: BTreeMap<String, Video> = dataset_videos(root, args.split.as_deref())?
-        .into_iter()
-        .map(|v| (v.id.clone(), v))
-        .collect();
+    let settings = [
+        ("config", file_digest(&args.config)?),
+        ("weights", file_digest(&args.weights)?),
+        ("threshold", args.threshold.to_string()),
+        ("person_label", args.person_label.to_string()),
+        ("every_frame", args.every_frame.to_string()),
+    ];
+    let files = VideoFiles::create(&args.out, &settings)?;
     let shard = args.shard.unwrap_or(Shard::ALL);
-    let share = shard.select(videos);
-    let (done, todo): (Vec<Video>, Vec<Video>) =
-        share.into_values().partition(|v| files.done(&v.id));
+    let share = dataset_videos(root, args.split.as_deref(), shard)?;
+    let (done, todo): (Vec<Video>, Vec<Video>) = share.into_iter().partition(|v| files.done(&v.id));
     let frames: Vec<PersonFrame> = todo
         .iter()
         .flat_map(|v| video_frames(&v.id, &v.frames, v.start_s, args.every_frame))

@@ -19,7 +19,7 @@ use crate::data::{
     unlabelled_people, write_coco_results, write_keypoints,
 };
 use crate::infer::{ArmBoxConfig, PoseEstimation, PoseOptions, draw_poses, keyframe_images};
-use crate::shard::{Shard, VideoFiles};
+use crate::shard::{Shard, VideoFiles, file_digest};
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -166,7 +166,15 @@ fn share_of(people: Vec<PersonBox>, shard: Shard, files: &VideoFiles) -> Vec<Per
 pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
     let config = PoseFile::load(&args.config)?;
     let per_video = match args.shard {
-        Some(_) => Some(VideoFiles::create(&args.out)?),
+        Some(_) => {
+            let settings = [
+                ("config", file_digest(&args.config)?),
+                ("weights", file_digest(&args.weights)?),
+                ("box_threshold", args.box_threshold.to_string()),
+                ("flip", (!args.no_flip).to_string()),
+            ];
+            Some(VideoFiles::create(&args.out, &settings)?)
+        }
         None => {
             crate::io::check_writable(&args.out)?;
             None

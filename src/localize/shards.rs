@@ -31,9 +31,15 @@ pub fn share_dir(out: &Path, shard: Shard) -> PathBuf {
 }
 
 /// Writes the union of the `count` shares in `out` if every share has finished (its render
-/// stage's manifest is there); returns whether it did. `source` is the whole split's
-/// (unsharded); concurrent finishers take the folder's lock in turn.
-pub fn write_union(out: &Path, count: usize, source: &Source, labelmap: &Path) -> Result<bool> {
+/// stage's manifest is there); returns the folder's lock, still held, if it did (whatever
+/// is written from the union goes under it too). `source` is the whole split's (unsharded);
+/// concurrent finishers take the lock in turn.
+pub fn write_union(
+    out: &Path,
+    count: usize,
+    source: &Source,
+    labelmap: &Path,
+) -> Result<Option<std::fs::File>> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let lock_path = out.join(".shards.lock");
     let lock = std::fs::OpenOptions::new()
@@ -67,7 +73,7 @@ pub fn write_union(out: &Path, count: usize, source: &Source, labelmap: &Path) -
             count - waiting.len(),
             waiting.join(", ")
         );
-        return Ok(false);
+        return Ok(None);
     }
     let mut rows = Vec::new();
     for &share in &shares {
@@ -108,7 +114,7 @@ pub fn write_union(out: &Path, count: usize, source: &Source, labelmap: &Path) -
         rows.len(),
         path.display()
     );
-    Ok(true)
+    Ok(Some(lock))
 }
 
 fn source_name(source: &Source) -> String {

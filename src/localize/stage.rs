@@ -79,16 +79,18 @@ impl StageManifest {
     }
 }
 
-/// Fingerprint of a file (its SHA-256) or a folder (every file's relative path and size,
-/// recursively; a bank's files are checked by their own headers when read).
+/// Fingerprint of a file (its SHA-256) or a folder (every file's relative path, size and
+/// modification time, recursively, hidden files left out: a folder of per-video CSVs
+/// rewritten with rows of the same widths changes it; a bank's files are checked by their
+/// own headers when read).
 pub fn fingerprint(path: &Path) -> Result<String> {
     if path.is_dir() {
         let mut files = Vec::new();
         list_files(path, path, &mut files)?;
         files.sort();
         let mut hash = Sha256::new();
-        for (name, len) in &files {
-            hash.update(format!("{name}\t{len}\n"));
+        for (name, stamp) in &files {
+            hash.update(format!("{name}\t{stamp}\n"));
         }
         Ok(format!("dir:{}", hex(&hash.finalize())))
     } else {
@@ -103,9 +105,14 @@ pub fn text_fingerprint(text: &str) -> String {
     format!("sha256:{}", hex(&Sha256::digest(text.as_bytes())))
 }
 
-fn list_files(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) -> Result<()> {
+/// Each file under `dir`: its path relative to `root`, and `size mtime_ns`.
+fn list_files(root: &Path, dir: &Path, out: &mut Vec<(String, String)>) -> Result<()> {
     for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
         let entry = entry.with_context(|| format!("reading {}", dir.display()))?;
+        // Locks and atomic writes' temporaries.
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         let path = entry.path();
         let meta = entry
             .metadata()
@@ -114,7 +121,13 @@ fn list_files(root: &Path, dir: &Path, out: &mut Vec<(String, u64)>) -> Result<(
             list_files(root, &path, out)?;
         } else {
             let name = path.strip_prefix(root).unwrap_or(&path);
-            out.push((name.display().to_string(), meta.len()));
+            let modified = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            let stamp = format!("{} {modified}", meta.len());
+            out.push((name.display().to_string(), stamp));
         }
     }
     Ok(())
@@ -390,6 +403,17 @@ mod tests {
         std::fs::write(out.join("f/sub/a"), b"12").unwrap();
         let first = fingerprint(&out.join("f")).unwrap();
         std::fs::write(out.join("f/sub/a"), b"123").unwrap();
-        assert_ne!(fingerprint(&out.join("f")).unwrap(), first);
+        let longer = fingerprint(&out.join("f")).unwrap();
+        assert_ne!(longer, first);
+        // Hidden files (locks, temporaries) do not count; a rewrite of the same size does.
+        std::fs::write(out.join("f/.lock"), b"").unwrap();
+        assert_eq!(fingerprint(&out.join("f")).unwrap(), longer);
+        let file = std::fs::File::options()
+            .write(true)
+            .open(out.join("f/sub/a"))
+            .unwrap();
+        file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(7))
+            .unwrap();
+        assert_ne!(fingerprint(&out.join("f")).unwrap(), longer);
     }
 }

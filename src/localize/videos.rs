@@ -177,8 +177,9 @@ fn dataset_video(root: &Path, id: String) -> Result<Video> {
 
 /// The videos of a dataset in AVA's layout, sorted by id: those of `split`'s annotations
 /// (AVA's films and AVA-Kinetics' clips, where the split has them), or every frame folder
-/// under `<root>/frames/` (a split without annotations, such as AVA's test).
-pub fn dataset_videos(root: &Path, split: Option<&str>) -> Result<Vec<Video>> {
+/// under `<root>/frames/` (a split without annotations, such as AVA's test); of them,
+/// `shard`'s.
+pub fn dataset_videos(root: &Path, split: Option<&str>, shard: Shard) -> Result<Vec<Video>> {
     let ids: BTreeSet<String> = match split {
         Some(split) => {
             let files: Vec<PathBuf> = [Part::Ava, Part::Kinetics]
@@ -214,7 +215,13 @@ pub fn dataset_videos(root: &Path, split: Option<&str>) -> Result<Vec<Video>> {
     if ids.is_empty() {
         bail!("{}: no videos", root.display());
     }
-    ids.into_iter().map(|id| dataset_video(root, id)).collect()
+    // The share first: other shares' frame folders are neither listed nor required.
+    let ids: BTreeMap<String, ()> = ids.into_iter().map(|id| (id, ())).collect();
+    shard
+        .select(ids)
+        .into_keys()
+        .map(|id| dataset_video(root, id))
+        .collect()
 }
 
 /// The id of a video file: its name without extension.

@@ -732,7 +732,13 @@ mod tests {
         let bias = model.linear.bias.as_ref().unwrap().val().into_data();
         values.extend(bias.to_vec::<f32>().unwrap());
         if let Some(norm) = model.valid().norm {
-            values.extend(norm.running_mean.value().into_data().to_vec::<f32>().unwrap());
+            values.extend(
+                norm.running_mean
+                    .value()
+                    .into_data()
+                    .to_vec::<f32>()
+                    .unwrap(),
+            );
         }
         values
     }
