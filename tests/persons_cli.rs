@@ -431,7 +431,7 @@ fn a_dataset_in_shares_fills_one_folder_of_per_video_files() {
         "--split",
         "test",
         "--out",
-        shared.to_str().unwrap(),
+        root.join("test_boxes").to_str().unwrap(),
     ]);
     assert!(!no_split.status.success());
     let stderr = String::from_utf8_lossy(&no_split.stderr).into_owned();

@@ -235,7 +235,7 @@ fn the_data_loader_batches_the_dataset_on_parallel_workers() {
         2,
         2,
         1,
-        Default::default(),
+        vec![Default::default()],
     );
     let (mut seen, mut boxes) = (0, 0);
     for batch in loader.epoch(1) {
