@@ -4,10 +4,20 @@
 # seeded weights and inputs: the largest output difference (within 1e-4 of the output's scale,
 # or the command fails) and both forward times, as one table; also in gpu_check.json. The
 # full-size networks (SlowFast R50 32×2, Faster R-CNN R50-FPN, CPN R50) are included; their
-# flex side takes a few minutes. Extra arguments go to `avaloc backend-check`.
+# flex side takes a few minutes. Where a Python with a CUDA build of PyTorch is at hand
+# ($PYTHON, else .venv-ref/bin/python; see tests/reference/README.md), the same networks run in
+# PyTorch on the same GPU, in float32 and bfloat16 autocast, and one table shows both
+# (pytorch_gpu.json). Extra arguments go to `avaloc backend-check`.
 #   scripts/gpu_check.sh [--repeat 10] [--tolerance 1e-4]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --features cuda
 "${CARGO_TARGET_DIR:-target}/release/avaloc" --backend cuda backend-check \
     --large --repeat 5 --json gpu_check.json "$@"
+PYTHON="${PYTHON:-.venv-ref/bin/python}"
+if "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
+    "$PYTHON" tests/reference/bench_gpu.py --device cuda --repeat 5 \
+        --avaloc gpu_check.json --json pytorch_gpu.json
+else
+    echo "no PyTorch with CUDA at $PYTHON: the PyTorch column is left out" >&2
+fi
