@@ -4,7 +4,8 @@
 # seeded weights and inputs: the largest output difference (within 1e-4 of the output's scale,
 # or the command fails) and both forward times, as one table; also in gpu_check.json. The
 # full-size networks (SlowFast R50 32×2, Faster R-CNN R50-FPN, CPN R50) are included; their
-# flex side takes a few minutes. Where a Python with a CUDA build of PyTorch is at hand
+# flex side takes a few minutes. Then the same in bfloat16 (CUDA's, against flex's float32,
+# within 5e-2: reported, not required; gpu_check_bf16.json). Where a Python with a CUDA build of PyTorch is at hand
 # ($PYTHON, else .venv-ref/bin/python; see tests/reference/README.md), the same networks run in
 # PyTorch on the same GPU, in float32 and bfloat16 autocast, and one table shows both
 # (pytorch_gpu.json). Extra arguments go to `avaloc backend-check`.
@@ -12,12 +13,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --features cuda
-"${CARGO_TARGET_DIR:-target}/release/avaloc" --backend cuda backend-check \
-    --large --repeat 5 --json gpu_check.json "$@"
+avaloc="${CARGO_TARGET_DIR:-target}/release/avaloc"
+"$avaloc" --backend cuda backend-check --large --repeat 5 --json gpu_check.json "$@"
+# The same in bfloat16 (within 5e-2 of flex's float32): reported, not required.
+rm -f gpu_check_bf16.json
+"$avaloc" --backend cuda backend-check --bf16 --large --repeat 5 --json gpu_check_bf16.json \
+    || echo "bfloat16: see the message above (gpu_check_bf16.json may be missing)" >&2
+bf16=()
+[ -f gpu_check_bf16.json ] && bf16=(--avaloc-bf16 gpu_check_bf16.json)
 PYTHON="${PYTHON:-.venv-ref/bin/python}"
 if "$PYTHON" -c "import torch, sys; sys.exit(not torch.cuda.is_available())" 2>/dev/null; then
     "$PYTHON" tests/reference/bench_gpu.py --device cuda --repeat 5 \
-        --avaloc gpu_check.json --json pytorch_gpu.json
+        --avaloc gpu_check.json "${bf16[@]}" --json pytorch_gpu.json
 else
     echo "no PyTorch with CUDA at $PYTHON: the PyTorch column is left out" >&2
 fi

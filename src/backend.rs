@@ -92,8 +92,7 @@ macro_rules! dispatch {
             }
             #[cfg(feature = "cuda")]
             BackendKind::Cuda => {
-                let device = burn::backend::cuda::CudaDevice::new(choice.device.unwrap_or(0));
-                return $job.run::<$wrap<burn::backend::Cuda>>(device);
+                return $job.run::<$wrap<burn::backend::Cuda>>(cuda_device(choice));
             }
             #[allow(unreachable_patterns)]
             kind => not_compiled(kind),
@@ -115,6 +114,27 @@ pub fn run<J: Job>(choice: BackendChoice, job: J) -> Result<J::Output> {
 #[allow(unreachable_code)]
 pub fn run_train<J: TrainJob>(choice: BackendChoice, job: J) -> Result<J::Output> {
     dispatch!(choice, job, Trained)
+}
+
+/// Runs `job` on the chosen backend with bfloat16 floats: CUDA only (flex computes in float32,
+/// and wgpu's shaders have no bfloat16).
+#[allow(unreachable_code)]
+pub fn run_bf16<J: Job>(choice: BackendChoice, job: J) -> Result<J::Output> {
+    match choice.kind {
+        #[cfg(feature = "cuda")]
+        BackendKind::Cuda => job.run::<burn::backend::Cuda<half::bf16>>(cuda_device(choice)),
+        #[cfg(not(feature = "cuda"))]
+        BackendKind::Cuda => not_compiled(BackendKind::Cuda),
+        kind => bail!(
+            "bfloat16 runs on --backend cuda; {} computes in float32 here",
+            kind.feature()
+        ),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_device(choice: BackendChoice) -> burn::backend::cuda::CudaDevice {
+    burn::backend::cuda::CudaDevice::new(choice.device.unwrap_or(0))
 }
 
 fn cpu_only(choice: BackendChoice) -> Result<()> {

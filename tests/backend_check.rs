@@ -51,3 +51,15 @@ fn a_backend_not_compiled_in_is_a_clear_error() {
     let message = log(&out);
     assert!(message.contains("cuda"), "{message}");
 }
+
+/// `--bf16` needs CUDA: on flex (float32 only) it is refused saying so, before any work.
+#[test]
+fn bfloat16_on_a_cpu_backend_is_refused() {
+    let out = avaloc(&["backend-check", "--bf16"]);
+    assert!(!out.status.success());
+    let message = log(&out);
+    assert!(
+        message.contains("bfloat16 runs on --backend cuda; flex computes in float32"),
+        "{message}"
+    );
+}

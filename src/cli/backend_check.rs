@@ -25,9 +25,12 @@ pub struct BackendCheckArgs {
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
     /// Largest difference from flex allowed, relative to the output's largest magnitude
-    /// (at least 1).
-    #[arg(long, default_value_t = 1e-4)]
-    pub tolerance: f32,
+    /// (at least 1); by default 1e-4, and 5e-2 with --bf16.
+    #[arg(long)]
+    pub tolerance: Option<f32>,
+    /// Run the chosen backend in bfloat16 (cuda), against flex's float32.
+    #[arg(long)]
+    pub bf16: bool,
     /// Also the full-size networks (SlowFast R50 32×2 on a 224² clip, Faster R-CNN R50-FPN's
     /// backbone at 800×1344, CPN R50 on 16 crops): minutes on a CPU.
     #[arg(long)]
@@ -55,13 +58,25 @@ pub fn run(args: BackendCheckArgs, choice: BackendChoice) -> Result<()> {
     if !cfg!(feature = "flex") {
         bail!("backend-check compares with flex, the CPU reference: build with the flex feature");
     }
-    let backend = choice.kind.feature();
-    let rows = crate::backend::run(choice, Check { args: &args })?;
+    let tolerance = args
+        .tolerance
+        .unwrap_or(if args.bf16 { 5e-2 } else { 1e-4 });
+    let check = Check {
+        args: &args,
+        tolerance,
+    };
+    let (backend, rows) = if args.bf16 {
+        let name = format!("{} bf16", choice.kind.feature());
+        (name, crate::backend::run_bf16(choice, check)?)
+    } else {
+        let name = choice.kind.feature().to_string();
+        (name, crate::backend::run(choice, check)?)
+    };
+    let backend = backend.as_str();
     let table = render(&rows, backend);
     print!("{table}");
     if let Some(path) = &args.json {
-        let json =
-            serde_json::json!({"backend": backend, "tolerance": args.tolerance, "rows": rows});
+        let json = serde_json::json!({"backend": backend, "tolerance": tolerance, "rows": rows});
         crate::io::write_atomic(path, serde_json::to_string_pretty(&json)?.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -73,7 +88,7 @@ pub fn run(args: BackendCheckArgs, choice: BackendChoice) -> Result<()> {
     if !failed.is_empty() {
         bail!(
             "{backend} differs from flex by more than {} in: {}",
-            args.tolerance,
+            tolerance,
             failed.join(", ")
         );
     }
@@ -117,6 +132,7 @@ pub fn render(rows: &[Row], backend: &str) -> String {
 
 struct Check<'a> {
     args: &'a BackendCheckArgs,
+    tolerance: f32,
 }
 
 impl Job for Check<'_> {
@@ -154,7 +170,7 @@ impl Job for Check<'_> {
                 );
             let scale = reference.iter().fold(0.0f32, |m, v| m.max(v.abs()));
             let within =
-                outputs.len() == reference.len() && max_diff <= args.tolerance * scale.max(1.0);
+                outputs.len() == reference.len() && max_diff <= self.tolerance * scale.max(1.0);
             let dims: Vec<String> = input.iter().map(|v| v.to_string()).collect();
             let row = Row {
                 network: workload.name,

@@ -79,6 +79,7 @@ def main():
     p.add_argument("--device", default="cuda")
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--avaloc", help="backend-check's --json output, to print beside")
+    p.add_argument("--avaloc-bf16", help="backend-check --bf16's --json output, a column more")
     p.add_argument("--json", help="write the PyTorch timings here")
     p.add_argument("--small", action="store_true")
     args = p.parse_args()
@@ -100,17 +101,24 @@ def main():
     if args.avaloc:
         with open(args.avaloc) as f:
             avaloc = json.load(f)
+        half = {}
+        if args.avaloc_bf16:
+            with open(args.avaloc_bf16) as f:
+                half = {r["network"]: r for r in json.load(f)["rows"]}
         backend = avaloc["backend"]
         print(f"\n{gpu}, PyTorch {torch.__version__}")
-        print(f"| network | max abs. diff. from flex | flex ms | avaloc {backend} ms | PyTorch f32 ms "
-              f"| PyTorch bf16 ms | avaloc / PyTorch f32 |")
-        print("|---|---|---|---|---|---|---|")
+        print(f"| network | max abs. diff. from flex | flex ms | avaloc {backend} ms "
+              f"| avaloc bf16 ms (diff.) | PyTorch f32 ms | PyTorch bf16 ms "
+              f"| avaloc / PyTorch f32 |")
+        print("|---|---|---|---|---|---|---|---|")
         for row in avaloc["rows"]:
             ours = rows.get(row["network"])
             theirs = f"{ours['pytorch_f32_ms']:.1f} | {ours['pytorch_bf16_ms']:.1f} | " \
                      f"{row['backend_ms'] / ours['pytorch_f32_ms']:.2f}" if ours else "— | — | —"
+            h = half.get(row["network"])
+            bf16 = f"{h['backend_ms']:.1f} ({h['max_diff']:.1e})" if h else "—"
             print(f"| {row['network']} | {row['max_diff']:.1e} | {row['flex_ms']:.1f} | "
-                  f"{row['backend_ms']:.1f} | {theirs} |")
+                  f"{row['backend_ms']:.1f} | {bf16} | {theirs} |")
 
 
 if __name__ == "__main__":
