@@ -236,5 +236,13 @@ fn fbo_nonlocal(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, slowfast, slowfast_synth, arm_branch, fbo_nonlocal);
+criterion_group! {
+    name = benches;
+    // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
+    config = {
+        avaloc::io::keep_freed_memory();
+        Criterion::default()
+    };
+    targets = slowfast, slowfast_synth, arm_branch, fbo_nonlocal
+}
 criterion_main!(benches);

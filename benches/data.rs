@@ -89,5 +89,13 @@ fn bank_windows(c: &mut Criterion) {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
-criterion_group!(benches, clip_loading, bank_windows);
+criterion_group! {
+    name = benches;
+    // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
+    config = {
+        avaloc::io::keep_freed_memory();
+        Criterion::default()
+    };
+    targets = clip_loading, bank_windows
+}
 criterion_main!(benches);

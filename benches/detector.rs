@@ -83,5 +83,13 @@ fn train_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, faster_rcnn, train_step);
+criterion_group! {
+    name = benches;
+    // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
+    config = {
+        avaloc::io::keep_freed_memory();
+        Criterion::default()
+    };
+    targets = faster_rcnn, train_step
+}
 criterion_main!(benches);

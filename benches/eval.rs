@@ -71,5 +71,13 @@ fn frame_map(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, frame_map);
+criterion_group! {
+    name = benches;
+    // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
+    config = {
+        avaloc::io::keep_freed_memory();
+        Criterion::default()
+    };
+    targets = frame_map
+}
 criterion_main!(benches);

@@ -156,5 +156,13 @@ fn stem_conv3d(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, roi_align, nms, stem_conv3d);
+criterion_group! {
+    name = benches;
+    // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
+    config = {
+        avaloc::io::keep_freed_memory();
+        Criterion::default()
+    };
+    targets = roi_align, nms, stem_conv3d
+}
 criterion_main!(benches);

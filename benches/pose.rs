@@ -98,5 +98,13 @@ fn decode(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, cpn_forward, cpn_train_step, decode);
+criterion_group! {
+    name = benches;
+    // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
+    config = {
+        avaloc::io::keep_freed_memory();
+        Criterion::default()
+    };
+    targets = cpn_forward, cpn_train_step, decode
+}
 criterion_main!(benches);
