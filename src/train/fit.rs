@@ -22,7 +22,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use burn::module::AutodiffModule;
-use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::module::{ModuleVisitor, Param, ParamId};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::lr_scheduler::LrScheduler;
 use burn::optim::momentum::MomentumConfig;
@@ -164,6 +164,10 @@ where
     let updates_per_epoch = batches.div_ceil(per_update);
     let mut schedule = settings.schedule(updates_per_epoch);
     let device = devices[0].clone();
+    // Lazily initialised parameters are drawn here, from the generator as `train.seed` left
+    // it (not at the first step, after the epoch's dropout seeding), and before any replica
+    // is forked (each would draw its own). `devices()` reads every parameter.
+    model.devices();
     let mut history = History::default();
     let mut first_epoch = 1;
     let last = last_checkpoint(out)?;
@@ -211,9 +215,6 @@ where
         // what an uninterrupted one does. The generator is the backend's one (CubeCL and flex
         // ignore the device): on several devices the threads draw from it in no fixed order.
         B::seed(&device, mix_seed(&[settings.seed, epoch as u64]));
-        if devices.len() > 1 {
-            initialise(&model);
-        }
         let progress = Progress::new(
             format!("epoch {epoch}/{}", settings.epochs),
             batches,
@@ -377,18 +378,6 @@ impl<M: TrainStep> Drop for DeviceWorkers<M> {
             let _ = thread.join();
         }
     }
-}
-
-/// Draws `model`'s lazily initialised parameters now: replicas cloned before that would each
-/// draw their own.
-fn initialise<B: Backend, M: Module<B>>(model: &M) {
-    struct Touch;
-    impl<B: Backend> ModuleVisitor<B> for Touch {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            let _ = param.val();
-        }
-    }
-    model.visit(&mut Touch);
 }
 
 /// The mean of `count` gradients whose sum is `sum`: each of `model`'s parameters' divided
@@ -622,6 +611,7 @@ mod tests {
 
     use crate::data::OrderedLoader;
     use crate::nn::{Norm, NormKind};
+    use burn::module::Module;
 
     type Trained = Autodiff<Flex>;
 
@@ -684,8 +674,6 @@ mod tests {
             norm: norm.then(|| Norm::new(3, NormKind::BatchNorm, 1e-5, &device)),
             linear: LinearConfig::new(3, 2).init(&device),
         };
-        // Drawn now, not at the first step (after the epoch's seeding): the same start for all.
-        initialise(&model);
         let settings: TrainSettings = toml::from_str(&format!(
             "epochs = 2\nbatch_size = {batch_size}\naccumulation = {accumulation}\nlr = 0.1\n\
              workers = 0\nseed = 3\n"
@@ -810,5 +798,60 @@ mod tests {
         }
         // Four updates at momentum 0.1 have moved it from 0.
         assert!(mean_whole.iter().any(|m| m.abs() > 0.05), "{mean_whole:?}");
+    }
+
+    /// `train.seed` fixes the initial weights: a model's lazily initialised parameters are
+    /// drawn when training starts, from the generator as the seed left it, not at the first
+    /// step after the epoch's dropout seeding (which gave other weights, and moved the demo's
+    /// whole trajectory once).
+    #[test]
+    fn lazily_initialised_weights_come_from_the_seeded_generator() {
+        let device = burn::backend::flex::FlexDevice;
+        let drawn = |touch_first: bool| {
+            Trained::seed(&device, 7);
+            let model = Line {
+                norm: None,
+                linear: LinearConfig::new(3, 2).init(&device),
+            };
+            if touch_first {
+                return model
+                    .linear
+                    .weight
+                    .val()
+                    .into_data()
+                    .to_vec::<f32>()
+                    .unwrap();
+            }
+            let settings: TrainSettings =
+                toml::from_str("epochs = 1\nbatch_size = 4\nlr = 1e-12\nworkers = 0\n").unwrap();
+            let loader = OrderedLoader::new(
+                InMemDataset::new(vec![[0.5f32; 5]; 4]),
+                Rows,
+                4,
+                0,
+                0,
+                vec![device],
+            );
+            let out = std::env::temp_dir().join(format!("avaloc-fit-init-{}", std::process::id()));
+            let run = Checkpointing {
+                out: &out,
+                resume: false,
+                export: &|_: &Line<Trained>, _: &Path| Ok(()),
+            };
+            let (model, _) =
+                fit(model, &settings, &loader, &[device], |_, _| Ok(vec![]), run).unwrap();
+            std::fs::remove_dir_all(&out).unwrap();
+            model
+                .linear
+                .weight
+                .val()
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+        };
+        let (seeded, trained) = (drawn(true), drawn(false));
+        for (a, b) in seeded.iter().zip(&trained) {
+            assert!((a - b).abs() < 1e-6, "{trained:?} vs {seeded:?}");
+        }
     }
 }
