@@ -114,6 +114,21 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
     Ok(hex(&hash.finalize()))
 }
 
+/// Keeps freed memory in the process for the next tensor of its size instead of returning it
+/// to the system: glibc hands blocks above 32 MB (its largest dynamic threshold) straight to
+/// `mmap` and back on free, so each large intermediate of a forward or backward pass faulted
+/// its pages in afresh and had them zeroed (a quarter of RoIAlign's forward time). Peak
+/// memory is unchanged; memory freed at a peak stays with the process until it exits.
+/// Called once, first thing, by the binary and the benches.
+pub fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; it is called before other threads start.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,20 +171,5 @@ mod tests {
         );
         assert_eq!(human_bytes(999), "999 B");
         assert_eq!(human_bytes(1_500_000_000), "1.5 GB");
-    }
-}
-
-/// Keeps freed memory in the process for the next tensor of its size instead of returning it
-/// to the system: glibc hands blocks above 32 MB (its largest dynamic threshold) straight to
-/// `mmap` and back on free, so each large intermediate of a forward or backward pass faulted
-/// its pages in afresh and had them zeroed (a quarter of RoIAlign's forward time). Peak
-/// memory is unchanged; memory freed at a peak stays with the process until it exits.
-/// Called once, first thing, by the binary and the benches.
-pub fn keep_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; it is called before other threads start.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 30);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
     }
 }
