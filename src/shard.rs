@@ -5,7 +5,6 @@
 //! step, once every share has run. A video whose file is there is skipped, so a killed share
 //! resumes.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -28,14 +27,13 @@ impl Shard {
         position % self.count == self.index
     }
 
-    /// This share of `videos`.
-    pub fn select<T>(&self, videos: BTreeMap<String, T>) -> BTreeMap<String, T> {
-        videos
+    /// This share of `sorted` (video ids, or `(id, value)` pairs of a map, in id order).
+    pub fn select<T>(self, sorted: impl IntoIterator<Item = T>) -> impl Iterator<Item = T> {
+        sorted
             .into_iter()
             .enumerate()
-            .filter(|(k, _)| self.takes(*k))
+            .filter(move |(k, _)| self.takes(*k))
             .map(|(_, v)| v)
-            .collect()
     }
 
     /// A name for this share's own folder: `shard-I-of-N`.
@@ -141,6 +139,8 @@ impl VideoFiles {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     #[test]
@@ -149,11 +149,16 @@ mod tests {
         let shares: Vec<Vec<usize>> = (0..3)
             .map(|index| {
                 let share = Shard { index, count: 3 }.select(videos.clone());
-                share.into_values().collect()
+                share.map(|(_, v)| v).collect()
             })
             .collect();
         assert_eq!(shares, vec![vec![0, 3, 6], vec![1, 4], vec![2, 5]]);
-        assert_eq!(Shard::ALL.select(videos.clone()), videos);
+        assert_eq!(
+            Shard::ALL
+                .select(videos.clone())
+                .collect::<BTreeMap<_, _>>(),
+            videos
+        );
     }
 
     #[test]

@@ -89,7 +89,7 @@ impl BankRequest {
             by_video.entry(p.key.video_id.clone()).or_default().push(p);
         }
         if let Some(share) = self.shard {
-            by_video = share.select(by_video);
+            by_video = share.select(by_video).collect();
         }
         let clip = config.network.clip_spec();
         let mut videos: BTreeMap<String, Vec<KeyframeSample>> = BTreeMap::new();

@@ -13,9 +13,9 @@ use crate::data::read_detections;
 use crate::data::write_ava_csv;
 use crate::eval::{EvalOptions, evaluate_parts, parts_table};
 use crate::localize::render::{Page, page_html};
-use crate::localize::shards::{share_dir, share_is_empty, write_union};
+use crate::localize::shards::{share_dir, write_union};
 use crate::localize::stage::Stage;
-use crate::localize::videos::{Part, Source};
+use crate::localize::videos::{Part, Source, part_video_ids};
 use crate::localize::{DETECTIONS, Localize, PAGE, time_table};
 use crate::shard::Shard;
 use crate::system::SystemFile;
@@ -144,18 +144,18 @@ pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
         };
         let used = match args.shard {
             None => single(source(None), system, out)?,
-            Some(shard) if share_is_empty(&source(None), shard)? => {
-                println!("{} share {shard}: no videos", part.name());
-                let system = SystemFile::load(system, &args.overrides)?;
-                lock = write_union(&out, shard.count, &source(None), &system.actions.labelmap)?;
-                complete = lock.is_some();
-                system.actions.labelmap
-            }
             Some(shard) => {
-                let used = single(source(Some(shard)), system, share_dir(&out, shard))?;
+                // Shares beyond the number of videos have none.
+                let videos = part_video_ids(&part.groundtruth(&root, &split))?.len();
+                let used = if shard.index < videos {
+                    single(source(Some(shard)), system, share_dir(&out, shard))?
+                } else {
+                    println!("{} share {shard}: no videos", part.name());
+                    SystemFile::load(system, &args.overrides)?.actions.labelmap
+                };
                 // Every share runs the parts in order: the one completing the last part
                 // finds the earlier parts' unions written.
-                lock = write_union(&out, shard.count, &source(None), &used)?;
+                lock = write_union(&out, shard.count, videos, &source(None), &used)?;
                 complete = lock.is_some();
                 used
             }

@@ -149,18 +149,14 @@ fn share_of(people: Vec<PersonBox>, shard: Shard, files: &VideoFiles) -> Vec<Per
     for p in people {
         by_video.entry(p.key.video_id.clone()).or_default().push(p);
     }
-    let share = shard.select(by_video);
-    let done = share.keys().filter(|v| files.done(v)).count();
+    let (done, todo): (Vec<_>, Vec<_>) = shard.select(by_video).partition(|(v, _)| files.done(v));
     println!(
-        "share {shard}: {} videos to estimate, {done} already in {}",
-        share.len() - done,
+        "share {shard}: {} videos to estimate, {} already in {}",
+        todo.len(),
+        done.len(),
         files.dir.display()
     );
-    share
-        .into_iter()
-        .filter(|(v, _)| !files.done(v))
-        .flat_map(|(_, people)| people)
-        .collect()
+    todo.into_iter().flat_map(|(_, people)| people).collect()
 }
 
 pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {

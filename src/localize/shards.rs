@@ -11,19 +11,10 @@ use anyhow::{Context, Result};
 
 use super::render::{Page, page_html};
 use super::stage::{Stage, StageRunner};
-use super::videos::{Source, part_video_ids};
+use super::videos::Source;
 use super::{DETECTIONS, Evaluation, PAGE, write_rows};
 use crate::data::read_detections;
 use crate::shard::Shard;
-
-/// Whether `shard` of the videos of `source` (a dataset part) has none: shares beyond the
-/// number of videos.
-pub fn share_is_empty(source: &Source, shard: Shard) -> Result<bool> {
-    Ok(match source.groundtruth() {
-        Some(truth) => shard.index >= part_video_ids(&truth)?.len(),
-        None => false,
-    })
-}
 
 /// The folder of share `shard` of a run into `out`.
 pub fn share_dir(out: &Path, shard: Shard) -> PathBuf {
@@ -31,12 +22,14 @@ pub fn share_dir(out: &Path, shard: Shard) -> PathBuf {
 }
 
 /// Writes the union of the `count` shares in `out` if every share has finished (its render
-/// stage's manifest is there); returns the folder's lock, still held, if it did (whatever
-/// is written from the union goes under it too). `source` is the whole split's (unsharded);
-/// concurrent finishers take the lock in turn.
+/// stage's manifest is there; shares beyond the split's number of `videos` have none);
+/// returns the folder's lock, still held, if it did (whatever is written from the union
+/// goes under it too). `source` is the whole split's (unsharded); concurrent finishers take
+/// the lock in turn.
 pub fn write_union(
     out: &Path,
     count: usize,
+    videos: usize,
     source: &Source,
     labelmap: &Path,
 ) -> Result<Option<std::fs::File>> {
@@ -50,11 +43,6 @@ pub fn write_union(
         .with_context(|| format!("opening {}", lock_path.display()))?;
     lock.lock()
         .with_context(|| format!("locking {}", lock_path.display()))?;
-    // Shares beyond the number of videos have none.
-    let videos = match source.groundtruth() {
-        Some(truth) => part_video_ids(&truth)?.len(),
-        None => 1,
-    };
     let shares: Vec<Shard> = (0..count.min(videos))
         .map(|index| Shard { index, count })
         .collect();

@@ -138,14 +138,9 @@ pub fn videos(source: &Source, frames_dir: &Path, start_s: i64) -> Result<Vec<Vi
             shard,
         } => {
             let csv = part.groundtruth(root, split);
-            let ids: BTreeMap<String, ()> = part_video_ids(&csv)?
-                .into_iter()
-                .map(|id| (id, ()))
-                .collect();
             shard
                 .unwrap_or(Shard::ALL)
-                .select(ids)
-                .into_keys()
+                .select(part_video_ids(&csv)?)
                 .map(|id| dataset_video(root, id).with_context(|| format!("in {}", csv.display())))
                 .collect()
         }
@@ -216,10 +211,8 @@ pub fn dataset_videos(root: &Path, split: Option<&str>, shard: Shard) -> Result<
         bail!("{}: no videos", root.display());
     }
     // The share first: other shares' frame folders are neither listed nor required.
-    let ids: BTreeMap<String, ()> = ids.into_iter().map(|id| (id, ())).collect();
     shard
         .select(ids)
-        .into_keys()
         .map(|id| dataset_video(root, id))
         .collect()
 }
