@@ -156,6 +156,117 @@ fn stem_conv3d(c: &mut Criterion) {
     group.finish();
 }
 
+/// The convolutions that carry SlowFast's and the detector's time, through `nn::Conv3d`
+/// (flex: per-tap products) and through Burn's own convolution, forward and forward +
+/// backward (input and weight gradients): `(name, input, weight, stride, padding)`.
+const LAYERS: [(&str, [usize; 5], [usize; 5], [usize; 3], [usize; 3]); 6] = [
+    (
+        "slow_res2_1x3x3",
+        [1, 64, 8, 56, 56],
+        [64, 64, 1, 3, 3],
+        [1, 1, 1],
+        [0, 1, 1],
+    ),
+    (
+        "slow_res3_1x3x3_s2",
+        [1, 128, 8, 56, 56],
+        [128, 128, 1, 3, 3],
+        [1, 2, 2],
+        [0, 1, 1],
+    ),
+    (
+        "slow_res5_1x3x3",
+        [1, 512, 8, 7, 7],
+        [512, 512, 1, 3, 3],
+        [1, 1, 1],
+        [0, 1, 1],
+    ),
+    (
+        "fast_res2_1x3x3",
+        [1, 8, 32, 56, 56],
+        [8, 8, 1, 3, 3],
+        [1, 1, 1],
+        [0, 1, 1],
+    ),
+    (
+        "fast_res4_3x1x1",
+        [1, 128, 32, 14, 14],
+        [32, 128, 3, 1, 1],
+        [1, 1, 1],
+        [1, 0, 0],
+    ),
+    (
+        "fpn_3x3_200x336",
+        [1, 256, 1, 200, 336],
+        [256, 256, 1, 3, 3],
+        [1, 1, 1],
+        [0, 1, 1],
+    ),
+];
+
+fn conv3d_layers(c: &mut Criterion) {
+    use avaloc::nn::Conv3d;
+    use burn::nn::PaddingConfig3d;
+    use burn::nn::conv::Conv3dConfig;
+    type Ad = Autodiff<Flex>;
+    let device = Default::default();
+    let mut group = c.benchmark_group("conv3d");
+    group
+        .sample_size(10)
+        .measurement_time(Duration::from_secs(8));
+    for (name, input, weight, stride, [pt, ph, pw]) in LAYERS {
+        let config = Conv3dConfig::new([weight[1], weight[0]], [weight[2], weight[3], weight[4]])
+            .with_stride(stride)
+            .with_padding(PaddingConfig3d::Explicit(pt, ph, pw))
+            .with_bias(false);
+        let conv: Conv3d<Ad> = Conv3d::new(&config, &device);
+        let burn_conv =
+            |x| burn::tensor::module::conv3d(x, conv.weight.val(), None, conv.options.clone());
+        let x = Tensor::<Ad, 5>::random(input, Distribution::Normal(0.0, 1.0), &device);
+        let step = |x: Tensor<Ad, 5>, out: Tensor<Ad, 5>| {
+            let grads = out.sum().backward();
+            let (gx, gw) = (x.grad(&grads).unwrap(), conv.weight.grad(&grads).unwrap());
+            black_box((first(gx), first(gw)))
+        };
+        group.bench_function(format!("{name}/forward_backward"), |b| {
+            b.iter(|| {
+                let x = x.clone().require_grad();
+                step(x.clone(), conv.forward(x))
+            })
+        });
+        group.bench_function(format!("{name}/burn_forward_backward"), |b| {
+            b.iter(|| {
+                let x = x.clone().require_grad();
+                step(x.clone(), burn_conv(x))
+            })
+        });
+        let plain = conv.valid();
+        let x = x.inner();
+        group.bench_function(format!("{name}/forward"), |b| {
+            b.iter(|| black_box(first(plain.forward(x.clone()))))
+        });
+        group.bench_function(format!("{name}/burn_forward"), |b| {
+            b.iter(|| {
+                let out = burn::tensor::module::conv3d(
+                    x.clone(),
+                    plain.weight.val(),
+                    None,
+                    plain.options.clone(),
+                );
+                black_box(first(out))
+            })
+        });
+    }
+    group.finish();
+}
+
+/// One element, which makes the backend finish the tensor.
+fn first<B: Backend>(t: Tensor<B, 5>) -> f32 {
+    t.slice([0..1, 0..1, 0..1, 0..1, 0..1])
+        .into_scalar()
+        .elem::<f32>()
+}
+
 criterion_group! {
     name = benches;
     // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
@@ -163,6 +274,6 @@ criterion_group! {
         avaloc::io::keep_freed_memory();
         Criterion::default()
     };
-    targets = roi_align, nms, stem_conv3d
+    targets = roi_align, nms, stem_conv3d, conv3d_layers
 }
 criterion_main!(benches);

@@ -246,11 +246,11 @@ fn nearest_upsampling_matches_pytorch() {
     }
 }
 
-/// `nn::Conv3d` (on flex: direct kernels, matmul weight gradients, Burn's own) against `F.conv3d`: the
+/// `nn::Conv3d` (on flex: direct kernels, per-tap products, pointwise matmuls) against `F.conv3d`: the
 /// output in inference and under autodiff, and the gradients of input, weight and bias.
 /// Outputs and gradients sum hundreds of products, so tolerances scale with the largest value.
 #[test]
-fn conv3d_over_few_channels_matches_pytorch() {
+fn conv3d_matches_pytorch_on_every_route() {
     use avaloc::nn::Conv3d;
     use burn::module::Param;
     use burn::nn::PaddingConfig3d;

@@ -1,20 +1,25 @@
-//! Convolutions on flex (Burn's CPU backend) with weight gradients that avoid im2col's copies;
-//! the one file that knows the CPU fast path, reached through [`super::conv3d`] /
-//! [`super::conv2d`] from the convolution modules of `crate::nn`.
+//! Convolutions on flex (Burn's CPU backend) without im2col's copies: the CPU backend
+//! extension, reached through [`super::conv3d`] / [`super::conv2d`] from the convolution
+//! modules of `crate::nn`, and the one file that knows it.
 //!
-//! Burn's generic weight gradient copies both operands with their first two axes swapped,
-//! then runs a convolution whose kernel is the whole output volume, so im2col copies the input
-//! once per kernel tap; flex's forward im2col copies the kernel volume per output position. For
-//! a video stem (5×7×7 over RGB into 2 channels) that took half of a SlowFast training step.
-//! Under autodiff every convolution is therefore recorded as one op (see [`weight_grad`] for
-//! the routes): direct loops for few input channels (input rows split into stride phases so the
-//! inner loops are contiguous, compiled for the CPU's widest vector unit by `pulp`), batched
-//! matmuls on views for pointwise and stride-1 convolutions, Burn's route otherwise.
+//! flex's forward im2col copies the kernel volume per output position (after a channels-last
+//! copy of the input); Burn's generic weight gradient copies both operands with their first
+//! two axes swapped and then runs a convolution whose kernel is the whole output volume, so
+//! im2col copies the input once per tap; its input gradient is a transposed convolution with
+//! a col2im scatter. Every `groups = 1` float convolution is therefore computed here, and
+//! under autodiff recorded as one op with both gradients here too:
+//! - few input channels (the video stems): direct loops, input rows split into stride phases
+//!   so the inner loops are contiguous, compiled for the CPU's widest vector unit by `pulp`;
+//! - kernels with extent: one matrix product per tap on a padded, phase-split copy of the
+//!   input, forward and both gradients ([`tap_gemm`]);
+//! - pointwise kernels: flex's own gemm forward, batched matmuls on views for the gradients.
+//!
+//! Grouped convolutions (ResNeXt) take flex's and Burn's own.
 //!
 //! Rust has no specialisation, and threading a backend extension trait through every generic
 //! bound would touch the whole crate, so the backend is recognised at run time by `TypeId`
-//! and the tensors are moved across by `Any` downcasts (no unsafe code). Other backends,
-//! dtypes and settings take Burn's convolution, and so the same arithmetic.
+//! and the tensors are moved across by `Any` downcasts. Other backends, dtypes and settings
+//! take Burn's convolution, and so the same arithmetic.
 
 use std::any::{Any, TypeId};
 
@@ -30,6 +35,8 @@ use burn::tensor::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
 use rayon::prelude::*;
 
+mod tap_gemm;
+
 /// Input channels up to which the direct kernels are used. Beyond, im2col's copies are
 /// amortised over enough gemm work.
 const MAX_CHANNELS_IN: usize = 4;
@@ -42,6 +49,19 @@ const MAX_DIRECT_CHANNELS_OUT: usize = 16;
 /// Kernel widths up to which the direct kernels are used (the stems': 7).
 const MAX_TAPS: usize = 16;
 
+/// Whether the per-tap products of [`tap_gemm`] compute this convolution's gradients (with
+/// `groups = 1`): every kernel with more than one tap. Pointwise kernels are one product already.
+fn taps_apply(weight: &[usize]) -> bool {
+    weight[2..] != [1, 1, 1]
+}
+
+/// Whether [`forward`] computes this convolution itself rather than through flex's im2col:
+/// direct kernels, or per-tap products over more than a few input channels (over fewer, each
+/// product's inner dimension is too short; flex's im2col gathers all taps into one).
+fn own_forward(x: &[usize], weight: &[usize]) -> bool {
+    direct_forward_applies(x, weight) || (x[1] > MAX_CHANNELS_IN && taps_apply(weight))
+}
+
 /// Whether the direct forward kernel computes this convolution.
 fn direct_forward_applies(x: &[usize], weight: &[usize]) -> bool {
     x[1] <= MAX_CHANNELS_IN && weight[0] <= MAX_DIRECT_CHANNELS_OUT && weight[4] <= MAX_TAPS
@@ -49,9 +69,9 @@ fn direct_forward_applies(x: &[usize], weight: &[usize]) -> bool {
 
 type FlexAutodiff = Autodiff<Flex>;
 
-/// A 3-D convolution on flex, or `x` back on other backends and settings. In inference only
-/// few-channel convolutions differ from flex's own; under autodiff every convolution is
-/// recorded as one op whose weight gradient takes the fastest route (see [`weight_grad`]).
+/// A 3-D convolution on flex, or `x` back on other backends and settings. In inference the
+/// convolutions [`forward`] computes itself; under autodiff every convolution, recorded as one
+/// op whose gradients take the fastest route (see [`weight_grad`], [`input_grad`]).
 pub(super) fn try_conv3d<B: Backend>(
     x: Tensor<B, 5>,
     weight: Tensor<B, 5>,
@@ -82,8 +102,7 @@ fn try_conv<B: Backend>(
     options: ConvOptions<3>,
 ) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
     let backend = TypeId::of::<B>();
-    let inference =
-        backend == TypeId::of::<Flex>() && direct_forward_applies(&x.dims(), &weight.dims());
+    let inference = backend == TypeId::of::<Flex>() && own_forward(&x.dims(), &weight.dims());
     if options.groups != 1
         || x.dtype() != DType::F32
         || !(inference || backend == TypeId::of::<FlexAutodiff>())
@@ -309,20 +328,21 @@ impl Phased {
     }
 }
 
-/// The convolution: direct over few input channels, flex's own otherwise.
+/// The convolution: direct over few input channels, by per-tap products where the kernel
+/// has extent, flex's own (a gemm for pointwise kernels) otherwise.
 fn forward(x: FlexTensor, weight: FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
-    if direct_forward_applies(x.layout().shape(), weight.layout().shape()) {
+    let (xs, ws) = (x.layout().shape(), weight.layout().shape());
+    if direct_forward_applies(xs, ws) {
         direct_forward(&x, &weight, options)
+    } else if own_forward(xs, ws) {
+        tap_gemm::forward(&x, &weight, options)
     } else {
         Flex::conv3d(x, weight, None, options.clone())
     }
 }
 
-/// The gradient of the weight without im2col's copies where the shape allows: direct over
-/// few input channels; batched matmuls on views for pointwise and stride-1 convolutions;
-/// Burn's generic route otherwise. That route copies both operands with their first two axes
-/// swapped, then runs a convolution whose kernel is the whole output volume, so im2col copies
-/// the input once per kernel tap.
+/// The gradient of the weight: direct over few input channels, per-tap products for kernels
+/// with extent, a batched matmul on views for pointwise kernels.
 fn weight_grad(
     x: FlexTensor,
     grad: FlexTensor,
@@ -339,16 +359,15 @@ fn weight_grad(
             subsample(&x, grad.layout().shape(), options.stride)
         };
         pointwise_weight_grad(x, grad)
-    } else if options.stride == [1; 3] {
-        shifted_weight_grad(&x, &grad, &weight, &options)
+    } else if taps_apply(w) {
+        tap_gemm::weight_grad(&x, &grad, w, &options)
     } else {
         Flex::conv3d_weight_backward(x, weight, grad, options)
     }
 }
 
 /// The gradient of the input: `Wᵀ · dy_n` as one batched matmul for pointwise stride-1
-/// convolutions (most of a ResNet's), with no col2im scatter; Burn's transposed
-/// convolution otherwise.
+/// convolutions (most of a ResNet's), per-tap products otherwise.
 fn input_grad(
     x: &FlexTensor,
     weight: &FlexTensor,
@@ -356,9 +375,8 @@ fn input_grad(
     options: &ConvOptions<3>,
 ) -> FlexTensor {
     let (w, gs) = (weight.layout().shape(), grad.layout().shape().clone());
-    let pointwise = w[2..] == [1, 1, 1] && options.padding == [0; 3] && options.stride == [1; 3];
-    if !pointwise {
-        return Flex::conv3d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
+    if taps_apply(w) || options.padding != [0; 3] || options.stride != [1; 3] {
+        return tap_gemm::input_grad(x.layout().shape(), weight, grad, options);
     }
     let (n, co, ci) = (gs[0], w[0], w[1]);
     let positions = gs[2] * gs[3] * gs[4];
@@ -395,55 +413,6 @@ fn subsample(x: &FlexTensor, output: &[usize], stride: [usize; 3]) -> FlexTensor
         }
     }
     flex_tensor(out, vec![xs[0], xs[1], to, ho, wo])
-}
-
-/// Stride-1 convolutions as one batched matmul per kernel tap. With the output gradient laid
-/// out on the zero-padded input's grid, every tap reads the padded input at a constant flat
-/// offset, so its operand is a view `[N, positions, C_in]` of one padded copy.
-fn shifted_weight_grad(
-    x: &FlexTensor,
-    grad: &FlexTensor,
-    weight: &FlexTensor,
-    options: &ConvOptions<3>,
-) -> FlexTensor {
-    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
-    let ([kt, kh, kw], [dt, dh, dw], [pt, ph, pw]) = (g.kernel, g.dilation, g.padding);
-    let (hp, wp) = (g.input[1] + 2 * ph, g.input[2] + 2 * pw);
-    let positions = g.output[0] * hp * wp;
-    // The last taps read up to this far past the padded volume, into rows whose output
-    // gradient is zero.
-    let plane = (g.input[0] + 2 * pt) * hp * wp + (kh - 1) * dh * wp + (kw - 1) * dw;
-    // Volumes `[t, h, w]` copied into grids of `len` elements at offset `[ot, oh, ow]`.
-    let spread = |src: &[f32], planes, [t, h, w]: [usize; 3], [ot, oh, ow]: [usize; 3], len| {
-        let mut out = vec![0.0f32; planes * len];
-        for (src, dst) in src.chunks_exact(t * h * w).zip(out.chunks_exact_mut(len)) {
-            for (r, row) in src.chunks_exact(w).enumerate() {
-                let at = ((r / h + ot) * hp + r % h + oh) * wp + ow;
-                dst[at..at + w].copy_from_slice(row);
-            }
-        }
-        out
-    };
-    let (n, ci, co) = (g.batch, g.channels_in, g.channels_out);
-    let padded = spread(&values(x), n * ci, g.input, [pt, ph, pw], plane);
-    let padded = flex_tensor(padded, vec![n, ci, plane]);
-    let spread_grad = spread(&values(grad), n * co, g.output, [0; 3], positions);
-    let spread_grad = flex_tensor(spread_grad, vec![n, co, positions]);
-    let mut out = vec![0.0f32; co * ci * kt * kh * kw];
-    for a in 0..kt {
-        for b in 0..kh {
-            for c in 0..kw {
-                let offset = (a * dt * hp + b * dh) * wp + c * dw;
-                let shifted = padded.narrow(2, offset, positions).transpose(1, 2);
-                let per_image = Flex::float_matmul(spread_grad.clone(), shifted);
-                let sum = Flex::float_sum_dim(per_image, 0);
-                for (i, v) in values(&sum).iter().enumerate() {
-                    out[(i * kt + a) * kh * kw + b * kw + c] = *v;
-                }
-            }
-        }
-    }
-    flex_tensor(out, vec![co, ci, kt, kh, kw])
 }
 
 /// The convolution, parallel over (image, output channel) planes.

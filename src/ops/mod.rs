@@ -27,9 +27,9 @@ pub use upsample::{upsample_nearest, upsample_nearest_2x};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, backend::Backend};
 
-/// A 3-D convolution (`burn::tensor::module::conv3d`). On flex, under autodiff, recorded as one
-/// op whose weight gradient avoids im2col's copies, and computed by direct kernels where `x`
-/// has few channels (the video stems); see `flex_conv`.
+/// A 3-D convolution (`burn::tensor::module::conv3d`). On flex, computed without im2col's
+/// copies (direct kernels over few channels, one matrix product per kernel tap otherwise) and
+/// under autodiff recorded as one op with both gradients computed the same way; see `flex_conv`.
 pub fn conv3d<B: Backend>(
     x: Tensor<B, 5>,
     weight: Tensor<B, 5>,
@@ -44,8 +44,7 @@ pub fn conv3d<B: Backend>(
     burn::tensor::module::conv3d(x, weight, bias, options)
 }
 
-/// A 2-D convolution, through the same routes as [`conv3d`] (over one frame): the detector's
-/// stem and its stride-1 and pointwise convolutions train without im2col copies.
+/// A 2-D convolution, through the same routes as [`conv3d`] (over one frame).
 pub fn conv2d<B: Backend>(
     x: Tensor<B, 4>,
     weight: Tensor<B, 4>,

@@ -32,6 +32,16 @@ def rois(k, batch, width, height):
     return torch.tensor(rows, dtype=torch.float32)
 
 
+LAYERS = [
+    ("slow_res2_1x3x3", (1, 64, 8, 56, 56), (64, 64, 1, 3, 3), (1, 1, 1), (0, 1, 1)),
+    ("slow_res3_1x3x3_s2", (1, 128, 8, 56, 56), (128, 128, 1, 3, 3), (1, 2, 2), (0, 1, 1)),
+    ("slow_res5_1x3x3", (1, 512, 8, 7, 7), (512, 512, 1, 3, 3), (1, 1, 1), (0, 1, 1)),
+    ("fast_res2_1x3x3", (1, 8, 32, 56, 56), (8, 8, 1, 3, 3), (1, 1, 1), (0, 1, 1)),
+    ("fast_res4_3x1x1", (1, 128, 32, 14, 14), (32, 128, 3, 1, 1), (1, 1, 1), (1, 0, 0)),
+    ("fpn_3x3_200x336", (1, 256, 1, 200, 336), (256, 256, 1, 3, 3), (1, 1, 1), (0, 1, 1)),
+]
+
+
 def timeit(name, fn, repeat):
     fn()
     times = []
@@ -82,6 +92,19 @@ def main():
         stem.zero_grad()
         stem(clips).sum().backward()
     timeit("stem conv3d forward+backward (weight grad)", stem_step, args.repeat)
+
+    # benches/ops.rs's LAYERS: forward, and forward + backward (input and weight gradients).
+    for name, shape, weight, stride, padding in LAYERS:
+        x = torch.randn(shape)
+        conv = torch.nn.Conv3d(weight[1], weight[0], weight[2:], stride, padding, bias=False)
+        with torch.no_grad():
+            timeit(f"conv3d {name} forward", lambda: conv(x), args.repeat)
+
+        def step():
+            conv.zero_grad()
+            xg = x.clone().requires_grad_(True)
+            conv(xg).sum().backward()
+        timeit(f"conv3d {name} forward+backward", step, args.repeat)
 
 
 if __name__ == "__main__":

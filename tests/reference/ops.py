@@ -204,6 +204,18 @@ def conv3d_cases(g):
     case("dilated_spatial", (2, 6, 2, 9, 8), (4, 6, 1, 3, 3), (1, 1, 1), (0, 2, 2), (1, 2, 2), False)
     case("cubic", (2, 5, 4, 6, 7), (3, 5, 3, 3, 2), (1, 1, 1), (1, 0, 1), (2, 1, 3), True)
     case("wide", (2, 6, 4, 6, 5), (4, 6, 3, 3, 3), (1, 2, 1), (1, 1, 1), (1, 1, 1), False)
+    # The networks' shape classes through the per-tap products: ResNet 3x3 (stride 1 and 2,
+    # odd sizes), SlowFast's temporal 3x1x1 and its fast-to-slow lateral 5x1x1 at stride 4, a
+    # 7x7 stride-2 kernel over more than a few channels, a strided cubic kernel, many channels
+    # on tiny planes (tasks spanning frames) and a tall frame (tasks within a frame).
+    case("resnet_3x3", (2, 16, 1, 9, 11), (12, 16, 1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1), False)
+    case("resnet_3x3_s2", (2, 16, 2, 9, 12), (12, 16, 1, 3, 3), (1, 2, 2), (0, 1, 1), (1, 1, 1), True)
+    case("temporal_3x1x1", (2, 12, 8, 5, 6), (10, 12, 3, 1, 1), (1, 1, 1), (1, 0, 0), (1, 1, 1), False)
+    case("lateral_5x1x1_s4", (2, 8, 8, 5, 4), (16, 8, 5, 1, 1), (4, 1, 1), (2, 0, 0), (1, 1, 1), False)
+    case("stem_7x7_s2", (1, 6, 1, 15, 17), (8, 6, 1, 7, 7), (1, 2, 2), (0, 3, 3), (1, 1, 1), False)
+    case("cubic_s2", (1, 6, 7, 8, 9), (5, 6, 3, 3, 3), (2, 2, 2), (1, 1, 1), (1, 1, 1), False)
+    case("deep_small_plane", (2, 40, 3, 4, 4), (36, 40, 1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1), False)
+    case("tall_frame", (1, 8, 2, 64, 40), (6, 8, 1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1), False)
     save("ops_conv3d", tensors, cases)
 
 

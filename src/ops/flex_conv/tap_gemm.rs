@@ -1,0 +1,478 @@
+//! Convolutions as one matrix product per kernel tap, without im2col: the forward pass and
+//! both gradients of `groups = 1` convolutions with spatial or temporal extent on flex.
+//!
+//! The input is laid out once as `X_w`: for every (input channel `ci`, horizontal tap `c`) row,
+//! the zero-padded input shifted by `c` and subsampled by the horizontal stride (an im2col
+//! along the width only: `kw` copies where im2col makes `kt·kh·kw`), split along time and
+//! height into the stride phases. On that grid every (temporal, vertical) tap reads its phase
+//! at one constant flat offset, so
+//!
+//! - forward: `Y[co, p] = Σ_tap W_tap[co, (ci, c)] · X_w[(ci, c), phase, offset + p]`, each
+//!   output tile accumulated over all taps while it stays in cache;
+//! - input gradient: the transposed products from the output gradient spread on the same
+//!   grid (zeros off the output), summed back over `c` into the input;
+//! - weight gradient: `dW_tap = Σ_p dY[.., p] · X_w[.., offset + p]ᵀ`, the positions as the
+//!   inner dimension.
+//!
+//! The grid's rows are as wide as the output's, so no product computes padding columns, and
+//! padding rows are skipped by running over each frame's valid rows.
+
+use burn::backend::flex::FlexTensor;
+use burn::tensor::ops::ConvOptions;
+use rayon::prelude::*;
+
+use super::{Geometry, flex_tensor, values};
+
+/// Output elements a task accumulates over all taps: a quarter of a 1 MiB L2 cache, leaving
+/// room for the packed operands.
+const TILE: usize = 64 * 1024;
+
+/// Positions per task of the weight gradient at least, so that packing stays amortised.
+const MIN_DEPTH: usize = 2048;
+
+/// Positions per task of the forward and input-gradient products at least: each task packs
+/// the weight of every tap once.
+const MIN_RUN: usize = 256;
+
+/// The layout of one convolution on its tap grid.
+struct Plan {
+    g: Geometry,
+    /// Stride phases along time and height.
+    phases: [usize; 2],
+    /// Rows of one phase along time and height: `⌈padded / stride⌉`.
+    q: [usize; 2],
+    /// Elements of one phase of an `X_w` row: `q_t · q_h · W_out`.
+    plane: usize,
+    /// Per (temporal, vertical) tap in kernel order: its phase and flat offset.
+    taps: Vec<(usize, usize)>,
+    /// The largest offset.
+    reach: usize,
+}
+
+impl Plan {
+    fn new(g: Geometry) -> Self {
+        let [st, sh, _] = g.stride;
+        let padded = |axis: usize| g.input[axis] + 2 * g.padding[axis];
+        let q = [padded(0).div_ceil(st), padded(1).div_ceil(sh)];
+        let wo = g.output[2];
+        let taps: Vec<(usize, usize)> = (0..g.kernel[0])
+            .flat_map(|a| (0..g.kernel[1]).map(move |b| (a * g.dilation[0], b * g.dilation[1])))
+            .map(|(ta, tb)| ((ta % st) * sh + tb % sh, ((ta / st) * q[1] + tb / sh) * wo))
+            .collect();
+        let reach = taps.iter().map(|&(_, off)| off).max().unwrap_or(0);
+        Self {
+            g,
+            phases: [st, sh],
+            q,
+            plane: q[0] * q[1] * wo,
+            taps,
+            reach,
+        }
+    }
+
+    /// The inner dimension of the forward products: (input channel, horizontal tap).
+    fn depth(&self) -> usize {
+        self.g.channels_in * self.g.kernel[2]
+    }
+
+    /// Elements of one `X_w` row: every phase.
+    fn row_len(&self) -> usize {
+        self.phases[0] * self.phases[1] * self.plane
+    }
+
+    /// Elements per (image, output channel) of the spread output gradient: zeros ahead of the
+    /// grid for the farthest tap, then the grid.
+    fn span(&self) -> usize {
+        self.reach + self.plane
+    }
+
+    /// The phase and the row in it of input row `(t, h)`.
+    fn input_row(&self, t: usize, h: usize) -> (usize, usize) {
+        let ([st, sh], [_, qh]) = (self.phases, self.q);
+        let (tp, hp) = (t + self.g.padding[0], h + self.g.padding[1]);
+        ((tp % st) * sh + hp % sh, (tp / st) * qh + hp / sh)
+    }
+
+    /// The grid position of output row `(t, h)`.
+    fn output_row(&self, t: usize, h: usize) -> usize {
+        (t * self.q[1] + h) * self.g.output[2]
+    }
+
+    /// Grid positions from the first output to just past the last.
+    fn positions(&self) -> usize {
+        let [to, ho, _] = self.g.output;
+        self.output_row(to - 1, ho)
+    }
+
+    /// The rows of the grid the tasks of one product run over, for `frames` of `rows` valid
+    /// rows each: runs of rows within a frame where frames are large, else runs of whole
+    /// frames (the rows between their valid rows computed and dropped). A task's output tile,
+    /// `channels` rows by the run's positions, stays in cache over all taps; every thread gets
+    /// several tasks; and a run spans at least [`MIN_RUN`] positions, over which the packed
+    /// weight is reused.
+    fn runs(
+        &self,
+        images: usize,
+        frames: std::ops::Range<usize>,
+        rows: std::ops::Range<usize>,
+        channels: usize,
+    ) -> Vec<std::ops::Range<usize>> {
+        let (width, qh) = (self.g.output[2], self.q[1]);
+        let fit = TILE / (channels * width).max(1);
+        let spread =
+            (images * frames.len() * rows.len()).div_ceil(4 * rayon::current_num_threads());
+        let per_task = fit.min(spread).max(MIN_RUN.div_ceil(width)).max(1);
+        if per_task <= rows.len() {
+            let parts = even_parts(rows.clone(), rows.len().div_ceil(per_task));
+            frames
+                .flat_map(|f| parts.iter().map(move |r| f * qh + r.start..f * qh + r.end))
+                .collect()
+        } else {
+            let parts = frames.len().div_ceil(per_task.div_ceil(qh));
+            even_parts(frames, parts)
+                .into_iter()
+                .map(|f| f.start * qh + rows.start..(f.end - 1) * qh + rows.end)
+                .collect()
+        }
+    }
+
+    /// `X_w` of `x` `[N, C_in, T, H, W]`: `[N, C_in, kw, phases, plane]`.
+    fn spread_input(&self, x: &[f32]) -> Vec<f32> {
+        let g = &self.g;
+        let ([ti, hi, wi], wo) = (g.input, g.output[2]);
+        let block = g.kernel[2] * self.row_len();
+        let mut out = vec![0.0f32; g.batch * g.channels_in * block];
+        out.par_chunks_mut(block)
+            .zip(x.par_chunks(ti * hi * wi))
+            .for_each(|(dst, src)| {
+                for (r, row) in src.chunks_exact(wi).enumerate() {
+                    let (phase, at) = self.input_row(r / hi, r % hi);
+                    for c in 0..g.kernel[2] {
+                        let start = c * self.row_len() + phase * self.plane + at * wo;
+                        self.gather(row, c, &mut dst[start..start + wo]);
+                    }
+                }
+            });
+        out
+    }
+
+    /// `dst[o] = row[o·stride + c·dilation − padding]` where that is inside the row.
+    fn gather(&self, row: &[f32], c: usize, dst: &mut [f32]) {
+        let (valid, origin, s) = (self.g.valid(2, c), self.g.origin(2, c), self.g.stride[2]);
+        let first = (valid.start * s) as isize + origin;
+        let run = row.iter().skip(first.max(0) as usize).step_by(s);
+        for (d, &v) in dst[valid].iter_mut().zip(run) {
+            *d = v;
+        }
+    }
+
+    /// `row[o·stride + c·dilation − padding] += src[o]` where that is inside the row.
+    fn scatter_add(&self, src: &[f32], c: usize, row: &mut [f32]) {
+        let (valid, origin, s) = (self.g.valid(2, c), self.g.origin(2, c), self.g.stride[2]);
+        let first = (valid.start * s) as isize + origin;
+        let run = row.iter_mut().skip(first.max(0) as usize).step_by(s);
+        for (d, &v) in run.zip(&src[valid]) {
+            *d += v;
+        }
+    }
+
+    /// The output gradient `[N, C_out, T', H', W']` spread on the grid: `[N, C_out, span]`.
+    fn spread_output(&self, dy: &[f32]) -> Vec<f32> {
+        let [to, ho, wo] = self.g.output;
+        let span = self.span();
+        let mut out = vec![0.0f32; self.g.batch * self.g.channels_out * span];
+        out.par_chunks_mut(span)
+            .zip(dy.par_chunks(to * ho * wo))
+            .for_each(|(dst, src)| {
+                for (r, row) in src.chunks_exact(wo).enumerate() {
+                    let at = self.reach + self.output_row(r / ho, r % ho);
+                    dst[at..at + wo].copy_from_slice(row);
+                }
+            });
+        out
+    }
+
+    /// The weight as one `[C_out, C_in · kw]` matrix per (temporal, vertical) tap, a row
+    /// per task (the deep layers' weights are larger than their activations).
+    fn pack_weight(&self, weight: &[f32]) -> Vec<f32> {
+        let [kt, kh, kw] = self.g.kernel;
+        let (co, ci, kernel) = (self.g.channels_out, self.g.channels_in, kt * kh * kw);
+        let mut out = vec![0.0f32; weight.len()];
+        out.par_chunks_mut(ci * kw)
+            .enumerate()
+            .for_each(|(row, dst)| {
+                let (tap, o) = (row / co, row % co);
+                let src = weight[o * ci * kernel..][..ci * kernel].chunks_exact(kernel);
+                for (dst, src) in dst.chunks_exact_mut(kw).zip(src) {
+                    dst.copy_from_slice(&src[tap * kw..][..kw]);
+                }
+            });
+        out
+    }
+}
+
+/// `range` cut into `parts` runs of lengths differing by at most one.
+fn even_parts(range: std::ops::Range<usize>, parts: usize) -> Vec<std::ops::Range<usize>> {
+    let (start, len, parts) = (range.start, range.len(), parts.clamp(1, range.len().max(1)));
+    (0..parts)
+        .map(|i| start + i * len / parts..start + (i + 1) * len / parts)
+        .collect()
+}
+
+/// A matrix inside a slice: `rows × cols` elements at `offset + r·rs + c·cs`.
+#[derive(Clone, Copy)]
+struct View<'a> {
+    data: &'a [f32],
+    offset: usize,
+    rows: usize,
+    cols: usize,
+    rs: usize,
+    cs: usize,
+}
+
+impl<'a> View<'a> {
+    /// # Panics
+    /// If an element lies outside `data` (a bug in the layout, not input).
+    fn new(data: &'a [f32], offset: usize, [rows, cols]: [usize; 2], [rs, cs]: [usize; 2]) -> Self {
+        let last = offset + rows.saturating_sub(1) * rs + cols.saturating_sub(1) * cs;
+        assert!(
+            rows * cols == 0 || last < data.len(),
+            "matrix view out of bounds"
+        );
+        Self {
+            data,
+            offset,
+            rows,
+            cols,
+            rs,
+            cs,
+        }
+    }
+}
+
+/// `dst = lhs · rhs`, or `dst += lhs · rhs` with `accumulate`; `dst` rows `dst_rs` apart.
+fn product(dst: &mut [f32], dst_rs: usize, accumulate: bool, lhs: View, rhs: View) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(rhs.rows, k, "inner dimensions differ");
+    assert!(
+        m * n == 0 || (m - 1) * dst_rs + n <= dst.len(),
+        "product out of bounds"
+    );
+    if m * n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst.chunks_mut(dst_rs)
+                .take(m)
+                .for_each(|r| r[..n].fill(0.0));
+        }
+        return;
+    }
+    // SAFETY: `View::new` and the assertion above keep every element gemm reads or writes
+    // inside its slice; `dst` is borrowed mutably, the operands shared.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.data.as_ptr().add(lhs.offset),
+            lhs.cs as isize,
+            lhs.rs as isize,
+            rhs.data.as_ptr().add(rhs.offset),
+            rhs.cs as isize,
+            rhs.rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            gemm::Parallelism::None,
+        );
+    }
+}
+
+/// The convolution of `x` by `weight`.
+pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
+    let plan = Plan::new(Geometry::new(
+        x.layout().shape(),
+        weight.layout().shape(),
+        options,
+    ));
+    let g = plan.g;
+    let xw = plan.spread_input(&values(x));
+    let w = plan.pack_weight(&values(weight));
+    let ([to, ho, wo], co, depth, row_len) =
+        (g.output, g.channels_out, plan.depth(), plan.row_len());
+    let qh = plan.q[1];
+    let runs = plan.runs(g.batch, 0..to, 0..ho, co);
+    let tasks: Vec<(usize, std::ops::Range<usize>)> = (0..g.batch)
+        .flat_map(|n| runs.iter().map(move |run| (n, run.clone())))
+        .collect();
+    let tiles: Vec<Vec<f32>> = tasks
+        .par_iter()
+        .map(|(n, run)| {
+            let len = run.len() * wo;
+            let mut tile = vec![0.0f32; co * len];
+            let image = n * g.channels_in * g.kernel[2] * row_len;
+            for (i, &(phase, off)) in plan.taps.iter().enumerate() {
+                let lhs = View::new(&w, i * co * depth, [co, depth], [depth, 1]);
+                let at = image + phase * plan.plane + off + run.start * wo;
+                let rhs = View::new(&xw, at, [depth, len], [row_len, 1]);
+                product(&mut tile, len, i > 0, lhs, rhs);
+            }
+            tile
+        })
+        .collect();
+    let frame = ho * wo;
+    let mut out = vec![0.0f32; g.batch * co * to * frame];
+    out.par_chunks_mut(to * frame)
+        .enumerate()
+        .for_each(|(plane, dst)| {
+            let (n, o) = (plane / co, plane % co);
+            for ((_, run), tile) in tasks.iter().zip(&tiles).filter(|((tn, _), _)| *tn == n) {
+                let tile = &tile[o * run.len() * wo..][..run.len() * wo];
+                for (r, row) in run.clone().zip(tile.chunks_exact(wo)) {
+                    let (t, h) = (r / qh, r % qh);
+                    if h < ho {
+                        dst[(t * ho + h) * wo..][..wo].copy_from_slice(row);
+                    }
+                }
+            }
+        });
+    flex_tensor(out, vec![g.batch, co, to, ho, wo])
+}
+
+/// The gradient of the input: per phase, the transposed products of the taps reading it,
+/// then summed over the horizontal taps into the input's rows.
+pub(super) fn input_grad(
+    x_shape: &[usize],
+    weight: &FlexTensor,
+    grad: &FlexTensor,
+    options: &ConvOptions<3>,
+) -> FlexTensor {
+    let plan = Plan::new(Geometry::new(x_shape, weight.layout().shape(), options));
+    let g = plan.g;
+    let dy = plan.spread_output(&values(grad));
+    let w = plan.pack_weight(&values(weight));
+    let ([ti, hi, wi], wo) = (g.input, g.output[2]);
+    let (co, depth, span) = (g.channels_out, plan.depth(), plan.span());
+    let [st, sh] = plan.phases;
+    // Per phase read by a tap: the runs of its rows that are input rows (not padding).
+    let inside = |q: usize, phase: usize, axis: usize| {
+        let (at, pad) = (q * plan.phases[axis] + phase, g.padding[axis]);
+        at >= pad && at < pad + g.input[axis]
+    };
+    let valid = |len: usize, phase: usize, axis: usize| {
+        let mut q = (0..len).filter(|&q| inside(q, phase, axis));
+        let first = q.next().unwrap_or(0);
+        first..q.last().unwrap_or(first) + 1
+    };
+    let tasks: Vec<(usize, usize, std::ops::Range<usize>)> = (0..st * sh)
+        .filter(|&phase| plan.taps.iter().any(|&(p, _)| p == phase))
+        .flat_map(|phase| {
+            let frames = valid(plan.q[0], phase / sh, 0);
+            let rows = valid(plan.q[1], phase % sh, 1);
+            let runs = plan.runs(g.batch, frames, rows, depth);
+            (0..g.batch).flat_map(move |n| runs.clone().into_iter().map(move |r| (n, phase, r)))
+        })
+        .collect();
+    let tiles: Vec<Vec<f32>> = tasks
+        .par_iter()
+        .map(|(n, phase, run)| {
+            let len = run.len() * wo;
+            let mut tile = vec![0.0f32; depth * len];
+            let taps = plan.taps.iter().enumerate().filter(|(_, t)| t.0 == *phase);
+            for (k, (i, &(_, off))) in taps.enumerate() {
+                let lhs = View::new(&w, i * co * depth, [depth, co], [1, depth]);
+                let at = n * co * span + plan.reach + run.start * wo - off;
+                let rhs = View::new(&dy, at, [co, len], [span, 1]);
+                product(&mut tile, len, k > 0, lhs, rhs);
+            }
+            tile
+        })
+        .collect();
+    let (ci, kw, qh) = (g.channels_in, g.kernel[2], plan.q[1]);
+    let mut out = vec![0.0f32; g.batch * ci * ti * hi * wi];
+    out.par_chunks_mut(ti * hi * wi)
+        .enumerate()
+        .for_each(|(plane, dst)| {
+            let (n, c_in) = (plane / ci, plane % ci);
+            let own = tasks.iter().zip(&tiles).filter(|((tn, ..), _)| *tn == n);
+            for ((_, phase, run), tile) in own {
+                let (pt, ph) = (phase / sh, phase % sh);
+                let len = run.len() * wo;
+                for (i, r) in run.clone().enumerate() {
+                    let (qt, q) = (r / qh, r % qh);
+                    if !(inside(qt, pt, 0) && inside(q, ph, 1)) {
+                        continue;
+                    }
+                    let (t, h) = (qt * st + pt - g.padding[0], q * sh + ph - g.padding[1]);
+                    let row = &mut dst[(t * hi + h) * wi..][..wi];
+                    for c in 0..kw {
+                        let src = &tile[(c_in * kw + c) * len + i * wo..][..wo];
+                        plan.scatter_add(src, c, row);
+                    }
+                }
+            }
+        });
+    flex_tensor(out, x_shape.to_vec())
+}
+
+/// The gradient of the weight: per tap, the output gradient on the grid times the shifted
+/// `X_w`, summed over images and chunks of positions computed in parallel.
+pub(super) fn weight_grad(
+    x: &FlexTensor,
+    grad: &FlexTensor,
+    weight_shape: &[usize],
+    options: &ConvOptions<3>,
+) -> FlexTensor {
+    let plan = Plan::new(Geometry::new(x.layout().shape(), weight_shape, options));
+    let g = plan.g;
+    let xw = plan.spread_input(&values(x));
+    let dy = plan.spread_output(&values(grad));
+    let (co, depth, span, row_len) = (g.channels_out, plan.depth(), plan.span(), plan.row_len());
+    let positions = plan.positions();
+    let per_image = plan.taps.len() * g.batch;
+    let chunks = (4 * rayon::current_num_threads())
+        .div_ceil(per_image)
+        .min(positions.div_ceil(MIN_DEPTH))
+        .max(1);
+    let chunk = positions.div_ceil(chunks);
+    let partial: Vec<Vec<f32>> = (0..per_image * chunks)
+        .into_par_iter()
+        .map(|task| {
+            let (i, rest) = (task / (g.batch * chunks), task % (g.batch * chunks));
+            let (n, p0) = (rest / chunks, rest % chunks * chunk);
+            let len = chunk.min(positions - p0);
+            let (phase, off) = plan.taps[i];
+            let lhs = View::new(&dy, n * co * span + plan.reach + p0, [co, len], [span, 1]);
+            let at = n * depth * row_len + phase * plan.plane + off + p0;
+            let rhs = View::new(&xw, at, [len, depth], [1, row_len]);
+            let mut sum = vec![0.0f32; co * depth];
+            product(&mut sum, depth, false, lhs, rhs);
+            sum
+        })
+        .collect();
+    // Back to `[C_out, C_in, kt, kh, kw]`, summing each tap's partial products.
+    let (taps, kw, per_tap) = (plan.taps.len(), g.kernel[2], g.batch * chunks);
+    let mut out = vec![0.0f32; co * depth * taps];
+    out.par_chunks_mut(depth * taps)
+        .enumerate()
+        .for_each(|(o, dst)| {
+            for (task, sum) in partial.iter().enumerate() {
+                let i = task / per_tap;
+                let src = sum[o * depth..][..depth].chunks_exact(kw);
+                for (dst, src) in dst.chunks_exact_mut(taps * kw).zip(src) {
+                    for (d, v) in dst[i * kw..][..kw].iter_mut().zip(src) {
+                        *d += v;
+                    }
+                }
+            }
+        });
+    flex_tensor(out, weight_shape.to_vec())
+}
