@@ -156,10 +156,13 @@ fn stem_conv3d(c: &mut Criterion) {
     group.finish();
 }
 
+/// `(name, input, weight, stride, padding)`.
+type Layer = (&'static str, [usize; 5], [usize; 5], [usize; 3], [usize; 3]);
+
 /// The convolutions that carry SlowFast's and the detector's time, through `nn::Conv3d`
 /// (flex: per-tap products) and through Burn's own convolution, forward and forward +
 /// backward (input and weight gradients): `(name, input, weight, stride, padding)`.
-const LAYERS: [(&str, [usize; 5], [usize; 5], [usize; 3], [usize; 3]); 6] = [
+const LAYERS: [Layer; 6] = [
     (
         "slow_res2_1x3x3",
         [1, 64, 8, 56, 56],

@@ -117,6 +117,9 @@ impl Plan {
         rows: std::ops::Range<usize>,
         channels: usize,
     ) -> Vec<std::ops::Range<usize>> {
+        if frames.is_empty() || rows.is_empty() {
+            return Vec::new();
+        }
         let (width, qh) = (self.g.output[2], self.q[1]);
         let fit = TILE / (channels * width).max(1);
         let spread =
@@ -368,9 +371,12 @@ pub(super) fn input_grad(
         at >= pad && at < pad + g.input[axis]
     };
     let valid = |len: usize, phase: usize, axis: usize| {
-        let mut q = (0..len).filter(|&q| inside(q, phase, axis));
-        let first = q.next().unwrap_or(0);
-        first..q.last().unwrap_or(first) + 1
+        let first = (0..len).find(|&q| inside(q, phase, axis));
+        let last = (0..len).rev().find(|&q| inside(q, phase, axis));
+        match (first, last) {
+            (Some(first), Some(last)) => first..last + 1,
+            _ => 0..0,
+        }
     };
     let tasks: Vec<(usize, usize, std::ops::Range<usize>)> = (0..st * sh)
         .filter(|&phase| plan.taps.iter().any(|&(p, _)| p == phase))
