@@ -115,8 +115,7 @@ fn stem_conv3d(c: &mut Criterion) {
         .with_padding(PaddingConfig3d::Explicit(2, 3, 3))
         .with_bias(false);
     let conv: Conv3d<Ad> = Conv3d::new(&config, &device);
-    let burn_conv =
-        |x| burn::tensor::module::conv3d(x, conv.weight.val(), None, conv.options.clone());
+    let burn_conv = |x| burn_conv3d(x, &conv);
     let x = Tensor::<Ad, 5>::random([4, 3, 8, 112, 112], Distribution::Normal(0.0, 1.0), &device);
     let mut group = c.benchmark_group("stem_conv3d");
     group
@@ -143,15 +142,7 @@ fn stem_conv3d(c: &mut Criterion) {
         b.iter(|| black_box(plain.forward(x.clone()).into_data()))
     });
     group.bench_function("burn_forward_4x3x8x112", |b| {
-        b.iter(|| {
-            let out = burn::tensor::module::conv3d(
-                x.clone(),
-                plain.weight.val(),
-                None,
-                plain.options.clone(),
-            );
-            black_box(out.into_data())
-        })
+        b.iter(|| black_box(burn_conv3d(x.clone(), &plain).into_data()))
     });
     group.finish();
 }
@@ -162,49 +153,14 @@ type Layer = (&'static str, [usize; 5], [usize; 5], [usize; 3], [usize; 3]);
 /// The convolutions that carry SlowFast's and the detector's time, through `nn::Conv3d`
 /// (flex: per-tap products) and through Burn's own convolution, forward and forward +
 /// backward (input and weight gradients): `(name, input, weight, stride, padding)`.
+#[rustfmt::skip]
 const LAYERS: [Layer; 6] = [
-    (
-        "slow_res2_1x3x3",
-        [1, 64, 8, 56, 56],
-        [64, 64, 1, 3, 3],
-        [1, 1, 1],
-        [0, 1, 1],
-    ),
-    (
-        "slow_res3_1x3x3_s2",
-        [1, 128, 8, 56, 56],
-        [128, 128, 1, 3, 3],
-        [1, 2, 2],
-        [0, 1, 1],
-    ),
-    (
-        "slow_res5_1x3x3",
-        [1, 512, 8, 7, 7],
-        [512, 512, 1, 3, 3],
-        [1, 1, 1],
-        [0, 1, 1],
-    ),
-    (
-        "fast_res2_1x3x3",
-        [1, 8, 32, 56, 56],
-        [8, 8, 1, 3, 3],
-        [1, 1, 1],
-        [0, 1, 1],
-    ),
-    (
-        "fast_res4_3x1x1",
-        [1, 128, 32, 14, 14],
-        [32, 128, 3, 1, 1],
-        [1, 1, 1],
-        [1, 0, 0],
-    ),
-    (
-        "fpn_3x3_200x336",
-        [1, 256, 1, 200, 336],
-        [256, 256, 1, 3, 3],
-        [1, 1, 1],
-        [0, 1, 1],
-    ),
+    ("slow_res2_1x3x3", [1, 64, 8, 56, 56], [64, 64, 1, 3, 3], [1, 1, 1], [0, 1, 1]),
+    ("slow_res3_1x3x3_s2", [1, 128, 8, 56, 56], [128, 128, 1, 3, 3], [1, 2, 2], [0, 1, 1]),
+    ("slow_res5_1x3x3", [1, 512, 8, 7, 7], [512, 512, 1, 3, 3], [1, 1, 1], [0, 1, 1]),
+    ("fast_res2_1x3x3", [1, 8, 32, 56, 56], [8, 8, 1, 3, 3], [1, 1, 1], [0, 1, 1]),
+    ("fast_res4_3x1x1", [1, 128, 32, 14, 14], [32, 128, 3, 1, 1], [1, 1, 1], [1, 0, 0]),
+    ("fpn_3x3_200x336", [1, 256, 1, 200, 336], [256, 256, 1, 3, 3], [1, 1, 1], [0, 1, 1]),
 ];
 
 fn conv3d_layers(c: &mut Criterion) {
@@ -223,8 +179,7 @@ fn conv3d_layers(c: &mut Criterion) {
             .with_padding(PaddingConfig3d::Explicit(pt, ph, pw))
             .with_bias(false);
         let conv: Conv3d<Ad> = Conv3d::new(&config, &device);
-        let burn_conv =
-            |x| burn::tensor::module::conv3d(x, conv.weight.val(), None, conv.options.clone());
+        let burn_conv = |x| burn_conv3d(x, &conv);
         let x = Tensor::<Ad, 5>::random(input, Distribution::Normal(0.0, 1.0), &device);
         let step = |x: Tensor<Ad, 5>, out: Tensor<Ad, 5>| {
             let grads = out.sum().backward();
@@ -249,18 +204,15 @@ fn conv3d_layers(c: &mut Criterion) {
             b.iter(|| black_box(first(plain.forward(x.clone()))))
         });
         group.bench_function(format!("{name}/burn_forward"), |b| {
-            b.iter(|| {
-                let out = burn::tensor::module::conv3d(
-                    x.clone(),
-                    plain.weight.val(),
-                    None,
-                    plain.options.clone(),
-                );
-                black_box(first(out))
-            })
+            b.iter(|| black_box(first(burn_conv3d(x.clone(), &plain))))
         });
     }
     group.finish();
+}
+
+/// `conv`'s convolution through Burn's own `conv3d` (on flex: its im2col forward).
+fn burn_conv3d<B: Backend>(x: Tensor<B, 5>, conv: &avaloc::nn::Conv3d<B>) -> Tensor<B, 5> {
+    burn::tensor::module::conv3d(x, conv.weight.val(), None, conv.options.clone())
 }
 
 /// One element, which makes the backend finish the tensor.

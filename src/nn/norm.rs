@@ -110,18 +110,17 @@ impl<B: Backend> Norm<B> {
         let (n, c) = (dims[0], dims[1]);
         let rest = dims[2..].iter().product::<usize>();
         let count = (n * rest) as f64;
-        let per_channel = x
-            .reshape([n, c, rest])
-            .swap_dims(0, 1)
-            .reshape([c, n * rest]);
-        let mean = per_channel.clone().mean_dim(1);
-        let centred = per_channel - mean.clone();
-        let var = centred.clone().powi_scalar(2).mean_dim(1);
-        let normalised = centred / (var.clone() + self.eps).sqrt();
-        let y = normalised
-            .reshape([c, n, rest])
-            .swap_dims(0, 1)
-            .reshape(dims);
+        // Statistics per `[N·C, rest]` row, then over the images: no axis swap, whose backward
+        // would hand the reshapes permuted gradients to copy element by element.
+        let rows = x.reshape([n * c, rest]);
+        let per_channel = |row_means: Tensor<B, 2>| {
+            let mean = row_means.reshape([n, c]).mean_dim(0);
+            (mean.clone(), mean.expand([n, c]).reshape([n * c, 1]))
+        };
+        let (mean, mean_rows) = per_channel(rows.clone().mean_dim(1));
+        let centred = rows - mean_rows;
+        let (var, var_rows) = per_channel(centred.clone().powi_scalar(2).mean_dim(1));
+        let y = (centred / (var_rows + self.eps).sqrt()).reshape(dims);
         let m = BN_MOMENTUM;
         let unbiased = var.detach().reshape([c]) * (count / (count - 1.0).max(1.0));
         let device = mean.device();
