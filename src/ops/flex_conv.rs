@@ -223,7 +223,7 @@ impl Geometry {
     fn valid(&self, axis: usize, k: usize) -> std::ops::Range<usize> {
         let (s, off) = (self.stride[axis], k * self.dilation[axis]);
         let (pad, len, out) = (self.padding[axis], self.input[axis], self.output[axis]);
-        let lo = pad.saturating_sub(off).div_ceil(s);
+        let lo = pad.saturating_sub(off).div_ceil(s).min(out);
         let hi = if len + pad > off {
             ((len + pad - off - 1) / s + 1).min(out)
         } else {

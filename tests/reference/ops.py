@@ -218,6 +218,8 @@ def conv3d_cases(g):
     case("tall_frame", (1, 8, 2, 64, 40), (6, 8, 1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1), False)
     # A clip shorter than the temporal stride: two of the four phases hold no input frame.
     case("short_clip_s4", (1, 6, 2, 5, 4), (4, 6, 5, 1, 1), (4, 1, 1), (2, 0, 0), (1, 1, 1), False)
+    # A one-column input under a 5x5 kernel: horizontal taps whose every read is padding.
+    case("one_column", (1, 8, 1, 5, 1), (8, 8, 1, 5, 5), (1, 1, 1), (0, 2, 2), (1, 1, 1), False)
     save("ops_conv3d", tensors, cases)
 
 

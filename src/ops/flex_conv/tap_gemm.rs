@@ -448,13 +448,14 @@ pub(super) fn weight_grad(
         .div_ceil(per_image)
         .min(positions.div_ceil(MIN_DEPTH))
         .max(1);
-    let chunk = positions.div_ceil(chunks);
+    let parts = even_parts(0..positions, chunks);
+    let chunks = parts.len();
     let partial: Vec<Vec<f32>> = (0..per_image * chunks)
         .into_par_iter()
         .map(|task| {
             let (i, rest) = (task / (g.batch * chunks), task % (g.batch * chunks));
-            let (n, p0) = (rest / chunks, rest % chunks * chunk);
-            let len = chunk.min(positions - p0);
+            let (n, part) = (rest / chunks, &parts[rest % chunks]);
+            let (p0, len) = (part.start, part.len());
             let (phase, off) = plan.taps[i];
             let lhs = View::new(&dy, n * co * span + plan.reach + p0, [co, len], [span, 1]);
             let at = n * depth * row_len + phase * plan.plane + off + p0;
