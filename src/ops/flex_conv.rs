@@ -12,7 +12,8 @@
 //!   so the inner loops are contiguous, compiled for the CPU's widest vector unit by `pulp`;
 //! - kernels with extent: one matrix product per tap on a padded, phase-split copy of the
 //!   input, forward and both gradients ([`tap_gemm`]);
-//! - pointwise kernels: flex's own gemm forward, batched matmuls on views for the gradients.
+//! - pointwise kernels: flex's own gemm forward; batched matmuls on views for the gradients
+//!   (without padding; a padded one's take the per-tap products).
 //!
 //! Grouped convolutions (ResNeXt) take flex's and Burn's own.
 //!
@@ -37,8 +38,8 @@ use rayon::prelude::*;
 
 mod tap_gemm;
 
-/// Input channels up to which the direct kernels are used. Beyond, im2col's copies are
-/// amortised over enough gemm work.
+/// Input channels up to which the direct kernels are used. Beyond, the per-tap products of
+/// [`tap_gemm`] have an inner dimension long enough for gemm.
 const MAX_CHANNELS_IN: usize = 4;
 
 /// Output channels up to which the direct forward kernel is used: there im2col feeds a gemm
@@ -49,17 +50,18 @@ const MAX_DIRECT_CHANNELS_OUT: usize = 16;
 /// Kernel widths up to which the direct kernels are used (the stems': 7).
 const MAX_TAPS: usize = 16;
 
-/// Whether the per-tap products of [`tap_gemm`] compute this convolution's gradients (with
-/// `groups = 1`): every kernel with more than one tap. Pointwise kernels are one product already.
-fn taps_apply(weight: &[usize]) -> bool {
-    weight[2..] != [1, 1, 1]
+/// Whether this is a pointwise convolution without padding, whose gradients are matmuls on
+/// views (strided: over the subsampled input). Every other one's take [`tap_gemm`].
+fn unpadded_pointwise(weight: &[usize], options: &ConvOptions<3>) -> bool {
+    weight[2..] == [1, 1, 1] && options.padding == [0; 3]
 }
 
 /// Whether [`forward`] computes this convolution itself rather than through flex's im2col:
-/// direct kernels, or per-tap products over more than a few input channels (over fewer, each
-/// product's inner dimension is too short; flex's im2col gathers all taps into one).
+/// direct kernels, or per-tap products for kernels with more than one tap over more than a
+/// few input channels (over fewer, each product's inner dimension is too short; flex's im2col
+/// gathers all taps into one). Pointwise kernels are one gemm in flex already.
 fn own_forward(x: &[usize], weight: &[usize]) -> bool {
-    direct_forward_applies(x, weight) || (x[1] > MAX_CHANNELS_IN && taps_apply(weight))
+    direct_forward_applies(x, weight) || (x[1] > MAX_CHANNELS_IN && weight[2..] != [1, 1, 1])
 }
 
 /// Whether the direct forward kernel computes this convolution.
@@ -341,8 +343,8 @@ fn forward(x: FlexTensor, weight: FlexTensor, options: &ConvOptions<3>) -> FlexT
     }
 }
 
-/// The gradient of the weight: direct over few input channels, per-tap products for kernels
-/// with extent, a batched matmul on views for pointwise kernels.
+/// The gradient of the weight: direct over few input channels, a batched matmul on views for
+/// unpadded pointwise kernels, per-tap products otherwise.
 fn weight_grad(
     x: FlexTensor,
     grad: FlexTensor,
@@ -352,17 +354,15 @@ fn weight_grad(
     let w = weight.layout().shape();
     if x.layout().shape()[1] <= MAX_CHANNELS_IN && w[4] <= MAX_TAPS {
         direct_weight_grad(&x, &grad, &weight, &options)
-    } else if w[2..] == [1, 1, 1] && options.padding == [0; 3] {
+    } else if unpadded_pointwise(w, &options) {
         let x = if options.stride == [1; 3] {
             x
         } else {
             subsample(&x, grad.layout().shape(), options.stride)
         };
         pointwise_weight_grad(x, grad)
-    } else if taps_apply(w) {
-        tap_gemm::weight_grad(&x, &grad, w, &options)
     } else {
-        Flex::conv3d_weight_backward(x, weight, grad, options)
+        tap_gemm::weight_grad(&x, &grad, w, &options)
     }
 }
 
@@ -375,7 +375,7 @@ fn input_grad(
     options: &ConvOptions<3>,
 ) -> FlexTensor {
     let (w, gs) = (weight.layout().shape(), grad.layout().shape().clone());
-    if taps_apply(w) || options.padding != [0; 3] || options.stride != [1; 3] {
+    if !unpadded_pointwise(w, options) || options.stride != [1; 3] {
         return tap_gemm::input_grad(x.layout().shape(), weight, grad, options);
     }
     let (n, co, ci) = (gs[0], w[0], w[1]);

@@ -220,6 +220,8 @@ def conv3d_cases(g):
     case("short_clip_s4", (1, 6, 2, 5, 4), (4, 6, 5, 1, 1), (4, 1, 1), (2, 0, 0), (1, 1, 1), False)
     # A one-column input under a 5x5 kernel: horizontal taps whose every read is padding.
     case("one_column", (1, 8, 1, 5, 1), (8, 8, 1, 5, 5), (1, 1, 1), (0, 2, 2), (1, 1, 1), False)
+    # A padded pointwise kernel: both gradients through the per-tap products.
+    case("pointwise_padded", (2, 6, 2, 4, 5), (5, 6, 1, 1, 1), (1, 2, 1), (1, 1, 0), (1, 1, 1), False)
     save("ops_conv3d", tensors, cases)
 
 
