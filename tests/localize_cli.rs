@@ -558,5 +558,34 @@ fn shares_fill_one_folder_with_the_unsharded_detections() {
     let ids: std::collections::BTreeSet<&str> =
         clip.iter().map(|r| r.key.video_id.as_str()).collect();
     assert_eq!(ids.len(), 1, "{ids:?}");
+    // A share rerun with other settings: the other share's results no longer join it, and
+    // the unions made with them are gone until that share is rerun too.
+    let other = ["--set", "render.top=2"];
+    let rerun = localize(
+        &root,
+        &input,
+        &out,
+        &[&["--shard", "0/2"][..], &other].concat(),
+    );
+    assert!(rerun.status.success(), "{}", log(&rerun));
+    assert!(
+        log(&rerun).contains("waiting for 1/2, run with other settings than 0/2 (render.table)"),
+        "{}",
+        log(&rerun)
+    );
+    for file in ["detections.csv", "index.html", "kinetics/detections.csv"] {
+        assert!(!out.join(file).exists(), "{file}");
+    }
+    let rerun = localize(
+        &root,
+        &input,
+        &out,
+        &[&["--shard", "1/2"][..], &other].concat(),
+    );
+    assert!(rerun.status.success(), "{}", log(&rerun));
+    assert_eq!(
+        sorted(&out.join("detections.csv")),
+        sorted(&whole.join("detections.csv"))
+    );
     std::fs::remove_dir_all(root).unwrap();
 }

@@ -155,7 +155,15 @@ pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
                 };
                 // Every share runs the parts in order: the one completing the last part
                 // finds the earlier parts' unions written.
-                lock = write_union(&out, shard.count, videos, &source(None), &used)?;
+                // The parts' summary above goes with either part's union.
+                let above = if both {
+                    [DETECTIONS, PAGE, PARTS_EVAL]
+                        .map(|f| args.out.join(f))
+                        .to_vec()
+                } else {
+                    Vec::new()
+                };
+                lock = write_union(&out, shard, videos, &source(None), &used, &above)?;
                 complete = lock.is_some();
                 used
             }
@@ -170,6 +178,8 @@ pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
     drop(lock);
     Ok(())
 }
+
+const PARTS_EVAL: &str = "eval_parts.txt";
 
 /// Both parts' detections as one file, evaluated as AVA-Kinetics is (the union, and each part
 /// on its own videos) over the AVA part's label map, with a page linking the parts' pages.
@@ -199,14 +209,14 @@ fn parts_summary(
     )?;
     let table = parts_table(&result);
     println!("\n{table}");
-    let eval = out.join("eval_parts.txt");
+    let eval = out.join(PARTS_EVAL);
     crate::io::write_atomic(&eval, table.as_bytes())
         .with_context(|| format!("writing {}", eval.display()))?;
     let links: Vec<PathBuf> = [
         "ava/index.html",
         "kinetics/index.html",
         DETECTIONS,
-        "eval_parts.txt",
+        PARTS_EVAL,
     ]
     .iter()
     .map(PathBuf::from)

@@ -56,6 +56,8 @@ pub const ACTION_SCORES: &str = "scores/actions.csv";
 pub const ARM_SCORES: &str = "scores/arm.csv";
 pub const DETECTIONS: &str = "detections.csv";
 pub const PAGE: &str = "index.html";
+pub const EVAL: &str = "eval.txt";
+pub const PLOT: &str = "ap.png";
 
 impl Localize {
     fn path(&self, name: &str) -> PathBuf {
@@ -677,12 +679,12 @@ impl Evaluation<'_> {
         );
         let table = per_class_table(&result);
         println!("{table}");
-        let (eval, plot) = (out.join("eval.txt"), out.join("ap.png"));
+        let (eval, plot) = (out.join(EVAL), out.join(PLOT));
         crate::io::write_atomic(&eval, table.as_bytes())
             .with_context(|| format!("writing {}", eval.display()))?;
         write_plot(&result, &plot).with_context(|| format!("writing {}", plot.display()))?;
-        outputs.extend(["eval.txt".into(), "ap.png".into()]);
-        Ok((table, Some("ap.png".into())))
+        outputs.extend([EVAL.into(), PLOT.into()]);
+        Ok((table, Some(PLOT.into())))
     }
 }
 

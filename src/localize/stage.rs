@@ -263,6 +263,61 @@ impl StageRunner {
     }
 }
 
+/// What OUT's stage manifests say of its run, for a share to be joined with others.
+#[derive(Debug, PartialEq)]
+pub enum Finished {
+    /// No render manifest: the run is not done.
+    No,
+    /// The record no longer holds: why (an output rewritten since, a stage redone after the
+    /// ones that read it).
+    Stale(String),
+    /// Done, with these settings: every stage's inputs but those a share of the videos
+    /// changes (its video list, upstream outputs), keyed `stage.input`.
+    Settings(BTreeMap<String, String>),
+}
+
+impl Finished {
+    /// Reads OUT's manifests; a malformed one is an error naming the file.
+    pub fn read(out: &Path) -> Result<Self> {
+        let runner = StageRunner::new(out, None);
+        if !runner.manifest_path(Stage::Render).is_file() {
+            return Ok(Self::No);
+        }
+        let mut manifests = BTreeMap::new();
+        for &stage in <Stage as clap::ValueEnum>::value_variants() {
+            let path = runner.manifest_path(stage);
+            if path.is_file() {
+                manifests.insert(stage.name().to_string(), StageManifest::read(&path)?);
+            }
+        }
+        let mut settings = BTreeMap::new();
+        for (stage, manifest) in &manifests {
+            for (file, print) in &manifest.outputs {
+                if !fingerprint(&out.join(file)).is_ok_and(|now| &now == print) {
+                    return Ok(Self::Stale(format!("{file} changed after stage {stage}")));
+                }
+            }
+            for (input, print) in &manifest.inputs {
+                match input.split_once(':') {
+                    Some((up, file)) => {
+                        let wrote = manifests.get(up).and_then(|m| m.outputs.get(file));
+                        if wrote != Some(print) {
+                            return Ok(Self::Stale(format!(
+                                "stage {up} was redone after stage {stage}"
+                            )));
+                        }
+                    }
+                    None if input == "videos" => {}
+                    None => {
+                        settings.insert(format!("{stage}.{input}"), print.clone());
+                    }
+                }
+            }
+        }
+        Ok(Self::Settings(settings))
+    }
+}
+
 /// A stage's inputs as they are gathered.
 #[derive(Debug, Default, Clone)]
 pub struct Inputs(pub BTreeMap<String, String>);
@@ -378,6 +433,51 @@ mod tests {
         let mut later = StageRunner::new(&out, Some(Stage::Actions));
         later.run(Stage::Persons, inputs("2"), work).unwrap();
         assert_eq!(runs.get(), 5);
+    }
+
+    #[test]
+    fn a_finished_run_holds_until_an_output_or_an_upstream_stage_changes() {
+        let out = dir("finished");
+        let mut runner = StageRunner::new(&out, None);
+        let write = |file: &'static str, text: &'static str| {
+            let out = out.clone();
+            move || {
+                std::fs::write(out.join(file), text).unwrap();
+                Ok(StageDone {
+                    outputs: vec![file.into()],
+                    ..Default::default()
+                })
+            }
+        };
+        let persons = |v: &str| Inputs::default().text("videos", "a").text("weights", v);
+        let first = runner
+            .run(Stage::Persons, persons("1").0, write("p.csv", "1"))
+            .unwrap();
+        assert_eq!(Finished::read(&out).unwrap(), Finished::No);
+        let render = Inputs::default().text("table", "t").outputs_of(&first).0;
+        runner
+            .run(Stage::Render, render, write("d.csv", "x"))
+            .unwrap();
+        let Finished::Settings(settings) = Finished::read(&out).unwrap() else {
+            panic!("not finished")
+        };
+        // The video list and upstream outputs differ between shares; the rest is the run's.
+        let keys: Vec<&str> = settings.keys().map(String::as_str).collect();
+        assert_eq!(keys, ["persons.weights", "render.table"]);
+        std::fs::write(out.join("d.csv"), "y").unwrap();
+        assert_eq!(
+            Finished::read(&out).unwrap(),
+            Finished::Stale("d.csv changed after stage render".into())
+        );
+        std::fs::write(out.join("d.csv"), "x").unwrap();
+        // Persons redone with new weights, render not (yet).
+        runner
+            .run(Stage::Persons, persons("2").0, write("p.csv", "2"))
+            .unwrap();
+        assert_eq!(
+            Finished::read(&out).unwrap(),
+            Finished::Stale("stage persons was redone after stage render".into())
+        );
     }
 
     #[test]
