@@ -53,3 +53,14 @@ pub mod shard;
 pub mod system;
 pub mod train;
 pub mod weights;
+
+/// Held by the unit tests that draw from the backend's random generator, which is one for the
+/// whole process: a test that seeds it and draws would otherwise see other tests' draws
+/// in between.
+#[cfg(test)]
+pub(crate) fn generator_lock() -> std::sync::MutexGuard<'static, ()> {
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    GENERATOR
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

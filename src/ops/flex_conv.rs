@@ -8,12 +8,14 @@
 //! im2col copies the input once per tap; its input gradient is a transposed convolution with
 //! a col2im scatter. Every `groups = 1` float convolution is therefore computed here, and
 //! under autodiff recorded as one op with both gradients here too:
-//! - few input channels (the video stems): direct loops, input rows split into stride phases
-//!   so the inner loops are contiguous, compiled for the CPU's widest vector unit by `pulp`;
-//! - kernels with extent: one matrix product per tap on a padded, phase-split copy of the
-//!   input, forward and both gradients ([`tap_gemm`]);
-//! - pointwise kernels: flex's own gemm forward; batched matmuls on views for the gradients
-//!   (without padding; a padded one's take the per-tap products).
+//! - few input and output channels (the video stems): direct loops, input rows split into
+//!   stride phases so the inner loops are contiguous, compiled for the CPU's widest vector
+//!   unit by `pulp` (the weight gradient over few input channels, whatever the outputs);
+//! - unpadded pointwise kernels: one product per image on the tensors as they lie
+//!   ([`pointwise`]; strided ones over the subsampled input; the input gradient of a strided
+//!   one takes the per-tap products);
+//! - every other kernel: one matrix product per tap on a padded, phase-split copy of the
+//!   input, forward and both gradients ([`tap_gemm`]).
 //!
 //! Grouped convolutions (ResNeXt) take flex's and Burn's own.
 //!
@@ -32,19 +34,21 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::tensor::backend::Backend;
-use burn::tensor::ops::{ConvOptions, FloatTensorOps, ModuleOps};
-use burn::tensor::{DType, Shape, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
 use rayon::prelude::*;
 
+mod matrix;
+mod pointwise;
 mod tap_gemm;
 
 /// Input channels up to which the direct kernels are used. Beyond, the per-tap products of
 /// [`tap_gemm`] have an inner dimension long enough for gemm.
 const MAX_CHANNELS_IN: usize = 4;
 
-/// Output channels up to which the direct forward kernel is used: there im2col feeds a gemm
-/// with too few rows (the demo's fast stem, 2 channels: 25 ms against flex's 72). With 64
-/// (the R50-FPN stem at 800×1333) flex's gemm is at least as fast.
+/// Output channels up to which the direct forward kernel is used: there a gemm has too few
+/// rows (the demo's fast stem, 2 channels). With more (the slow stem's 64, the R50-FPN
+/// stem's) the per-tap products are faster: R50 slow stem 36 → 18 ms against flex's im2col.
 const MAX_DIRECT_CHANNELS_OUT: usize = 16;
 
 /// Kernel widths up to which the direct kernels are used (the stems': 7).
@@ -54,14 +58,6 @@ const MAX_TAPS: usize = 16;
 /// views (strided: over the subsampled input). Every other one's take [`tap_gemm`].
 fn unpadded_pointwise(weight: &[usize], options: &ConvOptions<3>) -> bool {
     weight[2..] == [1, 1, 1] && options.padding == [0; 3]
-}
-
-/// Whether [`forward`] computes this convolution itself rather than through flex's im2col:
-/// direct kernels, or per-tap products for kernels with more than one tap over more than a
-/// few input channels (over fewer, each product's inner dimension is too short; flex's im2col
-/// gathers all taps into one). Pointwise kernels are one gemm in flex already.
-fn own_forward(x: &[usize], weight: &[usize]) -> bool {
-    direct_forward_applies(x, weight) || (x[1] > MAX_CHANNELS_IN && weight[2..] != [1, 1, 1])
 }
 
 /// Whether the direct forward kernel computes this convolution.
@@ -104,7 +100,7 @@ fn try_conv<B: Backend>(
     options: ConvOptions<3>,
 ) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
     let backend = TypeId::of::<B>();
-    let inference = backend == TypeId::of::<Flex>() && own_forward(&x.dims(), &weight.dims());
+    let inference = backend == TypeId::of::<Flex>();
     if options.groups != 1
         || x.dtype() != DType::F32
         || !(inference || backend == TypeId::of::<FlexAutodiff>())
@@ -330,21 +326,21 @@ impl Phased {
     }
 }
 
-/// The convolution: direct over few input channels, by per-tap products where the kernel
-/// has extent, flex's own (a gemm for pointwise kernels) otherwise.
+/// The convolution: direct over few input and output channels, [`pointwise`] for unpadded
+/// pointwise kernels, per-tap products ([`tap_gemm`]) otherwise.
 fn forward(x: FlexTensor, weight: FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
     let (xs, ws) = (x.layout().shape(), weight.layout().shape());
     if direct_forward_applies(xs, ws) {
         direct_forward(&x, &weight, options)
-    } else if own_forward(xs, ws) {
-        tap_gemm::forward(&x, &weight, options)
+    } else if unpadded_pointwise(ws, options) {
+        pointwise::forward(&x, &weight, options.stride)
     } else {
-        Flex::conv3d(x, weight, None, options.clone())
+        tap_gemm::forward(&x, &weight, options)
     }
 }
 
-/// The gradient of the weight: direct over few input channels, a batched matmul on views for
-/// unpadded pointwise kernels, per-tap products otherwise.
+/// The gradient of the weight: direct over few input channels, [`pointwise`] for unpadded
+/// pointwise kernels, per-tap products otherwise.
 fn weight_grad(
     x: FlexTensor,
     grad: FlexTensor,
@@ -355,64 +351,25 @@ fn weight_grad(
     if x.layout().shape()[1] <= MAX_CHANNELS_IN && w[4] <= MAX_TAPS {
         direct_weight_grad(&x, &grad, &weight, &options)
     } else if unpadded_pointwise(w, &options) {
-        let x = if options.stride == [1; 3] {
-            x
-        } else {
-            subsample(&x, grad.layout().shape(), options.stride)
-        };
-        pointwise_weight_grad(x, grad)
+        pointwise::weight_grad(&x, &grad, options.stride)
     } else {
         tap_gemm::weight_grad(&x, &grad, w, &options)
     }
 }
 
-/// The gradient of the input: `Wᵀ · dy_n` as one batched matmul for pointwise stride-1
-/// convolutions (most of a ResNet's), per-tap products otherwise.
+/// The gradient of the input: [`pointwise`] for unpadded stride-1 pointwise kernels (most of
+/// a ResNet's), per-tap products otherwise.
 fn input_grad(
     x: &FlexTensor,
     weight: &FlexTensor,
     grad: &FlexTensor,
     options: &ConvOptions<3>,
 ) -> FlexTensor {
-    let (w, gs) = (weight.layout().shape(), grad.layout().shape().clone());
-    if !unpadded_pointwise(w, options) || options.stride != [1; 3] {
-        return tap_gemm::input_grad(x.layout().shape(), weight, grad, options);
+    if unpadded_pointwise(weight.layout().shape(), options) && options.stride == [1; 3] {
+        pointwise::input_grad(weight, grad)
+    } else {
+        tap_gemm::input_grad(x.layout().shape(), weight, grad, options)
     }
-    let (n, co, ci) = (gs[0], w[0], w[1]);
-    let positions = gs[2] * gs[3] * gs[4];
-    let wt = Flex::float_reshape(weight.clone(), Shape::new([1, co, ci]));
-    let wt = Flex::float_swap_dims(wt, 1, 2);
-    let dy = Flex::float_reshape(grad.clone(), Shape::new([n, co, positions]));
-    let dx = Flex::float_matmul(Flex::float_expand(wt, Shape::new([n, ci, co])), dy);
-    Flex::float_reshape(dx, Shape::new([n, ci, gs[2], gs[3], gs[4]]))
-}
-
-/// `Σ_n dy_n · x_nᵀ` over `[C, T·H·W]` views: flex's gemm reads the transposed view in place.
-fn pointwise_weight_grad(x: FlexTensor, grad: FlexTensor) -> FlexTensor {
-    let (xs, gs) = (x.layout().shape().clone(), grad.layout().shape().clone());
-    let (n, ci, co) = (xs[0], xs[1], gs[1]);
-    let x = Flex::float_reshape(x, Shape::new([n, ci, xs[2] * xs[3] * xs[4]]));
-    let grad = Flex::float_reshape(grad, Shape::new([n, co, gs[2] * gs[3] * gs[4]]));
-    let per_image = Flex::float_matmul(grad, Flex::float_swap_dims(x, 1, 2));
-    let sum = Flex::float_sum_dim(per_image, 0);
-    Flex::float_reshape(sum, Shape::new([co, ci, 1, 1, 1]))
-}
-
-/// The input at the positions a strided pointwise convolution reads, `[N, C, T', H', W']`.
-fn subsample(x: &FlexTensor, output: &[usize], stride: [usize; 3]) -> FlexTensor {
-    let (xs, xv) = (x.layout().shape(), values(x));
-    let [ti, hi, wi] = [xs[2], xs[3], xs[4]];
-    let [to, ho, wo] = [output[2], output[3], output[4]];
-    let mut out = Vec::with_capacity(xs[0] * xs[1] * to * ho * wo);
-    for plane in xv.chunks_exact(ti * hi * wi) {
-        for t in 0..to {
-            for h in 0..ho {
-                let row = &plane[(t * stride[0] * hi + h * stride[1]) * wi..][..wi];
-                out.extend(row.iter().step_by(stride[2]).take(wo));
-            }
-        }
-    }
-    flex_tensor(out, vec![xs[0], xs[1], to, ho, wo])
 }
 
 /// The convolution, parallel over (image, output channel) planes.

@@ -168,9 +168,9 @@ def upsample_cases(g):
 
 
 def conv3d_cases(g):
-    """`ops.conv3d`'s routes on flex (direct kernels over few input channels, a matmul weight
-    gradient for pointwise convolutions, Burn's own otherwise), with the gradients of the
-    input, the weight and the bias."""
+    """`ops.conv3d`'s routes on flex (direct kernels over few input and output channels, one
+    product per image for unpadded pointwise convolutions, per-tap products otherwise), with
+    the gradients of the input, the weight and the bias."""
     tensors, cases = {}, []
 
     def case(name, x_shape, w_shape, stride, padding, dilation, bias):
@@ -195,9 +195,8 @@ def conv3d_cases(g):
     # Odd strides, dilation, asymmetric padding and a bias: every edge of the valid ranges.
     case("dilated", (1, 2, 7, 11, 13), (3, 2, 3, 3, 3), (2, 1, 3), (1, 2, 0), (2, 1, 2), True)
     case("one_channel", (3, 1, 4, 9, 8), (5, 1, 2, 4, 5), (1, 3, 2), (0, 1, 4), (1, 2, 1), True)
-    # Wider inputs: pointwise convolutions (matmul weight gradients, strided or not), stride-1
-    # kernels (one matmul per tap on shifted views: temporal, dilated spatial, cubic) and
-    # Burn's general route (a strided 3x3x3).
+    # Wider inputs: pointwise convolutions (one product per image, strided or not) and the
+    # per-tap products (temporal, dilated spatial, cubic, a strided 3x3x3).
     case("pointwise", (2, 6, 3, 5, 7), (5, 6, 1, 1, 1), (1, 1, 1), (0, 0, 0), (1, 1, 1), True)
     case("pointwise_strided", (2, 6, 3, 7, 8), (5, 6, 1, 1, 1), (1, 2, 2), (0, 0, 0), (1, 1, 1), False)
     case("temporal", (2, 6, 5, 4, 6), (4, 6, 3, 1, 1), (1, 1, 1), (1, 0, 0), (1, 1, 1), False)
@@ -213,6 +212,9 @@ def conv3d_cases(g):
     case("temporal_3x1x1", (2, 12, 8, 5, 6), (10, 12, 3, 1, 1), (1, 1, 1), (1, 0, 0), (1, 1, 1), False)
     case("lateral_5x1x1_s4", (2, 8, 8, 5, 4), (16, 8, 5, 1, 1), (4, 1, 1), (2, 0, 0), (1, 1, 1), False)
     case("stem_7x7_s2", (1, 6, 1, 15, 17), (8, 6, 1, 7, 7), (1, 2, 2), (0, 3, 3), (1, 1, 1), False)
+    # A stem with more outputs than the direct kernel takes (the R50 slow stem's 3 -> 64):
+    # per-tap products over three input channels.
+    case("stem_wide", (2, 3, 2, 13, 15), (20, 3, 1, 7, 7), (1, 2, 2), (0, 3, 3), (1, 1, 1), True)
     case("cubic_s2", (1, 6, 7, 8, 9), (5, 6, 3, 3, 3), (2, 2, 2), (1, 1, 1), (1, 1, 1), False)
     case("deep_small_plane", (2, 40, 3, 4, 4), (36, 40, 1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1), False)
     case("tall_frame", (1, 8, 2, 64, 40), (6, 8, 1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1), False)

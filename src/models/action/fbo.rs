@@ -202,6 +202,7 @@ mod tests {
     /// bank).
     #[test]
     fn zero_initialised_output_layers_train() {
+        let _generator = crate::generator_lock();
         type B = Autodiff<Flex>;
         let device = Default::default();
         let fbo = FboConfig::new(6, 5)

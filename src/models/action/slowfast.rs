@@ -410,6 +410,7 @@ mod tests {
 
     #[test]
     fn zero_initialised_final_norms_make_blocks_start_as_the_identity() {
+        let _generator = crate::generator_lock();
         let device = Default::default();
         let config = SlowFastConfig::new([1, 2, 1, 1])
             .with_width_per_group(8)

@@ -1,0 +1,96 @@
+//! Unpadded pointwise (1×1×1) convolutions, the bulk of a ResNet's: per image, one matrix
+//! product over `[C, T·H·W]` views of the tensors as they lie, for the forward pass and both
+//! gradients (strided ones over the input's subsampled positions). gemm runs each product on
+//! all threads where it is large, images in parallel where they are many.
+
+use burn::backend::flex::FlexTensor;
+use rayon::prelude::*;
+
+use super::matrix::{View, product_on};
+use super::{flex_tensor, values};
+
+/// Products of at least this many multiply-adds are split over threads by gemm (flex's
+/// threshold for its own pointwise convolutions).
+const PARALLEL_MACS: usize = 192 * 192 * 192;
+
+fn threads(macs: usize) -> gemm::Parallelism {
+    if macs >= PARALLEL_MACS {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    }
+}
+
+/// `y_n = W · x_n` for `x` `[N, C_in, T, H, W]` and `weight` `[C_out, C_in, 1, 1, 1]`.
+pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, stride: [usize; 3]) -> FlexTensor {
+    let x = subsample(x, stride);
+    let (xs, co) = (x.layout().shape(), weight.layout().shape()[0]);
+    let (ci, positions) = (xs[1], xs[2] * xs[3] * xs[4]);
+    let (x, w) = (values(&x), values(weight));
+    let mut out = vec![0.0f32; xs[0] * co * positions];
+    out.par_chunks_mut(co * positions)
+        .enumerate()
+        .for_each(|(n, dst)| {
+            let lhs = View::new(&w, 0, [co, ci], [ci, 1]);
+            let rhs = View::new(&x, n * ci * positions, [ci, positions], [positions, 1]);
+            let macs = co * ci * positions;
+            product_on(dst, positions, false, lhs, rhs, threads(macs));
+        });
+    flex_tensor(out, vec![xs[0], co, xs[2], xs[3], xs[4]])
+}
+
+/// `dx_n = Wᵀ · dy_n` of a stride-1 pointwise convolution.
+pub(super) fn input_grad(weight: &FlexTensor, grad: &FlexTensor) -> FlexTensor {
+    let (gs, ci) = (grad.layout().shape(), weight.layout().shape()[1]);
+    let (co, positions) = (gs[1], gs[2] * gs[3] * gs[4]);
+    let (dy, w) = (values(grad), values(weight));
+    let mut out = vec![0.0f32; gs[0] * ci * positions];
+    out.par_chunks_mut(ci * positions)
+        .enumerate()
+        .for_each(|(n, dst)| {
+            let lhs = View::new(&w, 0, [ci, co], [1, ci]);
+            let rhs = View::new(&dy, n * co * positions, [co, positions], [positions, 1]);
+            let macs = co * ci * positions;
+            product_on(dst, positions, false, lhs, rhs, threads(macs));
+        });
+    flex_tensor(out, vec![gs[0], ci, gs[2], gs[3], gs[4]])
+}
+
+/// `dW = Σ_n dy_n · x_nᵀ`, over the positions the convolution read.
+pub(super) fn weight_grad(x: &FlexTensor, grad: &FlexTensor, stride: [usize; 3]) -> FlexTensor {
+    let x = subsample(x, stride);
+    let (gs, ci) = (grad.layout().shape(), x.layout().shape()[1]);
+    let (co, positions) = (gs[1], gs[2] * gs[3] * gs[4]);
+    let (dy, x) = (values(grad), values(&x));
+    let mut out = vec![0.0f32; co * ci];
+    // One product per image, summed in place: the positions are the long inner dimension.
+    for n in 0..gs[0] {
+        let lhs = View::new(&dy, n * co * positions, [co, positions], [positions, 1]);
+        let rhs = View::new(&x, n * ci * positions, [positions, ci], [1, positions]);
+        product_on(&mut out, ci, n > 0, lhs, rhs, threads(co * ci * positions));
+    }
+    flex_tensor(out, vec![co, ci, 1, 1, 1])
+}
+
+/// `x` at the positions a pointwise convolution of `stride` reads (itself at stride 1).
+fn subsample(x: &FlexTensor, stride: [usize; 3]) -> std::borrow::Cow<'_, FlexTensor> {
+    if stride == [1; 3] {
+        return std::borrow::Cow::Borrowed(x);
+    }
+    let (xs, xv) = (x.layout().shape(), values(x));
+    let [ti, hi, wi] = [xs[2], xs[3], xs[4]];
+    let [to, ho, wo] = std::array::from_fn(|i| (xs[i + 2] - 1) / stride[i] + 1);
+    let mut out = vec![0.0f32; xs[0] * xs[1] * to * ho * wo];
+    out.par_chunks_mut(to * ho * wo)
+        .zip(xv.par_chunks(ti * hi * wi))
+        .for_each(|(dst, plane)| {
+            for (r, dst) in dst.chunks_exact_mut(wo).enumerate() {
+                let (t, h) = (r / ho, r % ho);
+                let row = &plane[(t * stride[0] * hi + h * stride[1]) * wi..][..wi];
+                for (d, &v) in dst.iter_mut().zip(row.iter().step_by(stride[2])) {
+                    *d = v;
+                }
+            }
+        });
+    std::borrow::Cow::Owned(flex_tensor(out, vec![xs[0], xs[1], to, ho, wo]))
+}
