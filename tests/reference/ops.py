@@ -215,6 +215,9 @@ def conv3d_cases(g):
     # A stem with more outputs than the direct kernel takes (the R50 slow stem's 3 -> 64):
     # per-tap products over three input channels.
     case("stem_wide", (2, 3, 2, 13, 15), (20, 3, 1, 7, 7), (1, 2, 2), (0, 3, 3), (1, 1, 1), True)
+    # Three taps on one clip with many output channels: the weight gradient's tasks split the
+    # output channels too.
+    case("temporal_many_outputs", (1, 8, 4, 3, 5), (72, 8, 3, 1, 1), (1, 1, 1), (1, 0, 0), (1, 1, 1), False)
     case("cubic_s2", (1, 6, 7, 8, 9), (5, 6, 3, 3, 3), (2, 2, 2), (1, 1, 1), (1, 1, 1), False)
     case("deep_small_plane", (2, 40, 3, 4, 4), (36, 40, 1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1), False)
     case("tall_frame", (1, 8, 2, 64, 40), (6, 8, 1, 3, 3), (1, 1, 1), (0, 1, 1), (1, 1, 1), False)

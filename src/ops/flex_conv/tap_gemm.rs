@@ -31,6 +31,12 @@ const TILE: usize = 64 * 1024;
 /// Positions per task of the weight gradient at least, so that packing stays amortised.
 const MIN_DEPTH: usize = 2048;
 
+/// Output channels per task of the weight gradient at least (gemm's microkernel holds 16).
+const MIN_ROWS: usize = 32;
+
+/// Weight-gradient tasks per thread at least, so that their uneven ends even out.
+const TASKS_PER_THREAD: usize = 8;
+
 /// Positions per task of the forward and input-gradient products at least: each task packs
 /// the weight of every tap once.
 const MIN_RUN: usize = 256;
@@ -368,36 +374,55 @@ pub(super) fn weight_grad(
     let (co, depth, span, row_len) = (g.channels_out, plan.depth(), plan.span(), plan.row_len());
     let positions = plan.positions();
     let per_image = plan.taps.len() * g.batch;
-    let chunks = (4 * rayon::current_num_threads())
+    let chunks = (TASKS_PER_THREAD * rayon::current_num_threads())
         .div_ceil(per_image)
         .min(positions.div_ceil(MIN_DEPTH))
         .max(1);
     let parts = even_parts(0..positions, chunks);
-    let chunks = parts.len();
-    let partial: Vec<Vec<f32>> = (0..per_image * chunks)
-        .into_par_iter()
-        .map(|task| {
-            let (i, rest) = (task / (g.batch * chunks), task % (g.batch * chunks));
-            let (n, part) = (rest / chunks, &parts[rest % chunks]);
+    // Few taps on few images (a 3×1×1 kernel on one clip) split the output channels too, so
+    // that every thread gets a share: three tasks on two threads leave one idle a third of
+    // the time. Each task's partial holds its own rows.
+    let rows = (TASKS_PER_THREAD * rayon::current_num_threads())
+        .div_ceil(per_image * parts.len())
+        .min(co.div_ceil(MIN_ROWS))
+        .max(1);
+    let rows = even_parts(0..co, rows);
+    let tasks: Vec<(
+        usize,
+        usize,
+        &std::ops::Range<usize>,
+        &std::ops::Range<usize>,
+    )> = (0..plan.taps.len())
+        .flat_map(|i| (0..g.batch).map(move |n| (i, n)))
+        .flat_map(|(i, n)| parts.iter().map(move |part| (i, n, part)))
+        .flat_map(|(i, n, part)| rows.iter().map(move |r| (i, n, part, r)))
+        .collect();
+    let partial: Vec<Vec<f32>> = tasks
+        .par_iter()
+        .map(|&(i, n, part, r)| {
             let (p0, len) = (part.start, part.len());
             let (phase, off) = plan.taps[i];
-            let lhs = View::new(&dy, n * co * span + plan.reach + p0, [co, len], [span, 1]);
+            let at = n * co * span + r.start * span + plan.reach + p0;
+            let lhs = View::new(&dy, at, [r.len(), len], [span, 1]);
             let at = n * depth * row_len + phase * plan.plane + off + p0;
             let rhs = View::new(&xw, at, [len, depth], [1, row_len]);
-            let mut sum = vec![0.0f32; co * depth];
+            let mut sum = vec![0.0f32; r.len() * depth];
             product(&mut sum, depth, false, lhs, rhs);
             sum
         })
         .collect();
     // Back to `[C_out, C_in, kt, kh, kw]`, summing each tap's partial products.
-    let (taps, kw, per_tap) = (plan.taps.len(), g.kernel[2], g.batch * chunks);
+    let (taps, kw) = (plan.taps.len(), g.kernel[2]);
     let mut out = vec![0.0f32; co * depth * taps];
     out.par_chunks_mut(depth * taps)
         .enumerate()
         .for_each(|(o, dst)| {
-            for (task, sum) in partial.iter().enumerate() {
-                let i = task / per_tap;
-                let src = sum[o * depth..][..depth].chunks_exact(kw);
+            let own = tasks
+                .iter()
+                .zip(&partial)
+                .filter(|((.., r), _)| r.contains(&o));
+            for (&(i, _, _, r), sum) in own {
+                let src = sum[(o - r.start) * depth..][..depth].chunks_exact(kw);
                 for (dst, src) in dst.chunks_exact_mut(taps * kw).zip(src) {
                     for (d, v) in dst[i * kw..][..kw].iter_mut().zip(src) {
                         *d += v;
