@@ -277,10 +277,23 @@ impl Geometry {
         let index = Tensor::<B, 1, Int>::from_data(TensorData::new(index, [n * taps]), device);
         let weights = Tensor::<B, 3>::from_data(TensorData::new(weights, [n, taps, bins]), device);
         let windows = pixels.select(0, index).reshape([n, taps, channels]);
-        windows
-            .swap_dims(1, 2)
-            .matmul(weights)
-            .reshape([n, channels, ph, pw])
+        if B::ad_enabled(device) {
+            // `[n, bins, C]`, the axes swapped on the output: transposing the windows as
+            // below hands their gradient to the reshape above permuted, and flex copies
+            // every window tap through a strided index (fwd+bwd 2.04 → 1.43 s on the bench).
+            weights
+                .swap_dims(1, 2)
+                .matmul(windows)
+                .swap_dims(1, 2)
+                .reshape([n, channels, ph, pw])
+        } else {
+            // The windows read transposed in place: no copy (the other order copies the
+            // output, forward 283 → 640 ms).
+            windows
+                .swap_dims(1, 2)
+                .matmul(weights)
+                .reshape([n, channels, ph, pw])
+        }
     }
 }
 
