@@ -47,7 +47,8 @@ pub struct LocalizeArgs {
     #[arg(long, requires = "data")]
     pub kinetics_system: Option<PathBuf>,
     /// With --data: share I of N of the videos (e.g. 0/4), into OUT/shard-I-of-N/; the last
-    /// share to finish writes the union into OUT, so that N machines fill one folder.
+    /// share to finish writes the union into OUT, so that N machines fill one folder (a share
+    /// run with other settings than the finishing one's waits to be rerun).
     #[arg(long, requires = "data")]
     pub shard: Option<Shard>,
     /// With --video or --frames: the second of the first frame (AVA's films start at 900).
