@@ -77,6 +77,14 @@ impl StageManifest {
         serde_json::from_str(&text)
             .with_context(|| format!("{}: not a stage manifest", path.display()))
     }
+
+    /// The first output under `out` that is gone or no longer as the stage wrote it.
+    fn changed_output(&self, out: &Path) -> Option<&String> {
+        self.outputs
+            .iter()
+            .find(|(file, print)| !fingerprint(&out.join(file)).is_ok_and(|now| &now == *print))
+            .map(|(file, _)| file)
+    }
 }
 
 /// Fingerprint of a file (its SHA-256) or a folder (every file's relative path, size and
@@ -194,9 +202,7 @@ impl StageRunner {
         let same = manifest.format_version == FORMAT_VERSION
             && manifest.stage == stage.name()
             && &manifest.inputs == inputs
-            && manifest.outputs.iter().all(|(file, print)| {
-                fingerprint(&self.out.join(file)).is_ok_and(|now| &now == print)
-            });
+            && manifest.changed_output(&self.out).is_none();
         same.then_some(manifest)
     }
 
@@ -292,10 +298,8 @@ impl Finished {
         }
         let mut settings = BTreeMap::new();
         for (stage, manifest) in &manifests {
-            for (file, print) in &manifest.outputs {
-                if !fingerprint(&out.join(file)).is_ok_and(|now| &now == print) {
-                    return Ok(Self::Stale(format!("{file} changed after stage {stage}")));
-                }
+            if let Some(file) = manifest.changed_output(out) {
+                return Ok(Self::Stale(format!("{file} changed after stage {stage}")));
             }
             for (input, print) in &manifest.inputs {
                 match input.split_once(':') {

@@ -54,8 +54,8 @@ const MAX_DIRECT_CHANNELS_OUT: usize = 16;
 /// Kernel widths up to which the direct kernels are used (the stems': 7).
 const MAX_TAPS: usize = 16;
 
-/// Whether this is a pointwise convolution without padding, whose gradients are matmuls on
-/// views (strided: over the subsampled input). Every other one's take [`tap_gemm`].
+/// Whether this is a pointwise convolution without padding, which [`pointwise`] computes
+/// (strided: over the subsampled input; its input gradient takes [`tap_gemm`]).
 fn unpadded_pointwise(weight: &[usize], options: &ConvOptions<3>) -> bool {
     weight[2..] == [1, 1, 1] && options.padding == [0; 3]
 }

@@ -28,8 +28,9 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, backend::Backend};
 
 /// A 3-D convolution (`burn::tensor::module::conv3d`). On flex, computed without im2col's
-/// copies (direct kernels over few channels, one matrix product per kernel tap otherwise) and
-/// under autodiff recorded as one op with both gradients computed the same way; see `flex_conv`.
+/// copies (direct kernels over few channels, one matrix product per image for pointwise
+/// kernels, one per kernel tap otherwise) and under autodiff recorded as one op with both
+/// gradients computed the same way; see `flex_conv`.
 pub fn conv3d<B: Backend>(
     x: Tensor<B, 5>,
     weight: Tensor<B, 5>,
