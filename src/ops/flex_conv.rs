@@ -65,7 +65,7 @@ fn direct_forward_applies(x: &[usize], weight: &[usize]) -> bool {
     x[1] <= MAX_CHANNELS_IN && weight[0] <= MAX_DIRECT_CHANNELS_OUT && weight[4] <= MAX_TAPS
 }
 
-type FlexAutodiff = Autodiff<Flex>;
+pub(super) type FlexAutodiff = Autodiff<Flex>;
 
 /// A 3-D convolution on flex, or `x` back on other backends and settings. In inference the
 /// convolutions [`forward`] computes itself; under autodiff every convolution, recorded as one
@@ -122,7 +122,7 @@ fn try_conv<B: Backend>(
 }
 
 /// Moves a value to the type it is known (by the `TypeId` checks above) to have.
-fn cast<T: 'static, U: 'static>(value: T) -> U {
+pub(super) fn cast<T: 'static, U: 'static>(value: T) -> U {
     *(Box::new(value) as Box<dyn Any>)
         .downcast::<U>()
         .expect("backend checked by TypeId")
@@ -154,7 +154,7 @@ impl Backward<Flex, 2> for DirectConv3d {
     }
 }
 
-type AutodiffPrimitive =
+pub(super) type AutodiffPrimitive =
     <FlexAutodiff as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
 
 fn autodiff_forward(
@@ -253,7 +253,7 @@ impl Geometry {
 }
 
 /// A flex tensor's f32 elements in row-major order: borrowed when contiguous, else one copy.
-fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
+pub(super) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
     match t.as_slice::<f32>() {
         Some(s) => std::borrow::Cow::Borrowed(s),
         None => std::borrow::Cow::Owned(
@@ -598,6 +598,6 @@ fn weight_grad_row<S: pulp::Simd, const K: usize>(
     }
 }
 
-fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
+pub(super) fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }

@@ -7,6 +7,8 @@ pub mod boxes;
 mod error;
 #[cfg(feature = "flex")]
 mod flex_conv;
+#[cfg(feature = "flex")]
+mod flex_norm;
 pub(crate) mod host;
 pub mod nms;
 pub mod pool3d;
@@ -43,6 +45,25 @@ pub fn conv3d<B: Backend>(
         Err(x) => x,
     };
     burn::tensor::module::conv3d(x, weight, bias, options)
+}
+
+/// Group normalisation of `x` `[N, C, …]` by `groups` groups of channels with a per-channel
+/// affine, fused on flex (two passes each way, one autodiff op), or `x` back on other
+/// backends for the composition of tensor ops in `nn::Norm`.
+pub(crate) fn try_group_norm<B: Backend, const D: usize>(
+    x: Tensor<B, D>,
+    groups: usize,
+    weight: Tensor<B, 1>,
+    bias: Tensor<B, 1>,
+    eps: f64,
+) -> Result<Tensor<B, D>, Tensor<B, D>> {
+    #[cfg(feature = "flex")]
+    return flex_norm::try_group_norm(x, groups, weight, bias, eps);
+    #[cfg(not(feature = "flex"))]
+    {
+        let _ = (groups, weight, bias, eps);
+        Err(x)
+    }
 }
 
 /// A 2-D convolution, through the same routes as [`conv3d`] (over one frame).
