@@ -6,6 +6,8 @@
 pub mod boxes;
 mod error;
 #[cfg(feature = "flex")]
+mod flex_cat;
+#[cfg(feature = "flex")]
 mod flex_conv;
 #[cfg(feature = "flex")]
 mod flex_norm;
@@ -45,6 +47,21 @@ pub fn conv3d<B: Backend>(
         Err(x) => x,
     };
     burn::tensor::module::conv3d(x, weight, bias, options)
+}
+
+/// `Tensor::cat([a, b], dim)`, whose gradients on flex under autodiff are contiguous (Burn's
+/// are strided slices, which the ops reading them walk element by element); see `flex_cat`.
+pub fn cat_pair<B: Backend, const D: usize>(
+    a: Tensor<B, D>,
+    b: Tensor<B, D>,
+    dim: usize,
+) -> Tensor<B, D> {
+    #[cfg(feature = "flex")]
+    let (a, b) = match flex_cat::try_cat_pair(a, b, dim) {
+        Ok(out) => return out,
+        Err(pair) => pair,
+    };
+    Tensor::cat(vec![a, b], dim)
 }
 
 /// Group normalisation of `x` `[N, C, …]` by `groups` groups of channels with a per-channel

@@ -273,7 +273,7 @@ pub struct Fuse<B: Backend> {
 impl<B: Backend> Fuse<B> {
     pub fn forward(&self, [slow, fast]: [Tensor<B, 5>; 2]) -> [Tensor<B, 5>; 2] {
         let lateral = relu(self.bn.forward(self.conv_f2s.forward(fast.clone())));
-        [Tensor::cat(vec![slow, lateral], 1), fast]
+        [crate::ops::cat_pair(slow, lateral, 1), fast]
     }
 }
 
