@@ -116,14 +116,22 @@ mod tests {
             sc[dim] = 5;
             let c = ramp(sc, 1.1).detach();
             let out = crate::ops::cat_pair(a.clone(), b.clone(), dim);
-            out.clone()
-                .inner()
-                .into_data()
-                .assert_eq(&Tensor::cat(vec![a.clone(), b.clone()], dim).inner().into_data(), true);
+            out.clone().inner().into_data().assert_eq(
+                &Tensor::cat(vec![a.clone(), b.clone()], dim)
+                    .inner()
+                    .into_data(),
+                true,
+            );
             let grads = (out * c.clone()).sum().backward();
             let want = c.inner().split_with_sizes(vec![2, 3], dim);
-            a.grad(&grads).unwrap().into_data().assert_eq(&want[0].to_data(), true);
-            b.grad(&grads).unwrap().into_data().assert_eq(&want[1].to_data(), true);
+            a.grad(&grads)
+                .unwrap()
+                .into_data()
+                .assert_eq(&want[0].to_data(), true);
+            b.grad(&grads)
+                .unwrap()
+                .into_data()
+                .assert_eq(&want[1].to_data(), true);
         }
     }
 }

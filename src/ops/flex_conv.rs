@@ -10,7 +10,7 @@
 //! under autodiff recorded as one op with both gradients here too:
 //! - few input and output channels (the video stems): direct loops, input rows split into
 //!   stride phases so the inner loops are contiguous, compiled for the CPU's widest vector
-//!   unit by `pulp` (the weight gradient over few input channels, whatever the outputs);
+//!   unit by `pulp`, forward and weight gradient;
 //! - unpadded pointwise kernels: one product per image on the tensors as they lie
 //!   ([`pointwise`]; strided ones over the subsampled input; the input gradient of a strided
 //!   one takes the per-tap products);
@@ -46,10 +46,11 @@ mod tap_gemm;
 /// [`tap_gemm`] have an inner dimension long enough for gemm.
 const MAX_CHANNELS_IN: usize = 4;
 
-/// Output channels up to which the direct forward kernel is used: there a gemm has too few
-/// rows (the demo's fast stem, 2 channels). With more (the slow stem's 64, the R50-FPN
-/// stem's) the per-tap products are faster: R50 slow stem 36 → 18 ms against flex's im2col.
-const MAX_DIRECT_CHANNELS_OUT: usize = 16;
+/// Output channels up to which the direct kernels are used: there a gemm has too few rows
+/// (the demo's fast stem, 2 channels). With more the per-tap products are faster: R50's slow
+/// stem (64) 36 → 18 ms against flex's im2col; the demo's slow stem (16 channels, 4 clips)
+/// 2.5 → 1.3 ms forward, 7.5 → 3.5 ms with its weight gradient, against the direct kernels.
+const MAX_DIRECT_CHANNELS_OUT: usize = 8;
 
 /// Kernel widths up to which the direct kernels are used (the stems': 7).
 const MAX_TAPS: usize = 16;
@@ -60,8 +61,8 @@ fn unpadded_pointwise(weight: &[usize], options: &ConvOptions<3>) -> bool {
     weight[2..] == [1, 1, 1] && options.padding == [0; 3]
 }
 
-/// Whether the direct forward kernel computes this convolution.
-fn direct_forward_applies(x: &[usize], weight: &[usize]) -> bool {
+/// Whether the direct kernels compute this convolution (forward and weight gradient).
+fn direct_applies(x: &[usize], weight: &[usize]) -> bool {
     x[1] <= MAX_CHANNELS_IN && weight[0] <= MAX_DIRECT_CHANNELS_OUT && weight[4] <= MAX_TAPS
 }
 
@@ -330,7 +331,7 @@ impl Phased {
 /// pointwise kernels, per-tap products ([`tap_gemm`]) otherwise.
 fn forward(x: FlexTensor, weight: FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
     let (xs, ws) = (x.layout().shape(), weight.layout().shape());
-    if direct_forward_applies(xs, ws) {
+    if direct_applies(xs, ws) {
         direct_forward(&x, &weight, options)
     } else if unpadded_pointwise(ws, options) {
         pointwise::forward(&x, &weight, options.stride)
@@ -339,7 +340,7 @@ fn forward(x: FlexTensor, weight: FlexTensor, options: &ConvOptions<3>) -> FlexT
     }
 }
 
-/// The gradient of the weight: direct over few input channels, [`pointwise`] for unpadded
+/// The gradient of the weight: direct over few input and output channels, [`pointwise`] for unpadded
 /// pointwise kernels, per-tap products otherwise.
 fn weight_grad(
     x: FlexTensor,
@@ -348,7 +349,7 @@ fn weight_grad(
     options: ConvOptions<3>,
 ) -> FlexTensor {
     let w = weight.layout().shape();
-    if x.layout().shape()[1] <= MAX_CHANNELS_IN && w[4] <= MAX_TAPS {
+    if direct_applies(x.layout().shape(), w) {
         direct_weight_grad(&x, &grad, &weight, &options)
     } else if unpadded_pointwise(w, &options) {
         pointwise::weight_grad(&x, &grad, options.stride)
