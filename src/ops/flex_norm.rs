@@ -64,10 +64,15 @@ pub(super) fn try_group_norm<B: Backend, const D: usize>(
 ) -> Result<Tensor<B, D>, Tensor<B, D>> {
     let backend = TypeId::of::<B>();
     let inference = backend == TypeId::of::<Flex>();
-    if x.dtype() != DType::F32 || !(inference || backend == TypeId::of::<FlexAutodiff>()) {
+    let dims = x.dims();
+    let f32s = [x.dtype(), weight.dtype(), bias.dtype()] == [DType::F32; 3];
+    if !f32s
+        || !(inference || backend == TypeId::of::<FlexAutodiff>())
+        || groups == 0
+        || !dims[1].is_multiple_of(groups)
+    {
         return Err(x);
     }
-    let dims = x.dims();
     let layout = Layout {
         channels: dims[1],
         groups,
