@@ -24,7 +24,9 @@ pub(super) fn try_cat_pair<B: Backend, const D: usize>(
     b: Tensor<B, D>,
     dim: usize,
 ) -> Result<Tensor<B, D>, (Tensor<B, D>, Tensor<B, D>)> {
+    // Other backends, dtypes and a `dim` out of range take `Tensor::cat` and its checks.
     if TypeId::of::<B>() != TypeId::of::<FlexAutodiff>()
+        || dim >= D
         || a.dtype() != DType::F32
         || b.dtype() != DType::F32
     {

@@ -66,10 +66,14 @@ pub(super) fn try_group_norm<B: Backend, const D: usize>(
     let inference = backend == TypeId::of::<Flex>();
     let dims = x.dims();
     let f32s = [x.dtype(), weight.dtype(), bias.dtype()] == [DType::F32; 3];
+    // Anything else (mismatched affine, empty tensors) takes the composed ops and their checks.
     if !f32s
         || !(inference || backend == TypeId::of::<FlexAutodiff>())
         || groups == 0
         || !dims[1].is_multiple_of(groups)
+        || weight.dims() != [dims[1]]
+        || bias.dims() != [dims[1]]
+        || dims.contains(&0)
     {
         return Err(x);
     }
@@ -211,7 +215,8 @@ fn forward(
     (flex_tensor(y, shape), stats)
 }
 
-/// Per (image, group), per channel of the group: `Σ dy` and `Σ dy·x̂`.
+/// Per (image, group), per channel of the group: `Σ dy` and `Σ dy·x̂` (centred before the
+/// product, which stays accurate where `|μ| ≫ σ`).
 struct ChannelSums {
     db: Vec<f64>,
     dw: Vec<f64>,
@@ -228,8 +233,8 @@ fn channel_sums(x: &[f32], dy: &[f32], stats: &Stats) -> Vec<ChannelSums> {
                 .chunks_exact(rest)
                 .zip(dy.chunks_exact(rest))
                 .map(|(x, dy)| {
-                    let (a, b) = (sum(dy, |v| v), dot(dy, x));
-                    (a, rstd * (b - mean * a))
+                    let centred = dot(dy, x, |dy, x| dy * (x - mean as f32));
+                    (sum(dy, |v| v), rstd * centred)
                 })
                 .unzip();
             ChannelSums { db, dw }
@@ -315,20 +320,20 @@ fn sum(values: &[f32], f: impl Fn(f32) -> f32) -> f64 {
         .sum()
 }
 
-/// `Σ a·b`, summed as [`sum`].
+/// `Σ f(a, b)`, summed as [`sum`].
 #[inline(always)]
-fn dot(a: &[f32], b: &[f32]) -> f64 {
+fn dot(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     a.chunks(BLOCK)
         .zip(b.chunks(BLOCK))
         .map(|(a, b)| {
             let mut lanes = [0.0f32; LANES];
             let (ca, cb) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
             let tail: f32 = (ca.remainder().iter().zip(cb.remainder()))
-                .map(|(&x, &y)| x * y)
+                .map(|(&x, &y)| f(x, y))
                 .sum();
             for (x, y) in ca.zip(cb) {
                 for ((acc, &x), &y) in lanes.iter_mut().zip(x).zip(y) {
-                    *acc += x * y;
+                    *acc += f(x, y);
                 }
             }
             (lanes.iter().sum::<f32>() + tail) as f64
