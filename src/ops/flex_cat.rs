@@ -16,7 +16,7 @@ use burn::tensor::ops::FloatTensorOps;
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
-use super::flex_conv::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
+use super::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
 
 /// `cat([a, b], dim)` on flex under autodiff, or `(a, b)` back elsewhere.
 pub(super) fn try_cat_pair<B: Backend, const D: usize>(
@@ -36,17 +36,15 @@ pub(super) fn try_cat_pair<B: Backend, const D: usize>(
         cast(a.into_primitive().tensor()),
         cast(b.into_primitive().tensor()),
     );
-    let cat = |a, b| <Flex as FloatTensorOps<Flex>>::float_cat(vec![a, b], dim);
-    let out = match CatPair
+    let split = a.primitive.layout().shape()[dim];
+    let prep = CatPair
         .prepare::<NoCheckpointing>([a.node.clone(), b.node.clone()])
         .compute_bound()
-        .stateful()
-    {
-        OpsKind::Tracked(prep) => {
-            let split = a.primitive.layout().shape()[dim];
-            prep.finish((split, dim), cat(a.primitive, b.primitive))
-        }
-        OpsKind::UnTracked(prep) => prep.finish(cat(a.primitive, b.primitive)),
+        .stateful();
+    let out = <Flex as FloatTensorOps<Flex>>::float_cat(vec![a.primitive, b.primitive], dim);
+    let out = match prep {
+        OpsKind::Tracked(prep) => prep.finish((split, dim), out),
+        OpsKind::UnTracked(prep) => prep.finish(out),
     };
     let out: B::FloatTensorPrimitive = cast(out);
     Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))

@@ -1,6 +1,7 @@
 //! Convolutions on flex (Burn's CPU backend) without im2col's copies: the CPU backend
 //! extension, reached through [`super::conv3d`] / [`super::conv2d`] from the convolution
-//! modules of `crate::nn`, and the one file that knows it.
+//! modules of `crate::nn`, and the one file that knows convolutions there (the shared
+//! plumbing is `super::flex`).
 //!
 //! flex's forward im2col copies the kernel volume per output position (after a channels-last
 //! copy of the input); Burn's generic weight gradient copies both operands with their first
@@ -24,9 +25,8 @@
 //! and the tensors are moved across by `Any` downcasts. Other backends, dtypes and settings
 //! take Burn's convolution, and so the same arithmetic.
 
-use std::any::{Any, TypeId};
+use std::any::TypeId;
 
-use burn::backend::Autodiff;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
@@ -35,8 +35,10 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor};
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
+use burn::tensor::{DType, Tensor, TensorPrimitive};
 use rayon::prelude::*;
+
+use super::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
 
 mod matrix;
 mod pointwise;
@@ -66,8 +68,6 @@ fn unpadded_pointwise(weight: &[usize], options: &ConvOptions<3>) -> bool {
 fn direct_applies(x: &[usize], weight: &[usize]) -> bool {
     x[1] <= MAX_CHANNELS_IN && weight[0] <= MAX_DIRECT_CHANNELS_OUT && weight[4] <= MAX_TAPS
 }
-
-pub(super) type FlexAutodiff = Autodiff<Flex>;
 
 /// A 3-D convolution on flex, or `x` back on other backends and settings. In inference the
 /// convolutions [`forward`] computes itself; under autodiff every convolution, recorded as one
@@ -123,13 +123,6 @@ fn try_conv<B: Backend>(
     })
 }
 
-/// Moves a value to the type it is known (by the `TypeId` checks above) to have.
-pub(super) fn cast<T: 'static, U: 'static>(value: T) -> U {
-    *(Box::new(value) as Box<dyn Any>)
-        .downcast::<U>()
-        .expect("backend checked by TypeId")
-}
-
 #[derive(Debug)]
 struct DirectConv3d;
 
@@ -155,9 +148,6 @@ impl Backward<Flex, 2> for DirectConv3d {
         }
     }
 }
-
-pub(super) type AutodiffPrimitive =
-    <FlexAutodiff as burn::tensor::backend::BackendTypes>::FloatTensorPrimitive;
 
 fn autodiff_forward(
     x: AutodiffPrimitive,
@@ -251,19 +241,6 @@ impl Geometry {
     #[inline(always)]
     fn origin(&self, axis: usize, k: usize) -> isize {
         (k * self.dilation[axis]) as isize - self.padding[axis] as isize
-    }
-}
-
-/// A flex tensor's f32 elements in row-major order: borrowed when contiguous, else one copy.
-pub(super) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
-    match t.as_slice::<f32>() {
-        Some(s) => std::borrow::Cow::Borrowed(s),
-        None => std::borrow::Cow::Owned(
-            t.to_contiguous()
-                .into_data()
-                .into_vec::<f32>()
-                .expect("f32"),
-        ),
     }
 }
 
@@ -598,8 +575,4 @@ fn weight_grad_row<S: pulp::Simd, const K: usize>(
             acc[c] = simd.mul_add_e_f32s(d, runs[c][i], acc[c]);
         }
     }
-}
-
-pub(super) fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
 }

@@ -18,7 +18,7 @@ use burn::tensor::{DType, Tensor, TensorPrimitive};
 use rayon::prelude::*;
 use std::any::TypeId;
 
-use super::flex_conv::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
+use super::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
 
 /// Partial sums kept per lane, so that the loops vectorise.
 const LANES: usize = 16;
@@ -109,33 +109,24 @@ fn autodiff_forward(
     layout: Layout,
     eps: f64,
 ) -> AutodiffPrimitive {
-    match FusedGroupNorm
+    let prep = FusedGroupNorm
         .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone(), bias.node.clone()])
         .compute_bound()
-        .stateful()
-    {
+        .stateful();
+    let (y, stats) = forward(
+        &x.primitive,
+        &weight.primitive,
+        &bias.primitive,
+        layout,
+        eps,
+    );
+    match prep {
         OpsKind::Tracked(mut prep) => {
             let x_state = prep.checkpoint(&x);
             let weight_state = prep.checkpoint(&weight);
-            let (y, stats) = forward(
-                &x.primitive,
-                &weight.primitive,
-                &bias.primitive,
-                layout,
-                eps,
-            );
             prep.finish((x_state, weight_state, stats), y)
         }
-        OpsKind::UnTracked(prep) => {
-            let (y, _) = forward(
-                &x.primitive,
-                &weight.primitive,
-                &bias.primitive,
-                layout,
-                eps,
-            );
-            prep.finish(y)
-        }
+        OpsKind::UnTracked(prep) => prep.finish(y),
     }
 }
 

@@ -6,6 +6,8 @@
 pub mod boxes;
 mod error;
 #[cfg(feature = "flex")]
+mod flex;
+#[cfg(feature = "flex")]
 mod flex_cat;
 #[cfg(feature = "flex")]
 mod flex_conv;

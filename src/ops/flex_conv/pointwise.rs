@@ -7,7 +7,7 @@ use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::matrix::{View, product_on};
-use super::{flex_tensor, values};
+use crate::ops::flex::{flex_tensor, values};
 
 /// Products of at least this many multiply-adds are split over threads by gemm (flex's
 /// threshold for its own pointwise convolutions).

@@ -21,8 +21,9 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
+use super::Geometry;
 use super::matrix::{View, product};
-use super::{Geometry, flex_tensor, values};
+use crate::ops::flex::{flex_tensor, values};
 
 /// Output elements a task accumulates over all taps: a quarter of a 1 MiB L2 cache, leaving
 /// room for the packed operands.
