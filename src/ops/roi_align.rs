@@ -14,11 +14,17 @@
 //! memory.
 //! The gradient with respect to the features is the exact transpose of this linear map
 //! (matmul and `select` backward), as in torchvision's backward kernel.
+//!
+//! On flex, `flex_pool` instead sums each bin's few taps directly (forward and backward, one
+//! autodiff op): the dense matrix above holds every pixel of the window for every bin.
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 
 use super::OpError;
 use super::host::{restore_order, to_host_f32};
+
+#[cfg(feature = "flex")]
+mod flex_pool;
 
 const OP: &str = "roi_align";
 
@@ -106,6 +112,11 @@ pub fn try_roi_align<B: Backend>(
         .enumerate()
         .map(|(row, roi)| geometry.window(row, roi))
         .collect::<Result<_, _>>()?;
+    #[cfg(feature = "flex")]
+    let features = match flex_pool::try_pool(features, &windows, &geometry) {
+        Ok(out) => return Ok(out),
+        Err(features) => features,
+    };
 
     // Similar window sizes share a chunk, so little is padded.
     let mut order: Vec<usize> = (0..num_rois).collect();

@@ -82,6 +82,9 @@ def roi_align_cases(g):
     # SlowFast's AVA head: stride-16 map, 7x7, adaptive sampling, aligned.
     slowfast = torch.randn(2, 8, 14, 14, generator=g)
     case("slowfast_head", slowfast, random_rois(g, 16, 2, 224, 224, 0.0, 1.0), (7, 7), 1.0 / 16, 0, True)
+    # More channels than one block of the CPU route (8), the last block partial.
+    wide = torch.randn(2, 19, 12, 16, generator=g)
+    case("channel_blocks", wide, random_rois(g, 24, 2, 32, 24), (7, 7), 0.5, 2, False)
     save("ops_roi_align", tensors, cases)
 
 
