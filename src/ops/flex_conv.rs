@@ -9,7 +9,7 @@
 //! im2col copies the input once per tap; its input gradient is a transposed convolution with
 //! a col2im scatter. Every `groups = 1` float convolution is therefore computed here, and
 //! under autodiff recorded as one op with both gradients here too:
-//! - few input and output channels (the fast stems): direct loops, input rows split into
+//! - few input and output channels (the demo's fast stem): direct loops, input rows split into
 //!   stride phases so the inner loops are contiguous, compiled for the CPU's widest vector
 //!   unit by `pulp`, forward and weight gradient;
 //! - unpadded pointwise kernels: one product per image on the tensors as they lie
@@ -49,11 +49,13 @@ mod tap_gemm;
 const MAX_CHANNELS_IN: usize = 4;
 
 /// Output channels up to which the direct kernels are used: there a gemm has too few rows
-/// (the demo's fast stem, 2 channels). With more the per-tap products are faster: R50's slow
-/// stem (64) 36 → 18 ms forward against flex's im2col, 61 → 45 ms with its weight gradient
-/// against the direct kernel; the demo's slow stem (16 channels, 4 clips) 2.5 → 1.3 ms
-/// forward, 7.5 → 3.5 ms with its weight gradient.
-const MAX_DIRECT_CHANNELS_OUT: usize = 8;
+/// (the demo's fast stem, 2 channels). With more the per-tap products are faster: R50's fast
+/// stem (8 channels, 5×7×7 over 32 frames) 219–265 → 128–139 ms forward, 347–386 → 280–337
+/// ms with its weight gradient (AVX2 machine); R50's slow stem (64) 36 → 18 ms forward
+/// against flex's im2col, 61 → 45 ms with its weight gradient against the direct kernel; the
+/// demo's slow stem (16 channels, 4 clips) 2.5 → 1.3 ms forward, 7.5 → 3.5 ms with its
+/// weight gradient (AVX-512 machine).
+const MAX_DIRECT_CHANNELS_OUT: usize = 4;
 
 /// Kernel widths up to which the direct kernels are used (the stems': 7).
 const MAX_TAPS: usize = 16;
