@@ -177,7 +177,11 @@ fn backward(grad: &[f32], plan: &Plan) -> FlexTensor {
         .for_each(|(index, map)| {
             let (image, block) = (index / blocks, index % blocks);
             let lanes = LANES.min(s.channels - block * LANES);
-            let own = plan.rois.iter().enumerate().filter(|(_, r)| r.image == image);
+            let own = plan
+                .rois
+                .iter()
+                .enumerate()
+                .filter(|(_, r)| r.image == image);
             for (k, roi) in own {
                 let dy = &grad[(k * s.channels + block * LANES) * bins..];
                 for (ph, rows) in roi.rows.iter().enumerate() {
