@@ -187,24 +187,71 @@ impl Plan {
         out
     }
 
-    /// `dst[o] = row[o·stride + c·dilation − padding]` where that is inside the row.
+    /// `dst[o] = row[o·stride + c·dilation − padding]` where that is inside the row: a copy
+    /// at stride 1, whole chunks of the row at stride 2 (loops the compiler vectorises; an
+    /// iterator stepping through the row stored one value at a time, 18 % of a stride-2
+    /// layer's forward).
     fn gather(&self, row: &[f32], c: usize, dst: &mut [f32]) {
-        let (valid, origin, s) = (self.g.valid(2, c), self.g.origin(2, c), self.g.stride[2]);
-        let first = (valid.start * s) as isize + origin;
-        let run = row.iter().skip(first.max(0) as usize).step_by(s);
-        for (d, &v) in dst[valid].iter_mut().zip(run) {
-            *d = v;
+        let Some((span, outputs)) = self.row_span(row.len(), c, dst.len()) else {
+            return;
+        };
+        let (row, dst) = (&row[span], &mut dst[outputs]);
+        match self.g.stride[2] {
+            1 => dst.copy_from_slice(row),
+            2 => {
+                let (pairs, _) = row.as_chunks::<2>();
+                let (body, last) = dst.split_at_mut(dst.len() - 1);
+                for (d, pair) in body.iter_mut().zip(pairs) {
+                    *d = pair[0];
+                }
+                last[0] = row[row.len() - 1];
+            }
+            s => {
+                for (d, v) in dst.iter_mut().zip(row.iter().step_by(s)) {
+                    *d = *v;
+                }
+            }
         }
     }
 
     /// `row[o·stride + c·dilation − padding] += src[o]` where that is inside the row.
     fn scatter_add(&self, src: &[f32], c: usize, row: &mut [f32]) {
-        let (valid, origin, s) = (self.g.valid(2, c), self.g.origin(2, c), self.g.stride[2]);
-        let first = (valid.start * s) as isize + origin;
-        let run = row.iter_mut().skip(first.max(0) as usize).step_by(s);
-        for (d, &v) in run.zip(&src[valid]) {
-            *d += v;
+        let Some((span, outputs)) = self.row_span(row.len(), c, src.len()) else {
+            return;
+        };
+        let (row, src) = (&mut row[span], &src[outputs]);
+        match self.g.stride[2] {
+            1 => {
+                for (d, v) in row.iter_mut().zip(src) {
+                    *d += v;
+                }
+            }
+            s => {
+                for (d, v) in row.iter_mut().step_by(s).zip(src) {
+                    *d += v;
+                }
+            }
         }
+    }
+
+    /// For horizontal tap `c` over an output row of `outputs`: the span of an input row of
+    /// `len` it reads (first to last read, inclusive) and the outputs reading inside the row;
+    /// `None` if none does.
+    fn row_span(
+        &self,
+        len: usize,
+        c: usize,
+        outputs: usize,
+    ) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+        let (valid, origin, s) = (self.g.valid(2, c), self.g.origin(2, c), self.g.stride[2]);
+        let valid = valid.start..valid.end.min(outputs);
+        if valid.is_empty() {
+            return None;
+        }
+        // Inside the row for every valid output, by `valid`'s definition.
+        let first = ((valid.start * s) as isize + origin) as usize;
+        let last = first + (valid.len() - 1) * s;
+        (last < len).then_some((first..last + 1, valid))
     }
 
     /// The output gradient `[N, C_out, T', H', W']` spread on the grid: `[N, C_out, span]`.
