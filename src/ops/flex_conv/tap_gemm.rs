@@ -471,13 +471,22 @@ pub(super) fn weight_grad(
     let partial: Vec<Vec<f32>> = tasks
         .par_iter()
         .map(|&(i, n, part, r)| {
-            let (p0, len) = (part.start, part.len());
+            let mut sum = vec![0.0f32; r.len() * depth];
+            // Only from the first to the last row on which the tap reads the input: the
+            // products elsewhere add zeros (a 3×1×1 kernel's end taps skip a frame).
+            let wo = g.output[2];
+            let mut rows = plan.reading_rows(&(part.start / wo..part.end.div_ceil(wo)), i);
+            let Some(first) = rows.next() else {
+                return sum;
+            };
+            let end = rows.last().map_or(first.end, |last| last.end);
+            let p0 = part.start.max(first.start * wo);
+            let len = part.end.min(end * wo).saturating_sub(p0);
             let (phase, off) = plan.taps[i];
             let at = n * co * span + r.start * span + plan.reach + p0;
             let lhs = View::new(&dy, at, [r.len(), len], [span, 1]);
             let at = n * depth * row_len + phase * plan.plane + off + p0;
             let rhs = View::new(&xw, at, [len, depth], [1, row_len]);
-            let mut sum = vec![0.0f32; r.len() * depth];
             product(&mut sum, depth, false, lhs, rhs);
             sum
         })
