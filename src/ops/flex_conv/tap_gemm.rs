@@ -108,22 +108,29 @@ impl Plan {
 
     /// The grid rows of `run` on which (temporal, vertical) tap `tap` reads the input rather
     /// than its padding: per frame of the run, the output rows that tap reaches inside the
-    /// input. Elsewhere the tap's product would add zeros, and frames' padding rows between
-    /// them are skipped too (on 14 × 14 frames under a dilated 3 × 3 kernel, a fifth of a
-    /// whole-frame run).
+    /// input, as few ranges as that takes (frames without padding rows run on as one).
+    /// Elsewhere the tap's product would add zeros, and frames' padding rows between them are
+    /// skipped too (on 14 × 14 frames under a dilated 3 × 3 kernel, a fifth of a whole-frame
+    /// run).
     fn reading_rows(
         &self,
         run: &std::ops::Range<usize>,
         tap: usize,
-    ) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    ) -> Vec<std::ops::Range<usize>> {
         let qh = self.q[1];
         let kh = self.g.kernel[1];
         let (frames, rows) = (self.g.valid(0, tap / kh), self.g.valid(1, tap % kh));
         let (start, end) = (run.start, run.end);
-        (start / qh..end.div_ceil(qh))
-            .filter(move |t| frames.contains(t))
-            .map(move |t| (t * qh + rows.start).max(start)..(t * qh + rows.end).min(end))
-            .filter(|r| !r.is_empty())
+        let mut out: Vec<std::ops::Range<usize>> = Vec::new();
+        for t in (start / qh..end.div_ceil(qh)).filter(|t| frames.contains(t)) {
+            let r = (t * qh + rows.start).max(start)..(t * qh + rows.end).min(end);
+            match out.last_mut() {
+                _ if r.is_empty() => {}
+                Some(last) if last.end == r.start => last.end = r.end,
+                _ => out.push(r),
+            }
+        }
+        out
     }
 
     /// Grid positions from the first output to just past the last.
@@ -475,11 +482,11 @@ pub(super) fn weight_grad(
             // Only from the first to the last row on which the tap reads the input: the
             // products elsewhere add zeros (a 3×1×1 kernel's end taps skip a frame).
             let wo = g.output[2];
-            let mut rows = plan.reading_rows(&(part.start / wo..part.end.div_ceil(wo)), i);
-            let Some(first) = rows.next() else {
+            let rows = plan.reading_rows(&(part.start / wo..part.end.div_ceil(wo)), i);
+            let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
                 return sum;
             };
-            let end = rows.last().map_or(first.end, |last| last.end);
+            let end = last.end;
             let p0 = part.start.max(first.start * wo);
             let len = part.end.min(end * wo).saturating_sub(p0);
             let (phase, off) = plan.taps[i];
