@@ -199,7 +199,7 @@ impl Plan {
     /// iterator stepping through the row stored one value at a time, 18 % of a stride-2
     /// layer's forward).
     fn gather(&self, row: &[f32], c: usize, dst: &mut [f32]) {
-        let Some((span, outputs)) = self.row_span(row.len(), c, dst.len()) else {
+        let Some((span, outputs)) = self.row_span(c) else {
             return;
         };
         let (row, dst) = (&row[span], &mut dst[outputs]);
@@ -223,7 +223,7 @@ impl Plan {
 
     /// `row[o·stride + c·dilation − padding] += src[o]` where that is inside the row.
     fn scatter_add(&self, src: &[f32], c: usize, row: &mut [f32]) {
-        let Some((span, outputs)) = self.row_span(row.len(), c, src.len()) else {
+        let Some((span, outputs)) = self.row_span(c) else {
             return;
         };
         let (row, src) = (&mut row[span], &src[outputs]);
@@ -241,24 +241,17 @@ impl Plan {
         }
     }
 
-    /// For horizontal tap `c` over an output row of `outputs`: the span of an input row of
-    /// `len` it reads (first to last read, inclusive) and the outputs reading inside the row;
-    /// `None` if none does.
-    fn row_span(
-        &self,
-        len: usize,
-        c: usize,
-        outputs: usize,
-    ) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
+    /// For horizontal tap `c`: the span of an input row it reads (first to last read,
+    /// inclusive) and the outputs reading inside the row; `None` if none does.
+    fn row_span(&self, c: usize) -> Option<(std::ops::Range<usize>, std::ops::Range<usize>)> {
         let (valid, origin, s) = (self.g.valid(2, c), self.g.origin(2, c), self.g.stride[2]);
-        let valid = valid.start..valid.end.min(outputs);
         if valid.is_empty() {
             return None;
         }
         // Inside the row for every valid output, by `valid`'s definition.
         let first = ((valid.start * s) as isize + origin) as usize;
         let last = first + (valid.len() - 1) * s;
-        (last < len).then_some((first..last + 1, valid))
+        Some((first..last + 1, valid))
     }
 
     /// The output gradient `[N, C_out, T', H', W']` spread on the grid: `[N, C_out, span]`.
