@@ -270,22 +270,63 @@ impl Plan {
         out
     }
 
-    /// The weight as one `[C_out, C_in · kw]` matrix per (temporal, vertical) tap, a row
-    /// per task (the deep layers' weights are larger than their activations).
+    /// The weight as `[C_out, taps, C_in · kw]`: for each (temporal, vertical) tap, a
+    /// `[C_out, C_in · kw]` matrix with rows `taps · C_in · kw` apart. Each output channel's
+    /// weights are read once, as they lie.
     fn pack_weight(&self, weight: &[f32]) -> Vec<f32> {
         let [kt, kh, kw] = self.g.kernel;
-        let (co, ci, kernel) = (self.g.channels_out, self.g.channels_in, kt * kh * kw);
+        let (ci, taps) = (self.g.channels_in, kt * kh);
         let mut out = vec![0.0f32; weight.len()];
-        out.par_chunks_mut(ci * kw)
-            .enumerate()
-            .for_each(|(row, dst)| {
-                let (tap, o) = (row / co, row % co);
-                let src = weight[o * ci * kernel..][..ci * kernel].chunks_exact(kernel);
-                for (dst, src) in dst.chunks_exact_mut(kw).zip(src) {
-                    dst.copy_from_slice(&src[tap * kw..][..kw]);
+        out.par_chunks_mut(taps * ci * kw)
+            .zip(weight.par_chunks(taps * ci * kw))
+            .for_each(|(dst, src)| match kw {
+                1 => copy_taps::<1>(src, taps, dst),
+                3 => copy_taps::<3>(src, taps, dst),
+                7 => copy_taps::<7>(src, taps, dst),
+                _ => {
+                    for (i, src) in src.chunks_exact(taps * kw).enumerate() {
+                        for (tap, src) in src.chunks_exact(kw).enumerate() {
+                            dst[(tap * ci + i) * kw..][..kw].copy_from_slice(src);
+                        }
+                    }
                 }
             });
         out
+    }
+
+    /// The weight as one `[C_in · kw, C_out]` matrix per (temporal, vertical) tap: the
+    /// input gradient's left operand stored by rows (gemm ran 5–10 % faster on these
+    /// shapes than on the forward's matrices read by columns).
+    fn pack_weight_transposed(&self, weight: &[f32]) -> Vec<f32> {
+        let [kt, kh, kw] = self.g.kernel;
+        let (co, ci, kernel) = (self.g.channels_out, self.g.channels_in, kt * kh * kw);
+        let mut out = vec![0.0f32; weight.len()];
+        out.par_chunks_mut(kw * co)
+            .enumerate()
+            .for_each(|(row, dst)| {
+                let (tap, i) = (row / ci, row % ci);
+                for (o, src) in weight.chunks_exact(ci * kernel).enumerate() {
+                    let src = &src[i * kernel + tap * kw..][..kw];
+                    for (c, &v) in src.iter().enumerate() {
+                        dst[c * co + o] = v;
+                    }
+                }
+            });
+        out
+    }
+}
+
+/// One output channel's weights `[C_in, taps, K]` (`src`) as `[taps, C_in, K]` (`dst`), by
+/// fixed-size copies: `copy_from_slice` would call `memmove` for every three values (a fifth
+/// of a 512-channel layer's forward).
+fn copy_taps<const K: usize>(src: &[f32], taps: usize, dst: &mut [f32]) {
+    let (src, _) = src.as_chunks::<K>();
+    let (dst, _) = dst.as_chunks_mut::<K>();
+    let ci = dst.len() / taps;
+    for (i, src) in src.chunks_exact(taps).enumerate() {
+        for (tap, s) in src.iter().enumerate() {
+            dst[tap * ci + i] = *s;
+        }
     }
 }
 
@@ -309,7 +350,7 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions
     let w = plan.pack_weight(&values(weight));
     let ([to, ho, wo], co, depth, row_len) =
         (g.output, g.channels_out, plan.depth(), plan.row_len());
-    let qh = plan.q[1];
+    let (qh, taps) = (plan.q[1], plan.taps.len());
     let runs = plan.runs(g.batch, 0..to, 0..ho, co);
     let tasks: Vec<(usize, std::ops::Range<usize>)> = (0..g.batch)
         .flat_map(|n| runs.iter().map(move |run| (n, run.clone())))
@@ -321,7 +362,7 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions
             let mut tile = vec![0.0f32; co * len];
             let image = n * g.channels_in * g.kernel[2] * row_len;
             for (i, &(phase, off)) in plan.taps.iter().enumerate() {
-                let lhs = View::new(&w, i * co * depth, [co, depth], [depth, 1]);
+                let lhs = View::new(&w, i * depth, [co, depth], [taps * depth, 1]);
                 for rows in plan.reading_rows(run, i) {
                     let at = image + phase * plan.plane + off + rows.start * wo;
                     let rhs = View::new(&xw, at, [depth, rows.len() * wo], [row_len, 1]);
@@ -362,7 +403,7 @@ pub(super) fn input_grad(
     let plan = Plan::new(Geometry::new(x_shape, weight.layout().shape(), options));
     let g = plan.g;
     let dy = plan.spread_output(&values(grad));
-    let w = plan.pack_weight(&values(weight));
+    let w = plan.pack_weight_transposed(&values(weight));
     let ([ti, hi, wi], wo) = (g.input, g.output[2]);
     let (co, depth, span) = (g.channels_out, plan.depth(), plan.span());
     let [st, sh] = plan.phases;
@@ -395,7 +436,7 @@ pub(super) fn input_grad(
             let mut tile = vec![0.0f32; depth * len];
             let taps = plan.taps.iter().enumerate().filter(|(_, t)| t.0 == *phase);
             for (k, (i, &(_, off))) in taps.enumerate() {
-                let lhs = View::new(&w, i * co * depth, [depth, co], [1, depth]);
+                let lhs = View::new(&w, i * co * depth, [depth, co], [co, 1]);
                 let at = n * co * span + plan.reach + run.start * wo - off;
                 let rhs = View::new(&dy, at, [co, len], [span, 1]);
                 product(&mut tile, len, k > 0, lhs, rhs);
