@@ -1,6 +1,6 @@
-//! What the flex routes share (`flex_conv`, `flex_norm`, `flex_cat`, RoIAlign's `flex_pool`):
-//! the backend is recognised at run time by `TypeId` and tensors are moved across by `Any`
-//! downcasts (Rust has no specialisation), read as f32 slices and written back.
+//! What the flex routes share (`flex_conv`, `flex_norm`, `flex_cat`, `flex_resample`, RoIAlign's
+//! `flex_pool`): the backend is recognised at run time by `TypeId` and tensors are moved across
+//! by `Any` downcasts (Rust has no specialisation), read as f32 slices and written back.
 
 use std::any::Any;
 

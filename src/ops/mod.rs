@@ -13,6 +13,8 @@ mod flex_cat;
 mod flex_conv;
 #[cfg(feature = "flex")]
 mod flex_norm;
+#[cfg(feature = "flex")]
+mod flex_resample;
 pub(crate) mod host;
 pub mod nms;
 pub mod pool3d;

@@ -1,8 +1,10 @@
-//! Bilinear resizing of feature maps under the two sampling grids CPN's implementations use.
+//! Bilinear resizing of feature maps under the two sampling grids CPN's implementations use,
+//! and the resampling along one axis that it and nearest resizing share.
 //!
 //! Burn's `interpolate` has PyTorch's two grids only; TensorFlow 1's `resize_bilinear` (tf-cpn's)
 //! is neither. Both grids here are computed the same way, as two separable passes of
-//! `select` + lerp, so forward and backward run on any backend.
+//! `select` + lerp, so forward and backward run on any backend; on flex each pass is one op
+//! (`flex_resample`).
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use serde::{Deserialize, Serialize};
@@ -21,8 +23,8 @@ pub enum BilinearGrid {
 }
 
 impl BilinearGrid {
-    /// `(lower index, upper index, weight of the upper)` for each output position.
-    fn taps(self, input: usize, output: usize) -> Vec<(i64, i64, f32)> {
+    /// Where each output position reads.
+    fn taps(self, input: usize, output: usize) -> Vec<Tap> {
         let scale = match self {
             Self::AlignCorners if output > 1 => (input - 1) as f64 / (output - 1) as f64,
             Self::AlignCorners => 0.0,
@@ -33,7 +35,11 @@ impl BilinearGrid {
                 let src = o as f64 * scale;
                 let lower = (src.floor() as usize).min(input - 1);
                 let upper = (lower + 1).min(input - 1);
-                (lower as i64, upper as i64, (src - lower as f64) as f32)
+                Tap {
+                    lower,
+                    upper,
+                    weight: (src - lower as f64) as f32,
+                }
             })
             .collect()
     }
@@ -66,20 +72,114 @@ fn resample_axis<B: Backend>(
     if input == output {
         return x;
     }
-    let taps = grid.taps(input, output);
-    let device = x.device();
-    let index = |pick: fn(&(i64, i64, f32)) -> i64| {
-        let values: Vec<i64> = taps.iter().map(pick).collect();
-        Tensor::<B, 1, Int>::from_data(TensorData::new(values, [output]), &device)
+    resample(x, dim, &grid.taps(input, output))
+}
+
+/// Where output position `j` of a resampled axis reads: `x_lower + (x_upper − x_lower)·weight`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Tap {
+    pub lower: usize,
+    pub upper: usize,
+    pub weight: f32,
+}
+
+/// `x` resampled along `dim` by `taps`, one per output position: on flex one op each way
+/// (`flex_resample`), elsewhere `select` + lerp (a bare `select` where every tap is a copy,
+/// as in nearest resizing).
+///
+/// # Panics
+/// When a tap reads outside the axis (taps are computed from the shapes, never from input).
+pub(crate) fn resample<B: Backend>(x: Tensor<B, 4>, dim: usize, taps: &[Tap]) -> Tensor<B, 4> {
+    #[cfg(feature = "flex")]
+    let x = match super::flex_resample::try_resample(x, dim, taps) {
+        Ok(out) => return out,
+        Err(x) => x,
     };
+    select_lerp(x, dim, taps)
+}
+
+/// [`resample`] composed of Burn's ops.
+fn select_lerp<B: Backend>(x: Tensor<B, 4>, dim: usize, taps: &[Tap]) -> Tensor<B, 4> {
+    let device = x.device();
+    let index = |pick: fn(&Tap) -> usize| {
+        let values: Vec<i64> = taps.iter().map(|t| pick(t) as i64).collect();
+        Tensor::<B, 1, Int>::from_data(TensorData::new(values, [taps.len()]), &device)
+    };
+    if taps.iter().all(|t| t.lower == t.upper) {
+        return x.select(dim, index(|t| t.lower));
+    }
     let mut shape = [1; 4];
-    shape[dim] = output;
+    shape[dim] = taps.len();
     let weight = Tensor::<B, 1>::from_data(
-        TensorData::new(taps.iter().map(|t| t.2).collect::<Vec<_>>(), [output]),
+        TensorData::new(
+            taps.iter().map(|t| t.weight).collect::<Vec<_>>(),
+            [taps.len()],
+        ),
         &device,
     )
     .reshape(shape);
-    let lower = x.clone().select(dim, index(|t| t.0));
-    let upper = x.select(dim, index(|t| t.1));
+    let lower = x.clone().select(dim, index(|t| t.lower));
+    let upper = x.select(dim, index(|t| t.upper));
     lower.clone() + (upper - lower) * weight
+}
+
+#[cfg(all(test, feature = "flex"))]
+mod tests {
+    use burn::backend::Autodiff;
+    use burn::backend::flex::Flex;
+    use burn::tensor::{Tensor, TensorData};
+
+    use super::*;
+
+    type B = Autodiff<Flex>;
+
+    fn ramp(shape: [usize; 4], scale: f32) -> Tensor<B, 4> {
+        let n = shape.iter().product();
+        let v = (0..n).map(|i| (i as f32 * scale).sin()).collect::<Vec<_>>();
+        Tensor::from_data(TensorData::new(v, shape), &Default::default())
+    }
+
+    /// flex's one-op route against the composed ops, forward and backward, on both axes for
+    /// both grids, shrinking and enlarging, and for nearest taps (copies).
+    #[test]
+    fn flex_resampling_matches_the_composed_ops() {
+        let nearest = |input: usize, output: usize| -> Vec<Tap> {
+            (0..output)
+                .map(|o| {
+                    let at = o * input / output;
+                    Tap {
+                        lower: at,
+                        upper: at,
+                        weight: 0.0,
+                    }
+                })
+                .collect()
+        };
+        for dim in [2, 3] {
+            for (input, output) in [(5, 11), (7, 3), (6, 12)] {
+                let mut shape = [2, 3, 4, 5];
+                shape[dim] = input;
+                for taps in [
+                    BilinearGrid::AlignCorners.taps(input, output),
+                    BilinearGrid::TfLegacy.taps(input, output),
+                    nearest(input, output),
+                ] {
+                    let x = ramp(shape, 0.37).require_grad();
+                    let mut out_shape = shape;
+                    out_shape[dim] = output;
+                    let upstream = ramp(out_shape, 1.3);
+                    let fast = resample(x.clone(), dim, &taps);
+                    let composed = select_lerp(x.clone(), dim, &taps);
+                    let tol = burn::tensor::Tolerance::absolute(1e-6);
+                    fast.to_data()
+                        .assert_approx_eq::<f32>(&composed.to_data(), tol);
+                    let grad = |y: Tensor<B, 4>| {
+                        let grads = (y * upstream.clone()).sum().backward();
+                        x.grad(&grads).unwrap().into_data()
+                    };
+                    grad(fast).assert_approx_eq::<f32>(&grad(composed), tol);
+                }
+            }
+        }
+    }
 }

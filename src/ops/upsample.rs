@@ -3,16 +3,16 @@
 //! Burn's `interpolate` follows other index conventions, and FPN needs PyTorch's exactly (its
 //! top-down path resizes to the lateral map's size, which is not always twice the input).
 
-use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
+use burn::tensor::{Tensor, backend::Backend};
+
+use super::resize::{Tap, resample};
 
 /// Resize `[N, C, H, W]` to `[N, C, out_h, out_w]`, taking source index
 /// `min(floor(dst * in / out), in - 1)` on each axis, as PyTorch's legacy "nearest" mode does
 /// when given an output size.
 pub fn upsample_nearest<B: Backend>(x: Tensor<B, 4>, size_hw: [usize; 2]) -> Tensor<B, 4> {
-    let [_, _, h, w] = x.dims();
-    let device = x.device();
-    let x = resample_axis(x, 2, h, size_hw[0], &device);
-    resample_axis(x, 3, w, size_hw[1], &device)
+    let x = resample_axis(x, 2, size_hw[0]);
+    resample_axis(x, 3, size_hw[1])
 }
 
 /// Nearest 2× upsampling.
@@ -21,13 +21,8 @@ pub fn upsample_nearest_2x<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
     upsample_nearest(x, [2 * h, 2 * w])
 }
 
-fn resample_axis<B: Backend>(
-    x: Tensor<B, 4>,
-    dim: usize,
-    input: usize,
-    output: usize,
-    device: &B::Device,
-) -> Tensor<B, 4> {
+fn resample_axis<B: Backend>(x: Tensor<B, 4>, dim: usize, output: usize) -> Tensor<B, 4> {
+    let input = x.dims()[dim];
     if input == output {
         return x;
     }
@@ -36,11 +31,15 @@ fn resample_axis<B: Backend>(
         "upsample_nearest: cannot resize an empty axis to {output}"
     );
     let scale = input as f32 / output as f32;
-    let index: Vec<i64> = (0..output)
-        .map(|o| (((o as f32) * scale).floor() as usize).min(input - 1) as i64)
+    let taps: Vec<Tap> = (0..output)
+        .map(|o| {
+            let at = (((o as f32) * scale).floor() as usize).min(input - 1);
+            Tap {
+                lower: at,
+                upper: at,
+                weight: 0.0,
+            }
+        })
         .collect();
-    x.select(
-        dim,
-        Tensor::<B, 1, Int>::from_data(TensorData::new(index, [output]), device),
-    )
+    resample(x, dim, &taps)
 }
