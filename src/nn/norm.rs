@@ -2,6 +2,8 @@ use burn::module::{Module, Param, RunningState};
 use burn::tensor::{Tensor, backend::Backend};
 use serde::{Deserialize, Serialize};
 
+use crate::ops::channel_affine;
+
 /// How a [`Norm`] normalises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -81,7 +83,7 @@ impl<B: Backend> Norm<B> {
                 );
                 let scale = self.weight.val() * (var + self.eps).sqrt().recip();
                 let shift = self.bias.val() - mean * scale.clone();
-                channel_affine(x, scale, shift)
+                channel_affine(x, Some(scale), shift)
             }
             NormKind::GroupNorm => {
                 // The most groups up to min(32, C / 2) that divide C (17 heatmaps: one).
@@ -106,7 +108,7 @@ impl<B: Backend> Norm<B> {
         let centred = grouped.clone() - grouped.mean_dim(2);
         let var = centred.clone().powi_scalar(2).mean_dim(2);
         let normalised = (centred / (var + self.eps).sqrt()).reshape(dims);
-        channel_affine(normalised, self.weight.val(), self.bias.val())
+        channel_affine(normalised, Some(self.weight.val()), self.bias.val())
     }
 }
 
@@ -146,23 +148,8 @@ impl<B: Backend> Norm<B> {
             + unbiased.mul_scalar(m);
         self.running_mean.update(running_mean);
         self.running_var.update(running_var);
-        channel_affine(y, self.weight.val(), self.bias.val())
+        channel_affine(y, Some(self.weight.val()), self.bias.val())
     }
-}
-
-/// `x * scale + shift` per channel of `x: [N, C, ...]`. Laid out as `[N·C, rest]` rows with
-/// one value per row, the broadcast takes flex's contiguous fast path; `[1, C, 1, …]` against
-/// a batch does not (it walks every element through a strided index, 5× slower).
-fn channel_affine<B: Backend, const D: usize>(
-    x: Tensor<B, D>,
-    scale: Tensor<B, 1>,
-    shift: Tensor<B, 1>,
-) -> Tensor<B, D> {
-    let dims = x.dims();
-    let (n, c) = (dims[0], dims[1]);
-    let rest = dims[2..].iter().product::<usize>();
-    let rows = |t: Tensor<B, 1>| t.reshape([1, c]).expand([n, c]).reshape([n * c, 1]);
-    (x.reshape([n * c, rest]) * rows(scale) + rows(shift)).reshape(dims)
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ fn try_conv<B: Backend>(
     };
     let out = Tensor::from_primitive(TensorPrimitive::Float(out));
     Ok(match bias {
-        Some(bias) => out + bias.reshape([1, -1, 1, 1, 1]),
+        Some(bias) => super::channel_affine(out, None, bias),
         None => out,
     })
 }
