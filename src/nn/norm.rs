@@ -73,16 +73,7 @@ impl<B: Backend> Norm<B> {
         match self.kind {
             NormKind::BatchNorm if training => self.batch_statistics(x),
             NormKind::FrozenBn | NormKind::BatchNorm => {
-                // torchvision's arithmetic: scale = w * rsqrt(var + eps); shift = b - mean * scale.
-                // Where replicas on several devices share the statistics, they may sit on
-                // another device (`fork` moves the shared value).
-                let device = x.device();
-                let (mean, var) = (
-                    self.running_mean.value().to_device(&device),
-                    self.running_var.value().to_device(&device),
-                );
-                let scale = self.weight.val() * (var + self.eps).sqrt().recip();
-                let shift = self.bias.val() - mean * scale.clone();
+                let (scale, shift) = self.fixed_affine(&x.device());
                 channel_affine(x, Some(scale), shift)
             }
             NormKind::GroupNorm => {
@@ -98,6 +89,30 @@ impl<B: Backend> Norm<B> {
                 }
             }
         }
+    }
+
+    /// The per-channel `(scale, shift)` of a norm by fixed statistics (frozen batch norm, and
+    /// batch norm outside training), which a convolution before it folds into its own weight
+    /// and bias; `None` for the norms by each input's statistics.
+    pub fn affine(&self, device: &B::Device) -> Option<(Tensor<B, 1>, Tensor<B, 1>)> {
+        match self.kind {
+            NormKind::FrozenBn => Some(self.fixed_affine(device)),
+            NormKind::BatchNorm if !B::ad_enabled(device) => Some(self.fixed_affine(device)),
+            NormKind::BatchNorm | NormKind::GroupNorm => None,
+        }
+    }
+
+    /// torchvision's arithmetic: `scale = w · rsqrt(var + eps)`, `shift = b − mean · scale`.
+    /// Where replicas on several devices share the statistics, they may sit on another device
+    /// (`fork` moves the shared value).
+    fn fixed_affine(&self, device: &B::Device) -> (Tensor<B, 1>, Tensor<B, 1>) {
+        let (mean, var) = (
+            self.running_mean.value().to_device(device),
+            self.running_var.value().to_device(device),
+        );
+        let scale = self.weight.val() * (var + self.eps).sqrt().recip();
+        let shift = self.bias.val() - mean * scale.clone();
+        (scale, shift)
     }
 
     /// Group norm composed of tensor ops, for the backends without a fused one.

@@ -104,7 +104,7 @@ pub struct ResNet<B: Backend> {
 impl<B: Backend> ResNet<B> {
     /// Stage outputs `C2..C5` (strides 4, 8, 16, 32) of `[N, 3, H, W]` images.
     pub fn forward_features(&self, x: Tensor<B, 4>) -> [Tensor<B, 4>; 4] {
-        let x = relu(self.bn1.forward(self.conv1.forward(x)));
+        let x = relu(self.conv1.forward_norm(x, &self.bn1));
         let x = max_pool2d(x, [3, 3], [2, 2], [1, 1], [1, 1], false);
         let run =
             |x: Tensor<B, 4>, blocks: &[Bottleneck<B>]| blocks.iter().fold(x, |x, b| b.forward(x));
@@ -216,12 +216,12 @@ impl<B: Backend> Bottleneck<B> {
 
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let identity = match &self.downsample {
-            Some(d) => d.bn.forward(d.conv.forward(x.clone())),
+            Some(d) => d.conv.forward_norm(x.clone(), &d.bn),
             None => x.clone(),
         };
-        let y = relu(self.bn1.forward(self.conv1.forward(x)));
-        let y = relu(self.bn2.forward(self.conv2.forward(y)));
-        let y = self.bn3.forward(self.conv3.forward(y));
+        let y = relu(self.conv1.forward_norm(x, &self.bn1));
+        let y = relu(self.conv2.forward_norm(y, &self.bn2));
+        let y = self.conv3.forward_norm(y, &self.bn3);
         relu(y + identity)
     }
 }

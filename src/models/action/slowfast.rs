@@ -252,7 +252,7 @@ pub struct BasicStem<B: Backend> {
 
 impl<B: Backend> BasicStem<B> {
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
-        let x = relu(self.bn.forward(self.conv.forward(x)));
+        let x = relu(self.conv.forward_norm(x, &self.bn));
         max_pool3d(
             x,
             Pool3dOptions::new([1, 3, 3])
@@ -272,7 +272,7 @@ pub struct Fuse<B: Backend> {
 
 impl<B: Backend> Fuse<B> {
     pub fn forward(&self, [slow, fast]: [Tensor<B, 5>; 2]) -> [Tensor<B, 5>; 2] {
-        let lateral = relu(self.bn.forward(self.conv_f2s.forward(fast.clone())));
+        let lateral = relu(self.conv_f2s.forward_norm(fast.clone(), &self.bn));
         [crate::ops::cat_pair(slow, lateral, 1), fast]
     }
 }
@@ -391,13 +391,13 @@ impl<B: Backend> ResBlock<B> {
 
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
         let shortcut = match (&self.branch1, &self.branch1_bn) {
-            (Some(conv), Some(bn)) => bn.forward(conv.forward(x.clone())),
+            (Some(conv), Some(bn)) => conv.forward_norm(x.clone(), bn),
             _ => x.clone(),
         };
         let b = &self.branch2;
-        let y = relu(b.a_bn.forward(b.a.forward(x)));
-        let y = relu(b.b_bn.forward(b.b.forward(y)));
-        let y = b.c_bn.forward(b.c.forward(y));
+        let y = relu(b.a.forward_norm(x, &b.a_bn));
+        let y = relu(b.b.forward_norm(y, &b.b_bn));
+        let y = b.c.forward_norm(y, &b.c_bn);
         relu(shortcut + y)
     }
 }

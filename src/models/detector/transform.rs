@@ -70,14 +70,17 @@ impl ImageTransformConfig {
     /// Transforms `[3, H, W]` RGB images with values in `[0, 1]`.
     pub fn apply<B: Backend>(&self, images: Vec<Tensor<B, 3>>) -> ImageBatch<B> {
         let device = images[0].device();
-        let mean = Tensor::<B, 1>::from_floats(self.mean, &device).reshape([3, 1, 1]);
-        let std = Tensor::<B, 1>::from_floats(self.std, &device).reshape([3, 1, 1]);
+        // `[3, 1]` against `[3, H·W]`: flex's contiguous broadcast (`[3, 1, 1]` against the
+        // image walks a strided index).
+        let mean = Tensor::<B, 1>::from_floats(self.mean, &device).reshape([3, 1]);
+        let std = Tensor::<B, 1>::from_floats(self.std, &device).reshape([3, 1]);
         let mut resized = Vec::with_capacity(images.len());
         let (mut sizes_hw, mut original_hw) = (Vec::new(), Vec::new());
         for image in images {
             let [_, h, w] = image.dims();
             let size = self.resized_hw([h, w]);
-            let normalised = ((image - mean.clone()) / std.clone()).unsqueeze_dim::<4>(0);
+            let pixels = image.reshape([3, h * w]);
+            let normalised = ((pixels - mean.clone()) / std.clone()).reshape([1, 3, h, w]);
             let options =
                 InterpolateOptions::new(InterpolateMode::Bilinear).with_align_corners(false);
             resized.push(interpolate(normalised, size, options));
