@@ -170,3 +170,75 @@ pub(crate) fn he_conv2d<B: Backend>(
     }
     conv
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::{Autodiff, Flex};
+    use burn::module::RunningState;
+    use burn::tensor::{Distribution, Tolerance};
+
+    use super::*;
+    use crate::nn::NormKind;
+
+    /// A norm with statistics and affine away from the identity.
+    fn norm<B: Backend>(kind: NormKind, device: &B::Device) -> Norm<B> {
+        let mut norm = Norm::new(4, kind, 1e-5, device);
+        let values = |v: [f32; 4]| Tensor::<B, 1>::from_floats(v, device);
+        norm.weight = Param::from_tensor(values([0.5, 1.5, -0.7, 2.0]));
+        norm.bias = Param::from_tensor(values([0.1, -0.3, 0.2, 0.0]));
+        norm.running_mean = RunningState::new(values([0.2, -0.1, 0.4, 0.05]));
+        norm.running_var = RunningState::new(values([0.8, 1.7, 0.3, 2.5]));
+        norm
+    }
+
+    /// The folded route against the norm applied to the convolution's output: outputs, and
+    /// under autodiff the gradients of the input, the weight and the bias, for frozen batch
+    /// norm (folded), and batch norm in inference (folded) and training (not folded).
+    #[test]
+    fn a_folded_norm_matches_the_norm_after_the_convolution() {
+        type A = Autodiff<Flex>;
+        let device = Default::default();
+        let config = Conv2dConfig::new([3, 4], [3, 3])
+            .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+            .with_bias(true);
+        let conv: Conv2d<A> = Conv2d::new(&config, &device);
+        let x = Tensor::<A, 4>::random([2, 3, 6, 5], Distribution::Normal(0.0, 1.0), &device);
+        let upstream = Tensor::<A, 4>::random([2, 4, 6, 5], Distribution::Default, &device);
+        let tol = Tolerance::absolute(1e-5);
+        for kind in [NormKind::FrozenBn, NormKind::BatchNorm] {
+            // Inference: the fold on flex itself.
+            let plain = Conv2d::<Flex> {
+                weight: Param::from_tensor(conv.weight.val().inner()),
+                bias: conv
+                    .bias
+                    .as_ref()
+                    .map(|b| Param::from_tensor(b.val().inner())),
+                options: conv.options.clone(),
+            };
+            let (n, xi) = (norm::<Flex>(kind, &device), x.clone().inner());
+            assert!(n.affine(&device).is_some());
+            plain
+                .forward_norm(xi.clone(), &n)
+                .into_data()
+                .assert_approx_eq::<f32>(&n.forward(plain.forward(xi)).into_data(), tol);
+            // Training: gradients through the fold (frozen) or the batch statistics.
+            let n = norm::<A>(kind, &device);
+            let grads = |y: Tensor<A, 4>, x: &Tensor<A, 4>| {
+                let grads = (y * upstream.clone()).sum().backward();
+                let bias = conv.bias.as_ref().unwrap().val();
+                [
+                    x.grad(&grads).unwrap().into_data(),
+                    conv.weight.val().grad(&grads).unwrap().into_data(),
+                    bias.grad(&grads).unwrap().into_data(),
+                ]
+            };
+            let xa = x.clone().require_grad();
+            let folded = grads(conv.forward_norm(xa.clone(), &n), &xa);
+            let xb = x.clone().require_grad();
+            let composed = grads(n.forward(conv.forward(xb.clone())), &xb);
+            for (a, b) in folded.iter().zip(&composed) {
+                a.assert_approx_eq::<f32>(b, tol);
+            }
+        }
+    }
+}
