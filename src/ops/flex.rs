@@ -2,11 +2,14 @@
 //! `flex_pool`): the backend is recognised at run time by `TypeId` and tensors are moved across
 //! by `Any` downcasts (Rust has no specialisation), read as f32 slices and written back.
 
-use std::any::Any;
+use std::any::{Any, TypeId};
 
 use burn::backend::Autodiff;
+use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
+use burn::backend::autodiff::ops::{Backward, OpsKind};
 use burn::backend::flex::{Flex, FlexTensor};
-use burn::tensor::TensorData;
+use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Tensor, TensorData, TensorPrimitive};
 
 /// The training backend whose ops the flex routes record themselves.
 pub(super) type FlexAutodiff = Autodiff<Flex>;
@@ -38,4 +41,37 @@ pub(super) fn values(t: &FlexTensor) -> std::borrow::Cow<'_, [f32]> {
 /// A flex tensor of `values` in row-major order.
 pub(super) fn flex_tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Whether `B` is flex or flex under autodiff and `x` holds f32: where the flex routes apply.
+pub(super) fn flex_f32<B: Backend, const D: usize>(x: &Tensor<B, D>) -> bool {
+    let backend = TypeId::of::<B>();
+    x.dtype() == DType::F32
+        && (backend == TypeId::of::<Flex>() || backend == TypeId::of::<FlexAutodiff>())
+}
+
+/// A one-input op on `x` (checked by [`flex_f32`]): `forward` on flex, and under autodiff
+/// the same recorded as `op`, whose backward receives `state`.
+pub(super) fn unary_op<B: Backend, const D: usize, O: Backward<Flex, 1>>(
+    x: Tensor<B, D>,
+    op: O,
+    state: O::State,
+    forward: impl FnOnce(&FlexTensor, &O::State) -> FlexTensor,
+) -> Tensor<B, D> {
+    let x = x.into_primitive().tensor();
+    let out: B::FloatTensorPrimitive = if TypeId::of::<B>() == TypeId::of::<Flex>() {
+        cast(forward(&cast(x), &state))
+    } else {
+        let x: AutodiffPrimitive = cast(x);
+        let prep = op
+            .prepare::<NoCheckpointing>([x.node.clone()])
+            .compute_bound()
+            .stateful();
+        let out = forward(&x.primitive, &state);
+        cast(match prep {
+            OpsKind::Tracked(prep) => prep.finish(state, out),
+            OpsKind::UnTracked(prep) => prep.finish(out),
+        })
+    };
+    Tensor::from_primitive(TensorPrimitive::Float(out))
 }

@@ -8,18 +8,15 @@
 //! the same values), a copy where `lower_j = upper_j`; backward, `dx_lower += dy − dy·w_j` and
 //! `dx_upper += dy·w_j`.
 
-use std::any::TypeId;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::flex::{Flex, FlexTensor};
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
-use super::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
+use super::flex::{flex_f32, flex_tensor, unary_op, values};
 use super::resize::Tap;
 
 /// `x` resampled along `dim` by `taps` on flex (or flex under autodiff), or `x` back elsewhere.
@@ -28,12 +25,9 @@ pub(super) fn try_resample<B: Backend, const D: usize>(
     dim: usize,
     taps: &[Tap],
 ) -> Result<Tensor<B, D>, Tensor<B, D>> {
-    let backend = TypeId::of::<B>();
-    let inference = backend == TypeId::of::<Flex>();
     let input = x.dims()[dim];
     // Anything else (other dtypes, taps out of range) takes the composed ops and their checks.
-    if x.dtype() != DType::F32
-        || !(inference || backend == TypeId::of::<FlexAutodiff>())
+    if !flex_f32(&x)
         || x.dims().contains(&0)
         || taps.is_empty()
         || taps.iter().any(|t| t.lower >= input || t.upper >= input)
@@ -41,22 +35,7 @@ pub(super) fn try_resample<B: Backend, const D: usize>(
         return Err(x);
     }
     let axis = Axis::new(&x.dims(), dim, taps);
-    let x = x.into_primitive().tensor();
-    let out: B::FloatTensorPrimitive = if inference {
-        cast(forward(&cast(x), &axis))
-    } else {
-        let x: AutodiffPrimitive = cast(x);
-        let prep = Resample
-            .prepare::<NoCheckpointing>([x.node.clone()])
-            .compute_bound()
-            .stateful();
-        let out = forward(&x.primitive, &axis);
-        cast(match prep {
-            OpsKind::Tracked(prep) => prep.finish(axis, out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        })
-    };
-    Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
+    Ok(unary_op(x, Resample, axis, forward))
 }
 
 /// A tensor seen as `[outer, axis, inner]` and the taps of its resampled axis.

@@ -9,19 +9,16 @@
 //! `LANES` consecutive channels of one pixel, and the backward, parallel over (image, channel
 //! block), owns the block it adds into.
 
-use std::any::TypeId;
-
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
-use burn::backend::autodiff::checkpoint::strategy::NoCheckpointing;
 use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::ops::{Backward, Ops};
 use burn::backend::flex::{Flex, FlexTensor};
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{DType, Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
 use super::{Geometry, Window};
-use crate::ops::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
+use crate::ops::flex::{flex_f32, flex_tensor, unary_op, values};
 
 /// Channels of one block: two AVX vectors, four SSE ones.
 const LANES: usize = 8;
@@ -74,9 +71,7 @@ pub(super) fn try_pool<B: Backend>(
     windows: &[Window],
     geometry: &Geometry,
 ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
-    let backend = TypeId::of::<B>();
-    let inference = backend == TypeId::of::<Flex>();
-    if features.dtype() != DType::F32 || !(inference || backend == TypeId::of::<FlexAutodiff>()) {
+    if !flex_f32(&features) {
         return Err(features);
     }
     let [batch, channels, height, width] = features.dims();
@@ -90,22 +85,7 @@ pub(super) fn try_pool<B: Backend>(
         },
         rois: windows.iter().map(|w| roi_taps(w, geometry)).collect(),
     };
-    let features = features.into_primitive().tensor();
-    let out: B::FloatTensorPrimitive = if inference {
-        cast(forward(&cast(features), &plan))
-    } else {
-        let features: AutodiffPrimitive = cast(features);
-        let prep = FlexRoiAlign
-            .prepare::<NoCheckpointing>([features.node.clone()])
-            .compute_bound()
-            .stateful();
-        let out = forward(&features.primitive, &plan);
-        cast(match prep {
-            OpsKind::Tracked(prep) => prep.finish(plan, out),
-            OpsKind::UnTracked(prep) => prep.finish(out),
-        })
-    };
-    Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
+    Ok(unary_op(features, FlexRoiAlign, plan, forward))
 }
 
 /// The nonzero entries of a window's dense per-bin weights, as map rows or columns.
