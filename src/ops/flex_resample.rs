@@ -1,5 +1,5 @@
 //! Resampling along one axis on flex, recorded under autodiff as one op (see
-//! [`super::resize::resample_axis`]). Composed of Burn's ops it is two `select`s and a lerp,
+//! [`super::resize::resample`]). Composed of Burn's ops it is two `select`s and a lerp,
 //! whose backward scatters through `select_add` element by element along strided indices: 11 %
 //! of a CPN training step.
 //!
