@@ -52,12 +52,33 @@ impl<B: Backend> Conv3d<B> {
     /// `norm.forward(self.forward(x))`, with a fixed norm folded into the weight and bias
     /// (see [`Conv2d::forward_norm`]).
     pub fn forward_norm(&self, x: Tensor<B, 5>, norm: &Norm<B>) -> Tensor<B, 5> {
+        self.forward_norm_then(x, norm, None, false)
+    }
+
+    /// `relu(self.forward_norm(x, norm) + residual)` (see [`Conv2d::forward_norm_relu`]).
+    pub fn forward_norm_relu(
+        &self,
+        x: Tensor<B, 5>,
+        norm: &Norm<B>,
+        residual: Option<Tensor<B, 5>>,
+    ) -> Tensor<B, 5> {
+        self.forward_norm_then(x, norm, residual, true)
+    }
+
+    fn forward_norm_then(
+        &self,
+        x: Tensor<B, 5>,
+        norm: &Norm<B>,
+        residual: Option<Tensor<B, 5>>,
+        relu: bool,
+    ) -> Tensor<B, 5> {
         let Some((scale, shift)) = norm.affine(&x.device()) else {
-            return norm.forward(self.forward(x));
+            return crate::ops::residual_relu(norm.forward(self.forward(x)), residual, relu);
         };
         let weight = scaled_rows(self.weight.val(), scale.clone());
         let bias = folded_bias(self.bias.as_ref(), scale, shift);
-        crate::ops::conv3d(x, weight, Some(bias), self.options.clone())
+        let options = self.options.clone();
+        crate::ops::conv3d_then(x, weight, Some(bias), residual, relu, options)
     }
 }
 
@@ -132,12 +153,35 @@ impl<B: Backend> Conv2d<B> {
     /// and bias (`w·scale`, `b·scale + shift`), gradients flowing through the fold: its
     /// affine then costs a pass over the weight instead of one over the output each way.
     pub fn forward_norm(&self, x: Tensor<B, 4>, norm: &Norm<B>) -> Tensor<B, 4> {
+        self.forward_norm_then(x, norm, None, false)
+    }
+
+    /// `relu(self.forward_norm(x, norm) + residual)`, the residual optional: with a fixed
+    /// norm one op on flex, whose bias, residual and ReLU are applied in place in one pass
+    /// (see [`crate::ops::conv3d_then`]).
+    pub fn forward_norm_relu(
+        &self,
+        x: Tensor<B, 4>,
+        norm: &Norm<B>,
+        residual: Option<Tensor<B, 4>>,
+    ) -> Tensor<B, 4> {
+        self.forward_norm_then(x, norm, residual, true)
+    }
+
+    fn forward_norm_then(
+        &self,
+        x: Tensor<B, 4>,
+        norm: &Norm<B>,
+        residual: Option<Tensor<B, 4>>,
+        relu: bool,
+    ) -> Tensor<B, 4> {
         let Some((scale, shift)) = norm.affine(&x.device()) else {
-            return norm.forward(self.forward(x));
+            return crate::ops::residual_relu(norm.forward(self.forward(x)), residual, relu);
         };
         let weight = scaled_rows(self.weight.val(), scale.clone());
         let bias = folded_bias(self.bias.as_ref(), scale, shift);
-        crate::ops::conv2d(x, weight, Some(bias), self.options.clone())
+        let options = self.options.clone();
+        crate::ops::conv2d_then(x, weight, Some(bias), residual, relu, options)
     }
 }
 

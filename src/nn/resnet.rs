@@ -6,7 +6,7 @@
 use burn::config::Config;
 use burn::module::Module;
 use burn::nn::{Linear, LinearConfig};
-use burn::tensor::{Tensor, activation::relu, backend::Backend, module::max_pool2d};
+use burn::tensor::{Tensor, backend::Backend, module::max_pool2d};
 
 use super::conv::he_conv2d;
 use super::{Conv2d, Norm, NormKind};
@@ -104,7 +104,7 @@ pub struct ResNet<B: Backend> {
 impl<B: Backend> ResNet<B> {
     /// Stage outputs `C2..C5` (strides 4, 8, 16, 32) of `[N, 3, H, W]` images.
     pub fn forward_features(&self, x: Tensor<B, 4>) -> [Tensor<B, 4>; 4] {
-        let x = relu(self.conv1.forward_norm(x, &self.bn1));
+        let x = self.conv1.forward_norm_relu(x, &self.bn1, None);
         let x = max_pool2d(x, [3, 3], [2, 2], [1, 1], [1, 1], false);
         let run =
             |x: Tensor<B, 4>, blocks: &[Bottleneck<B>]| blocks.iter().fold(x, |x, b| b.forward(x));
@@ -219,9 +219,8 @@ impl<B: Backend> Bottleneck<B> {
             Some(d) => d.conv.forward_norm(x.clone(), &d.bn),
             None => x.clone(),
         };
-        let y = relu(self.conv1.forward_norm(x, &self.bn1));
-        let y = relu(self.conv2.forward_norm(y, &self.bn2));
-        let y = self.conv3.forward_norm(y, &self.bn3);
-        relu(y + identity)
+        let y = self.conv1.forward_norm_relu(x, &self.bn1, None);
+        let y = self.conv2.forward_norm_relu(y, &self.bn2, None);
+        self.conv3.forward_norm_relu(y, &self.bn3, Some(identity))
     }
 }

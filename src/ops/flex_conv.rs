@@ -40,6 +40,7 @@ use rayon::prelude::*;
 
 use super::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
 
+mod epilogue;
 mod matrix;
 mod pointwise;
 mod tap_gemm;
@@ -71,16 +72,20 @@ fn direct_applies(x: &[usize], weight: &[usize]) -> bool {
     x[1] <= MAX_CHANNELS_IN && weight[0] <= MAX_DIRECT_CHANNELS_OUT && weight[4] <= MAX_TAPS
 }
 
-/// A 3-D convolution on flex, or `x` back on other backends and settings. In inference the
-/// convolutions [`forward`] computes itself; under autodiff every convolution, recorded as one
-/// op whose gradients take the fastest route (see [`weight_grad`], [`input_grad`]).
+/// `relu(conv(x, weight) + bias + residual)` as a 3-D convolution on flex (bias and residual
+/// optional, the ReLU where `relu`), or `x` back on other backends and settings. In inference
+/// the convolutions [`forward`] computes itself; under autodiff every convolution, recorded as
+/// one op whose gradients take the fastest route (see [`weight_grad`], [`input_grad`]). The
+/// bias, residual and ReLU are the op's [`epilogue`], applied in place.
 pub(super) fn try_conv3d<B: Backend>(
     x: Tensor<B, 5>,
     weight: Tensor<B, 5>,
     bias: Option<Tensor<B, 1>>,
+    residual: Option<Tensor<B, 5>>,
+    relu: bool,
     options: ConvOptions<3>,
 ) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
-    try_conv(x, weight, bias, options)
+    try_conv(x, weight, bias, residual, relu, options)
 }
 
 /// The same for a 2-D convolution, as a 3-D convolution over one frame.
@@ -88,19 +93,31 @@ pub(super) fn try_conv2d<B: Backend>(
     x: Tensor<B, 4>,
     weight: Tensor<B, 4>,
     bias: Option<Tensor<B, 1>>,
+    residual: Option<Tensor<B, 4>>,
+    relu: bool,
     options: ConvOptions<2>,
 ) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
     let ([sh, sw], [ph, pw], [dh, dw]) = (options.stride, options.padding, options.dilation);
     let options = ConvOptions::new([1, sh, sw], [0, ph, pw], [1, dh, dw], options.groups);
-    try_conv(x.unsqueeze_dim(2), weight.unsqueeze_dim(2), bias, options)
-        .map(|y| y.squeeze_dim(2))
-        .map_err(|x| x.squeeze_dim(2))
+    let residual = residual.map(|r| r.unsqueeze_dim(2));
+    try_conv(
+        x.unsqueeze_dim(2),
+        weight.unsqueeze_dim(2),
+        bias,
+        residual,
+        relu,
+        options,
+    )
+    .map(|y| y.squeeze_dim(2))
+    .map_err(|x| x.squeeze_dim(2))
 }
 
 fn try_conv<B: Backend>(
     x: Tensor<B, 5>,
     weight: Tensor<B, 5>,
     bias: Option<Tensor<B, 1>>,
+    residual: Option<Tensor<B, 5>>,
+    relu: bool,
     options: ConvOptions<3>,
 ) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
     let backend = TypeId::of::<B>();
@@ -111,42 +128,111 @@ fn try_conv<B: Backend>(
     {
         return Err(x);
     }
-    let weight = weight.into_primitive().tensor();
-    let x = x.into_primitive().tensor();
+    let primitive = |t: Tensor<B, 5>| t.into_primitive().tensor();
+    let (x, weight) = (primitive(x), primitive(weight));
+    let bias = bias.map(|b| b.into_primitive().tensor());
+    let residual = residual.map(primitive);
     let out: B::FloatTensorPrimitive = if inference {
-        cast(forward(cast(x), cast(weight), &options))
+        let (bias, residual) = (bias.map(cast), residual.map(cast));
+        let epilogue = Epilogue::new(bias.as_ref(), residual.as_ref(), relu);
+        cast(epilogue.forward(forward(cast(x), cast(weight), &options)))
     } else {
-        cast(autodiff_forward(cast(x), cast(weight), options))
+        cast(autodiff_forward(
+            cast(x),
+            cast(weight),
+            bias.map(cast),
+            residual.map(cast),
+            relu,
+            options,
+        ))
     };
-    let out = Tensor::from_primitive(TensorPrimitive::Float(out));
-    Ok(match bias {
-        Some(bias) => super::channel_affine(out, None, bias),
-        None => out,
-    })
+    Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
 }
 
-#[derive(Debug)]
-struct DirectConv3d;
+/// The bias, residual and ReLU after a convolution, as [`epilogue::apply`] takes them.
+struct Epilogue<'a> {
+    bias: Option<std::borrow::Cow<'a, [f32]>>,
+    residual: Option<std::borrow::Cow<'a, [f32]>>,
+    relu: bool,
+}
 
-impl Backward<Flex, 2> for DirectConv3d {
-    type State = (NodeId, NodeId, ConvOptions<3>);
+impl<'a> Epilogue<'a> {
+    fn new(bias: Option<&'a FlexTensor>, residual: Option<&'a FlexTensor>, relu: bool) -> Self {
+        Self {
+            bias: bias.map(values),
+            residual: residual.map(values),
+            relu,
+        }
+    }
+
+    /// `y` through the epilogue, in place where `y` is not shared (a fresh output always is).
+    fn forward(&self, mut y: FlexTensor) -> FlexTensor {
+        let shape = y.layout().shape().to_vec();
+        let planes = [shape[0] * shape[1], shape[1]];
+        let (bias, residual) = (self.bias.as_deref(), self.residual.as_deref());
+        match y.try_storage_mut::<f32>() {
+            Some(data) => {
+                epilogue::apply(data, planes, bias, residual, self.relu);
+                y
+            }
+            None => {
+                let mut data = values(&y).into_owned();
+                epilogue::apply(&mut data, planes, bias, residual, self.relu);
+                flex_tensor(data, shape)
+            }
+        }
+    }
+}
+
+/// The convolution op under autodiff, with its parents `[x, weight]`, `[x, weight, bias]` or
+/// `[x, weight, bias, residual]`.
+#[derive(Debug)]
+struct ConvOp<const N: usize>;
+
+#[derive(Debug, Clone)]
+struct ConvState {
+    x: NodeId,
+    weight: NodeId,
+    options: ConvOptions<3>,
+    bias: bool,
+    /// The op's output where a ReLU ends it: its gradient's mask.
+    relu_output: Option<FlexTensor>,
+}
+
+impl<const N: usize> Backward<Flex, N> for ConvOp<N> {
+    type State = ConvState;
 
     fn backward(
         self,
-        ops: Ops<Self::State, 2>,
+        ops: Ops<Self::State, N>,
         grads: &mut Gradients,
         checkpointer: &mut Checkpointer,
     ) {
-        let [node_x, node_weight] = ops.parents;
         let grad = grads.consume::<Flex>(&ops.node);
-        let (x_state, weight_state, options) = ops.state;
-        let x = checkpointer.retrieve_node_output::<FlexTensor>(x_state);
-        let weight = checkpointer.retrieve_node_output::<FlexTensor>(weight_state);
+        let state = ops.state;
+        let mut parents = ops.parents.into_iter();
+        let (node_x, node_weight) = (parents.next().flatten(), parents.next().flatten());
+        let node_bias = if state.bias {
+            parents.next().flatten()
+        } else {
+            None
+        };
+        let node_residual = parents.next().flatten();
+        let (grad, bias_grad) =
+            epilogue::backward(grad, state.relu_output.as_ref(), node_bias.is_some());
+        if let (Some(node), Some(bias_grad)) = (node_bias, bias_grad) {
+            grads.register::<Flex>(node.id, bias_grad);
+        }
+        if let Some(node) = node_residual {
+            grads.register::<Flex>(node.id, grad.clone());
+        }
+        let x = checkpointer.retrieve_node_output::<FlexTensor>(state.x);
+        let weight = checkpointer.retrieve_node_output::<FlexTensor>(state.weight);
         if let Some(node) = node_x {
-            grads.register::<Flex>(node.id, input_grad(&x, &weight, &grad, &options));
+            grads.register::<Flex>(node.id, input_grad(&x, &weight, &grad, &state.options));
         }
         if let Some(node) = node_weight {
-            grads.register::<Flex>(node.id, weight_grad(x, grad, weight, options));
+            grads.register::<Flex>(node.id, weight_grad(x, grad, weight, state.options));
         }
     }
 }
@@ -154,20 +240,73 @@ impl Backward<Flex, 2> for DirectConv3d {
 fn autodiff_forward(
     x: AutodiffPrimitive,
     weight: AutodiffPrimitive,
+    bias: Option<AutodiffPrimitive>,
+    residual: Option<AutodiffPrimitive>,
+    relu: bool,
     options: ConvOptions<3>,
 ) -> AutodiffPrimitive {
-    match DirectConv3d
-        .prepare::<NoCheckpointing>([x.node.clone(), weight.node.clone()])
-        .compute_bound()
-        .stateful()
-    {
+    // A residual without a bias takes a zero bias (untracked: no gradient), so that the
+    // residual is always the fourth parent.
+    let bias = match (bias, &residual) {
+        (None, Some(_)) => {
+            let channels = weight.primitive.layout().shape()[0];
+            let zeros = Tensor::<FlexAutodiff, 1>::zeros([channels], &Default::default());
+            Some(zeros.into_primitive().tensor())
+        }
+        (bias, _) => bias,
+    };
+    let epilogue = Epilogue::new(
+        bias.as_ref().map(|b| &b.primitive),
+        residual.as_ref().map(|r| &r.primitive),
+        relu,
+    );
+    let (xn, wn) = (x.node.clone(), weight.node.clone());
+    match (&bias, &residual) {
+        (Some(b), Some(r)) => {
+            let nodes = [xn, wn, b.node.clone(), r.node.clone()];
+            let prep = ConvOp::<4>.prepare(nodes).compute_bound().stateful();
+            record(prep, x, weight, true, &epilogue, options)
+        }
+        (Some(b), None) => {
+            let prep = ConvOp::<3>
+                .prepare([xn, wn, b.node.clone()])
+                .compute_bound()
+                .stateful();
+            record(prep, x, weight, true, &epilogue, options)
+        }
+        _ => {
+            let prep = ConvOp::<2>.prepare([xn, wn]).compute_bound().stateful();
+            record(prep, x, weight, false, &epilogue, options)
+        }
+    }
+}
+
+/// Records the prepared op around the convolution of `x` by `weight` and its `epilogue`
+/// (`bias`: whether its third parent is a bias).
+fn record<const N: usize>(
+    prep: OpsKind<ConvOp<N>, Flex, ConvState, NoCheckpointing, N>,
+    x: AutodiffPrimitive,
+    weight: AutodiffPrimitive,
+    bias: bool,
+    epilogue: &Epilogue,
+    options: ConvOptions<3>,
+) -> AutodiffPrimitive {
+    let run = |x, weight| epilogue.forward(forward(x, weight, &options));
+    match prep {
         OpsKind::Tracked(mut prep) => {
             let x_state = prep.checkpoint(&x);
             let weight_state = prep.checkpoint(&weight);
-            let out = forward(x.primitive, weight.primitive, &options);
-            prep.finish((x_state, weight_state, options), out)
+            let out = run(x.primitive, weight.primitive);
+            let state = ConvState {
+                x: x_state,
+                weight: weight_state,
+                options,
+                bias,
+                relu_output: epilogue.relu.then(|| out.clone()),
+            };
+            prep.finish(state, out)
         }
-        OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive, weight.primitive, &options)),
+        OpsKind::UnTracked(prep) => prep.finish(run(x.primitive, weight.primitive)),
     }
 }
 
@@ -575,6 +714,120 @@ fn weight_grad_row<S: pulp::Simd, const K: usize>(
     for (i, &d) in dy.iter().enumerate() {
         for c in 0..taps {
             acc[c] = simd.mul_add_e_f32s(d, runs[c][i], acc[c]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::backend::{Autodiff, Flex};
+    use burn::tensor::{Distribution, Tensor, Tolerance, activation::relu};
+
+    use super::*;
+
+    type A = Autodiff<Flex>;
+
+    /// The op with its epilogue (bias, residual, ReLU) against Burn's own convolution followed
+    /// by Burn's add and ReLU: the output in inference, and under autodiff the gradients of
+    /// the input, weight, bias and residual, on each route (per-tap products, pointwise,
+    /// direct) and for each combination the networks use.
+    #[test]
+    fn the_epilogue_matches_the_composed_ops() {
+        let device = Default::default();
+        let random = |shape: [usize; 5]| {
+            Tensor::<A, 5>::random(shape, Distribution::Normal(0.0, 1.0), &device)
+        };
+        let tol = Tolerance::absolute(2e-5);
+        // (input, weight, padding): per-tap products, pointwise, direct.
+        let routes = [
+            ([2, 5, 3, 6, 7], [6, 5, 1, 3, 3], [0, 1, 1]),
+            ([2, 5, 3, 6, 7], [6, 5, 1, 1, 1], [0, 0, 0]),
+            ([2, 3, 3, 6, 7], [4, 3, 3, 3, 3], [1, 1, 1]),
+        ];
+        for (xs, ws, padding) in routes {
+            let options = ConvOptions::new([1; 3], padding, [1; 3], 1);
+            let (x, weight) = (random(xs), random(ws));
+            let bias = Tensor::<A, 1>::random([ws[0]], Distribution::Default, &device);
+            let out = [xs[0], ws[0], xs[2], xs[3], xs[4]];
+            let (residual, upstream) = (random(out), random(out));
+            for (with_bias, with_residual, with_relu) in [
+                (true, true, true),
+                (true, false, true),
+                (false, true, true),
+                (true, false, false),
+                (false, false, false),
+            ] {
+                let case = format!("{ws:?}: bias {with_bias} residual {with_residual}");
+                let (x, weight) = (x.clone().require_grad(), weight.clone().require_grad());
+                let bias = with_bias.then(|| bias.clone().require_grad());
+                let residual = with_residual.then(|| residual.clone().require_grad());
+                // Inference, on flex itself.
+                let inner = |t: &Option<Tensor<A, 1>>| t.as_ref().map(|t| t.clone().inner());
+                let fused = super::super::conv3d_then(
+                    x.clone().inner(),
+                    weight.clone().inner(),
+                    inner(&bias),
+                    residual.as_ref().map(|r| r.clone().inner()),
+                    with_relu,
+                    options.clone(),
+                );
+                let mut composed = burn::tensor::module::conv3d(
+                    x.clone().inner(),
+                    weight.clone().inner(),
+                    inner(&bias),
+                    options.clone(),
+                );
+                if let Some(r) = &residual {
+                    composed = composed + r.clone().inner();
+                }
+                if with_relu {
+                    composed = relu(composed);
+                }
+                fused
+                    .into_data()
+                    .assert_approx_eq::<f32>(&composed.into_data(), tol);
+                // Training: every gradient.
+                let grads = |y: Tensor<A, 5>| {
+                    let grads = (y * upstream.clone()).sum().backward();
+                    let mut all = vec![
+                        x.grad(&grads).expect(&case).into_data(),
+                        weight.grad(&grads).expect(&case).into_data(),
+                    ];
+                    all.extend(
+                        bias.iter()
+                            .map(|b| b.grad(&grads).expect(&case).into_data()),
+                    );
+                    all.extend(
+                        residual
+                            .iter()
+                            .map(|r| r.grad(&grads).expect(&case).into_data()),
+                    );
+                    all
+                };
+                let fused = grads(super::super::conv3d_then(
+                    x.clone(),
+                    weight.clone(),
+                    bias.clone(),
+                    residual.clone(),
+                    with_relu,
+                    options.clone(),
+                ));
+                let mut y = burn::tensor::module::conv3d(
+                    x.clone(),
+                    weight.clone(),
+                    bias.clone(),
+                    options.clone(),
+                );
+                if let Some(r) = &residual {
+                    y = y + r.clone();
+                }
+                if with_relu {
+                    y = relu(y);
+                }
+                for (a, b) in fused.iter().zip(&grads(y)) {
+                    a.assert_approx_eq::<f32>(b, tol);
+                }
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ use burn::config::Config;
 use burn::module::{Initializer, Module};
 use burn::nn::PaddingConfig3d;
 use burn::nn::conv::Conv3dConfig;
-use burn::tensor::{Tensor, activation::relu, backend::Backend};
+use burn::tensor::{Tensor, backend::Backend};
 
 use super::nonlocal::{Instantiation, Nonlocal};
 use crate::nn::{Conv3d, Norm, NormKind};
@@ -252,7 +252,7 @@ pub struct BasicStem<B: Backend> {
 
 impl<B: Backend> BasicStem<B> {
     pub fn forward(&self, x: Tensor<B, 5>) -> Tensor<B, 5> {
-        let x = relu(self.conv.forward_norm(x, &self.bn));
+        let x = self.conv.forward_norm_relu(x, &self.bn, None);
         max_pool3d(
             x,
             Pool3dOptions::new([1, 3, 3])
@@ -272,7 +272,9 @@ pub struct Fuse<B: Backend> {
 
 impl<B: Backend> Fuse<B> {
     pub fn forward(&self, [slow, fast]: [Tensor<B, 5>; 2]) -> [Tensor<B, 5>; 2] {
-        let lateral = relu(self.conv_f2s.forward_norm(fast.clone(), &self.bn));
+        let lateral = self
+            .conv_f2s
+            .forward_norm_relu(fast.clone(), &self.bn, None);
         [crate::ops::cat_pair(slow, lateral, 1), fast]
     }
 }
@@ -395,10 +397,9 @@ impl<B: Backend> ResBlock<B> {
             _ => x.clone(),
         };
         let b = &self.branch2;
-        let y = relu(b.a.forward_norm(x, &b.a_bn));
-        let y = relu(b.b.forward_norm(y, &b.b_bn));
-        let y = b.c.forward_norm(y, &b.c_bn);
-        relu(shortcut + y)
+        let y = b.a.forward_norm_relu(x, &b.a_bn, None);
+        let y = b.b.forward_norm_relu(y, &b.b_bn, None);
+        b.c.forward_norm_relu(y, &b.c_bn, Some(shortcut))
     }
 }
 
@@ -406,7 +407,7 @@ impl<B: Backend> ResBlock<B> {
 mod tests {
     use super::*;
     use burn::backend::Flex;
-    use burn::tensor::Distribution;
+    use burn::tensor::{Distribution, activation::relu};
 
     #[test]
     fn zero_initialised_final_norms_make_blocks_start_as_the_identity() {
