@@ -147,20 +147,30 @@ fn stem_conv3d(c: &mut Criterion) {
     group.finish();
 }
 
-/// `(name, input, weight, stride, padding)`.
-type Layer = (&'static str, [usize; 5], [usize; 5], [usize; 3], [usize; 3]);
+/// `(name, input, weight, stride, padding, dilation)`.
+type Layer = (
+    &'static str,
+    [usize; 5],
+    [usize; 5],
+    [usize; 3],
+    [usize; 3],
+    [usize; 3],
+);
 
 /// The convolutions that carry SlowFast's and the detector's time, through `nn::Conv3d`
 /// (flex: per-tap products) and through Burn's own convolution, forward and forward +
-/// backward (input and weight gradients): `(name, input, weight, stride, padding)`.
+/// backward (input and weight gradients). AVA's SlowFast keeps res5 at 14 × 14, dilated.
 #[rustfmt::skip]
-const LAYERS: [Layer; 6] = [
-    ("slow_res2_1x3x3", [1, 64, 8, 56, 56], [64, 64, 1, 3, 3], [1, 1, 1], [0, 1, 1]),
-    ("slow_res3_1x3x3_s2", [1, 128, 8, 56, 56], [128, 128, 1, 3, 3], [1, 2, 2], [0, 1, 1]),
-    ("slow_res5_1x3x3", [1, 512, 8, 7, 7], [512, 512, 1, 3, 3], [1, 1, 1], [0, 1, 1]),
-    ("fast_res2_1x3x3", [1, 8, 32, 56, 56], [8, 8, 1, 3, 3], [1, 1, 1], [0, 1, 1]),
-    ("fast_res4_3x1x1", [1, 128, 32, 14, 14], [32, 128, 3, 1, 1], [1, 1, 1], [1, 0, 0]),
-    ("fpn_3x3_200x336", [1, 256, 1, 200, 336], [256, 256, 1, 3, 3], [1, 1, 1], [0, 1, 1]),
+const LAYERS: [Layer; 9] = [
+    ("slow_res2_1x3x3", [1, 64, 8, 56, 56], [64, 64, 1, 3, 3], [1, 1, 1], [0, 1, 1], [1; 3]),
+    ("slow_res3_1x3x3_s2", [1, 128, 8, 56, 56], [128, 128, 1, 3, 3], [1, 2, 2], [0, 1, 1], [1; 3]),
+    ("slow_res4_1x3x3", [1, 256, 8, 14, 14], [256, 256, 1, 3, 3], [1, 1, 1], [0, 1, 1], [1; 3]),
+    ("slow_res4_3x1x1", [1, 1024, 8, 14, 14], [256, 1024, 3, 1, 1], [1, 1, 1], [1, 0, 0], [1; 3]),
+    ("slow_res5_1x3x3", [1, 512, 8, 7, 7], [512, 512, 1, 3, 3], [1, 1, 1], [0, 1, 1], [1; 3]),
+    ("ava_res5_1x3x3_dilated", [1, 512, 8, 14, 14], [512, 512, 1, 3, 3], [1, 1, 1], [0, 2, 2], [1, 2, 2]),
+    ("fast_res2_1x3x3", [1, 8, 32, 56, 56], [8, 8, 1, 3, 3], [1, 1, 1], [0, 1, 1], [1; 3]),
+    ("fast_res4_3x1x1", [1, 128, 32, 14, 14], [32, 128, 3, 1, 1], [1, 1, 1], [1, 0, 0], [1; 3]),
+    ("fpn_3x3_200x336", [1, 256, 1, 200, 336], [256, 256, 1, 3, 3], [1, 1, 1], [0, 1, 1], [1; 3]),
 ];
 
 fn conv3d_layers(c: &mut Criterion) {
@@ -173,9 +183,10 @@ fn conv3d_layers(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(8));
-    for (name, input, weight, stride, [pt, ph, pw]) in LAYERS {
+    for (name, input, weight, stride, [pt, ph, pw], dilation) in LAYERS {
         let config = Conv3dConfig::new([weight[1], weight[0]], [weight[2], weight[3], weight[4]])
             .with_stride(stride)
+            .with_dilation(dilation)
             .with_padding(PaddingConfig3d::Explicit(pt, ph, pw))
             .with_bias(false);
         let conv: Conv3d<Ad> = Conv3d::new(&config, &device);

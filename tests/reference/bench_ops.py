@@ -32,17 +32,27 @@ def rois(k, batch, width, height):
     return torch.tensor(rows, dtype=torch.float32)
 
 
+# (name, input, weight, stride, padding, dilation)
 LAYERS = [
-    ("slow_res2_1x3x3", (1, 64, 8, 56, 56), (64, 64, 1, 3, 3), (1, 1, 1), (0, 1, 1)),
-    ("slow_res3_1x3x3_s2", (1, 128, 8, 56, 56), (128, 128, 1, 3, 3), (1, 2, 2), (0, 1, 1)),
-    ("slow_res5_1x3x3", (1, 512, 8, 7, 7), (512, 512, 1, 3, 3), (1, 1, 1), (0, 1, 1)),
-    ("fast_res2_1x3x3", (1, 8, 32, 56, 56), (8, 8, 1, 3, 3), (1, 1, 1), (0, 1, 1)),
-    ("fast_res4_3x1x1", (1, 128, 32, 14, 14), (32, 128, 3, 1, 1), (1, 1, 1), (1, 0, 0)),
-    ("fpn_3x3_200x336", (1, 256, 1, 200, 336), (256, 256, 1, 3, 3), (1, 1, 1), (0, 1, 1)),
+    ("slow_res2_1x3x3", (1, 64, 8, 56, 56), (64, 64, 1, 3, 3), (1, 1, 1), (0, 1, 1), 1),
+    ("slow_res3_1x3x3_s2", (1, 128, 8, 56, 56), (128, 128, 1, 3, 3), (1, 2, 2), (0, 1, 1), 1),
+    ("slow_res4_1x3x3", (1, 256, 8, 14, 14), (256, 256, 1, 3, 3), (1, 1, 1), (0, 1, 1), 1),
+    ("slow_res4_3x1x1", (1, 1024, 8, 14, 14), (256, 1024, 3, 1, 1), (1, 1, 1), (1, 0, 0), 1),
+    ("slow_res5_1x3x3", (1, 512, 8, 7, 7), (512, 512, 1, 3, 3), (1, 1, 1), (0, 1, 1), 1),
+    ("ava_res5_1x3x3_dilated", (1, 512, 8, 14, 14), (512, 512, 1, 3, 3), (1, 1, 1), (0, 2, 2),
+     (1, 2, 2)),
+    ("fast_res2_1x3x3", (1, 8, 32, 56, 56), (8, 8, 1, 3, 3), (1, 1, 1), (0, 1, 1), 1),
+    ("fast_res4_3x1x1", (1, 128, 32, 14, 14), (32, 128, 3, 1, 1), (1, 1, 1), (1, 0, 0), 1),
+    ("fpn_3x3_200x336", (1, 256, 1, 200, 336), (256, 256, 1, 3, 3), (1, 1, 1), (0, 1, 1), 1),
 ]
 
 
+ONLY = ""  # --only: time just the benchmarks whose name contains it
+
+
 def timeit(name, fn, repeat):
+    if ONLY not in name:
+        return
     fn()
     times = []
     for _ in range(repeat):
@@ -57,7 +67,10 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=10)
+    p.add_argument("--only", default="", help="time only benchmarks whose name contains this")
     args = p.parse_args()
+    global ONLY
+    ONLY = args.only
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, {args.threads} threads")
 
@@ -94,9 +107,10 @@ def main():
     timeit("stem conv3d forward+backward (weight grad)", stem_step, args.repeat)
 
     # benches/ops.rs's LAYERS: forward, and forward + backward (input and weight gradients).
-    for name, shape, weight, stride, padding in LAYERS:
+    for name, shape, weight, stride, padding, dilation in LAYERS:
         x = torch.randn(shape)
-        conv = torch.nn.Conv3d(weight[1], weight[0], weight[2:], stride, padding, bias=False)
+        conv = torch.nn.Conv3d(weight[1], weight[0], weight[2:], stride, padding, dilation,
+                               bias=False)
         with torch.no_grad():
             timeit(f"conv3d {name} forward", lambda: conv(x), args.repeat)
 

@@ -13,6 +13,14 @@ use crate::ops::flex::{flex_tensor, values};
 /// threshold for its own pointwise convolutions).
 const PARALLEL_MACS: usize = 192 * 192 * 192;
 
+/// Outputs up to which gemm computes a product whose operands are both contiguous along the
+/// inner dimension by dot products on one thread (its `m·n ≤ 16·16` kernel): the fast
+/// pathway's 8 × 32 weight gradients.
+const MAX_DOT_OUTPUTS: usize = 16 * 16;
+
+/// Positions per thread at least when a weight gradient is split over them.
+const MIN_POSITIONS: usize = 4096;
+
 fn threads(macs: usize) -> gemm::Parallelism {
     if macs >= PARALLEL_MACS {
         gemm::Parallelism::Rayon(0)
@@ -62,12 +70,45 @@ pub(super) fn weight_grad(x: &FlexTensor, grad: &FlexTensor, stride: [usize; 3])
     let (gs, ci) = (grad.layout().shape(), x.layout().shape()[1]);
     let (co, positions) = (gs[1], gs[2] * gs[3] * gs[4]);
     let (dy, x) = (values(grad), values(&x));
+    let product = |out: &mut [f32], n: usize, part: std::ops::Range<usize>, accumulate, threads| {
+        let at = |c: usize| (n * c) * positions + part.start;
+        let lhs = View::new(&dy, at(co), [co, part.len()], [positions, 1]);
+        let rhs = View::new(&x, at(ci), [part.len(), ci], [1, positions]);
+        product_on(out, ci, accumulate, lhs, rhs, threads);
+    };
+    if co * ci > MAX_DOT_OUTPUTS {
+        // One product per image, summed in place: the positions are the long inner dimension.
+        let mut out = vec![0.0f32; co * ci];
+        for n in 0..gs[0] {
+            product(
+                &mut out,
+                n,
+                0..positions,
+                n > 0,
+                threads(co * ci * positions),
+            );
+        }
+        return flex_tensor(out, vec![co, ci, 1, 1, 1]);
+    }
+    // gemm takes its dot-product kernel here, on one thread: the positions are split over
+    // the threads instead, each summing its share, then the shares are added.
+    let parts = rayon::current_num_threads()
+        .min(positions.div_ceil(MIN_POSITIONS))
+        .max(1);
+    let partial: Vec<Vec<f32>> = (0..parts)
+        .into_par_iter()
+        .map(|i| {
+            let mut out = vec![0.0f32; co * ci];
+            let part = i * positions / parts..(i + 1) * positions / parts;
+            for n in 0..gs[0] {
+                product(&mut out, n, part.clone(), n > 0, gemm::Parallelism::None);
+            }
+            out
+        })
+        .collect();
     let mut out = vec![0.0f32; co * ci];
-    // One product per image, summed in place: the positions are the long inner dimension.
-    for n in 0..gs[0] {
-        let lhs = View::new(&dy, n * co * positions, [co, positions], [positions, 1]);
-        let rhs = View::new(&x, n * ci * positions, [positions, ci], [1, positions]);
-        product_on(&mut out, ci, n > 0, lhs, rhs, threads(co * ci * positions));
+    for share in &partial {
+        out.iter_mut().zip(share).for_each(|(o, v)| *o += v);
     }
     flex_tensor(out, vec![co, ci, 1, 1, 1])
 }
