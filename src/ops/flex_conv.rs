@@ -85,45 +85,21 @@ pub(super) fn try_conv3d<B: Backend>(
     relu: bool,
     options: ConvOptions<3>,
 ) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
-    try_conv(x, weight, bias, residual, relu, options)
-}
-
-/// The same for a 2-D convolution, as a 3-D convolution over one frame.
-pub(super) fn try_conv2d<B: Backend>(
-    x: Tensor<B, 4>,
-    weight: Tensor<B, 4>,
-    bias: Option<Tensor<B, 1>>,
-    residual: Option<Tensor<B, 4>>,
-    relu: bool,
-    options: ConvOptions<2>,
-) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
-    let ([sh, sw], [ph, pw], [dh, dw]) = (options.stride, options.padding, options.dilation);
-    let options = ConvOptions::new([1, sh, sw], [0, ph, pw], [1, dh, dw], options.groups);
-    let residual = residual.map(|r| r.unsqueeze_dim(2));
-    try_conv(
-        x.unsqueeze_dim(2),
-        weight.unsqueeze_dim(2),
-        bias,
-        residual,
-        relu,
-        options,
-    )
-    .map(|y| y.squeeze_dim(2))
-    .map_err(|x| x.squeeze_dim(2))
-}
-
-fn try_conv<B: Backend>(
-    x: Tensor<B, 5>,
-    weight: Tensor<B, 5>,
-    bias: Option<Tensor<B, 1>>,
-    residual: Option<Tensor<B, 5>>,
-    relu: bool,
-    options: ConvOptions<3>,
-) -> Result<Tensor<B, 5>, Tensor<B, 5>> {
     let backend = TypeId::of::<B>();
     let inference = backend == TypeId::of::<Flex>();
+    // The epilogue reads the bias and the residual as f32 of exactly the output's channels
+    // and shape; anything else (a broadcast residual, another dtype) takes Burn's ops.
+    let g = Geometry::new(&x.dims(), &weight.dims(), &options);
+    let [to, ho, wo] = g.output;
+    let fits = bias
+        .as_ref()
+        .is_none_or(|b| b.dtype() == DType::F32 && b.dims() == [g.channels_out])
+        && residual.as_ref().is_none_or(|r| {
+            r.dtype() == DType::F32 && r.dims() == [g.batch, g.channels_out, to, ho, wo]
+        });
     if options.groups != 1
         || x.dtype() != DType::F32
+        || !fits
         || !(inference || backend == TypeId::of::<FlexAutodiff>())
     {
         return Err(x);
@@ -147,6 +123,30 @@ fn try_conv<B: Backend>(
         ))
     };
     Ok(Tensor::from_primitive(TensorPrimitive::Float(out)))
+}
+
+/// The same for a 2-D convolution, as a 3-D convolution over one frame.
+pub(super) fn try_conv2d<B: Backend>(
+    x: Tensor<B, 4>,
+    weight: Tensor<B, 4>,
+    bias: Option<Tensor<B, 1>>,
+    residual: Option<Tensor<B, 4>>,
+    relu: bool,
+    options: ConvOptions<2>,
+) -> Result<Tensor<B, 4>, Tensor<B, 4>> {
+    let ([sh, sw], [ph, pw], [dh, dw]) = (options.stride, options.padding, options.dilation);
+    let options = ConvOptions::new([1, sh, sw], [0, ph, pw], [1, dh, dw], options.groups);
+    let residual = residual.map(|r| r.unsqueeze_dim(2));
+    try_conv3d(
+        x.unsqueeze_dim(2),
+        weight.unsqueeze_dim(2),
+        bias,
+        residual,
+        relu,
+        options,
+    )
+    .map(|y| y.squeeze_dim(2))
+    .map_err(|x| x.squeeze_dim(2))
 }
 
 /// The bias, residual and ReLU after a convolution, as [`epilogue::apply`] takes them.
@@ -838,5 +838,21 @@ mod tests {
                 }
             }
         }
+        // A residual that only broadcasts to the output takes Burn's ops, as it would alone.
+        let (x, weight) = (random([1, 2, 1, 3, 3]), random([2, 2, 1, 1, 1]));
+        let residual = random([1, 2, 1, 1, 1]);
+        let options = ConvOptions::new([1; 3], [0; 3], [1; 3], 1);
+        let fused = super::super::conv3d_then(
+            x.clone(),
+            weight.clone(),
+            None,
+            Some(residual.clone()),
+            true,
+            options.clone(),
+        );
+        let composed = relu(burn::tensor::module::conv3d(x, weight, None, options) + residual);
+        fused
+            .into_data()
+            .assert_approx_eq::<f32>(&composed.into_data(), Tolerance::absolute(1e-6));
     }
 }
