@@ -721,7 +721,9 @@ fn weight_grad_row<S: pulp::Simd, const K: usize>(
 #[cfg(test)]
 mod tests {
     use burn::backend::{Autodiff, Flex};
-    use burn::tensor::{Distribution, Tensor, Tolerance, activation::relu};
+    use burn::tensor::{Tensor, TensorData, Tolerance, activation::relu};
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
 
     use super::*;
 
@@ -734,8 +736,13 @@ mod tests {
     #[test]
     fn the_op_matches_burns_convolution_and_epilogue() {
         let device = Default::default();
-        let random = |shape: [usize; 5]| {
-            Tensor::<A, 5>::random(shape, Distribution::Normal(0.0, 1.0), &device)
+        // Drawn from a seeded generator of this test's own, so every run sees the same numbers.
+        let mut rng = StdRng::seed_from_u64(18);
+        let mut random = |shape: [usize; 5]| {
+            let values: Vec<f32> = (0..shape.iter().product())
+                .map(|_| rng.random_range(-1.7f32..1.7))
+                .collect();
+            Tensor::<A, 5>::from_data(TensorData::new(values, shape), &device)
         };
         // (input, weight, padding): per-tap products, pointwise, direct, and a pointwise
         // weight gradient small enough to be split over threads.
@@ -746,17 +753,18 @@ mod tests {
             ([2, 8, 8, 32, 32], [16, 8, 1, 1, 1], [0, 0, 0]),
         ];
         for (xs, ws, padding) in routes {
-            // Weight gradients summed over 16 K positions (f32 sums of terms of either sign,
-            // in a different order than Burn's) agree to 1e-4, or 1e-5 relative.
+            // Weight gradients summed over 16 K positions are f32 sums of unit terms of either
+            // sign in a different order than Burn's: their rounding differs by up to ~N·ε =
+            // 1e-3 (seen: 1.2e-4 on a random draw), while a lost term or thread share is O(1).
             let positions = xs[0] * xs[2] * xs[3] * xs[4];
             let tol = if positions > 1000 {
-                Tolerance::rel_abs(1e-5, 1e-4)
+                Tolerance::rel_abs(1e-4, 1e-3)
             } else {
                 Tolerance::absolute(2e-5)
             };
             let options = ConvOptions::new([1; 3], padding, [1; 3], 1);
             let (x, weight) = (random(xs), random(ws));
-            let bias = Tensor::<A, 1>::random([ws[0]], Distribution::Default, &device);
+            let bias = random([ws[0], 1, 1, 1, 1]).reshape([ws[0]]);
             let out = [xs[0], ws[0], xs[2], xs[3], xs[4]];
             let (residual, upstream) = (random(out), random(out));
             for (with_bias, with_residual, with_relu) in [
