@@ -327,4 +327,5 @@ fn builds_of_many_splits_join_one_folder_at_once_and_another_model_is_refused() 
     .into();
     let err = moved.join_folder(&dir).unwrap_err().to_string();
     assert!(err.contains("splits.split03"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
 }

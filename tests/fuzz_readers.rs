@@ -159,21 +159,32 @@ fn fuzz<T, E: std::fmt::Display>(
     (ok, err)
 }
 
+/// The synthetic dataset, made once under the target folder and reused by later runs: made in
+/// a folder of this process's own and renamed into place, so concurrent runs never see half of
+/// one (a loser of the race removes its copy).
 fn dataset() -> PathBuf {
-    let root = std::env::temp_dir().join(format!("avaloc-fuzz-data-{}", std::process::id()));
-    if !root.join("annotations/person_keypoints_val.json").exists() {
-        let config = SynthConfig {
-            train_videos: 1,
-            val_videos: 1,
-            test_videos: 0,
-            seconds: 5,
-            width: 96,
-            height: 72,
-            seed: 1,
-        };
-        generate(&root, &config).unwrap();
-    }
-    root
+    static ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("fuzz-data");
+        if !root.is_dir() {
+            let scratch = root.with_extension(std::process::id().to_string());
+            let config = SynthConfig {
+                train_videos: 1,
+                val_videos: 1,
+                test_videos: 0,
+                seconds: 5,
+                width: 96,
+                height: 72,
+                seed: 1,
+            };
+            generate(&scratch, &config).unwrap();
+            if std::fs::rename(&scratch, &root).is_err() {
+                std::fs::remove_dir_all(&scratch).unwrap();
+            }
+        }
+        root
+    })
+    .clone()
 }
 
 fn repo(path: &str) -> PathBuf {

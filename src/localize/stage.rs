@@ -437,6 +437,7 @@ mod tests {
         let mut later = StageRunner::new(&out, Some(Stage::Actions));
         later.run(Stage::Persons, inputs("2"), work).unwrap();
         assert_eq!(runs.get(), 5);
+        std::fs::remove_dir_all(&out).unwrap();
     }
 
     #[test]
@@ -482,6 +483,7 @@ mod tests {
             Finished::read(&out).unwrap(),
             Finished::Stale("stage persons was redone after stage render".into())
         );
+        std::fs::remove_dir_all(&out).unwrap();
     }
 
     #[test]
@@ -498,6 +500,7 @@ mod tests {
             .unwrap_err();
         assert!(format!("{err:#}").contains("stage poses: boom"), "{err:#}");
         assert!(!runner.manifest_path(Stage::Poses).exists());
+        std::fs::remove_dir_all(&out).unwrap();
     }
 
     #[test]
@@ -519,5 +522,6 @@ mod tests {
         file.set_modified(std::time::UNIX_EPOCH + std::time::Duration::from_secs(7))
             .unwrap();
         assert_ne!(fingerprint(&out.join("f")).unwrap(), longer);
+        std::fs::remove_dir_all(&out).unwrap();
     }
 }
