@@ -744,10 +744,12 @@ mod tests {
                 .collect();
             Tensor::<A, 5>::from_data(TensorData::new(values, shape), &device)
         };
-        // (input, weight, padding): per-tap products, pointwise, direct, and a pointwise
-        // weight gradient small enough to be split over threads.
+        // (input, weight, padding): per-tap products (with a centre tap that reads the input
+        // for every output, and padded so wide that no tap does), pointwise, direct, and a
+        // pointwise weight gradient small enough to be split over threads.
         let routes = [
             ([2, 5, 3, 6, 7], [6, 5, 1, 3, 3], [0, 1, 1]),
+            ([2, 5, 3, 6, 7], [6, 5, 1, 2, 2], [0, 2, 2]),
             ([2, 5, 3, 6, 7], [6, 5, 1, 1, 1], [0, 0, 0]),
             ([2, 3, 3, 6, 7], [4, 3, 3, 3, 3], [1, 1, 1]),
             ([2, 8, 8, 32, 32], [16, 8, 1, 1, 1], [0, 0, 0]),
@@ -765,7 +767,8 @@ mod tests {
             let options = ConvOptions::new([1; 3], padding, [1; 3], 1);
             let (x, weight) = (random(xs), random(ws));
             let bias = random([ws[0], 1, 1, 1, 1]).reshape([ws[0]]);
-            let out = [xs[0], ws[0], xs[2], xs[3], xs[4]];
+            let size = |a: usize| xs[a] + 2 * padding[a - 2] + 1 - ws[a];
+            let out = [xs[0], ws[0], size(2), size(3), size(4)];
             let (residual, upstream) = (random(out), random(out));
             for (with_bias, with_residual, with_relu) in [
                 (true, true, true),

@@ -3,10 +3,12 @@
 //! gradients (strided ones over the input's subsampled positions). gemm runs each product on
 //! all threads where it is large, images in parallel where they are many.
 
+use std::mem::MaybeUninit;
+
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
-use super::matrix::{View, product_on};
+use super::matrix::{SharedDst, View, filled, product_on};
 use crate::ops::flex::{flex_tensor, values};
 
 /// Products of at least this many multiply-adds are split over threads by gemm (flex's
@@ -35,15 +37,26 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, stride: [usize; 3]) -
     let (xs, co) = (x.layout().shape(), weight.layout().shape()[0]);
     let (ci, positions) = (xs[1], xs[2] * xs[3] * xs[4]);
     let (x, w) = (values(&x), values(weight));
-    let mut out = vec![0.0f32; xs[0] * co * positions];
-    out.par_chunks_mut(co * positions)
-        .enumerate()
-        .for_each(|(n, dst)| {
+    let fill = |out: &mut [MaybeUninit<f32>]| {
+        let out = SharedDst::new(out);
+        (0..xs[0]).into_par_iter().for_each(|n| {
             let lhs = View::new(&w, 0, [co, ci], [ci, 1]);
             let rhs = View::new(&x, n * ci * positions, [ci, positions], [positions, 1]);
             let macs = co * ci * positions;
-            product_on(dst, positions, false, lhs, rhs, threads(macs));
-        });
+            // SAFETY: image `n`'s outputs, which no other task touches.
+            unsafe {
+                out.product(
+                    n * co * positions,
+                    positions,
+                    false,
+                    [lhs, rhs],
+                    threads(macs),
+                )
+            };
+        })
+    };
+    // SAFETY: each image's product writes all of its `co × positions` outputs.
+    let out = unsafe { filled(xs[0] * co * positions, fill) };
     flex_tensor(out, vec![xs[0], co, xs[2], xs[3], xs[4]])
 }
 

@@ -17,12 +17,15 @@
 //! The grid's rows are as wide as the output's, so no product computes padding columns, and
 //! padding rows are skipped by running over each frame's valid rows.
 
+use std::mem::MaybeUninit;
+
 use burn::backend::flex::FlexTensor;
 use burn::tensor::ops::ConvOptions;
+use gemm::Parallelism;
 use rayon::prelude::*;
 
 use super::Geometry;
-use super::matrix::{View, product};
+use super::matrix::{SharedDst, View, filled, product};
 use crate::ops::flex::{flex_tensor, values};
 
 /// Output elements a task accumulates over all taps: a quarter of a 1 MiB L2 cache, leaving
@@ -94,13 +97,6 @@ impl Plan {
         self.reach + self.plane
     }
 
-    /// The phase and the row in it of input row `(t, h)`.
-    fn input_row(&self, t: usize, h: usize) -> (usize, usize) {
-        let ([st, sh], [_, qh]) = (self.phases, self.q);
-        let (tp, hp) = (t + self.g.padding[0], h + self.g.padding[1]);
-        ((tp % st) * sh + hp % sh, (tp / st) * qh + hp / sh)
-    }
-
     /// The grid position of output row `(t, h)`.
     fn output_row(&self, t: usize, h: usize) -> usize {
         (t * self.q[1] + h) * self.g.output[2]
@@ -108,18 +104,34 @@ impl Plan {
 
     /// The grid rows of `run` on which (temporal, vertical) tap `tap` reads the input rather
     /// than its padding: per frame of the run, the output rows that tap reaches inside the
-    /// input, as few ranges as that takes (frames without padding rows run on as one).
-    /// Elsewhere the tap's product would add zeros, and frames' padding rows between them are
-    /// skipped too (on 14 × 14 frames under a dilated 3 × 3 kernel, a fifth of a whole-frame
-    /// run).
+    /// input. Elsewhere the tap's product would add zeros, and frames' padding rows between
+    /// them are skipped too (on 14 × 14 frames under a dilated 3 × 3 kernel, a fifth of a
+    /// whole-frame run).
     fn reading_rows(
         &self,
         run: &std::ops::Range<usize>,
         tap: usize,
     ) -> Vec<std::ops::Range<usize>> {
-        let qh = self.q[1];
         let kh = self.g.kernel[1];
-        let (frames, rows) = (self.g.valid(0, tap / kh), self.g.valid(1, tap % kh));
+        self.rows_of(run, self.g.valid(0, tap / kh), self.g.valid(1, tap % kh))
+    }
+
+    /// The grid rows of `run` that are output rows: all but the padding rows between frames.
+    fn output_rows(&self, run: &std::ops::Range<usize>) -> Vec<std::ops::Range<usize>> {
+        let [to, ho, _] = self.g.output;
+        self.rows_of(run, 0..to, 0..ho)
+    }
+
+    /// The grid rows of `run` in `frames` and, within each frame, in `rows`: as few ranges as
+    /// that takes, each within one frame unless frames have no padding rows between them
+    /// (then the grid's rows are the output's).
+    fn rows_of(
+        &self,
+        run: &std::ops::Range<usize>,
+        frames: std::ops::Range<usize>,
+        rows: std::ops::Range<usize>,
+    ) -> Vec<std::ops::Range<usize>> {
+        let qh = self.q[1];
         let (start, end) = (run.start, run.end);
         let mut out: Vec<std::ops::Range<usize>> = Vec::new();
         for t in (start / qh..end.div_ceil(qh)).filter(|t| frames.contains(t)) {
@@ -131,6 +143,12 @@ impl Plan {
             }
         }
         out
+    }
+
+    /// The output position of the start of grid row `r` (an output row).
+    fn output_position(&self, r: usize) -> usize {
+        let (qh, [_, ho, wo]) = (self.q[1], self.g.output);
+        ((r / qh) * ho + r % qh) * wo
     }
 
     /// Grid positions from the first output to just past the last.
@@ -174,48 +192,65 @@ impl Plan {
         }
     }
 
-    /// `X_w` of `x` `[N, C_in, T, H, W]`: `[N, C_in, kw, phases, plane]`.
+    /// `X_w` of `x` `[N, C_in, T, H, W]`: `[N, C_in, kw, phases, plane]`. Every element is
+    /// written once, an input value or a padding zero, in order (no zeroing pass first).
     fn spread_input(&self, x: &[f32]) -> Vec<f32> {
         let g = &self.g;
         let ([ti, hi, wi], wo) = (g.input, g.output[2]);
+        let ([st, sh], [qt, qh]) = (self.phases, self.q);
+        let [pt, ph, _] = g.padding;
         let block = g.kernel[2] * self.row_len();
-        let mut out = vec![0.0f32; g.batch * g.channels_in * block];
-        out.par_chunks_mut(block)
-            .zip(x.par_chunks(ti * hi * wi))
-            .for_each(|(dst, src)| {
-                for (r, row) in src.chunks_exact(wi).enumerate() {
-                    let (phase, at) = self.input_row(r / hi, r % hi);
-                    for c in 0..g.kernel[2] {
-                        let start = c * self.row_len() + phase * self.plane + at * wo;
-                        self.gather(row, c, &mut dst[start..start + wo]);
+        // Grid rows per horizontal tap, and per phase.
+        let (per_tap, per_phase) = (self.row_len() / wo, qt * qh);
+        let fill = |out: &mut [MaybeUninit<f32>]| {
+            out.par_chunks_mut(block)
+                .zip(x.par_chunks(ti * hi * wi))
+                .for_each(|(dst, src)| {
+                    for (i, dst) in dst.chunks_exact_mut(wo).enumerate() {
+                        let (c, phase, q) = (i / per_tap, i % per_tap / per_phase, i % per_phase);
+                        let t = ((q / qh) * st + phase / sh).checked_sub(pt);
+                        let h = ((q % qh) * sh + phase % sh).checked_sub(ph);
+                        match (t.filter(|&t| t < ti), h.filter(|&h| h < hi)) {
+                            (Some(t), Some(h)) => {
+                                self.gather(&src[(t * hi + h) * wi..][..wi], c, dst)
+                            }
+                            _ => dst.fill(MaybeUninit::new(0.0)),
+                        }
                     }
-                }
-            });
-        out
+                });
+        };
+        // SAFETY: `fill` writes every grid row of every block.
+        unsafe { filled(g.batch * g.channels_in * block, fill) }
     }
 
-    /// `dst[o] = row[o·stride + c·dilation − padding]` where that is inside the row: a copy
-    /// at stride 1, whole chunks of the row at stride 2 (loops the compiler vectorises; an
-    /// iterator stepping through the row stored one value at a time, 18 % of a stride-2
-    /// layer's forward).
-    fn gather(&self, row: &[f32], c: usize, dst: &mut [f32]) {
+    /// `dst[o] = row[o·stride + c·dilation − padding]` where that is inside the row, zero
+    /// elsewhere: a copy at stride 1, whole chunks of the row at stride 2 (loops the compiler
+    /// vectorises; an iterator stepping through the row stored one value at a time, 18 % of a
+    /// stride-2 layer's forward).
+    fn gather(&self, row: &[f32], c: usize, dst: &mut [MaybeUninit<f32>]) {
+        let zero = MaybeUninit::new(0.0);
         let Some((span, outputs)) = self.row_span(c) else {
+            dst.fill(zero);
             return;
         };
+        dst[..outputs.start].fill(zero);
+        dst[outputs.end..].fill(zero);
         let (row, dst) = (&row[span], &mut dst[outputs]);
         match self.g.stride[2] {
-            1 => dst.copy_from_slice(row),
+            1 => {
+                dst.write_copy_of_slice(row);
+            }
             2 => {
                 let (pairs, _) = row.as_chunks::<2>();
                 let (body, last) = dst.split_at_mut(dst.len() - 1);
                 for (d, pair) in body.iter_mut().zip(pairs) {
-                    *d = pair[0];
+                    d.write(pair[0]);
                 }
-                last[0] = row[row.len() - 1];
+                last[0].write(row[row.len() - 1]);
             }
             s => {
                 for (d, v) in dst.iter_mut().zip(row.iter().step_by(s)) {
-                    *d = *v;
+                    d.write(*v);
                 }
             }
         }
@@ -350,45 +385,51 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions
     let w = plan.pack_weight(&values(weight));
     let ([to, ho, wo], co, depth, row_len) =
         (g.output, g.channels_out, plan.depth(), plan.row_len());
-    let (qh, taps) = (plan.q[1], plan.taps.len());
+    let taps = plan.taps.len();
     let runs = plan.runs(g.batch, 0..to, 0..ho, co);
     let tasks: Vec<(usize, std::ops::Range<usize>)> = (0..g.batch)
         .flat_map(|n| runs.iter().map(move |run| (n, run.clone())))
         .collect();
-    let tiles: Vec<Vec<f32>> = tasks
-        .par_iter()
-        .map(|(n, run)| {
-            let len = run.len() * wo;
-            let mut tile = vec![0.0f32; co * len];
+    let plane = to * ho * wo;
+    // Each task writes its run's rows of every output channel in place, over all taps while
+    // they stay in cache: first a tap that reads the input for every output (the centre tap
+    // of a padded kernel), which writes them, then the others in order, which add to them.
+    // The order is the same for every run, so an image's output does not depend on the
+    // batch it is in.
+    let kh = g.kernel[1];
+    let first = (0..taps).find(|&i| g.valid(0, i / kh) == (0..to) && g.valid(1, i % kh) == (0..ho));
+    let fill = |out: &mut [MaybeUninit<f32>]| {
+        let out = SharedDst::new(out);
+        tasks.par_iter().for_each(|(n, run)| {
             let image = n * g.channels_in * g.kernel[2] * row_len;
-            for (i, &(phase, off)) in plan.taps.iter().enumerate() {
+            if first.is_none() {
+                for rows in &plan.output_rows(run) {
+                    let at = n * co * plane + plan.output_position(rows.start);
+                    // SAFETY: this task's rows, which no other task touches.
+                    unsafe { out.zero(at, [co, rows.len() * wo], plane) };
+                }
+            }
+            let order = first
+                .into_iter()
+                .chain((0..taps).filter(|&i| Some(i) != first));
+            for i in order {
+                let (phase, off) = plan.taps[i];
                 let lhs = View::new(&w, i * depth, [co, depth], [taps * depth, 1]);
                 for rows in plan.reading_rows(run, i) {
                     let at = image + phase * plan.plane + off + rows.start * wo;
                     let rhs = View::new(&xw, at, [depth, rows.len() * wo], [row_len, 1]);
-                    let dst = &mut tile[(rows.start - run.start) * wo..];
-                    product(dst, len, true, lhs, rhs);
+                    let dst = n * co * plane + plan.output_position(rows.start);
+                    let add = Some(i) != first;
+                    // SAFETY: this task's rows, which no other task touches; all of them
+                    // were written before any product adds to them.
+                    unsafe { out.product(dst, plane, add, [lhs, rhs], Parallelism::None) };
                 }
             }
-            tile
         })
-        .collect();
-    let frame = ho * wo;
-    let mut out = vec![0.0f32; g.batch * co * to * frame];
-    out.par_chunks_mut(to * frame)
-        .enumerate()
-        .for_each(|(plane, dst)| {
-            let (n, o) = (plane / co, plane % co);
-            for ((_, run), tile) in tasks.iter().zip(&tiles).filter(|((tn, _), _)| *tn == n) {
-                let tile = &tile[o * run.len() * wo..][..run.len() * wo];
-                for (r, row) in run.clone().zip(tile.chunks_exact(wo)) {
-                    let (t, h) = (r / qh, r % qh);
-                    if h < ho {
-                        dst[(t * ho + h) * wo..][..wo].copy_from_slice(row);
-                    }
-                }
-            }
-        });
+    };
+    // SAFETY: the runs cover every output row of every frame, and each task writes all of
+    // its rows of every channel (by the first tap's product or zeros).
+    let out = unsafe { filled(g.batch * co * plane, fill) };
     flex_tensor(out, vec![g.batch, co, to, ho, wo])
 }
 
