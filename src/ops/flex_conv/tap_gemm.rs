@@ -394,8 +394,8 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions
     // Each task writes its run's rows of every output channel in place, over all taps while
     // they stay in cache: first a tap that reads the input for every output (the centre tap
     // of a padded kernel), which writes them, then the others in order, which add to them.
-    // The order is the same for every run, so an image's output does not depend on the
-    // batch it is in.
+    // The order is the same for every run, whose bounds depend on the batch (so does gemm's
+    // blocking of products deeper than 512, as before).
     let kh = g.kernel[1];
     let first = (0..taps).find(|&i| g.valid(0, i / kh) == (0..to) && g.valid(1, i % kh) == (0..ho));
     let fill = |out: &mut [MaybeUninit<f32>]| {
