@@ -8,7 +8,7 @@
 //! at one constant flat offset, so
 //!
 //! - forward: `Y[co, p] = Σ_tap W_tap[co, (ci, c)] · X_w[(ci, c), phase, offset + p]`, each
-//!   output tile accumulated over all taps while it stays in cache;
+//!   task's rows of the output accumulated in place over all taps while they stay in cache;
 //! - input gradient: the transposed products from the output gradient spread on the same
 //!   grid (zeros off the output), summed back over `c` into the input;
 //! - weight gradient: `dW_tap = Σ_p dY[.., p] · X_w[.., offset + p]ᵀ`, the positions as the
