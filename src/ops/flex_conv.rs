@@ -40,6 +40,8 @@ use rayon::prelude::*;
 
 use super::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
 mod epilogue;
 mod matrix;
 mod pointwise;

@@ -116,6 +116,16 @@ impl<'a> SharedDst<'a> {
         unsafe { product_raw(self.ptr.add(offset), dst_rs, accumulate, lhs, rhs, threads) }
     }
 
+    /// The block of `rows × cols` at `offset`, rows `rs` apart, for a kernel to write.
+    ///
+    /// # Panics
+    /// If the block leaves the destination.
+    #[cfg(target_arch = "x86_64")]
+    pub(super) fn block(&self, offset: usize, [rows, cols]: [usize; 2], rs: usize) -> *mut f32 {
+        self.check(offset, [rows, cols], rs);
+        self.ptr.wrapping_add(offset)
+    }
+
     /// Zeros on the block of `rows × cols` at `offset`, rows `rs` apart.
     ///
     /// # Safety

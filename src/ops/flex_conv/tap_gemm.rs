@@ -161,7 +161,7 @@ impl Plan {
     /// rows each: runs of rows within a frame where frames are large, else runs of whole
     /// frames (the rows between their valid rows computed and dropped). A task's output tile,
     /// `channels` rows by the run's positions, stays in cache over all taps; every thread gets
-    /// several tasks; and a run spans at least [`MIN_RUN`] positions, over which the packed
+    /// several tasks; and a run spans at least `min_run` positions, over which gemm's packed
     /// weight is reused.
     fn runs(
         &self,
@@ -169,15 +169,16 @@ impl Plan {
         frames: std::ops::Range<usize>,
         rows: std::ops::Range<usize>,
         channels: usize,
+        [tile, min_run]: [usize; 2],
     ) -> Vec<std::ops::Range<usize>> {
         if frames.is_empty() || rows.is_empty() {
             return Vec::new();
         }
         let (width, qh) = (self.g.output[2], self.q[1]);
-        let fit = TILE / (channels * width).max(1);
+        let fit = tile / (channels * width).max(1);
         let spread =
             (images * frames.len() * rows.len()).div_ceil(4 * rayon::current_num_threads());
-        let per_task = fit.min(spread).max(MIN_RUN.div_ceil(width)).max(1);
+        let per_task = fit.min(spread).max(min_run.div_ceil(width)).max(1);
         if per_task <= rows.len() {
             let parts = even_parts(rows.clone(), rows.len().div_ceil(per_task));
             frames
@@ -373,8 +374,57 @@ fn even_parts(range: std::ops::Range<usize>, parts: usize) -> Vec<std::ops::Rang
         .collect()
 }
 
+/// How the forward computes its products.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Products {
+    /// The AVX2 kernels over a weight packed once ([`super::avx2`]).
+    #[cfg(target_arch = "x86_64")]
+    Kernels,
+    /// gemm.
+    Gemm,
+}
+
+impl Products {
+    /// The fastest this CPU runs.
+    fn best() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if super::avx2::available() {
+            return Self::Kernels;
+        }
+        Self::Gemm
+    }
+
+    /// Output elements a task writes at most, and positions at least (see [`Plan::runs`]).
+    fn blocking(self) -> [usize; 2] {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Kernels => [super::avx2::TILE, 16],
+            Self::Gemm => [TILE, MIN_RUN],
+        }
+    }
+
+    /// The output channels of each task: all on gemm, which blocks them itself.
+    fn chunks(self, channels: usize) -> Vec<std::ops::Range<usize>> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Kernels => super::avx2::chunks(channels),
+            Self::Gemm => std::iter::once(0..channels).collect(),
+        }
+    }
+}
+
 /// The convolution of `x` by `weight`.
 pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
+    forward_by(x, weight, options, Products::best())
+}
+
+/// [`forward`] by `products`.
+fn forward_by(
+    x: &FlexTensor,
+    weight: &FlexTensor,
+    options: &ConvOptions<3>,
+    products: Products,
+) -> FlexTensor {
     let plan = Plan::new(Geometry::new(
         x.layout().shape(),
         weight.layout().shape(),
@@ -382,13 +432,23 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions
     ));
     let g = plan.g;
     let xw = plan.spread_input(&values(x));
-    let w = plan.pack_weight(&values(weight));
     let ([to, ho, wo], co, depth, row_len) =
         (g.output, g.channels_out, plan.depth(), plan.row_len());
     let taps = plan.taps.len();
-    let runs = plan.runs(g.batch, 0..to, 0..ho, co);
-    let tasks: Vec<(usize, std::ops::Range<usize>)> = (0..g.batch)
-        .flat_map(|n| runs.iter().map(move |run| (n, run.clone())))
+    let w = values(weight);
+    #[cfg(target_arch = "x86_64")]
+    let packed =
+        (products == Products::Kernels).then(|| super::avx2::PackedWeight::new(&w, co, g.kernel));
+    let w = if products == Products::Gemm {
+        plan.pack_weight(&w)
+    } else {
+        Vec::new()
+    };
+    let chunks = products.chunks(co);
+    let runs = plan.runs(g.batch, 0..to, 0..ho, chunks[0].len(), products.blocking());
+    let tasks: Vec<(usize, &std::ops::Range<usize>, &std::ops::Range<usize>)> = (0..g.batch)
+        .flat_map(|n| runs.iter().map(move |run| (n, run)))
+        .flat_map(|(n, run)| chunks.iter().map(move |chunk| (n, run, chunk)))
         .collect();
     let plane = to * ho * wo;
     // Each task writes its run's rows of every output channel in place, over all taps while
@@ -400,13 +460,14 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions
     let first = (0..taps).find(|&i| g.valid(0, i / kh) == (0..to) && g.valid(1, i % kh) == (0..ho));
     let fill = |out: &mut [MaybeUninit<f32>]| {
         let out = SharedDst::new(out);
-        tasks.par_iter().for_each(|(n, run)| {
+        tasks.par_iter().for_each(|&(n, run, chunk)| {
             let image = n * g.channels_in * g.kernel[2] * row_len;
+            let channel = (n * co + chunk.start) * plane;
             if first.is_none() {
                 for rows in &plan.output_rows(run) {
-                    let at = n * co * plane + plan.output_position(rows.start);
+                    let at = channel + plan.output_position(rows.start);
                     // SAFETY: this task's rows, which no other task touches.
-                    unsafe { out.zero(at, [co, rows.len() * wo], plane) };
+                    unsafe { out.zero(at, [chunk.len(), rows.len() * wo], plane) };
                 }
             }
             let order = first
@@ -414,21 +475,42 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions
                 .chain((0..taps).filter(|&i| Some(i) != first));
             for i in order {
                 let (phase, off) = plan.taps[i];
-                let lhs = View::new(&w, i * depth, [co, depth], [taps * depth, 1]);
                 for rows in plan.reading_rows(run, i) {
                     let at = image + phase * plan.plane + off + rows.start * wo;
-                    let rhs = View::new(&xw, at, [depth, rows.len() * wo], [row_len, 1]);
-                    let dst = n * co * plane + plan.output_position(rows.start);
+                    let (dst, len) = (channel + plan.output_position(rows.start), rows.len() * wo);
                     let add = Some(i) != first;
-                    // SAFETY: this task's rows, which no other task touches; all of them
-                    // were written before any product adds to them.
-                    unsafe { out.product(dst, plane, add, [lhs, rhs], Parallelism::None) };
+                    // SAFETY (both): this task's rows, which no other task touches; all of
+                    // them were written before any product adds to them.
+                    match products {
+                        #[cfg(target_arch = "x86_64")]
+                        Products::Kernels => unsafe {
+                            let packed = packed.as_ref().expect("packed for the kernels");
+                            let dst = out.block(dst, [chunk.len(), len], plane);
+                            let (x, chunk) = (&xw[at..], chunk.clone());
+                            super::avx2::product(
+                                dst,
+                                plane,
+                                add,
+                                (packed, i),
+                                chunk,
+                                x,
+                                [len, row_len],
+                            );
+                        },
+                        Products::Gemm => unsafe {
+                            let at_w = (chunk.start * taps + i) * depth;
+                            let lhs = View::new(&w, at_w, [chunk.len(), depth], [taps * depth, 1]);
+                            let rhs = View::new(&xw, at, [depth, len], [row_len, 1]);
+                            out.product(dst, plane, add, [lhs, rhs], Parallelism::None);
+                        },
+                    }
                 }
             }
         })
     };
-    // SAFETY: the runs cover every output row of every frame, and each task writes all of
-    // its rows of every channel (by the first tap's product or zeros).
+    // SAFETY: the runs cover every output row of every frame and the chunks every channel,
+    // and each task writes all of its rows of its channels (by the first tap's product or
+    // zeros).
     let out = unsafe { filled(g.batch * co * plane, fill) };
     flex_tensor(out, vec![g.batch, co, to, ho, wo])
 }
@@ -466,7 +548,7 @@ pub(super) fn input_grad(
         .flat_map(|phase| {
             let frames = valid(plan.q[0], phase / sh, 0);
             let rows = valid(plan.q[1], phase % sh, 1);
-            let runs = plan.runs(g.batch, frames, rows, depth);
+            let runs = plan.runs(g.batch, frames, rows, depth, [TILE, MIN_RUN]);
             (0..g.batch).flat_map(move |n| runs.clone().into_iter().map(move |r| (n, phase, r)))
         })
         .collect();
@@ -594,4 +676,83 @@ pub(super) fn weight_grad(
             }
         });
     flex_tensor(out, weight_shape.to_vec())
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use burn::tensor::ops::ConvOptions;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+
+    use super::{Products, forward_by};
+    use crate::ops::flex::{flex_tensor, values};
+
+    /// The AVX2 kernels against gemm on the shapes where their blocking has edges: output
+    /// channels not a multiple of 6 and more than one chunk, an inner dimension over one
+    /// panel's depth, output rows that end mid-tile, strides, dilation, and padding so wide
+    /// that no tap reads every output. (The op's test compares the default route with Burn.)
+    #[test]
+    fn the_kernels_match_gemm() {
+        if !super::super::avx2::available() {
+            return;
+        }
+        let mut rng = StdRng::seed_from_u64(6);
+        // (input, weight, stride, padding, dilation)
+        let cases = [
+            (
+                [2, 50, 3, 9, 11],
+                [103, 50, 1, 3, 3],
+                [1, 1, 1],
+                [0, 1, 1],
+                [1; 3],
+            ),
+            (
+                [1, 7, 4, 12, 10],
+                [13, 7, 3, 1, 1],
+                [1, 1, 1],
+                [1, 0, 0],
+                [1; 3],
+            ),
+            (
+                [1, 9, 2, 13, 13],
+                [8, 9, 1, 3, 3],
+                [1, 2, 2],
+                [0, 1, 1],
+                [1; 3],
+            ),
+            (
+                [1, 6, 3, 14, 14],
+                [6, 6, 1, 3, 3],
+                [1, 1, 1],
+                [0, 2, 2],
+                [1, 2, 2],
+            ),
+            (
+                [1, 5, 2, 6, 7],
+                [5, 5, 1, 2, 2],
+                [1, 1, 1],
+                [0, 2, 2],
+                [1; 3],
+            ),
+        ];
+        for (xs, ws, stride, padding, dilation) in cases {
+            let mut random = |shape: [usize; 5]| {
+                let values: Vec<f32> = (0..shape.iter().product())
+                    .map(|_| rng.random_range(-1.0f32..1.0))
+                    .collect();
+                flex_tensor(values, shape.to_vec())
+            };
+            let (x, w) = (random(xs), random(ws));
+            let options = ConvOptions::new(stride, padding, dilation, 1);
+            let kernels = values(&forward_by(&x, &w, &options, Products::Kernels)).to_vec();
+            let gemm = values(&forward_by(&x, &w, &options, Products::Gemm)).to_vec();
+            assert_eq!(kernels.len(), gemm.len());
+            for (i, (a, b)) in kernels.iter().zip(&gemm).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                    "{ws:?} at {i}: kernels {a}, gemm {b}"
+                );
+            }
+        }
+    }
 }
