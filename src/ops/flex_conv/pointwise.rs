@@ -37,6 +37,11 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, stride: [usize; 3]) -
     let (xs, co) = (x.layout().shape(), weight.layout().shape()[0]);
     let (ci, positions) = (xs[1], xs[2] * xs[3] * xs[4]);
     let (x, w) = (values(&x), values(weight));
+    #[cfg(target_arch = "x86_64")]
+    if super::avx2::available() {
+        let out = kernels_forward(&x, &w, [xs[0], ci, co, positions]);
+        return flex_tensor(out, vec![xs[0], co, xs[2], xs[3], xs[4]]);
+    }
     let fill = |out: &mut [MaybeUninit<f32>]| {
         let out = SharedDst::new(out);
         (0..xs[0]).into_par_iter().for_each(|n| {
@@ -58,6 +63,49 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, stride: [usize; 3]) -
     // SAFETY: each image's product writes all of its `co × positions` outputs.
     let out = unsafe { filled(xs[0] * co * positions, fill) };
     flex_tensor(out, vec![xs[0], co, xs[2], xs[3], xs[4]])
+}
+
+/// [`forward`] by the AVX2 kernels: tasks of (image, run of positions, chunk of output
+/// channels), each run as long as the chunk's outputs fit the kernels' tile.
+#[cfg(target_arch = "x86_64")]
+fn kernels_forward(x: &[f32], w: &[f32], [images, ci, co, positions]: [usize; 4]) -> Vec<f32> {
+    use super::avx2;
+    let packed = avx2::PackedWeight::new(w, co, [1, 1, 1]);
+    let chunks = avx2::chunks(co);
+    let run = (avx2::TILE / chunks[0].len().max(1))
+        .next_multiple_of(16)
+        .max(16);
+    let runs = positions.div_ceil(run);
+    let tasks: Vec<(usize, usize, &std::ops::Range<usize>)> = (0..images)
+        .flat_map(|n| (0..runs).map(move |r| (n, r)))
+        .flat_map(|(n, r)| chunks.iter().map(move |chunk| (n, r, chunk)))
+        .collect();
+    let fill = |out: &mut [MaybeUninit<f32>]| {
+        let out = SharedDst::new(out);
+        tasks.par_iter().for_each(|&(n, r, chunk)| {
+            // Whole tiles but at the end.
+            let cut = |r: usize| (r * positions / runs).next_multiple_of(16).min(positions);
+            let part = cut(r)..cut(r + 1);
+            let at = (n * co + chunk.start) * positions + part.start;
+            let dst = out.block(at, [chunk.len(), part.len()], positions);
+            let x = &x[n * ci * positions + part.start..];
+            // SAFETY: this task's positions of its channels, which no other task touches;
+            // the CPU has the kernels' instructions (checked by the caller).
+            unsafe {
+                avx2::product(
+                    dst,
+                    positions,
+                    false,
+                    (&packed, 0),
+                    chunk.clone(),
+                    x,
+                    [part.len(), positions],
+                )
+            };
+        })
+    };
+    // SAFETY: the tasks cover every position of every channel of every image.
+    unsafe { filled(images * co * positions, fill) }
 }
 
 /// `dx_n = Wᵀ · dy_n` of a stride-1 pointwise convolution.
