@@ -48,9 +48,9 @@ pub(super) fn available() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 
-/// A weight `[C_out, C_in, kt, kh, kw]` as `[kt·kh, ⌈C_out / 6⌉, C_in·kw, 6]`: per
-/// (temporal, vertical) tap and block of 6 output channels, the tile's broadcasts in the order
-/// the kernel reads them (the last block's missing channels zero).
+/// A convolution's weight as `[taps, ⌈channels / 6⌉, depth, 6]`: per (temporal, vertical) tap
+/// and block of 6 rows of the product, the tile's broadcasts in the order the kernel reads
+/// them (the last block's missing rows zero).
 pub(super) struct PackedWeight {
     data: Vec<f32>,
     channels: usize,
@@ -58,23 +58,43 @@ pub(super) struct PackedWeight {
 }
 
 impl PackedWeight {
-    /// Packs `weight` of shape `[channels, C_in, kt, kh, kw]` (`kernel`).
+    /// The forward's: `weight` `[C_out, C_in, kt, kh, kw]` (`kernel`) with the output channels
+    /// as rows and (input channel, horizontal tap) as the inner dimension.
     pub(super) fn new(weight: &[f32], channels: usize, [kt, kh, kw]: [usize; 3]) -> Self {
         let (taps, volume) = (kt * kh, weight.len() / channels.max(1));
-        let depth = volume / taps;
+        Self::pack([taps, channels, volume / taps], |tap, o, k| {
+            weight[o * volume + (k / kw * taps + tap) * kw + k % kw]
+        })
+    }
+
+    /// The input gradient's: the transposed products, (input channel, horizontal tap) as rows
+    /// and the output channels as the inner dimension.
+    pub(super) fn transposed(
+        weight: &[f32],
+        channels_out: usize,
+        [kt, kh, kw]: [usize; 3],
+    ) -> Self {
+        let (taps, volume) = (kt * kh, weight.len() / channels_out.max(1));
+        Self::pack([taps, volume / taps, channels_out], |tap, q, o| {
+            weight[o * volume + (q / kw * taps + tap) * kw + q % kw]
+        })
+    }
+
+    /// `[taps, channels, depth]` given element by element.
+    fn pack(
+        [taps, channels, depth]: [usize; 3],
+        at: impl Fn(usize, usize, usize) -> f32 + Sync,
+    ) -> Self {
         let blocks = channels.div_ceil(ROWS);
         let mut data = vec![0.0f32; taps * blocks * depth * ROWS];
         data.par_chunks_mut(depth * ROWS)
             .enumerate()
-            .for_each(|(at, dst)| {
-                let (tap, block) = (at / blocks, at % blocks);
+            .for_each(|(i, dst)| {
+                let (tap, block) = (i / blocks, i % blocks);
                 let (dst, _) = dst.as_chunks_mut::<ROWS>();
                 for r in 0..ROWS.min(channels - block * ROWS) {
-                    let src = &weight[(block * ROWS + r) * volume..][..volume];
-                    for (ci, taps_of) in src.chunks_exact(taps * kw).enumerate() {
-                        for (c, &v) in taps_of[tap * kw..][..kw].iter().enumerate() {
-                            dst[ci * kw + c][r] = v;
-                        }
+                    for (k, dst) in dst.iter_mut().enumerate() {
+                        dst[r] = at(tap, block * ROWS + r, k);
                     }
                 }
             });

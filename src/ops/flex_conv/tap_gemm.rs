@@ -523,10 +523,29 @@ pub(super) fn input_grad(
     grad: &FlexTensor,
     options: &ConvOptions<3>,
 ) -> FlexTensor {
+    input_grad_by(x_shape, weight, grad, options, Products::best())
+}
+
+/// [`input_grad`] by `products`.
+fn input_grad_by(
+    x_shape: &[usize],
+    weight: &FlexTensor,
+    grad: &FlexTensor,
+    options: &ConvOptions<3>,
+    products: Products,
+) -> FlexTensor {
     let plan = Plan::new(Geometry::new(x_shape, weight.layout().shape(), options));
     let g = plan.g;
     let dy = plan.spread_output(&values(grad));
-    let w = plan.pack_weight_transposed(&values(weight));
+    let w = values(weight);
+    #[cfg(target_arch = "x86_64")]
+    let packed = (products == Products::Kernels)
+        .then(|| super::avx2::PackedWeight::transposed(&w, g.channels_out, g.kernel));
+    let w = if products == Products::Gemm {
+        plan.pack_weight_transposed(&w)
+    } else {
+        Vec::new()
+    };
     let ([ti, hi, wi], wo) = (g.input, g.output[2]);
     let (co, depth, span) = (g.channels_out, plan.depth(), plan.span());
     let [st, sh] = plan.phases;
@@ -559,10 +578,32 @@ pub(super) fn input_grad(
             let mut tile = vec![0.0f32; depth * len];
             let taps = plan.taps.iter().enumerate().filter(|(_, t)| t.0 == *phase);
             for (k, (i, &(_, off))) in taps.enumerate() {
-                let lhs = View::new(&w, i * co * depth, [depth, co], [co, 1]);
                 let at = n * co * span + plan.reach + run.start * wo - off;
-                let rhs = View::new(&dy, at, [co, len], [span, 1]);
-                product(&mut tile, len, k > 0, lhs, rhs);
+                match products {
+                    #[cfg(target_arch = "x86_64")]
+                    Products::Kernels => {
+                        let packed = packed.as_ref().expect("packed for the kernels");
+                        let dst = tile.as_mut_ptr();
+                        // SAFETY: `tile` is this task's own, `depth × len`; the CPU has the
+                        // kernels' instructions (`Products::best`).
+                        unsafe {
+                            super::avx2::product(
+                                dst,
+                                len,
+                                k > 0,
+                                (packed, i),
+                                0..depth,
+                                &dy[at..],
+                                [len, span],
+                            )
+                        };
+                    }
+                    Products::Gemm => {
+                        let lhs = View::new(&w, i * co * depth, [depth, co], [co, 1]);
+                        let rhs = View::new(&dy, at, [co, len], [span, 1]);
+                        product(&mut tile, len, k > 0, lhs, rhs);
+                    }
+                }
             }
             tile
         })
@@ -684,10 +725,10 @@ mod tests {
     use rand::rngs::StdRng;
     use rand::{Rng, SeedableRng};
 
-    use super::{Products, forward_by};
+    use super::{Products, forward_by, input_grad_by};
     use crate::ops::flex::{flex_tensor, values};
 
-    /// The AVX2 kernels against gemm on the shapes where their blocking has edges: output
+    /// The AVX2 kernels against gemm, forward and input gradient, on the shapes where their blocking has edges: output
     /// channels not a multiple of 6 and more than one chunk, an inner dimension over one
     /// panel's depth, output rows that end mid-tile, strides, dilation, and padding so wide
     /// that no tap reads every output. (The op's test compares the default route with Burn.)
@@ -744,14 +785,25 @@ mod tests {
             };
             let (x, w) = (random(xs), random(ws));
             let options = ConvOptions::new(stride, padding, dilation, 1);
-            let kernels = values(&forward_by(&x, &w, &options, Products::Kernels)).to_vec();
-            let gemm = values(&forward_by(&x, &w, &options, Products::Gemm)).to_vec();
-            assert_eq!(kernels.len(), gemm.len());
-            for (i, (a, b)) in kernels.iter().zip(&gemm).enumerate() {
-                assert!(
-                    (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                    "{ws:?} at {i}: kernels {a}, gemm {b}"
-                );
+            // One upstream gradient for both routes: gemm's output.
+            let upstream = forward_by(&x, &w, &options, Products::Gemm);
+            let by = |products| {
+                let y = forward_by(&x, &w, &options, products);
+                let dx = input_grad_by(&xs, &w, &upstream, &options, products);
+                [values(&y).to_vec(), values(&dx).to_vec()]
+            };
+            let (kernels, gemm) = (by(Products::Kernels), by(Products::Gemm));
+            for (what, kernels, gemm) in [
+                ("output", &kernels[0], &gemm[0]),
+                ("input gradient", &kernels[1], &gemm[1]),
+            ] {
+                assert_eq!(kernels.len(), gemm.len());
+                for (i, (a, b)) in kernels.iter().zip(gemm).enumerate() {
+                    assert!(
+                        (a - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                        "{ws:?}, {what} at {i}: kernels {a}, gemm {b}"
+                    );
+                }
             }
         }
     }
