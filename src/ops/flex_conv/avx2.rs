@@ -48,6 +48,19 @@ pub(super) fn available() -> bool {
     is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
 }
 
+/// Channels (input and output) up to which a convolution takes the kernels rather than gemm.
+/// On few channels gemm's packing of the input for every block of output channels is a large
+/// share of the work, and the kernels won in every measurement (slow res2 1×3×3 19.8 → 13.8
+/// ms forward, res3 stride 2 19.2 → 15.3 ms); on more, gemm's kernels ran faster whenever
+/// this machine was quiet (dilated res5 47 against 63 ms, the FPN's 3×3 at 200 × 336 506
+/// against 570 ms), though slower under load from its neighbours (75 against 65 ms).
+const MAX_CHANNELS: usize = 128;
+
+/// Whether a convolution of `channels_in` to `channels_out` takes the kernels.
+pub(super) fn applies(channels_in: usize, channels_out: usize) -> bool {
+    channels_in.max(channels_out) <= MAX_CHANNELS && available()
+}
+
 /// A convolution's weight as `[taps, ⌈channels / 6⌉, depth, 6]`: per (temporal, vertical) tap
 /// and block of 6 rows of the product, the tile's broadcasts in the order the kernel reads
 /// them (the last block's missing rows zero).

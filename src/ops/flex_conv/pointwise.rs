@@ -38,7 +38,7 @@ pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, stride: [usize; 3]) -
     let (ci, positions) = (xs[1], xs[2] * xs[3] * xs[4]);
     let (x, w) = (values(&x), values(weight));
     #[cfg(target_arch = "x86_64")]
-    if super::avx2::available() {
+    if super::avx2::applies(ci, co) {
         let out = kernels_forward(&x, &w, [xs[0], ci, co, positions]);
         return flex_tensor(out, vec![xs[0], co, xs[2], xs[3], xs[4]]);
     }

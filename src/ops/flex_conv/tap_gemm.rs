@@ -385,12 +385,13 @@ enum Products {
 }
 
 impl Products {
-    /// The fastest this CPU runs.
-    fn best() -> Self {
+    /// The faster for a convolution of `g` on this CPU.
+    fn best(g: &Geometry) -> Self {
         #[cfg(target_arch = "x86_64")]
-        if super::avx2::available() {
+        if super::avx2::applies(g.channels_in, g.channels_out) {
             return Self::Kernels;
         }
+        let _ = g;
         Self::Gemm
     }
 
@@ -415,7 +416,8 @@ impl Products {
 
 /// The convolution of `x` by `weight`.
 pub(super) fn forward(x: &FlexTensor, weight: &FlexTensor, options: &ConvOptions<3>) -> FlexTensor {
-    forward_by(x, weight, options, Products::best())
+    let g = Geometry::new(x.layout().shape(), weight.layout().shape(), options);
+    forward_by(x, weight, options, Products::best(&g))
 }
 
 /// [`forward`] by `products`.
@@ -523,7 +525,8 @@ pub(super) fn input_grad(
     grad: &FlexTensor,
     options: &ConvOptions<3>,
 ) -> FlexTensor {
-    input_grad_by(x_shape, weight, grad, options, Products::best())
+    let g = Geometry::new(x_shape, weight.layout().shape(), options);
+    input_grad_by(x_shape, weight, grad, options, Products::best(&g))
 }
 
 /// [`input_grad`] by `products`.
