@@ -18,6 +18,9 @@
 //! - every other kernel: one matrix product per tap on a padded, phase-split copy of the
 //!   input, forward and both gradients ([`tap_gemm`]).
 //!
+//! On x86-64 with AVX2, the forward products and per-tap input gradients of convolutions of
+//! at most 128 channels take kernels of their own rather than gemm ([`avx2`]).
+//!
 //! Grouped convolutions (ResNeXt) take flex's and Burn's own.
 //!
 //! Rust has no specialisation, and threading a backend extension trait through every generic

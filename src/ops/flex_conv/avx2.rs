@@ -1,14 +1,14 @@
-//! The convolutions' forward products on x86-64 CPUs with AVX2 and FMA:
-//! `Y[co, j] (+)= Σ_k W[co, k] · X[k, j]` over weights packed once per convolution and the
-//! input's rows as they lie.
+//! Matrix products of the convolutions on x86-64 CPUs with AVX2 and FMA, for the forward
+//! passes and the per-tap input gradient of convolutions with few channels:
+//! `Y[r, j] (+)= Σ_k W[r, k] · X[k, j]` over a weight packed once per convolution and the
+//! input's (or output gradient's) rows as they lie.
 //!
 //! gemm (see [`super::matrix`]) packs the input side of a product anew for every block of
-//! output channels it sweeps, and the weight not at all: on SlowFast's dilated res5 layer its
-//! kernels ran at about two thirds of this machine's FMA peak and the whole layer at 57 %,
-//! where oneDNN's ran at 75 %. Here the weight is packed once per convolution in blocks of 6
-//! output channels, each 16-position panel of the input is copied once into a buffer that
-//! stays in L1 while every block of output channels sweeps it, and a 6 × 16 tile of the output
-//! is 12 accumulator registers.
+//! output channels it sweeps; with few channels that packing is a large share of the work.
+//! Here the weight is packed once per convolution in blocks of 6 rows, each 16-position panel
+//! of the input is copied once per task (a chunk of at most 96 rows), a few rows ahead fetched
+//! by software, and a 6 × 16 tile of the output is 12 accumulator registers swept over panels
+//! while its weight rows stay in L1. See [`applies`] for where they win.
 
 use std::arch::x86_64::*;
 
@@ -100,7 +100,7 @@ impl PackedWeight {
     ) -> Self {
         let blocks = channels.div_ceil(ROWS);
         let mut data = vec![0.0f32; taps * blocks * depth * ROWS];
-        data.par_chunks_mut(depth * ROWS)
+        data.par_chunks_mut((depth * ROWS).max(1))
             .enumerate()
             .for_each(|(i, dst)| {
                 let (tap, block) = (i / blocks, i % blocks);
@@ -133,9 +133,8 @@ struct Row([f32; COLS]);
 
 /// `dst[co, j] = Σ_k W_tap[co, k] · x[k·x_rs + j]` for the output channels `channels` (one of
 /// [`chunks`]; `dst` at the first) and `j < cols`, or `+=` with `accumulate`; `dst`'s rows
-/// `dst_rs` apart. Every element's sum runs in the
-/// same order wherever its column lies, so results do not depend on how a caller splits the
-/// columns.
+/// `dst_rs` apart. Every element's sum runs in the same order wherever its column lies, so
+/// results do not depend on how a caller splits the columns.
 ///
 /// # Panics
 /// If the operand leaves `x` (a bug in the layout, not input).
@@ -162,6 +161,14 @@ pub(super) unsafe fn product(
         channels.start.is_multiple_of(ROWS) && channels.end <= weight.channels,
         "channels not a chunk"
     );
+    if depth == 0 {
+        // An empty sum: zeros, which the caller's promise to write every element needs.
+        for r in (0..channels.len()).filter(|_| !accumulate) {
+            // SAFETY: row `r` of the caller's block.
+            unsafe { std::ptr::write_bytes(dst.add(r * dst_rs), 0, cols) };
+        }
+        return;
+    }
     // SAFETY: forwarded from the caller.
     unsafe {
         product_avx2(

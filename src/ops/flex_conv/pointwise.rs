@@ -72,9 +72,8 @@ fn kernels_forward(x: &[f32], w: &[f32], [images, ci, co, positions]: [usize; 4]
     use super::avx2;
     let packed = avx2::PackedWeight::new(w, co, [1, 1, 1]);
     let chunks = avx2::chunks(co);
-    let run = (avx2::TILE / chunks[0].len().max(1))
-        .next_multiple_of(16)
-        .max(16);
+    let widest = chunks.first().map_or(1, |c| c.len());
+    let run = (avx2::TILE / widest).next_multiple_of(16).max(16);
     let runs = positions.div_ceil(run);
     let tasks: Vec<(usize, usize, &std::ops::Range<usize>)> = (0..images)
         .flat_map(|n| (0..runs).map(move |r| (n, r)))

@@ -447,7 +447,8 @@ fn forward_by(
         Vec::new()
     };
     let chunks = products.chunks(co);
-    let runs = plan.runs(g.batch, 0..to, 0..ho, chunks[0].len(), products.blocking());
+    let widest = chunks.first().map_or(co, |c| c.len());
+    let runs = plan.runs(g.batch, 0..to, 0..ho, widest, products.blocking());
     let tasks: Vec<(usize, &std::ops::Range<usize>, &std::ops::Range<usize>)> = (0..g.batch)
         .flat_map(|n| runs.iter().map(move |run| (n, run)))
         .flat_map(|(n, run)| chunks.iter().map(move |chunk| (n, run, chunk)))
