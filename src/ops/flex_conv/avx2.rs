@@ -143,6 +143,7 @@ struct Row([f32; COLS]);
 /// The CPU has AVX2 and FMA ([`available`]); the `channels × cols` block at `dst` is valid for
 /// writes (and for reads with `accumulate`, written before) and touched by no one else
 /// meanwhile.
+#[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn product(
     dst: *mut f32,
     dst_rs: usize,
@@ -169,31 +170,6 @@ pub(super) unsafe fn product(
         }
         return;
     }
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        product_avx2(
-            dst,
-            dst_rs,
-            accumulate,
-            (weight, tap),
-            channels,
-            x,
-            [cols, x_rs],
-        )
-    }
-}
-
-#[target_feature(enable = "avx2,fma")]
-unsafe fn product_avx2(
-    dst: *mut f32,
-    dst_rs: usize,
-    accumulate: bool,
-    (weight, tap): (&PackedWeight, usize),
-    channels: std::ops::Range<usize>,
-    x: &[f32],
-    [cols, x_rs]: [usize; 2],
-) {
-    let depth = weight.depth;
     let parts = depth.div_ceil(DEPTH);
     let (panels, rows) = (cols.div_ceil(COLS), depth.min(DEPTH));
     let mut panel = vec![Row([0.0; COLS]); panels * rows];
