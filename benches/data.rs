@@ -51,9 +51,8 @@ fn clip_loading(c: &mut Criterion) {
 }
 
 fn bank_windows(c: &mut Criterion) {
-    use avaloc::bank::{
-        BankDtype, BankEntry, Pick, VideoBank, WindowSpec, sample_window, write_video,
-    };
+    use avaloc::data::bank::{BankDtype, BankEntry, Pick, VideoBank, sample_window, write_video};
+    use avaloc::models::action::WindowSpec;
     use rand::Rng;
     let dir = std::env::temp_dir().join(format!("avaloc-bench-bank-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -93,7 +92,7 @@ criterion_group! {
     name = benches;
     // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
     config = {
-        avaloc::io::keep_freed_memory();
+        avaloc::fs::keep_freed_memory();
         Criterion::default()
     };
     targets = clip_loading, bank_windows

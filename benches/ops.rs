@@ -237,7 +237,7 @@ criterion_group! {
     name = benches;
     // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
     config = {
-        avaloc::io::keep_freed_memory();
+        avaloc::fs::keep_freed_memory();
         Criterion::default()
     };
     targets = roi_align, nms, stem_conv3d, conv3d_layers

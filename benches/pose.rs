@@ -102,7 +102,7 @@ criterion_group! {
     name = benches;
     // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
     config = {
-        avaloc::io::keep_freed_memory();
+        avaloc::fs::keep_freed_memory();
         Criterion::default()
     };
     targets = cpn_forward, cpn_train_step, decode

@@ -1,56 +1,65 @@
 //! avaloc: spatio-temporal action localization for AVA and AVA-Kinetics on Burn.
 //!
-//! The system is a chain of stages; each is a library call, and the `avaloc` commands are thin
-//! wrappers that parse arguments, load a typed config and call one of them.
+//! The system is a chain of stages, each a library call; the `avaloc` commands parse their
+//! arguments and make one of them.
 //!
 //! ```text
-//! stage               what it does                                  where
-//! ─────────────────── ───────────────────────────────────────────── ──────────────────────────────
-//! frames              frame folders, videos decoded by ffmpeg       data::{VideoFrames, list_frame_files}
-//! persons             person boxes per keyframe (Faster R-CNN)      infer::detect_persons
+//! stage          what it does                                       where
+//! ────────────── ────────────────────────────────────────────────── ─────────────────────────────
+//! frames         frame folders; videos decoded by ffmpeg at 30 fps  data::{VideoFrames, decode_video}
+//! persons        person boxes per keyframe (Faster R-CNN)           infer::PersonDetection
 //!                                                                   models::detector
-//! poses               17 COCO keypoints per person (CPN)            infer::estimate_poses
+//! poses          17 COCO keypoints per person (CPN)                 infer::PoseEstimation
 //!                                                                   models::pose
-//! arms                elbow + wrist → enlarged arm boxes            infer::arm_boxes
-//!                     arm-action branch                             (to come)
-//! clip features       SlowFast res5 maps of the clip                models::action::SlowFast
-//!                     per-box S (and global G)                      models::action::RoiFeatures
-//! bank                long-term features ±50 s, FBO operator (L)    bank, models::action::Fbo
-//! scores              classifier over [S, L, G], test views         models::action::ActionClassifier
-//!                                                                   infer::score_keyframes
-//! fusion              arm-branch scores into 15 classes             infer::fusion     (to come)
-//! CSV                 AVA detections CSV, frame-mAP, pictures       data::write_ava_csv, eval,
-//!                                                                   infer::draw_keyframes
+//! arms           elbow + wrist → enlarged arm boxes                 infer::arm_people
+//!                arm-action branch at the arm boxes                 infer::ActionScoring
+//! bank           S of every person, every second (±50 s windows)   infer::bank, data::bank
+//! scores         SlowFast: S, G, L (FBO) → classifier, test views   models::action, infer::ActionScoring
+//! fusion         arm scores into the classes they improve           infer::fusion
+//! outputs        AVA detections CSV, frame-mAP, pictures, page      data::write_ava_csv, eval, render
+//! whole system   stage by stage, resumable, AVA-Kinetics parts      localize::Localize
 //! ```
 //!
-//! Around them: [`config`] loads `configs/*.toml` and dispatches on `[network] kind` (each
-//! model family owns its table: `models::detector::DetectorSpec`, `models::action::ActionSpec`,
-//! `nn::ResNetSpec`); [`train`] runs trainings (`ActionRun`, `DetectorRun`) on the seeded,
-//! ordered loader of [`data`]; [`weights`] imports checkpoints through one key map per source;
-//! [`backend`] instantiates a job on the backend chosen at run time.
+//! ## Layers
 //!
-//! Dependencies point down: `cli` → `train` / `infer` → `models` → `nn` / `ops`, with `data`,
-//! `eval` and `weights` below the models' users; `config` sits beside `train` and `infer`,
-//! loading the tables they define (`[train]`, `[test]`) with those the models own. See
-//! `DESIGN.md` in the shared folder for the system diagram.
+//! Each line imports only the lines below it, and no two files import each other
+//! (`tests/layers.rs` reads every `crate::`, `super::` and `self::` path of `src/`):
+//!
+//! ```text layers
+//! cli                    parses the command line; one library call per command
+//! demo                   the seed recipe on synthetic data: trainings, bank, fusion, ablation
+//! localize               the whole system: system files, stages, manifests, AVA-Kinetics parts
+//! train                  the fit loop and its hooks; one run per network
+//! infer                  one stage = one job: persons, poses, arms, bank build, actions, fusion
+//! eval                   AVA frame-mAP, COCO keypoint AP, reports and plots
+//! render                 pictures: raster primitives, annotated keyframes
+//! config                 file schemas: network files, [train], [test], [arm]
+//! data                   files on disk: AVA CSVs, frames, videos, clips, loader, bank storage, shards
+//! models                 the detector, pose and action networks (`XSpec` → `XConfig` → `X`)
+//! nn                     shared blocks: convolutions with norms, norms, ResNet stages
+//! weights                checkpoints, one key map per source, the strict load report
+//! ops                    tensor ops Burn lacks, each with its flex fast path
+//! backend, progress, fs  the backend chosen at run time, progress bars, the atomic write
+//! ```
+//!
+//! `cli` parses; `demo`, `localize` and `train` compose; `infer` runs one stage; `config` describes
+//! files; `data` reads and writes them; `models` compute. See `DESIGN.md` in the shared folder
+//! for the system diagram.
 
 pub mod backend;
-pub mod bank;
 pub mod cli;
 pub mod config;
 pub mod data;
-pub mod draw;
+pub mod demo;
 pub mod eval;
-pub mod fusion;
+pub mod fs;
 pub mod infer;
-pub mod io;
 pub mod localize;
 pub mod models;
 pub mod nn;
 pub mod ops;
 pub mod progress;
-pub mod shard;
-pub mod system;
+pub mod render;
 pub mod train;
 pub mod weights;
 

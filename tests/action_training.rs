@@ -313,7 +313,7 @@ fn demo_runs_the_system_and_prints_the_table() {
         assert!(out.join(file).is_file(), "{file}");
     }
     // S's bank holds both splits' videos.
-    let bank = avaloc::bank::BankManifest::read(&out.join("bank"))
+    let bank = avaloc::data::bank::BankManifest::read(&out.join("bank"))
         .unwrap()
         .unwrap();
     assert_eq!(bank.splits.len(), 2);

@@ -149,8 +149,9 @@ mod batching {
     use super::*;
     use avaloc::data::SeededBatcher;
     use avaloc::data::{
-        AvaKeyframes, ClipBatcher, ClipSpec, FrameLayout, KeyframeKey, LabelMap, PersonAnnotation,
+        AvaKeyframes, ClipBatcher, FrameLayout, KeyframeKey, LabelMap, PersonAnnotation,
     };
+    use avaloc::models::action::ClipSpec;
     use burn::data::dataset::Dataset;
     use std::path::Path;
 

@@ -7,10 +7,11 @@ mod common;
 
 use std::path::PathBuf;
 
-use avaloc::bank::{
-    Bank, BankDtype, BankEntry, BankManifest, BoxSource, Pick, VideoBank, WindowSpec,
-    sample_window, video_path, write_video,
+use avaloc::data::bank::{
+    Bank, BankDtype, BankEntry, BankManifest, BoxSource, Pick, VideoBank, sample_window,
+    video_path, write_video,
 };
+use avaloc::models::action::WindowSpec;
 
 fn folder(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("avaloc-bank-{name}-{}", std::process::id()));

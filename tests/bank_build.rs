@@ -9,8 +9,8 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use avaloc::bank::{VideoBank, video_path};
 use avaloc::config::ActionFile;
+use avaloc::data::bank::{VideoBank, video_path};
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{ClipBatch, ClipBatcher, ClipTransform, LabelMap, Normalization, SeededBatcher};
 use avaloc::data::{annotated_people, keyframe_samples};

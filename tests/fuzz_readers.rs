@@ -10,14 +10,14 @@ mod common;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
-use avaloc::bank::{BankDtype, BankEntry, BankManifest, VideoBank, write_video};
 use avaloc::config::NetworkFile;
+use avaloc::data::bank::{BankDtype, BankEntry, BankManifest, VideoBank, write_video};
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{
     CocoKeypoints, LabelMap, read_ava_csv, read_coco_results, read_exclusions, read_frame_list,
     read_keypoints, read_person_boxes,
 };
-use avaloc::fusion::Fusion;
+use avaloc::infer::fusion::Fusion;
 use avaloc::train::History;
 use avaloc::weights::Checkpoint;
 use rand::rngs::StdRng;
@@ -349,11 +349,11 @@ fn configs_checkpoints_banks_and_histories() {
         ),
     )
     .unwrap();
-    avaloc::system::SystemFile::load(&system, &[]).unwrap();
+    avaloc::localize::system::SystemFile::load(&system, &[]).unwrap();
     report.push((
         "system.toml",
         fuzz("system", &system, |p| {
-            avaloc::system::SystemFile::load(p, &[])
+            avaloc::localize::system::SystemFile::load(p, &[])
         }),
     ));
     let stage = dir.join("persons.json");

@@ -401,7 +401,7 @@ fn the_shipped_systems_validate() {
         if system.contains("kinetics") {
             overrides.retain(|o| o.starts_with("persons.") || o.starts_with("actions."));
         }
-        let loaded = avaloc::system::SystemFile::load(Path::new(system), &overrides);
+        let loaded = avaloc::localize::system::SystemFile::load(Path::new(system), &overrides);
         assert!(loaded.is_ok(), "{system}: {}", loaded.unwrap_err());
     }
     std::fs::remove_dir_all(root).unwrap();

@@ -97,7 +97,7 @@ fn poses_of_every_box_as_the_library_gives_them() {
     let samples = avaloc::data::keyframe_samples(
         &avaloc::data::unlabelled_people(&people),
         &root,
-        avaloc::data::ClipSpec {
+        avaloc::models::action::ClipSpec {
             num_frames: 1,
             stride: 1,
         },

@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use avaloc::data::synth::{SynthConfig, generate};
 use avaloc::data::{
-    AvaKeyframes, ClipBatch, ClipBatcher, ClipSpec, ClipTransform, EpochBatches, FrameLayout,
-    LabelMap, Normalization, OrderedLoader, group_annotations, read_ava_csv, read_exclusions,
+    AvaKeyframes, ClipBatch, ClipBatcher, ClipTransform, EpochBatches, FrameLayout, LabelMap,
+    Normalization, OrderedLoader, group_annotations, read_ava_csv, read_exclusions,
     read_frame_list, read_keypoints, read_person_boxes,
 };
 use avaloc::eval::{EvalOptions, evaluate_files};
+use avaloc::models::action::ClipSpec;
 
 const SMALL: SynthConfig = SynthConfig {
     train_videos: 1,

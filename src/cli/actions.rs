@@ -10,16 +10,17 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::backend::{self, BackendChoice};
-use crate::bank::Bank;
 use crate::config::ActionFile;
+use crate::config::ArmBoxConfig;
+use crate::data::bank::Bank;
 use crate::data::{
     AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, LabelMap, PersonAnnotation,
     VideoFrames, annotated_people, default_labelmap, keyframe_samples, read_keypoints,
     read_person_boxes, unlabelled_people, write_ava_csv,
 };
 use crate::infer::{
-    ActionScoring, ArmBoxConfig, ArmPerson, SharedArmScoring, arm_box_people, arm_people,
-    detection_rows, draw_keyframes, frame_size, keyframe_images, person_arm_scores,
+    ActionScoring, ArmPerson, SharedArmScoring, arm_box_people, arm_people, detection_rows,
+    draw_keyframes, frame_size, keyframe_images, person_arm_scores,
 };
 use crate::weights::Checkpoint;
 
@@ -102,7 +103,7 @@ pub struct ActionsArgs {
 
 pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
     let config = ActionFile::load(&args.config)?;
-    crate::io::check_writable(&args.out)?;
+    crate::fs::check_writable(&args.out)?;
     let mut views = config.test.clone();
     if !args.short_sides.is_empty() {
         views.short_sides = args.short_sides.clone();

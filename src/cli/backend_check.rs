@@ -77,7 +77,7 @@ pub fn run(args: BackendCheckArgs, choice: BackendChoice) -> Result<()> {
     print!("{table}");
     if let Some(path) = &args.json {
         let json = serde_json::json!({"backend": backend, "tolerance": tolerance, "rows": rows});
-        crate::io::write_atomic(path, serde_json::to_string_pretty(&json)?.as_bytes())
+        crate::fs::write_atomic(path, serde_json::to_string_pretty(&json)?.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     let failed: Vec<&str> = rows

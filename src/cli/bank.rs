@@ -7,8 +7,9 @@ use clap::{Args, Subcommand};
 
 use super::dataset::DatasetArgs;
 use crate::backend::{self, BackendChoice};
-use crate::bank::{BankDtype, BankManifest, BankRequest, Split, bank_stats};
-use crate::shard::Shard;
+use crate::data::bank::{BankDtype, BankManifest, bank_stats};
+use crate::data::shard::Shard;
+use crate::infer::bank::{BankRequest, Split};
 
 #[derive(Debug, Subcommand)]
 pub enum BankCommand {

@@ -79,7 +79,7 @@ fn run_keypoints(args: KeypointEvalArgs) -> Result<()> {
             .map(|(name, v)| (name.to_string(), v.into()))
             .collect();
         let text = serde_json::to_string_pretty(&map)?;
-        crate::io::write_atomic(path, text.as_bytes())
+        crate::fs::write_atomic(path, text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

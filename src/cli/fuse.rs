@@ -8,7 +8,9 @@ use clap::{Args, Subcommand};
 
 use crate::data::read_detections;
 use crate::data::{LabelMap, read_ava_csv, read_exclusions, write_ava_csv};
-use crate::fusion::{Choice, Fusion, FusionMode, Groundtruth, chosen_maps, gain_table, select};
+use crate::infer::fusion::{
+    Choice, Fusion, FusionMode, Groundtruth, chosen_maps, gain_table, select,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum FuseCommand {
@@ -78,7 +80,7 @@ pub fn run(command: FuseCommand) -> Result<()> {
 }
 
 fn run_select(args: SelectArgs) -> Result<()> {
-    crate::io::check_writable(&args.out)?;
+    crate::fs::check_writable(&args.out)?;
     let probe = Fusion {
         mode: args.mode,
         weight: args.weight,
@@ -130,7 +132,7 @@ fn run_select(args: SelectArgs) -> Result<()> {
 }
 
 fn run_apply(args: ApplyArgs) -> Result<()> {
-    crate::io::check_writable(&args.out)?;
+    crate::fs::check_writable(&args.out)?;
     let fusion = Fusion::read(&args.fusion)?;
     let base = read_detections(&args.base)?;
     let arm = read_detections(&args.arm)?;

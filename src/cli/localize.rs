@@ -10,15 +10,15 @@ use clap::Args;
 use crate::backend::BackendChoice;
 use crate::data::AVA_VIDEO_START_S;
 use crate::data::read_detections;
+use crate::data::shard::Shard;
 use crate::data::write_ava_csv;
 use crate::eval::{EvalOptions, evaluate_parts, parts_table};
 use crate::localize::render::{Page, page_html};
 use crate::localize::shards::{share_dir, write_union};
 use crate::localize::stage::Stage;
+use crate::localize::system::SystemFile;
 use crate::localize::videos::{Part, Source, part_video_ids};
 use crate::localize::{DETECTIONS, Localize, PAGE, time_table};
-use crate::shard::Shard;
-use crate::system::SystemFile;
 
 #[derive(Debug, Args)]
 pub struct LocalizeArgs {
@@ -211,7 +211,7 @@ fn parts_summary(
     let table = parts_table(&result);
     println!("\n{table}");
     let eval = out.join(PARTS_EVAL);
-    crate::io::write_atomic(&eval, table.as_bytes())
+    crate::fs::write_atomic(&eval, table.as_bytes())
         .with_context(|| format!("writing {}", eval.display()))?;
     let links: Vec<PathBuf> = [
         "ava/index.html",
@@ -231,7 +231,7 @@ fn parts_summary(
         outputs: &links,
     };
     let path = out.join(PAGE);
-    crate::io::write_atomic(&path, page_html(&page).as_bytes())
+    crate::fs::write_atomic(&path, page_html(&page).as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     println!(
         "{}: both parts' detections; {}: the summary page",

@@ -14,10 +14,11 @@ use clap::Args;
 
 use crate::backend::{self, BackendChoice};
 use crate::config::DetectorFile;
+use crate::data::shard::{Shard, VideoFiles};
 use crate::data::{AVA_FPS, AVA_VIDEO_START_S, FrameTime, VideoFrames, write_person_boxes};
+use crate::fs::file_digest;
 use crate::infer::{PersonDetection, PersonFilter, PersonFrame};
 use crate::localize::videos::{Video, dataset_videos};
-use crate::shard::{Shard, VideoFiles, file_digest};
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -129,7 +130,7 @@ pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
     if let Some(root) = &args.data {
         return run_dataset(&args, root, config, checkpoint, filter, backend_choice);
     }
-    crate::io::check_writable(&args.out)?;
+    crate::fs::check_writable(&args.out)?;
     let (frames, _video) = frames(&args)?;
     let count = frames.len();
     let job = PersonDetection {

@@ -12,14 +12,17 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::backend::{self, BackendChoice};
+use crate::config::ArmBoxConfig;
 use crate::config::PoseFile;
+use crate::data::shard::{Shard, VideoFiles};
 use crate::data::{
-    AVA_VIDEO_START_S, AvaKeyframes, ClipSpec, CocoKeypointResult, CocoKeypoints, KeyframeKey,
-    PersonBox, PersonKeypoints, VideoFrames, keyframe_samples, read_person_boxes,
-    unlabelled_people, write_coco_results, write_keypoints,
+    AVA_VIDEO_START_S, AvaKeyframes, CocoKeypointResult, CocoKeypoints, KeyframeKey, PersonBox,
+    PersonKeypoints, VideoFrames, keyframe_samples, read_person_boxes, unlabelled_people,
+    write_coco_results, write_keypoints,
 };
-use crate::infer::{ArmBoxConfig, PoseEstimation, PoseOptions, draw_poses, keyframe_images};
-use crate::shard::{Shard, VideoFiles, file_digest};
+use crate::fs::file_digest;
+use crate::infer::{PoseEstimation, PoseOptions, draw_poses, keyframe_images};
+use crate::models::action::ClipSpec;
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -172,12 +175,12 @@ pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
             Some(VideoFiles::create(&args.out, &settings)?)
         }
         None => {
-            crate::io::check_writable(&args.out)?;
+            crate::fs::check_writable(&args.out)?;
             None
         }
     };
     if let Some(path) = &args.coco_json {
-        crate::io::check_writable(path)?;
+        crate::fs::check_writable(path)?;
     }
     let mut people = read_person_boxes(&args.boxes, args.box_threshold)?;
     if let (Some(shard), Some(files)) = (args.shard, &per_video) {

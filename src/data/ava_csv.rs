@@ -96,5 +96,5 @@ pub fn write_ava_csv(path: &Path, rows: &[AvaRow]) -> std::io::Result<()> {
         }
         .expect("writing to a string");
     }
-    crate::io::write_atomic(path, text.as_bytes())
+    crate::fs::write_atomic(path, text.as_bytes())
 }

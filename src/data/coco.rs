@@ -112,7 +112,7 @@ impl CocoKeypoints {
 
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
         let text = serde_json::to_string(self).map_err(std::io::Error::other)?;
-        crate::io::write_atomic(path, text.as_bytes())
+        crate::fs::write_atomic(path, text.as_bytes())
     }
 }
 
@@ -137,7 +137,7 @@ pub fn read_coco_results(path: &Path) -> Result<Vec<CocoKeypointResult>, DataErr
 
 pub fn write_coco_results(path: &Path, results: &[CocoKeypointResult]) -> std::io::Result<()> {
     let text = serde_json::to_string(results).map_err(std::io::Error::other)?;
-    crate::io::write_atomic(path, text.as_bytes())
+    crate::fs::write_atomic(path, text.as_bytes())
 }
 
 /// COCO's person category with its 17 keypoints and skeleton (1-based, as COCO's file).

@@ -1,6 +1,6 @@
 //! Comma-separated AVA files: non-blank lines split into trimmed fields, with the file and
 //! 1-based line number at hand for every message. A folder reads as the concatenation of its
-//! `*.csv` files in name order: the per-video files of a sharded job ([`crate::shard`]).
+//! `*.csv` files in name order: the per-video files of a sharded job ([`crate::data::shard`]).
 
 use std::path::{Path, PathBuf};
 

@@ -9,20 +9,14 @@ use burn::tensor::{Tensor, TensorData, backend::Backend};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
+use super::bank::{Bank, Pick, sample_window};
 use super::loader::{SeededBatcher, mix_seed};
 use super::{
     AVA_FPS, ClipTransform, DataError, FrameLayout, KeyframeKey, LabelMap, Normalization,
     PersonAnnotation, Region, TransformDraw, clip_frame_indices, keyframe_frame_index,
     kinetics_clip_start_s, list_frame_files, load_clip,
 };
-use crate::bank::{Bank, Pick, WindowSpec, sample_window};
-
-/// Frames per clip and the stride between them (SlowFast 32×2 reads 32 frames 2 apart).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ClipSpec {
-    pub num_frames: usize,
-    pub stride: usize,
-}
+use crate::models::action::{ClipSpec, WindowSpec};
 
 /// One keyframe with its people: the clip's frame paths, boxes and actions.
 #[derive(Debug, Clone, PartialEq)]

@@ -101,7 +101,7 @@ pub fn write_keypoints(path: &Path, people: &[PersonKeypoints]) -> std::io::Resu
         text.push_str(&keypoint_row(person));
         text.push('\n');
     }
-    crate::io::write_atomic(path, text.as_bytes())
+    crate::fs::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 
 mod annotations;
 mod ava_csv;
+pub mod bank;
 mod clip;
 mod coco;
 mod csv_file;
@@ -16,6 +17,7 @@ mod labelmap;
 mod loader;
 mod person_boxes;
 mod samples;
+pub mod shard;
 pub mod synth;
 mod video;
 
@@ -28,7 +30,7 @@ pub use coco::{
     CocoCategory, CocoImage, CocoKeypointResult, CocoKeypoints, CocoPerson, coco_from_keypoints,
     coco_person_category, read_coco_results, write_coco_results,
 };
-pub use dataset::{AvaKeyframes, BankWindows, ClipBatch, ClipBatcher, ClipSpec, KeyframeSample};
+pub use dataset::{AvaKeyframes, BankWindows, ClipBatch, ClipBatcher, KeyframeSample};
 pub use dataset_files::{DatasetFiles, default_labelmap};
 pub use error::DataError;
 pub use exclusions::read_exclusions;

@@ -108,7 +108,7 @@ pub fn write_person_boxes(path: &Path, people: &[DetectedPerson]) -> Result<(), 
         )
         .expect("writing to a String");
     }
-    crate::io::write_atomic(path, csv.as_bytes()).map_err(|source| DataError::Io {
+    crate::fs::write_atomic(path, csv.as_bytes()).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
     })

@@ -6,9 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use super::{
-    AVA_VIDEO_START_S, AvaKeyframes, ClipSpec, DataError, FrameLayout, KeyframeKey, Label,
-    LabelMap, PersonAnnotation, PersonBox, group_annotations, read_ava_csv,
+    AVA_VIDEO_START_S, AvaKeyframes, DataError, FrameLayout, KeyframeKey, Label, LabelMap,
+    PersonAnnotation, PersonBox, group_annotations, read_ava_csv,
 };
+use crate::models::action::ClipSpec;
 use crate::ops::iou;
 
 /// The people of an annotation CSV over `labels` (rows of other classes are skipped and

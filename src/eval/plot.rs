@@ -6,7 +6,7 @@ use std::path::Path;
 use plotters::prelude::*;
 
 use super::FrameMapResult;
-use crate::draw::{ChartArea, DrawResult, PALETTE, write_chart};
+use crate::render::raster::{ChartArea, DrawResult, PALETTE, write_chart};
 
 const WIDTH: u32 = 950;
 /// Colours of the results side by side (matplotlib's tab10).

@@ -139,7 +139,7 @@ fn result_json(result: &FrameMapResult) -> serde_json::Value {
 /// Writes [`result_json`] atomically.
 pub fn write_json(result: &FrameMapResult, path: &Path) -> std::io::Result<()> {
     let text = serde_json::to_string_pretty(&result_json(result))?;
-    crate::io::write_atomic(path, text.as_bytes())
+    crate::fs::write_atomic(path, text.as_bytes())
 }
 
 /// Writes the union's result with `"parts": [{"groundtruth": "<path as given>", "mAP": x,
@@ -157,7 +157,7 @@ pub fn write_parts_json(parts: &PartsResult, path: &Path) -> std::io::Result<()>
         .collect();
     json["parts"] = serde_json::Value::Array(list);
     let text = serde_json::to_string_pretty(&json)?;
-    crate::io::write_atomic(path, text.as_bytes())
+    crate::fs::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

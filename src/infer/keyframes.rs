@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use image::RgbImage;
 
 use crate::data::{DataError, KeyframeKey, LabelMap, PersonKeypoints, decode_frame};
-use crate::draw::{self, PALETTE};
+use crate::render::raster::{self, PALETTE};
 
-use super::{ArmBoxConfig, PersonScores, arm_boxes};
+use super::{PersonScores, arm_boxes};
+use crate::config::ArmBoxConfig;
 
 /// Draws the people of each keyframe in `frames` (keyframe → its image file) with their
 /// `top` highest-scoring actions above `min_score`, writing `<out>/<video>_<ts>.png`; returns
@@ -27,7 +28,7 @@ pub fn draw_keyframes(
     for p in people {
         by_key.entry(&p.key).or_default().push(p);
     }
-    let font = draw::font();
+    let font = raster::font();
     let mut written = Vec::new();
     for (key, people) in by_key {
         let Some(frame) = frames.get(key) else {
@@ -67,8 +68,8 @@ pub fn draw_people(
         let y0 = (y1 as f32 + 2.0).max(0.0);
         for (j, text) in lines.iter().enumerate() {
             let y = y0 + (j as f32 + 1.0) * (size + 2.0);
-            let width = draw::text_width(font, size, text).ceil() as u32 + 2;
-            draw::fill(
+            let width = raster::text_width(font, size, text).ceil() as u32 + 2;
+            raster::fill(
                 img,
                 x1.max(0.0) as u32 + 2,
                 (y - size) as u32,
@@ -76,7 +77,7 @@ pub fn draw_people(
                 size as u32 + 3,
                 [255, 255, 255],
             );
-            draw::text(img, font, x1 as f32 + 3.0, y, size, text, color);
+            raster::text(img, font, x1 as f32 + 3.0, y, size, text, color);
         }
     }
 }
@@ -134,14 +135,14 @@ pub fn draw_poses(
                 if let (Some(a), Some(b)) = (at(a), at(b)) {
                     // Three pixels wide, to be seen over the image.
                     for d in [-1.0, 0.0, 1.0] {
-                        draw::line(&mut img, (a.0 + d, a.1), (b.0 + d, b.1), color);
+                        raster::line(&mut img, (a.0 + d, a.1), (b.0 + d, b.1), color);
                     }
                 }
             }
             for k in 0..p.keypoints.len() {
                 if let Some((x, y)) = at(k) {
                     let (x, y) = (x.max(1.0) as u32 - 1, y.max(1.0) as u32 - 1);
-                    draw::fill(&mut img, x, y, 3, 3, [255, 255, 255]);
+                    raster::fill(&mut img, x, y, 3, 3, [255, 255, 255]);
                 }
             }
             for b in arms
@@ -168,7 +169,7 @@ fn draw_box(img: &mut RgbImage, box_xyxy_norm: [f64; 4], color: [u8; 3]) -> [f64
         ((x2, y2), (x1, y2)),
         ((x1, y2), (x1, y1)),
     ] {
-        draw::line(img, a, b, color);
+        raster::line(img, a, b, color);
     }
     [x1, y1, x2, y2]
 }
@@ -182,7 +183,7 @@ fn create_dir(out: &Path) -> Result<(), DataError> {
 
 fn write_keyframe(img: &RgbImage, key: &KeyframeKey, out: &Path) -> Result<PathBuf, DataError> {
     let path = out.join(format!("{}_{:04}.png", key.video_id, key.timestamp_s));
-    draw::write_png(img, &path).map_err(|source| DataError::Io {
+    raster::write_png(img, &path).map_err(|source| DataError::Io {
         path: path.clone(),
         source,
     })?;

@@ -4,17 +4,19 @@
 
 mod actions;
 mod arms;
+pub mod bank;
+pub mod fusion;
 mod keyframes;
 mod persons;
 mod poses;
 
 pub use actions::{
-    ActionScoring, PersonScores, SharedArmScoring, TestViews, bank_windows, detection_rows,
-    keyframe_images, score_keyframes, score_with_heads,
+    ActionScoring, PersonScores, SharedArmScoring, bank_windows, detection_rows, keyframe_images,
+    score_keyframes, score_with_heads,
 };
 pub use arms::{
-    ARMS, ArmAnnotations, ArmBoxConfig, ArmDatasetStats, ArmPerson, arm_box_people, arm_boxes,
-    arm_people, frame_size, person_arm_scores,
+    ARMS, ArmAnnotations, ArmDatasetStats, ArmPerson, arm_box_people, arm_boxes, arm_people,
+    frame_size, person_arm_scores,
 };
 pub use keyframes::{draw_keyframes, draw_people, draw_poses};
 pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use burn::tensor::backend::Backend;
 
 use crate::backend::Job;
+use crate::data::shard::VideoFiles;
 use crate::data::{DataError, DetectedPerson, FrameTime, decode_frame, write_person_boxes};
 use crate::models::detector::{DetectorSpec, FasterRcnn, rgb_to_tensor};
 use crate::progress::Progress;
-use crate::shard::VideoFiles;
 use crate::weights::{Checkpoint, LoadMode};
 
 /// A frame to look for people in.

@@ -13,11 +13,11 @@ use crate::data::{
 };
 use image::RgbImage;
 
+use crate::data::shard::VideoFiles;
 use crate::models::pose::{
     Cpn, CropBox, PersonPose, PoseSpec, crop_person, decode_heatmaps, merge_flipped,
 };
 use crate::progress::Progress;
-use crate::shard::VideoFiles;
 use crate::weights::{Checkpoint, LoadMode};
 
 /// How poses are estimated.

@@ -8,6 +8,7 @@
 pub mod render;
 pub mod shards;
 pub mod stage;
+pub mod system;
 pub mod videos;
 
 use std::collections::{BTreeMap, HashSet};
@@ -17,19 +18,21 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 
 use crate::backend::{self, BackendChoice};
-use crate::bank::{Bank, BankBuild, BankManifest, BankView, BoxSource, feature_dim, file_digest};
+use crate::config::TestViews;
+use crate::data::bank::{Bank, BankManifest, BankView, BoxSource};
 use crate::data::{
     AvaKeyframes, DetectedPerson, FrameTime, PersonBox, read_keypoints, read_person_boxes,
     unlabelled_people, write_ava_csv, write_keypoints, write_person_boxes,
 };
 use crate::data::{read_ava_csv, read_detections};
 use crate::eval::{EvalOptions, evaluate, per_class_table, read_classes, write_plot};
+use crate::fs::file_digest;
+use crate::infer::bank::BankBuild;
 use crate::infer::{
     ActionScoring, PersonDetection, PersonFilter, PersonFrame, PoseEstimation, PoseOptions,
-    TestViews, arm_box_people, arm_people, detection_rows, draw_keyframes, frame_size,
-    person_arm_scores,
+    arm_box_people, arm_people, detection_rows, draw_keyframes, frame_size, person_arm_scores,
 };
-use crate::system::SystemFile;
+use crate::localize::system::{ArmPart, BankPart, Loaded, PosesPart, SystemFile};
 use crate::weights::Checkpoint;
 use stage::{Inputs, Stage, StageDone, StageManifest, StageRecord, StageRunner, fingerprint};
 use videos::{Source, Video};
@@ -78,7 +81,7 @@ impl Localize {
 
     /// Runs every stage (reusing what is done); returns the stages' records.
     pub fn run(&self) -> Result<Vec<StageRecord>> {
-        crate::io::check_writable(&self.path(DETECTIONS))?;
+        crate::fs::check_writable(&self.path(DETECTIONS))?;
         let s = &self.system;
         let mut runner = StageRunner::new(&self.out, self.from);
         let frames_dir = self.path("frames");
@@ -90,36 +93,28 @@ impl Localize {
         let described = videos::describe(&videos);
 
         // A detector's config and weights, or the given boxes: whichever the table names.
-        let p = &s.persons;
         let inputs = Inputs::default()
             .text("videos", &described)
             .text("table", &s.table_text("persons"))
-            .files([
-                ("config", &p.config),
-                ("weights", &p.weights),
-                ("boxes", &p.boxes),
-            ])?;
+            .source("boxes", &s.persons.table.source)?;
         let persons = runner.run(Stage::Persons, inputs.0, || self.persons(&videos))?;
 
         let poses = match &s.poses {
             None => None,
-            Some(table) => {
+            Some(part) => {
                 let inputs = Inputs::default()
                     .text("table", &s.table_text("poses"))
                     .outputs_of(&persons)
-                    .files([
-                        ("config", &table.config),
-                        ("weights", &table.weights),
-                        ("keypoints", &table.keypoints),
-                    ])?;
-                Some(runner.run(Stage::Poses, inputs.0, || self.poses(&videos))?)
+                    .source("keypoints", &part.table.source)?;
+                Some(runner.run(Stage::Poses, inputs.0, || self.poses(part, &videos))?)
             }
         };
 
         let views = self.views();
         let bank = match &s.bank {
             None => None,
-            Some(table) => {
+            Some(part) => {
+                let table = &part.table;
                 let inputs = Inputs::default()
                     .text("table", &s.table_text("bank"))
                     .text("views", &format!("{views:?}"))
@@ -127,7 +122,9 @@ impl Localize {
                     .file("weights", &table.weights)?
                     .outputs_of(&persons);
                 let force = runner.forced(Stage::Bank);
-                Some(runner.run(Stage::Bank, inputs.0, || self.bank(&videos, &views, force))?)
+                Some(runner.run(Stage::Bank, inputs.0, || {
+                    self.bank(part, &videos, &views, force)
+                })?)
             }
         };
 
@@ -145,20 +142,22 @@ impl Localize {
         })?;
 
         let arms = match (&s.arm, &poses) {
-            (Some(table), Some(poses)) => {
+            (Some(arm), Some(poses)) => {
+                let table = &arm.table;
                 let inputs = Inputs::default()
                     .file("config", &table.config)?
                     .file("weights", &table.weights)?
                     .file("labelmap", &table.labelmap)?
                     .outputs_of(&persons)
                     .outputs_of(poses);
-                Some(runner.run(Stage::Arms, inputs.0, || self.arms(&videos))?)
+                Some(runner.run(Stage::Arms, inputs.0, || self.arms(arm, &videos))?)
             }
             _ => None,
         };
 
         let mut inputs = Inputs::default().outputs_of(&actions);
-        if let (Some(fusion), Some(arms)) = (s.arm.as_ref().and_then(|t| t.fusion.as_ref()), &arms)
+        if let (Some(fusion), Some(arms)) =
+            (s.arm.as_ref().and_then(|a| a.table.fusion.as_ref()), &arms)
         {
             inputs = inputs.file("fusion", fusion)?.outputs_of(arms);
         }
@@ -179,10 +178,14 @@ impl Localize {
     }
 
     fn persons(&self, videos: &[Video]) -> Result<StageDone> {
-        let table = &self.system.persons;
+        let persons = &self.system.persons;
+        let table = &persons.table;
         let keyframes: usize = videos.iter().map(|v| v.keyframes().count()).sum();
-        let (people, note) = match &self.system.detector {
-            Some(detector) => {
+        let (people, note) = match &persons.detector {
+            Loaded::Network {
+                file: detector,
+                weights,
+            } => {
                 let frames = videos
                     .iter()
                     .flat_map(|v| {
@@ -195,7 +198,7 @@ impl Localize {
                     .collect();
                 let job = PersonDetection {
                     detector: detector.network.clone(),
-                    checkpoint: Checkpoint::open(table.weights.as_deref().expect("validated"))?,
+                    checkpoint: Checkpoint::open(weights)?,
                     frames,
                     filter: PersonFilter {
                         threshold: table.threshold as f32,
@@ -206,8 +209,7 @@ impl Localize {
                 };
                 (backend::run(self.backend, job)?, String::new())
             }
-            None => {
-                let file = table.boxes.as_deref().expect("validated");
+            Loaded::Given(file) => {
                 let given = read_person_boxes(file, table.threshold)?;
                 let people = given
                     .into_iter()
@@ -250,11 +252,14 @@ impl Localize {
         Ok(read_person_boxes(&self.path(PERSONS), min_score)?)
     }
 
-    fn poses(&self, videos: &[Video]) -> Result<StageDone> {
-        let table = self.system.poses.as_ref().expect("a poses table");
+    fn poses(&self, part: &PosesPart, videos: &[Video]) -> Result<StageDone> {
+        let table = &part.table;
         let people = self.boxes(0.0)?;
-        let (poses, note) = match &self.system.pose {
-            Some(pose) => {
+        let (poses, note) = match &part.cpn {
+            Loaded::Network {
+                file: pose,
+                weights,
+            } => {
                 let all = videos::keyframe_images(videos);
                 let images = people
                     .iter()
@@ -263,7 +268,7 @@ impl Localize {
                     .collect();
                 let job = PoseEstimation {
                     spec: pose.network.clone(),
-                    checkpoint: Checkpoint::open(table.weights.as_deref().expect("validated"))?,
+                    checkpoint: Checkpoint::open(weights)?,
                     people,
                     images,
                     options: PoseOptions {
@@ -274,8 +279,7 @@ impl Localize {
                 };
                 (backend::run(self.backend, job)?, String::new())
             }
-            None => {
-                let file = table.keypoints.as_deref().expect("validated");
+            Loaded::Given(file) => {
                 let mut poses = read_keypoints(file)?;
                 poses.retain(|p| videos.iter().any(|v| v.id == p.key.video_id));
                 let note = format!("given keypoints ({}), not CPN", file.display());
@@ -294,11 +298,16 @@ impl Localize {
 
     /// One bank folder per test view (FAIR re-extracts the bank per view), each holding every
     /// video (a video without boxes above the threshold gets an empty file).
-    fn bank(&self, videos: &[Video], views: &TestViews, force: bool) -> Result<StageDone> {
-        let table = self.system.bank.as_ref().expect("a bank table");
-        let model = self.system.bank_model.as_ref().expect("a bank model");
+    fn bank(
+        &self,
+        part: &BankPart,
+        videos: &[Video],
+        views: &TestViews,
+        force: bool,
+    ) -> Result<StageDone> {
+        let (table, model) = (&part.table, &part.model);
         let people = self.boxes(table.box_threshold)?;
-        let scores: crate::bank::ScoredBoxes = people
+        let scores: crate::infer::bank::ScoredBoxes = people
             .iter()
             .map(|b| {
                 let key = (b.key.clone(), b.box_xyxy_norm.map(f64::to_bits));
@@ -331,7 +340,7 @@ impl Localize {
                 model_config: table.config.display().to_string(),
                 config_digest: config_digest.clone(),
                 weights_digest: weights_digest.clone(),
-                dim: feature_dim(&model.network),
+                dim: model.network.bank_feature_dim(),
                 dtype: table.dtype,
                 view,
                 splits: [(
@@ -419,13 +428,8 @@ impl Localize {
         })
     }
 
-    fn arms(&self, videos: &[Video]) -> Result<StageDone> {
-        let s = &self.system;
-        let (table, model, labels) = (
-            s.arm.as_ref().expect("an arm table"),
-            s.arm_model.as_ref().expect("an arm model"),
-            s.arm_labels.as_ref().expect("arm labels"),
-        );
+    fn arms(&self, arm: &ArmPart, videos: &[Video]) -> Result<StageDone> {
+        let (table, model, labels) = (&arm.table, &arm.model, &arm.labels);
         let people = unlabelled_people(&self.boxes(0.0)?);
         let poses = read_keypoints(&self.path(KEYPOINTS))?;
         let mut sizes = BTreeMap::new();
@@ -469,7 +473,8 @@ impl Localize {
 
     fn fusion(&self) -> Result<StageDone> {
         let body = read_detections(&self.path(ACTION_SCORES))?;
-        let (rows, note) = match &self.system.fusion {
+        let fusion = self.system.arm.as_ref().and_then(|a| a.fusion.as_ref());
+        let (rows, note) = match fusion {
             Some(fusion) => {
                 let arm = read_detections(&self.path(ARM_SCORES))?;
                 let (rows, stats) = fusion.apply(&body, &arm);
@@ -613,7 +618,7 @@ impl Localize {
             videos: &movies,
             outputs: &listed,
         };
-        crate::io::write_atomic(&self.path(PAGE), render::page_html(&page).as_bytes())
+        crate::fs::write_atomic(&self.path(PAGE), render::page_html(&page).as_bytes())
             .with_context(|| format!("writing {}", self.path(PAGE).display()))?;
         println!("{}: the summary page", self.path(PAGE).display());
         outputs.push(PAGE.into());
@@ -680,7 +685,7 @@ impl Evaluation<'_> {
         let table = per_class_table(&result);
         println!("{table}");
         let (eval, plot) = (out.join(EVAL), out.join(PLOT));
-        crate::io::write_atomic(&eval, table.as_bytes())
+        crate::fs::write_atomic(&eval, table.as_bytes())
             .with_context(|| format!("writing {}", eval.display()))?;
         write_plot(&result, &plot).with_context(|| format!("writing {}", plot.display()))?;
         outputs.extend([EVAL.into(), PLOT.into()]);

@@ -13,8 +13,8 @@ use anyhow::{Context, Result, bail};
 use super::videos::Video;
 use crate::data::{AVA_FPS, AvaRow, KeyframeKey, LabelMap, ScratchDir, decode_frame};
 use crate::infer::{PersonScores, draw_people};
+use crate::localize::system::RenderTable;
 use crate::progress::Progress;
-use crate::system::RenderTable;
 
 /// The people of a detections CSV with their scores in the label map's order (classes the
 /// file lacks score 0), in the file's order of first appearance.
@@ -58,7 +58,7 @@ pub fn write_video(
         by_second.entry(p.key.timestamp_s).or_default().push(p);
     }
     let scratch = ScratchDir::new("render")?;
-    let font = crate::draw::font();
+    let font = crate::render::raster::font();
     let fps = AVA_FPS as usize;
     let progress = Progress::new(format!("video {}", video.id), video.frames.len(), "frames");
     for (i, frame) in video.frames.iter().enumerate() {
@@ -91,7 +91,7 @@ pub fn write_video(
 
 /// `dir/%06d.jpg` at 30 fps into `path` (through a temporary file renamed into place).
 fn encode(dir: &Path, path: &Path) -> Result<()> {
-    let tmp = crate::io::temp_path(path)?;
+    let tmp = crate::fs::temp_path(path)?;
     let pattern = dir.join("%06d.jpg");
     let attempt = |codec: &[&str]| {
         Command::new("ffmpeg")

@@ -16,7 +16,7 @@ use super::stage::Finished;
 use super::videos::Source;
 use super::{DETECTIONS, EVAL, Evaluation, PAGE, PLOT, write_rows};
 use crate::data::read_detections;
-use crate::shard::Shard;
+use crate::data::shard::Shard;
 
 /// The folder of share `shard` of a run into `out`.
 pub fn share_dir(out: &Path, shard: Shard) -> PathBuf {
@@ -126,7 +126,7 @@ pub fn write_union(
         outputs: &outputs,
     };
     let path = out.join(PAGE);
-    crate::io::write_atomic(&path, page_html(&page).as_bytes())
+    crate::fs::write_atomic(&path, page_html(&page).as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
     println!(
         "{}: the {count} shares' {} detections; {}: the summary page",

@@ -12,7 +12,8 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::io::hex;
+use super::system::PartSource;
+use crate::fs::hex;
 
 /// The stages, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
@@ -103,7 +104,7 @@ pub fn fingerprint(path: &Path) -> Result<String> {
         Ok(format!("dir:{}", hex(&hash.finalize())))
     } else {
         let digest =
-            crate::io::sha256_file(path).with_context(|| format!("reading {}", path.display()))?;
+            crate::fs::file_digest(path).with_context(|| format!("reading {}", path.display()))?;
         Ok(format!("sha256:{digest}"))
     }
 }
@@ -258,7 +259,7 @@ impl StageRunner {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        crate::io::write_atomic(&path, json.as_bytes())
+        crate::fs::write_atomic(&path, json.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         self.records.push(StageRecord {
             stage,
@@ -332,14 +333,14 @@ impl Inputs {
         Ok(self)
     }
 
-    /// Each of `files` that is given.
-    pub fn files<const N: usize>(mut self, files: [(&str, &Option<PathBuf>); N]) -> Result<Self> {
-        for (name, path) in files {
-            if let Some(path) = path {
-                self = self.file(name, path)?;
+    /// A part's network (`config`, `weights`) or its given outputs (`given_key`).
+    pub fn source(self, given_key: &str, source: &PartSource) -> Result<Self> {
+        match source {
+            PartSource::Network { config, weights } => {
+                self.file("config", config)?.file("weights", weights)
             }
+            PartSource::Given(file) => self.file(given_key, file),
         }
-        Ok(self)
     }
 
     pub fn text(mut self, name: &str, text: &str) -> Self {

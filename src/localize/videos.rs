@@ -7,12 +7,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 
-use crate::shard::Shard;
+use crate::data::shard::Shard;
 
 use crate::data::{
-    AVA_FPS, AVA_VIDEO_START_S, AvaKeyframes, ClipSpec, KeyframeKey, KeyframeSample,
-    PersonAnnotation, kinetics_clip_start_s, list_frame_files, read_ava_csv,
+    AVA_FPS, AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, PersonAnnotation,
+    kinetics_clip_start_s, list_frame_files, read_ava_csv,
 };
+use crate::models::action::ClipSpec;
 
 /// Where the frames come from.
 #[derive(Debug, Clone, PartialEq)]

@@ -11,11 +11,12 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::train::{TrainOutput, TrainStep};
 
 use super::StepLosses;
+use crate::config::TestViews;
 use crate::data::{
     AvaKeyframes, AvaRow, BankWindows, ClipBatch, KeyframeKey, LabelMap, Normalization,
 };
 use crate::eval::{EvalOptions, FrameMapResult, evaluate};
-use crate::infer::{TestViews, detection_rows, score_keyframes};
+use crate::infer::{detection_rows, score_keyframes};
 use crate::models::action::{ActionModel, pack_pathways};
 use crate::nn::losses::bce_with_logits_mean;
 

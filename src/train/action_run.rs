@@ -11,8 +11,8 @@ use burn::tensor::backend::AutodiffBackend;
 
 use super::{ActionTraining, ActionValidation, RunOptions, fit_run};
 use crate::backend::TrainJob;
-use crate::bank::Bank;
 use crate::config::ActionFile;
+use crate::data::bank::Bank;
 use crate::data::{
     AvaKeyframes, ClipBatcher, DatasetFiles, LabelMap, Normalization, PersonBox, action_people,
     keyframe_samples, read_ava_csv, read_exclusions, read_person_boxes, unlabelled_people,

@@ -38,7 +38,8 @@ use burn::data::dataset::Dataset;
 use crate::data::{EpochBatches, OrderedLoader, SeededBatcher, mix_seed};
 use crate::progress::Progress;
 
-use super::{EpochRecord, History, OptimizerKind, TrainSettings};
+use super::{EpochRecord, History, WarmupMultiStep};
+use crate::config::{OptimizerKind, TrainSettings};
 
 /// Host values of one batch's losses, `total` being what was differentiated, and a short
 /// description of the batch for error messages.
@@ -134,7 +135,7 @@ where
         bail!(
             "the network has {params} parameters ({} as float32), more than the {} avaloc \
              trains: check the sizes in its configuration's [network] table",
-            crate::io::human_bytes(params * 4),
+            crate::fs::human_bytes(params * 4),
             MAX_TRAINED_PARAMS
         );
     }
@@ -142,7 +143,7 @@ where
     // optimizer's state (up to two values a weight); KEEP_CHECKPOINTS are kept while the
     // next one is written.
     let checkpoint_bytes = params * 4 * 4;
-    crate::io::check_free_space(
+    crate::fs::check_free_space(
         out,
         checkpoint_bytes * (KEEP_CHECKPOINTS as u64 + 1),
         "the training's checkpoints",
@@ -162,7 +163,7 @@ where
     }
     let per_update = settings.accumulation * devices.len();
     let updates_per_epoch = batches.div_ceil(per_update);
-    let mut schedule = settings.schedule(updates_per_epoch);
+    let mut schedule = WarmupMultiStep::new(settings, updates_per_epoch);
     let device = devices[0].clone();
     // Lazily initialised parameters are drawn here, from the generator as `train.seed` left
     // it (not at the first step, after the epoch's dropout seeding), and before any replica
@@ -476,7 +477,7 @@ where
     (run.export)(model, &tmp.join("weights.safetensors"))?;
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::rename(&tmp, &dir).with_context(|| format!("renaming {}", tmp.display()))?;
-    crate::io::write_atomic(
+    crate::fs::write_atomic(
         &out.join("checkpoints").join("last"),
         epoch.to_string().as_bytes(),
     )

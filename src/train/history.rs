@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::draw::{Series, write_line_charts};
+use crate::render::raster::{Series, write_line_charts};
 
 /// One epoch: mean training losses over its batches and the validation metrics after it.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,7 +88,7 @@ impl History {
             }
             out.push('\n');
         }
-        crate::io::write_atomic(path, out.as_bytes())
+        crate::fs::write_atomic(path, out.as_bytes())
     }
 
     /// Two panels: each training loss by epoch, each validation metric by epoch.

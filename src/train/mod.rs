@@ -12,7 +12,6 @@ mod history;
 mod pose;
 mod pose_run;
 mod schedule;
-mod settings;
 
 pub use action::{ActionTraining, ActionValidation};
 pub use action_run::{ActionRun, ArmKeypoints, DetectedBoxes, RunInputs};
@@ -23,4 +22,3 @@ pub use history::{EpochRecord, History};
 pub use pose::{PoseBatch, PoseBatcher, PoseSample, PoseTraining, keypoint_ap, pose_samples};
 pub use pose_run::{PoseData, PoseRun};
 pub use schedule::WarmupMultiStep;
-pub use settings::{ActionSampling, DetectorSampling, OptimizerKind, PoseSampling, TrainSettings};

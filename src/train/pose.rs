@@ -17,7 +17,8 @@ use image::RgbImage;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use super::{PoseSampling, StepLosses};
+use super::StepLosses;
+use crate::config::PoseSampling;
 use crate::data::{
     CocoKeypointResult, CocoKeypoints, DataError, SeededBatcher, decode_frame, mix_seed,
 };

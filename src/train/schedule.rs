@@ -6,6 +6,8 @@ use burn::optim::LearningRate;
 use burn::optim::lr_scheduler::LrScheduler;
 use burn::tensor::backend::Backend;
 
+use crate::config::TrainSettings;
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct WarmupMultiStep {
     pub base_lr: f64,
@@ -19,6 +21,22 @@ pub struct WarmupMultiStep {
 }
 
 impl WarmupMultiStep {
+    /// The schedule of `settings` over optimizer updates, for epochs of `updates_per_epoch`.
+    pub fn new(settings: &TrainSettings, updates_per_epoch: usize) -> Self {
+        Self {
+            base_lr: settings.lr,
+            warmup_iters: settings.warmup_iters,
+            warmup_factor: settings.warmup_factor,
+            milestones: settings
+                .steps
+                .iter()
+                .map(|e| e * updates_per_epoch)
+                .collect(),
+            gamma: settings.gamma,
+            iteration: 0,
+        }
+    }
+
     /// The rate at `iteration` (0-based).
     pub fn lr_at(&self, iteration: usize) -> f64 {
         let decays = self.milestones.iter().filter(|&&m| iteration >= m).count();

@@ -18,7 +18,7 @@ pub fn save_safetensors<B: Backend, M: Module<B>>(
         path: path.to_path_buf(),
         source,
     };
-    let tmp = crate::io::temp_path(path).map_err(io)?;
+    let tmp = crate::fs::temp_path(path).map_err(io)?;
     let mut store = SafetensorsStore::from_file(&tmp)
         .metadata(NATIVE_MARK, "burn")
         .overwrite(true);

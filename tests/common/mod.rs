@@ -269,8 +269,8 @@ batch_size = 4
 
 /// A bank manifest of `dim`-wide float16 features built by the synthetic set's model at short
 /// side 112 from the training split's ground truth.
-pub fn bank_manifest(dim: usize) -> avaloc::bank::BankManifest {
-    use avaloc::bank::{BankDtype, BankManifest, BankView, BoxSource};
+pub fn bank_manifest(dim: usize) -> avaloc::data::bank::BankManifest {
+    use avaloc::data::bank::{BankDtype, BankManifest, BankView, BoxSource};
     BankManifest {
         format_version: 1,
         model_config: "configs/action/slowfast_synth.toml".into(),

@@ -166,23 +166,23 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
             *counts.entry(id).or_default() += 1;
         }
         let [ann, det, kp, list, excl] = files;
-        crate::io::write_atomic(
+        crate::fs::write_atomic(
             &annotations.join(format!("ava_{split}_v2.2.csv")),
             ann.as_bytes(),
         )?;
-        crate::io::write_atomic(
+        crate::fs::write_atomic(
             &annotations.join(format!("ava_detection_{split}_boxes_and_labels.csv")),
             det.as_bytes(),
         )?;
         let keypoints_csv = annotations.join(format!("synth_keypoints_{split}.csv"));
-        crate::io::write_atomic(&keypoints_csv, kp.as_bytes())?;
+        crate::fs::write_atomic(&keypoints_csv, kp.as_bytes())?;
         write_coco_keypoints(root, config, &keypoints_csv, split)?;
-        crate::io::write_atomic(
+        crate::fs::write_atomic(
             &root.join("frame_lists").join(format!("{split}.csv")),
             list.as_bytes(),
         )?;
         if split != "train" {
-            crate::io::write_atomic(
+            crate::fs::write_atomic(
                 &annotations.join(format!("ava_{split}_excluded_timestamps_v2.2.csv")),
                 excl.as_bytes(),
             )?;
@@ -197,7 +197,7 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
         )
         .unwrap();
     }
-    crate::io::write_atomic(
+    crate::fs::write_atomic(
         &annotations.join("ava_action_list_v2.2.pbtxt"),
         labelmap.as_bytes(),
     )?;
@@ -710,7 +710,7 @@ pub fn generate_kinetics(
             ),
             (format!("synth_kinetics_keypoints_{split}.csv"), kp),
         ] {
-            crate::io::write_atomic(&annotations.join(name), text.as_bytes())?;
+            crate::fs::write_atomic(&annotations.join(name), text.as_bytes())?;
         }
         summary.videos += clips;
     }

@@ -5,6 +5,7 @@
 
 mod classifier;
 mod fbo;
+mod inputs;
 mod nonlocal;
 mod roi_features;
 mod slowfast;
@@ -12,6 +13,7 @@ mod spec;
 
 pub use classifier::{ActionClassifier, ActionClassifierConfig};
 pub use fbo::{Fbo, FboConfig, FboKind, FboNonLocal, NonLocalLayer};
+pub use inputs::{ClipSpec, WindowSpec};
 pub use nonlocal::{Instantiation, Nonlocal};
 pub use roi_features::{BoxFeatures, RoiFeatures, RoiFeaturesConfig};
 pub use slowfast::{

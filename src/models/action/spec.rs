@@ -6,9 +6,10 @@
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
-use super::{ActionModel, ActionModelConfig, FboConfig, FboKind, Instantiation, SlowFastConfig};
-use crate::bank::WindowSpec;
-use crate::data::ClipSpec;
+use super::{
+    ActionModel, ActionModelConfig, ClipSpec, FboConfig, FboKind, Instantiation, SlowFastConfig,
+    WindowSpec,
+};
 use crate::nn::{BackboneSpec, set};
 use crate::weights::{
     Checkpoint, KeyMap, LoadMode, LoadReport, WeightsError, load_checkpoint, pyslowfast_slowfast,
@@ -169,6 +170,11 @@ impl ActionSpec {
             fbo
         });
         config
+    }
+
+    /// The feature width a bank built with this model stores: S, the pathways' channels.
+    pub fn bank_feature_dim(&self) -> usize {
+        self.model_config().roi_features().short_term_dim()
     }
 
     /// Frames per clip and the stride between them.

@@ -4,7 +4,10 @@
 //! Burn's `interpolate` has PyTorch's two grids only; TensorFlow 1's `resize_bilinear` (tf-cpn's)
 //! is neither. Both grids here are computed the same way, as two separable passes of
 //! `select` + lerp, so forward and backward run on any backend; on flex each pass is one op
-//! (`flex_resample`).
+//! ([`flex`]).
+
+#[cfg(feature = "flex")]
+mod flex;
 
 use burn::tensor::{Int, Tensor, TensorData, backend::Backend};
 use serde::{Deserialize, Serialize};
@@ -84,14 +87,14 @@ pub(crate) struct Tap {
 }
 
 /// `x` resampled along `dim` by `taps`, one per output position: on flex one op each way
-/// (`flex_resample`), elsewhere `select` + lerp (a bare `select` where every tap is a copy,
+/// ([`flex`]), elsewhere `select` + lerp (a bare `select` where every tap is a copy,
 /// as in nearest resizing).
 ///
 /// # Panics
 /// When a tap reads outside the axis (taps are computed from the shapes, never from input).
 pub(crate) fn resample<B: Backend>(x: Tensor<B, 4>, dim: usize, taps: &[Tap]) -> Tensor<B, 4> {
     #[cfg(feature = "flex")]
-    let x = match super::flex_resample::try_resample(x, dim, taps) {
+    let x = match flex::try_resample(x, dim, taps) {
         Ok(out) => return out,
         Err(x) => x,
     };

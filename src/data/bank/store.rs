@@ -132,7 +132,7 @@ pub fn write_video(
         path: path.clone(),
         source,
     };
-    let tmp = crate::io::temp_path(&path).map_err(io)?;
+    let tmp = crate::fs::temp_path(&path).map_err(io)?;
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
     file.write_all(&bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
@@ -313,4 +313,35 @@ impl VideoBank {
             }
         }
     }
+}
+
+/// The bytes, videos, seconds and features of a bank folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BankStats {
+    pub videos: usize,
+    pub seconds: usize,
+    pub features: usize,
+    pub bytes: u64,
+}
+
+/// Counts what the bank in `dir` holds (every `.bank` file is opened and checked).
+pub fn bank_stats(dir: &std::path::Path) -> Result<BankStats, BankError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| BankError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut stats = BankStats::default();
+    let mut paths: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "bank"))
+        .collect();
+    paths.sort();
+    for path in paths {
+        let video = VideoBank::open(&path)?;
+        stats.videos += 1;
+        stats.seconds += video.seconds().count();
+        stats.features += video.entries().len();
+        stats.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    }
+    Ok(stats)
 }

@@ -7,12 +7,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
-use super::{BankBuild, BankDtype, BankManifest, BankView, BoxSource, feature_dim, file_digest};
+use super::BankBuild;
 use crate::config::ActionFile;
+use crate::data::bank::{BankDtype, BankManifest, BankView, BoxSource};
 use crate::data::{
     DatasetFiles, KeyframeSample, PersonAnnotation, annotated_people, keyframe_samples,
     read_person_boxes, unlabelled_people,
 };
+use crate::fs::file_digest;
 use crate::weights::Checkpoint;
 
 /// Whose videos a bank holds.
@@ -49,7 +51,7 @@ pub struct BankRequest {
     pub flip: bool,
     pub dtype: BankDtype,
     /// One share of the videos.
-    pub shard: Option<crate::shard::Shard>,
+    pub shard: Option<crate::data::shard::Shard>,
     pub out: PathBuf,
 }
 
@@ -104,7 +106,7 @@ impl BankRequest {
             model_config: self.config.display().to_string(),
             config_digest: file_digest(&self.config)?,
             weights_digest: file_digest(&self.weights)?,
-            dim: feature_dim(&config.network),
+            dim: config.network.bank_feature_dim(),
             dtype: self.dtype,
             view: BankView {
                 short_side: self.short_side.unwrap_or(config.test.short_sides[0]),

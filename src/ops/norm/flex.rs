@@ -18,7 +18,7 @@ use burn::tensor::{DType, Tensor, TensorPrimitive};
 use rayon::prelude::*;
 use std::any::TypeId;
 
-use super::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
+use crate::ops::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
 
 /// Partial sums kept per lane, so that the loops vectorise.
 const LANES: usize = 16;

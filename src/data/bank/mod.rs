@@ -1,11 +1,10 @@
 //! The long-term feature bank (Wu et al., CVPR 2019; the seed system's L): per video and per
 //! second, the short-term features S of the people in it, stored on disk ([`store`]) with a
 //! manifest of how they were made ([`BankManifest`]), and read as windows around keyframes
-//! ([`sample_window`]) by a feature-bank operator (`models::action::Fbo`).
+//! ([`sample_window`]) by a feature-bank operator (`models::action::Fbo`). Building one is a
+//! stage of `infer` (`infer::bank`).
 
-mod build;
 mod manifest;
-mod request;
 mod store;
 mod window;
 
@@ -13,11 +12,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-pub use build::{BankBuild, BankStats, BuildSummary, ScoredBoxes, bank_stats, feature_dim};
-pub use manifest::{BankManifest, BankView, BoxSource, MANIFEST, file_digest};
-pub use request::{BankRequest, Split};
-pub use store::{BankDtype, BankEntry, EntryInfo, VideoBank, file_bytes, video_path, write_video};
-pub use window::{Pick, Window, WindowSpec, sample_window};
+pub use manifest::{BankManifest, BankView, BoxSource, MANIFEST};
+pub use store::{
+    BankDtype, BankEntry, BankStats, EntryInfo, VideoBank, bank_stats, file_bytes, video_path,
+    write_video,
+};
+pub use window::{Pick, Window, sample_window};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BankError {

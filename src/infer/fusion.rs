@@ -79,7 +79,7 @@ impl Fusion {
             writeln!(text, "# {line}").unwrap();
         }
         text.push_str(&toml::to_string(self).map_err(std::io::Error::other)?);
-        crate::io::write_atomic(path, text.as_bytes())
+        crate::fs::write_atomic(path, text.as_bytes())
     }
 
     /// The combined score of a chosen class.

@@ -1,7 +1,7 @@
 //! Convolutions on flex (Burn's CPU backend) without im2col's copies: the CPU backend
 //! extension, reached through [`super::conv3d`] / [`super::conv2d`] from the convolution
 //! modules of `crate::nn`, and the one file that knows convolutions there (the shared
-//! plumbing is `super::flex`).
+//! plumbing is `crate::ops::flex`).
 //!
 //! flex's forward im2col copies the kernel volume per output position (after a channels-last
 //! copy of the input); Burn's generic weight gradient copies both operands with their first
@@ -41,7 +41,7 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
-use super::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
+use crate::ops::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

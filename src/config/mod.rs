@@ -4,18 +4,26 @@
 //! ([`DetectorFile`], [`ActionFile`]), and a file of another kind, or without the table a
 //! command needs, is a [`ConfigError`] naming the file.
 
+mod arm_boxes;
+mod inherit;
+mod test_views;
+mod train;
+
+pub use arm_boxes::ArmBoxConfig;
+pub use inherit::{load_toml, read_toml};
+pub use test_views::TestViews;
+pub use train::{ActionSampling, DetectorSampling, OptimizerKind, PoseSampling, TrainSettings};
+
 use std::path::{Path, PathBuf};
 
 use burn::tensor::backend::Backend;
 use serde::Deserialize;
 
 use crate::data::LabelMap;
-use crate::infer::{ArmBoxConfig, TestViews};
 use crate::models::action::ActionSpec;
 use crate::models::detector::DetectorSpec;
 use crate::models::pose::PoseSpec;
 use crate::nn::ResNetSpec;
-use crate::train::TrainSettings;
 use crate::weights::{Checkpoint, LoadMode, LoadReport, WeightsError};
 
 #[derive(Debug, thiserror::Error)]
@@ -129,14 +137,7 @@ struct RawFile {
 impl NetworkFile {
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        let raw: RawFile = toml::from_str(&text).map_err(|source| ConfigError::Toml {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let raw: RawFile = load_toml(path)?;
         raw.network
             .validate()
             .and_then(|()| raw.train.as_ref().map_or(Ok(()), TrainSettings::validate))

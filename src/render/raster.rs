@@ -144,7 +144,7 @@ pub fn write_png(img: &RgbImage, path: &Path) -> std::io::Result<()> {
         image::ImageFormat::Png,
     )
     .map_err(|e| std::io::Error::other(format!("encoding PNG: {e}")))?;
-    crate::io::write_atomic(path, &bytes)
+    crate::fs::write_atomic(path, &bytes)
 }
 
 pub fn fill(img: &mut RgbImage, x: u32, y: u32, w: u32, h: u32, color: [u8; 3]) {

@@ -2,7 +2,6 @@
 
 use serde::Deserialize;
 
-use super::WarmupMultiStep;
 use crate::data::ClipTransform;
 use crate::models::detector::DetectorTrainingConfig;
 
@@ -242,18 +241,6 @@ impl TrainSettings {
             return Err(format!("train.steps = {:?}: must be ascending", self.steps));
         }
         Ok(())
-    }
-
-    /// The schedule over optimizer updates, for epochs of `updates_per_epoch` updates.
-    pub fn schedule(&self, updates_per_epoch: usize) -> WarmupMultiStep {
-        WarmupMultiStep {
-            base_lr: self.lr,
-            warmup_iters: self.warmup_iters,
-            warmup_factor: self.warmup_factor,
-            milestones: self.steps.iter().map(|e| e * updates_per_epoch).collect(),
-            gamma: self.gamma,
-            iteration: 0,
-        }
     }
 }
 

@@ -11,41 +11,187 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::bank::{BankDtype, feature_dim};
-use crate::config::{ActionFile, DetectorFile, PoseFile};
+use crate::config::{ActionFile, ConfigError, DetectorFile, PoseFile, read_toml};
 use crate::data::LabelMap;
-use crate::fusion::Fusion;
+use crate::data::bank::BankDtype;
+use crate::infer::fusion::Fusion;
+
+/// Where a part's outputs come from: a network, or a file of them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PartSource {
+    /// A network: its config file and weights.
+    Network { config: PathBuf, weights: PathBuf },
+    /// A file of the part's outputs, or a folder of per-video files (a sharded job's).
+    Given(PathBuf),
+}
+
+impl PartSource {
+    /// From a table's `config`, `weights` and given-file keys: exactly one of the two kinds.
+    fn from_keys(
+        (table, network, given_key): (&str, &str, &str),
+        config: Option<PathBuf>,
+        weights: Option<PathBuf>,
+        given: Option<PathBuf>,
+    ) -> Result<Self, String> {
+        match (config, weights, given) {
+            (Some(config), Some(weights), None) => Ok(Self::Network { config, weights }),
+            (None, None, Some(file)) => Ok(Self::Given(file)),
+            _ => Err(format!(
+                "[{table}] needs {network} (config and weights) or given {given_key} \
+                 ({given_key} = FILE), one of the two"
+            )),
+        }
+    }
+
+    /// The table's `config`, `weights` and given-file keys.
+    fn keys(&self) -> (Option<PathBuf>, Option<PathBuf>, Option<PathBuf>) {
+        match self {
+            Self::Network { config, weights } => {
+                (Some(config.clone()), Some(weights.clone()), None)
+            }
+            Self::Given(file) => (None, None, Some(file.clone())),
+        }
+    }
+}
 
 /// Person boxes: a detector, or given boxes (e.g. the synthetic set's detector-like ones).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawPersons", into = "RawPersons")]
 pub struct PersonsTable {
-    pub config: Option<PathBuf>,
-    pub weights: Option<PathBuf>,
-    /// Instead of a detector: a person-box CSV holding every video's keyframes.
-    pub boxes: Option<PathBuf>,
+    /// A detector, or a person-box CSV holding every video's keyframes (`boxes = FILE`).
+    pub source: PartSource,
     /// Minimum person score (the seed system: 0.8 on AVA, 0.7 on Kinetics).
     pub threshold: f64,
-    #[serde(default = "one")]
     pub person_label: i64,
     /// Frames per detector pass.
-    #[serde(default = "one_usize")]
     pub batch: usize,
+}
+
+impl PersonsTable {
+    /// Given boxes at `threshold`, the other keys at their defaults.
+    pub fn given(boxes: PathBuf, threshold: f64) -> Self {
+        Self {
+            source: PartSource::Given(boxes),
+            threshold,
+            person_label: one(),
+            batch: one_usize(),
+        }
+    }
+}
+
+/// The `[persons]` table as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPersons {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weights: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    boxes: Option<PathBuf>,
+    threshold: f64,
+    #[serde(default = "one")]
+    person_label: i64,
+    #[serde(default = "one_usize")]
+    batch: usize,
+}
+
+impl TryFrom<RawPersons> for PersonsTable {
+    type Error = String;
+    fn try_from(r: RawPersons) -> Result<Self, String> {
+        Ok(Self {
+            source: PartSource::from_keys(
+                ("persons", "a detector", "boxes"),
+                r.config,
+                r.weights,
+                r.boxes,
+            )?,
+            threshold: r.threshold,
+            person_label: r.person_label,
+            batch: r.batch,
+        })
+    }
+}
+
+impl From<PersonsTable> for RawPersons {
+    fn from(t: PersonsTable) -> Self {
+        let (config, weights, boxes) = t.source.keys();
+        Self {
+            config,
+            weights,
+            boxes,
+            threshold: t.threshold,
+            person_label: t.person_label,
+            batch: t.batch,
+        }
+    }
 }
 
 /// Keypoints: CPN, or given keypoints (e.g. the synthetic set's ground truth).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "RawPoses", into = "RawPoses")]
 pub struct PosesTable {
-    pub config: Option<PathBuf>,
-    pub weights: Option<PathBuf>,
-    /// Instead of CPN: a keypoint CSV holding every video's people.
-    pub keypoints: Option<PathBuf>,
+    /// CPN, or a keypoint CSV holding every video's people (`keypoints = FILE`).
+    pub source: PartSource,
     /// tf-cpn's flip test.
-    #[serde(default = "yes")]
     pub flip: bool,
-    #[serde(default = "sixteen")]
     pub batch: usize,
+}
+
+impl PosesTable {
+    /// Given keypoints, the other keys at their defaults.
+    pub fn given(keypoints: PathBuf) -> Self {
+        Self {
+            source: PartSource::Given(keypoints),
+            flip: yes(),
+            batch: sixteen(),
+        }
+    }
+}
+
+/// The `[poses]` table as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPoses {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    config: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    weights: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    keypoints: Option<PathBuf>,
+    #[serde(default = "yes")]
+    flip: bool,
+    #[serde(default = "sixteen")]
+    batch: usize,
+}
+
+impl TryFrom<RawPoses> for PosesTable {
+    type Error = String;
+    fn try_from(r: RawPoses) -> Result<Self, String> {
+        Ok(Self {
+            source: PartSource::from_keys(
+                ("poses", "CPN", "keypoints"),
+                r.config,
+                r.weights,
+                r.keypoints,
+            )?,
+            flip: r.flip,
+            batch: r.batch,
+        })
+    }
+}
+
+impl From<PosesTable> for RawPoses {
+    fn from(t: PosesTable) -> Self {
+        let (config, weights, keypoints) = t.source.keys();
+        Self {
+            config,
+            weights,
+            keypoints,
+            flip: t.flip,
+            batch: t.batch,
+        }
+    }
 }
 
 /// The baseline action model whose short-term features fill the long-term feature bank.
@@ -70,7 +216,9 @@ pub struct ActionsTable {
     /// The model's classes, in its output order.
     pub labelmap: PathBuf,
     /// Override the config's test.short_sides / test.flip (the seed: 224, 256, 320, flipped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub short_sides: Option<Vec<u32>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flip: Option<bool>,
 }
 
@@ -84,6 +232,7 @@ pub struct ArmTable {
     /// `fusion.toml` from `avaloc fuse select`: the classes fused, the mode and weight.
     /// Without it the arm scores are written (`scores/arm.csv`, e.g. to select the classes on
     /// a validation split) and the detections are the action model's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fusion: Option<PathBuf>,
 }
 
@@ -139,35 +288,83 @@ fn twelve() -> usize {
     12
 }
 
+/// A system file's tables as written: what `avaloc demo` writes and [`SystemFile`] reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct SystemToml {
-    persons: PersonsTable,
-    poses: Option<PosesTable>,
-    bank: Option<BankTable>,
-    actions: ActionsTable,
-    arm: Option<ArmTable>,
+pub struct SystemTables {
+    pub persons: PersonsTable,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub poses: Option<PosesTable>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bank: Option<BankTable>,
+    pub actions: ActionsTable,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arm: Option<ArmTable>,
     #[serde(default)]
-    render: RenderTable,
+    pub render: RenderTable,
 }
 
-/// A loaded, validated system: every part's tables, with the networks' configs read.
+impl SystemTables {
+    /// Writes the tables to `path` (atomically) under a `# comment` line.
+    pub fn write(&self, path: &Path, comment: &str) -> Result<(), SystemError> {
+        let error = |message: String| SystemError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = toml::to_string(self).map_err(|e| error(e.to_string()))?;
+        crate::fs::write_atomic(path, format!("# {comment}\n{text}").as_bytes())
+            .map_err(|e| error(e.to_string()))
+    }
+}
+
+/// A part's network with its config loaded, or the file of its outputs.
+#[derive(Debug, Clone)]
+pub enum Loaded<F> {
+    Network { file: F, weights: PathBuf },
+    Given(PathBuf),
+}
+
+/// The person boxes: the table and its detector.
+#[derive(Debug, Clone)]
+pub struct PersonsPart {
+    pub table: PersonsTable,
+    pub detector: Loaded<DetectorFile>,
+}
+
+/// The keypoints: the table and its CPN.
+#[derive(Debug, Clone)]
+pub struct PosesPart {
+    pub table: PosesTable,
+    pub cpn: Loaded<PoseFile>,
+}
+
+/// The model that builds the feature bank.
+#[derive(Debug, Clone)]
+pub struct BankPart {
+    pub table: BankTable,
+    pub model: ActionFile,
+}
+
+/// The arm branch: its table, model, classes and fusion.
+#[derive(Debug, Clone)]
+pub struct ArmPart {
+    pub table: ArmTable,
+    pub model: ActionFile,
+    pub labels: LabelMap,
+    pub fusion: Option<Fusion>,
+}
+
+/// A loaded, validated system: every part's table, with the networks' configs read.
 #[derive(Debug, Clone)]
 pub struct SystemFile {
     pub path: PathBuf,
-    pub persons: PersonsTable,
-    pub detector: Option<DetectorFile>,
-    pub poses: Option<PosesTable>,
-    pub pose: Option<PoseFile>,
-    pub bank: Option<BankTable>,
-    pub bank_model: Option<ActionFile>,
+    pub persons: PersonsPart,
+    pub poses: Option<PosesPart>,
+    pub bank: Option<BankPart>,
     pub actions: ActionsTable,
     pub action_model: ActionFile,
     pub labels: LabelMap,
-    pub arm: Option<ArmTable>,
-    pub arm_model: Option<ActionFile>,
-    pub arm_labels: Option<LabelMap>,
-    pub fusion: Option<Fusion>,
+    pub arm: Option<ArmPart>,
     pub render: RenderTable,
     /// Each table as loaded (after overrides), for the stages' manifests.
     tables: toml::Table,
@@ -181,21 +378,22 @@ pub struct SystemError {
 }
 
 impl SystemFile {
-    /// Reads, overrides (`table.key=value`, the value read as TOML, else as a string) and
-    /// validates a system file.
+    /// Reads (with its `base` chain: `config::read_toml`), overrides (`table.key=value`, the
+    /// value read as TOML, else as a string) and validates a system file.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, SystemError> {
         let error = |message: String| SystemError {
             path: path.to_path_buf(),
             message,
         };
-        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-        let mut tables: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| error(e.to_string()))?;
+        let mut tables = read_toml(path).map_err(|e| match e {
+            ConfigError::Io { source, .. } => error(source.to_string()),
+            ConfigError::Toml { path: p, source } if p == path => error(source.to_string()),
+            other => error(other.to_string()),
+        })?;
         for item in overrides {
             apply_override(&mut tables, item).map_err(|m| error(format!("--set {item}: {m}")))?;
         }
-        let parsed: SystemToml = tables
+        let parsed: SystemTables = tables
             .clone()
             .try_into()
             .map_err(|e: toml::de::Error| error(e.to_string()))?;
@@ -212,7 +410,7 @@ impl SystemFile {
             .unwrap_or_default()
     }
 
-    fn resolve(path: &Path, s: SystemToml) -> Result<Self, String> {
+    fn resolve(path: &Path, s: SystemTables) -> Result<Self, String> {
         let file = |key: &str, p: &Path| -> Result<(), String> {
             if p.is_file() {
                 Ok(())
@@ -223,22 +421,21 @@ impl SystemFile {
                 ))
             }
         };
-        let (persons, poses) = (s.persons, s.poses);
+        let persons = s.persons;
         if !(0.0..=1.0).contains(&persons.threshold) || persons.batch == 0 {
             return Err("persons.threshold must be in [0, 1] and persons.batch > 0".into());
         }
-        let detector = network_or_given(
-            ("persons", "a detector", "boxes"),
-            [&persons.config, &persons.weights, &persons.boxes],
-            |config| DetectorFile::load(config),
-        )?;
-        let pose = match &poses {
+        let detector = load_part(("persons", "boxes"), &persons.source, |config| {
+            DetectorFile::load(config)
+        })?;
+        let poses = match s.poses {
             None => None,
-            Some(p) => network_or_given(
-                ("poses", "CPN", "keypoints"),
-                [&p.config, &p.weights, &p.keypoints],
-                |config| PoseFile::load(config),
-            )?,
+            Some(table) => Some(PosesPart {
+                cpn: load_part(("poses", "keypoints"), &table.source, |config| {
+                    PoseFile::load(config)
+                })?,
+                table,
+            }),
         };
         let actions = s.actions;
         file("actions.weights", &actions.weights)?;
@@ -255,7 +452,7 @@ impl SystemFile {
             return Err("actions.short_sides must be positive and not empty".into());
         }
         let fbo = action_model.network.model_config().bank;
-        let bank_model = match (&s.bank, fbo) {
+        let bank = match (s.bank, fbo) {
             (None, None) => None,
             (Some(_), None) => {
                 return Err(format!(
@@ -278,7 +475,7 @@ impl SystemFile {
                 }
                 let model =
                     ActionFile::load(&bank.config).map_err(|e| format!("bank.config: {e}"))?;
-                let dim = feature_dim(&model.network);
+                let dim = model.network.bank_feature_dim();
                 if dim != fbo.bank_dim {
                     return Err(format!(
                         "bank.config ({}) stores {dim}-wide features, but the action model ({}) \
@@ -288,11 +485,11 @@ impl SystemFile {
                         fbo.bank_dim
                     ));
                 }
-                Some(model)
+                Some(BankPart { table: bank, model })
             }
         };
-        let (arm_model, arm_labels, fusion) = match &s.arm {
-            None => (None, None, None),
+        let arm = match s.arm {
+            None => None,
             Some(arm) => {
                 if poses.is_none() {
                     return Err(
@@ -324,37 +521,39 @@ impl SystemFile {
                         }
                     }
                 }
-                (Some(model), Some(arm_labels), fusion)
+                Some(ArmPart {
+                    table: arm,
+                    model,
+                    labels: arm_labels,
+                    fusion,
+                })
             }
         };
         Ok(Self {
             path: path.to_path_buf(),
-            persons,
-            detector,
+            persons: PersonsPart {
+                table: persons,
+                detector,
+            },
             poses,
-            pose,
-            bank: s.bank,
-            bank_model,
+            bank,
             actions,
             action_model,
             labels,
-            arm: s.arm,
-            arm_model,
-            arm_labels,
-            fusion,
+            arm,
             render: s.render,
             tables: toml::Table::new(),
         })
     }
 }
 
-/// A part given as a network (`config` and `weights`, the config loaded) or as a file of its
-/// outputs (`given`), exactly one of the two; `(table, network, given key)` name them.
-fn network_or_given<T>(
-    (table, network, given_key): (&str, &str, &str),
-    [config, weights, given]: [&Option<PathBuf>; 3],
-    load: impl FnOnce(&Path) -> Result<T, crate::config::ConfigError>,
-) -> Result<Option<T>, String> {
+/// A part's network loaded (its weights must exist), or its given outputs (a file, or a
+/// folder of per-video files); `(table, given key)` name them in errors.
+fn load_part<F>(
+    (table, given_key): (&str, &str),
+    source: &PartSource,
+    load: impl FnOnce(&Path) -> Result<F, ConfigError>,
+) -> Result<Loaded<F>, String> {
     let exists = |key: &str, p: &Path| {
         if p.is_file() {
             Ok(())
@@ -365,20 +564,20 @@ fn network_or_given<T>(
             ))
         }
     };
-    match (config, weights, given) {
-        (Some(config), Some(weights), None) => {
+    match source {
+        PartSource::Network { config, weights } => {
             exists("weights", weights)?;
-            load(config)
-                .map(Some)
-                .map_err(|e| format!("{table}.config: {e}"))
+            let file = load(config).map_err(|e| format!("{table}.config: {e}"))?;
+            Ok(Loaded::Network {
+                file,
+                weights: weights.clone(),
+            })
         }
-        // Given outputs may be a folder of per-video CSVs (a sharded job's).
-        (None, None, Some(file)) if file.is_dir() => Ok(None),
-        (None, None, Some(file)) => exists(given_key, file).map(|()| None),
-        _ => Err(format!(
-            "[{table}] needs {network} (config and weights) or given {given_key} \
-             ({given_key} = FILE), one of the two"
-        )),
+        PartSource::Given(file) if file.is_dir() => Ok(Loaded::Given(file.clone())),
+        PartSource::Given(file) => {
+            exists(given_key, file)?;
+            Ok(Loaded::Given(file.clone()))
+        }
     }
 }
 

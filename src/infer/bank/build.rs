@@ -1,7 +1,7 @@
 //! Building a bank (`avaloc bank build`): a trained baseline action model's short-term
 //! features S (FAIR's `box_pooled`) for every person box at every second of every video that
 //! has boxes, under one test view, one file per video. Videos already in the folder are
-//! skipped, so a killed build resumes; a [`crate::shard::Shard`] builds one share of the
+//! skipped, so a killed build resumes; a [`crate::data::shard::Shard`] builds one share of the
 //! videos, so that several machines fill one folder with no merge step.
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,8 +10,10 @@ use std::path::PathBuf;
 use anyhow::Result;
 use burn::tensor::backend::Backend;
 
-use super::{BankEntry, BankError, BankManifest, VideoBank, file_bytes, video_path, write_video};
 use crate::backend::Job;
+use crate::data::bank::{
+    BankEntry, BankError, BankManifest, VideoBank, file_bytes, video_path, write_video,
+};
 use crate::data::{
     ClipBatch, ClipBatcher, ClipTransform, KeyframeKey, KeyframeSample, LabelMap, Normalization,
     SeededBatcher,
@@ -77,7 +79,7 @@ impl Job for BankBuild {
             .filter(|(video_id, _)| !done.contains(video_id))
             .flat_map(|(_, samples)| samples.iter().map(|s| s.boxes_xyxy_norm.len()))
             .sum();
-        crate::io::check_free_space(
+        crate::fs::check_free_space(
             &self.out,
             file_bytes(boxes, self.manifest.dim, self.manifest.dtype) as u64,
             "the bank",
@@ -148,40 +150,4 @@ impl Job for BankBuild {
         progress.finish();
         Ok(summary)
     }
-}
-
-/// The bytes, videos, seconds and features of a bank folder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct BankStats {
-    pub videos: usize,
-    pub seconds: usize,
-    pub features: usize,
-    pub bytes: u64,
-}
-
-/// Counts what the bank in `dir` holds (every `.bank` file is opened and checked).
-pub fn bank_stats(dir: &std::path::Path) -> Result<BankStats, BankError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| BankError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let mut stats = BankStats::default();
-    let mut paths: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "bank"))
-        .collect();
-    paths.sort();
-    for path in paths {
-        let video = VideoBank::open(&path)?;
-        stats.videos += 1;
-        stats.seconds += video.seconds().count();
-        stats.features += video.entries().len();
-        stats.bytes += std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    }
-    Ok(stats)
-}
-
-/// The feature width a bank stores for an action model: S, the pathways' channels.
-pub fn feature_dim(spec: &ActionSpec) -> usize {
-    spec.model_config().roi_features().short_term_dim()
 }

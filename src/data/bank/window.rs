@@ -13,27 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::index::sample;
 
 use super::VideoBank;
-
-/// How many seconds a window spans and how many features each second contributes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WindowSpec {
-    /// 100 in the seed system (FAIR's AVA configs: 60).
-    pub window_s: usize,
-    /// 5 in FAIR's and MMAction2's configs.
-    pub per_second: usize,
-}
-
-impl WindowSpec {
-    /// Rows of a window.
-    pub fn rows(&self) -> usize {
-        self.window_s * self.per_second
-    }
-
-    /// The first second of the window around second `t`.
-    pub fn first_second(&self, t: i64) -> i64 {
-        t - (self.window_s / 2) as i64
-    }
-}
+use crate::models::action::WindowSpec;
 
 /// How features are chosen within a second.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -106,11 +106,15 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// SHA-256 of a file, hex, read in a stream (checkpoints run to gigabytes).
-pub fn sha256_file(path: &Path) -> std::io::Result<String> {
+/// The SHA-256 of a file's bytes in hex, read in a stream (checkpoints run to gigabytes): the
+/// one digest that manifests and settings files record of their inputs. The error names the
+/// file.
+pub fn file_digest(path: &Path) -> std::io::Result<String> {
     use sha2::Digest;
+    let named =
+        |e: std::io::Error| std::io::Error::new(e.kind(), format!("{}: {e}", path.display()));
     let mut hash = sha2::Sha256::new();
-    std::io::copy(&mut std::fs::File::open(path)?, &mut hash)?;
+    std::io::copy(&mut std::fs::File::open(path).map_err(named)?, &mut hash).map_err(named)?;
     Ok(hex(&hash.finalize()))
 }
 

@@ -16,7 +16,7 @@ use burn::tensor::ops::FloatTensorOps;
 use burn::tensor::{DType, Tensor, TensorPrimitive};
 use rayon::prelude::*;
 
-use super::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
+use crate::ops::flex::{AutodiffPrimitive, FlexAutodiff, cast, flex_tensor, values};
 
 /// `cat([a, b], dim)` on flex under autodiff, or `(a, b)` back elsewhere.
 pub(super) fn try_cat_pair<B: Backend, const D: usize>(

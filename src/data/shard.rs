@@ -64,12 +64,6 @@ impl FromStr for Shard {
     }
 }
 
-/// A file's SHA-256, the error naming it: what a [`VideoFiles`] folder records of the
-/// networks that wrote it.
-pub fn file_digest(path: &Path) -> anyhow::Result<String> {
-    crate::io::sha256_file(path).with_context(|| format!("reading {}", path.display()))
-}
-
 /// An output folder of one CSV per video (`<video_id>.csv`), which every CSV reader of
 /// avaloc takes in place of one file, and `settings.txt`: what wrote them.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,7 +83,7 @@ impl VideoFiles {
             .with_context(|| format!("{}: cannot be created", dir.display()))?;
         // Shares start together: each probes with its own name.
         let probe = format!(".probe-{}.csv", std::process::id());
-        crate::io::check_writable(&dir.join(probe))?;
+        crate::fs::check_writable(&dir.join(probe))?;
         let text: String = settings
             .iter()
             .map(|(k, v)| format!("{k} = {v}\n"))

@@ -1,5 +1,5 @@
 //! Resampling along one axis on flex, recorded under autodiff as one op (see
-//! [`super::resize::resample`]). Composed of Burn's ops it is two `select`s and a lerp,
+//! [`super::resample`]). Composed of Burn's ops it is two `select`s and a lerp,
 //! whose backward scatters through `select_add` element by element along strided indices: 11 %
 //! of a CPN training step.
 //!
@@ -16,8 +16,8 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use rayon::prelude::*;
 
-use super::flex::{flex_f32, flex_tensor, unary_op, values};
-use super::resize::Tap;
+use super::Tap;
+use crate::ops::flex::{flex_f32, flex_tensor, unary_op, values};
 
 /// `x` resampled along `dim` by `taps` on flex (or flex under autodiff), or `x` back elsewhere.
 pub(super) fn try_resample<B: Backend, const D: usize>(

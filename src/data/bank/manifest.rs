@@ -44,14 +44,6 @@ pub struct BoxSource {
 
 pub const MANIFEST: &str = "manifest.json";
 
-/// SHA-256 of a file, hex.
-pub fn file_digest(path: &Path) -> Result<String, BankError> {
-    crate::io::sha256_file(path).map_err(|source| BankError::Io {
-        path: path.to_path_buf(),
-        source,
-    })
-}
-
 impl BankManifest {
     /// The manifest of the bank in `dir`, if it has one.
     pub fn read(dir: &Path) -> Result<Option<Self>, BankError> {
@@ -69,7 +61,7 @@ impl BankManifest {
     pub fn write(&self, dir: &Path) -> Result<(), BankError> {
         let path = dir.join(MANIFEST);
         let text = serde_json::to_string_pretty(self).expect("a manifest serialises");
-        crate::io::write_atomic(&path, text.as_bytes())
+        crate::fs::write_atomic(&path, text.as_bytes())
             .map_err(|source| BankError::Io { path, source })
     }
 
