@@ -238,7 +238,7 @@ fn fbo_nonlocal(c: &mut Criterion) {
 
 criterion_group! {
     name = benches;
-    // As the binary runs: freed memory kept for the next tensor (`io::keep_freed_memory`).
+    // As the binary runs: freed memory kept for the next tensor (`fs::keep_freed_memory`).
     config = {
         avaloc::fs::keep_freed_memory();
         Criterion::default()

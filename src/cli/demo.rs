@@ -35,7 +35,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub epochs: Option<usize>,
     /// Annotated keyframes of the video's summary page.
-    #[arg(long, default_value_t = 12)]
+    #[arg(long, default_value_t = crate::demo::PICTURES)]
     pub pictures: usize,
     /// Then the seed's whole ablation, every variant on the same budget (heads on S's
     /// backbone, the arm branch's epochs): S + G, S + L, S + G + L with each bank operator

@@ -1,24 +1,17 @@
 //! `avaloc localize`: a system (configs/system/*.toml) from a video, a frame folder or a
 //! dataset split to `OUT/detections.csv`, the annotated video and a summary page, stage by
-//! stage with manifests, resumable.
+//! stage with manifests, resumable (`crate::localize::request`).
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::Args;
 
 use crate::backend::BackendChoice;
 use crate::data::AVA_VIDEO_START_S;
-use crate::data::read_detections;
 use crate::data::shard::Shard;
-use crate::data::write_ava_csv;
-use crate::eval::{EvalOptions, evaluate_parts, parts_table};
-use crate::localize::render::{Page, page_html};
-use crate::localize::shards::{share_dir, write_union};
+use crate::localize::request::{Input, Request};
 use crate::localize::stage::Stage;
-use crate::localize::system::SystemFile;
-use crate::localize::videos::{Part, Source, part_video_ids};
-use crate::localize::{DETECTIONS, Localize, PAGE, time_table};
 
 #[derive(Debug, Args)]
 pub struct LocalizeArgs {
@@ -66,177 +59,25 @@ pub struct LocalizeArgs {
 }
 
 pub fn run(args: LocalizeArgs, backend: BackendChoice) -> Result<()> {
-    // Runs one system; its label map, which the parts' evaluation reads.
-    let single = |source: Source, system: &PathBuf, out: PathBuf| -> Result<PathBuf> {
-        let job = Localize {
-            system: SystemFile::load(system, &args.overrides)?,
-            source,
-            start_s: args.start,
-            out: out.clone(),
-            from: args.from,
-            video: !args.no_video,
-            backend,
-        };
-        let records = job.run()?;
-        println!("\n{}", time_table(&records));
-        println!(
-            "{}: the detections; {}: the summary page",
-            out.join(DETECTIONS).display(),
-            out.join(PAGE).display()
-        );
-        Ok(job.system.actions.labelmap)
-    };
-    let (root, split) = match (&args.video, &args.frames, &args.data, &args.split) {
-        (Some(video), ..) => {
-            return single(Source::Video(video.clone()), &args.system, args.out.clone()).map(drop);
-        }
-        (_, Some(frames), ..) => {
-            return single(
-                Source::Frames(frames.clone()),
-                &args.system,
-                args.out.clone(),
-            )
-            .map(drop);
-        }
-        (_, _, Some(root), Some(split)) => (root.clone(), split.clone()),
+    let input = match (args.video, args.frames, args.data, args.split) {
+        (Some(video), ..) => Input::Video(video),
+        (_, Some(frames), ..) => Input::Frames(frames),
+        (_, _, Some(root), Some(split)) => Input::Split {
+            root,
+            split,
+            kinetics_system: args.kinetics_system,
+            shard: args.shard,
+        },
         _ => bail!("give what to localize: --video FILE, --frames DIR or --data ROOT --split S"),
     };
-    // The split's parts: AVA's films to --system, Kinetics clips to --kinetics-system.
-    let mut parts = Vec::new();
-    if Part::Ava.groundtruth(&root, &split).exists() {
-        parts.push((Part::Ava, args.system.clone()));
-    }
-    let kinetics = Part::Kinetics.groundtruth(&root, &split);
-    match (&args.kinetics_system, kinetics.exists()) {
-        (Some(system), true) => parts.push((Part::Kinetics, system.clone())),
-        (Some(_), false) => bail!(
-            "{}: no such file, yet --kinetics-system was given",
-            kinetics.display()
-        ),
-        (None, true) => println!(
-            "{}: Kinetics clips, left out: give --kinetics-system to localize them",
-            kinetics.display()
-        ),
-        (None, false) => {}
-    }
-    if parts.is_empty() {
-        bail!(
-            "{}: neither ava_{split}_v2.2.csv nor kinetics_{split}_v1.0.csv under annotations/",
-            root.display()
-        );
-    }
-    let both = parts.len() > 1;
-    let mut labelmap = None;
-    // Whether the last part's results are complete: with shares, only once every share is,
-    // when the share completing it holds the lock of its folder.
-    let mut complete = true;
-    let mut lock = None;
-    for (part, system) in &parts {
-        let out = if both {
-            args.out.join(part.name())
-        } else {
-            args.out.clone()
-        };
-        let source = |shard| Source::Data {
-            root: root.clone(),
-            split: split.clone(),
-            part: *part,
-            shard,
-        };
-        let used = match args.shard {
-            None => single(source(None), system, out)?,
-            Some(shard) => {
-                // Shares beyond the number of videos have none.
-                let videos = part_video_ids(&part.groundtruth(&root, &split))?.len();
-                let used = if shard.index < videos {
-                    single(source(Some(shard)), system, share_dir(&out, shard))?
-                } else {
-                    println!("{} share {shard}: no videos", part.name());
-                    SystemFile::load(system, &args.overrides)?.actions.labelmap
-                };
-                // Every share runs the parts in order: the one completing the last part
-                // finds the earlier parts' unions written.
-                // The parts' summary above goes with either part's union.
-                let above = if both {
-                    [DETECTIONS, PAGE, PARTS_EVAL]
-                        .map(|f| args.out.join(f))
-                        .to_vec()
-                } else {
-                    Vec::new()
-                };
-                lock = write_union(&out, shard, videos, &source(None), &used, &above)?;
-                complete = lock.is_some();
-                used
-            }
-        };
-        labelmap.get_or_insert(used);
-    }
-    if both && complete {
-        // Under the last part's lock (held by `lock`): another share finishing now waits.
-        let labelmap = labelmap.expect("a part ran");
-        parts_summary(&args.out, &labelmap, &root, &split)?;
-    }
-    drop(lock);
-    Ok(())
-}
-
-const PARTS_EVAL: &str = "eval_parts.txt";
-
-/// Both parts' detections as one file, evaluated as AVA-Kinetics is (the union, and each part
-/// on its own videos) over the AVA part's label map, with a page linking the parts' pages.
-fn parts_summary(
-    out: &std::path::Path,
-    labelmap: &std::path::Path,
-    root: &std::path::Path,
-    split: &str,
-) -> Result<()> {
-    let mut rows = Vec::new();
-    for part in [Part::Ava, Part::Kinetics] {
-        rows.extend(read_detections(&out.join(part.name()).join(DETECTIONS))?);
-    }
-    let detections = out.join(DETECTIONS);
-    write_ava_csv(&detections, &rows)
-        .with_context(|| format!("writing {}", detections.display()))?;
-    let truths = [Part::Ava, Part::Kinetics].map(|p| p.groundtruth(root, split));
-    let exclusions = root
-        .join("annotations")
-        .join(format!("ava_{split}_excluded_timestamps_v2.2.csv"));
-    let result = evaluate_parts(
-        &truths,
-        &detections,
-        labelmap,
-        exclusions.exists().then_some(exclusions.as_path()),
-        &EvalOptions::default(),
-    )?;
-    let table = parts_table(&result);
-    println!("\n{table}");
-    let eval = out.join(PARTS_EVAL);
-    crate::fs::write_atomic(&eval, table.as_bytes())
-        .with_context(|| format!("writing {}", eval.display()))?;
-    let links: Vec<PathBuf> = [
-        "ava/index.html",
-        "kinetics/index.html",
-        DETECTIONS,
-        PARTS_EVAL,
-    ]
-    .iter()
-    .map(PathBuf::from)
-    .collect();
-    let page = Page {
-        title: format!("avaloc localize: AVA-Kinetics {split} ({})", root.display()),
-        stages: Vec::new(),
-        evaluation: Some((table, None)),
-        keyframes: &[],
-        videos: &[],
-        outputs: &links,
-    };
-    let path = out.join(PAGE);
-    crate::fs::write_atomic(&path, page_html(&page).as_bytes())
-        .with_context(|| format!("writing {}", path.display()))?;
-    println!(
-        "{}: both parts' detections; {}: the summary page",
-        detections.display(),
-        path.display()
-    );
-    Ok(())
+    crate::localize::request::run(&Request {
+        system: args.system,
+        overrides: args.overrides,
+        input,
+        start_s: args.start,
+        from: args.from,
+        video: !args.no_video,
+        out: args.out,
+        backend,
+    })
 }

@@ -38,7 +38,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Train the small SlowFast on the synthetic dataset from scratch, evaluate, draw keyframes.
+    /// The seed system on the synthetic dataset, from scratch: train S, build its bank, train
+    /// S + G + L and the arm branch, choose the fusion classes, print the test table, localize
+    /// one held-out video (--ablation: every variant; --full: the detector and CPN too).
     Demo(demo::DemoArgs),
     /// Inspect checkpoints and check them against networks.
     #[command(subcommand)]

@@ -17,12 +17,65 @@ pub const POSE_CONFIG: &str = include_str!("../../configs/pose/cpn_synth.toml");
 /// validation mAP at the arm boxes in 4 minutes), the rate ÷10 for the last.
 pub const ARM_EPOCHS: usize = 6;
 
-/// `given`, or `text` written into `dir/name`.
-pub fn config_file(given: &Option<PathBuf>, text: &str, dir: &Path, name: &str) -> Result<PathBuf> {
-    if let Some(path) = given {
-        return Ok(path.clone());
+/// The run folder's files that name the networks: each built-in config's name there (the
+/// given config where one is), and the arm label map.
+pub struct ConfigPaths {
+    pub base: PathBuf,
+    pub lfb: PathBuf,
+    /// The arm branch's built-in config, and the demo's shorter training over it.
+    pub arm_full: PathBuf,
+    pub arm: PathBuf,
+    pub arm_labels: PathBuf,
+    pub detector: PathBuf,
+    pub pose: PathBuf,
+}
+
+impl ConfigPaths {
+    pub fn new(options: &super::DemoOptions) -> Self {
+        let out = &options.out;
+        let or = |given: &Option<PathBuf>, name: &str| given.clone().unwrap_or(out.join(name));
+        Self {
+            base: or(&options.config, "slowfast_synth.toml"),
+            lfb: or(&options.lfb_config, "slowfast_lfb_g_synth.toml"),
+            arm_full: out.join("slowfast_arm_synth.toml"),
+            arm: or(&options.arm_config, "slowfast_arm_synth_6_epochs.toml"),
+            arm_labels: out.join("ava_arm_actions.pbtxt"),
+            detector: or(&options.detector_config, "faster_rcnn_synth.toml"),
+            pose: or(&options.pose_config, "cpn_synth.toml"),
+        }
     }
-    write(&dir.join(name), text)
+
+    /// Writes the built-in configs of the action models the demo trains where none is given.
+    pub fn write_action_configs(&self, options: &super::DemoOptions) -> Result<()> {
+        if options.config.is_none() {
+            write(&self.base, BASE_CONFIG)?;
+        }
+        if options.lfb_config.is_none() {
+            write(&self.lfb, LFB_CONFIG)?;
+        }
+        if options.arm_config.is_none() {
+            write(&self.arm_full, ARM_CONFIG)?;
+            variant(
+                &self.arm,
+                &self.arm_full,
+                &format!("slowfast_arm_synth.toml trained {ARM_EPOCHS} epochs"),
+                &epochs_keys(ARM_EPOCHS),
+            )?;
+        }
+        write(&self.arm_labels, ARM_LABELS)?;
+        Ok(())
+    }
+
+    /// Writes the built-in detector and CPN configs where none is given.
+    pub fn write_full_configs(&self, options: &super::DemoOptions) -> Result<()> {
+        if options.detector_config.is_none() {
+            write(&self.detector, DETECTOR_CONFIG)?;
+        }
+        if options.pose_config.is_none() {
+            write(&self.pose, POSE_CONFIG)?;
+        }
+        Ok(())
+    }
 }
 
 fn write(path: &Path, text: &str) -> Result<PathBuf> {
@@ -63,7 +116,7 @@ mod tests {
     fn the_arm_branch_trains_for_the_demos_epochs() {
         let dir = std::env::temp_dir().join(format!("avaloc-demo-arm-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let full = config_file(&None, ARM_CONFIG, &dir, "arm.toml").unwrap();
+        let full = write(&dir.join("arm.toml"), ARM_CONFIG).unwrap();
         let path = variant(
             &dir.join("arm_6.toml"),
             &full,

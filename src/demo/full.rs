@@ -2,69 +2,89 @@
 //! system run with them — no given boxes or keypoints — on the test split (OUT/test_full/)
 //! and on the held-out video (OUT/video_full/).
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use anyhow::Result;
 
-use super::configs::{DETECTOR_CONFIG, POSE_CONFIG, config_file};
-use super::recipe::Demo;
-use super::systems::{Input, Model, Parts};
+use super::FUSION;
+use super::configs::ConfigPaths;
+use super::recipe::{Demo, trained_weights};
+use super::systems::{Input, Model, NOTE_TRAINED, Parts, Shared, system_tables_of};
+use super::{ARM_DIR, DETECTOR_DIR, DemoOptions, LFB_DIR, POSE_DIR, S_DIR};
 use crate::config::{DetectorFile, PoseFile};
+use crate::data::DatasetFiles;
+use crate::localize::system::SystemTables;
 use crate::localize::videos::Source;
 use crate::localize::{DETECTIONS, PAGE};
 use crate::train::{DetectorRun, PoseData, PoseRun, RunOptions};
 
-/// The action models the default demo trained.
-pub struct Trained<'a> {
-    pub base: &'a Model,
-    pub lfb: &'a Model,
-    pub arm: &'a Model,
-    pub fusion: &'a Path,
+/// The system `--full` runs: every network trained in the run folder.
+pub fn system_tables(options: &DemoOptions) -> SystemTables {
+    let configs = ConfigPaths::new(options);
+    let model = |config: &PathBuf, dir: &str| Model {
+        config: config.clone(),
+        weights: trained_weights(&options.out, dir),
+    };
+    let (detector, pose) = (
+        model(&configs.detector, DETECTOR_DIR),
+        model(&configs.pose, POSE_DIR),
+    );
+    let (base, lfb, arm) = (
+        model(&configs.base, S_DIR),
+        model(&configs.lfb, LFB_DIR),
+        model(&configs.arm, ARM_DIR),
+    );
+    let fusion = options.out.join(FUSION);
+    let parts = Parts {
+        boxes: Input::Network(&detector),
+        keypoints: Some(Input::Network(&pose)),
+        bank: Some(&base),
+        actions: &lfb,
+        arm: Some(&arm),
+        fusion: Some(&fusion),
+    };
+    let labelmap = DatasetFiles::at(&options.data).labelmap();
+    system_tables_of(
+        parts,
+        &Shared {
+            labelmap: &labelmap,
+            arm_labelmap: &configs.arm_labels,
+            pictures: options.pictures,
+        },
+    )
 }
 
 /// `video`: the held-out video's frames; `(s, whole)`: the default table's S and whole-system
 /// mAPs, which the trained system's is compared with.
 pub fn run(
     demo: &Demo,
-    t: &Trained,
+    configs: &ConfigPaths,
     video: Source,
     ffmpeg: bool,
     (s, whole): (f64, f64),
 ) -> Result<()> {
     let options = demo.options;
-    let out = &options.out;
-    let detector_config = config_file(
-        &options.detector_config,
-        DETECTOR_CONFIG,
-        out,
-        "faster_rcnn_synth.toml",
+    demo.train_once(
+        "detector",
+        &configs.detector,
+        DETECTOR_DIR,
+        |dir, resume| {
+            let file = DetectorFile::load(&configs.detector)?;
+            let run = RunOptions::new(dir, resume, options.epochs);
+            DetectorRun::new(file, demo.dataset.clone(), None, run)
+        },
     )?;
-    let pose_config = config_file(&options.pose_config, POSE_CONFIG, out, "cpn_synth.toml")?;
-    let detector = demo.train_once("detector", &detector_config, "detector", |dir, resume| {
-        let file = DetectorFile::load(&detector_config)?;
-        let run = RunOptions::new(dir, resume, options.epochs);
-        DetectorRun::new(file, demo.dataset.clone(), None, run)
-    })?;
-    let pose = demo.train_once("CPN", &pose_config, "pose", |dir, resume| {
+    demo.train_once("CPN", &configs.pose, POSE_DIR, |dir, resume| {
         let data = PoseData::new(options.data.clone(), None, None);
         PoseRun::new(
-            PoseFile::load(&pose_config)?,
+            PoseFile::load(&configs.pose)?,
             data,
             None,
             RunOptions::new(dir, resume, options.epochs),
         )
     })?;
-    let system = demo.system(
-        "system_full.toml",
-        Parts {
-            boxes: Input::Network(&detector),
-            keypoints: Some(Input::Network(&pose)),
-            bank: Some(t.base),
-            actions: t.lfb,
-            arm: Some(t.arm),
-            fusion: Some(t.fusion),
-        },
-    )?;
+    let system = demo.out("system_full.toml");
+    system_tables(options).write(&system, NOTE_TRAINED)?;
     tracing::info!("test split: the whole system with the trained detector and CPN");
     demo.localize(&system, demo.split("test"), "test_full", false)?;
     let trained = demo.evaluate(&demo.out("test_full").join(DETECTIONS))?;
@@ -80,4 +100,18 @@ pub fn run(
         demo.out("video_full").join(PAGE).display()
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configs_system_synth_is_the_system_demo_full_runs() {
+        let file =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/system/synth.toml");
+        let shipped: SystemTables = crate::config::load_toml(&file).unwrap();
+        let options = DemoOptions::new("data/synth".into(), "runs/synth".into());
+        assert_eq!(shipped, system_tables(&options));
+    }
 }

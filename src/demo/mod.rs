@@ -37,6 +37,14 @@ use configs::{
 use recipe::Demo;
 use systems::{BOX_THRESHOLD, Input, Model, Parts};
 
+/// The trained networks' folders in the run folder, and the fusion classes' file.
+const S_DIR: &str = "base";
+const LFB_DIR: &str = "lfb";
+const ARM_DIR: &str = "arm";
+const DETECTOR_DIR: &str = "detector";
+const POSE_DIR: &str = "pose";
+const FUSION: &str = "fusion.toml";
+
 /// What `avaloc demo` is asked for.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
@@ -63,6 +71,29 @@ pub struct DemoOptions {
     pub pose_config: Option<PathBuf>,
 }
 
+impl DemoOptions {
+    /// The default demo on the dataset `data` into the run folder `out`.
+    pub fn new(data: PathBuf, out: PathBuf) -> Self {
+        Self {
+            data,
+            out,
+            config: None,
+            lfb_config: None,
+            arm_config: None,
+            retrain: false,
+            epochs: None,
+            pictures: PICTURES,
+            ablation: false,
+            full: false,
+            detector_config: None,
+            pose_config: None,
+        }
+    }
+}
+
+/// Annotated keyframes of the video's summary page, by default.
+pub const PICTURES: usize = 12;
+
 /// Runs the demo.
 pub fn run(options: &DemoOptions, backend: BackendChoice) -> Result<()> {
     let start = Instant::now();
@@ -85,37 +116,20 @@ pub fn run(options: &DemoOptions, backend: BackendChoice) -> Result<()> {
         std::fs::remove_dir_all(out).with_context(|| format!("removing {}", out.display()))?;
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let base_config = config_file(&options.config, BASE_CONFIG, out, "slowfast_synth.toml")?;
-    let lfb_config = config_file(
-        &options.lfb_config,
-        LFB_CONFIG,
-        out,
-        "slowfast_lfb_g_synth.toml",
-    )?;
-    let arm_config = match &options.arm_config {
-        Some(given) => given.clone(),
-        None => {
-            let full = config_file(&None, ARM_CONFIG, out, "slowfast_arm_synth.toml")?;
-            variant(
-                &out.join("slowfast_arm_synth_6_epochs.toml"),
-                &full,
-                &format!("slowfast_arm_synth.toml trained {ARM_EPOCHS} epochs"),
-                &epochs_keys(ARM_EPOCHS),
-            )?
-        }
-    };
+    let configs = ConfigPaths::new(options);
+    configs.write_action_configs(options)?;
     let dataset = DatasetFiles::at(data);
     let demo = Demo {
         options,
         backend,
         labelmap: dataset.labelmap(),
-        arm_labelmap: config_file(&None, ARM_LABELS, out, "ava_arm_actions.pbtxt")?,
+        arm_labelmap: configs.arm_labels.clone(),
         dataset,
     };
 
     // S, the bank it builds of the training and validation videos, S + G + L from S, and
     // the arm branch.
-    let base = demo.train("S", &base_config, false, RunInputs::default(), None, "base")?;
+    let base = demo.train("S", &configs.base, false, RunInputs::default(), None, S_DIR)?;
     let bank = demo.out("bank");
     build_bank(&demo, &base, &bank)?;
     let with_bank = RunInputs {
@@ -124,21 +138,21 @@ pub fn run(options: &DemoOptions, backend: BackendChoice) -> Result<()> {
     };
     let lfb = demo.train(
         "S + G + L",
-        &lfb_config,
+        &configs.lfb,
         false,
         with_bank.clone(),
         Some(&base.weights),
-        "lfb",
+        LFB_DIR,
     )?;
     let arm = demo.train(
         "arm branch",
-        &arm_config,
+        &configs.arm,
         true,
         demo.arm_inputs(),
         None,
-        "arm",
+        ARM_DIR,
     )?;
-    let fusion = demo.fusion(&lfb, &base, &arm, "val", "fusion.toml")?;
+    let fusion = demo.fusion(&lfb, &base, &arm, "val", FUSION)?;
 
     // The held-out test split: S alone and the whole system.
     let test_boxes = demo.annotation("ava_detection_test_boxes_and_labels.csv");
@@ -218,7 +232,7 @@ pub fn run(options: &DemoOptions, backend: BackendChoice) -> Result<()> {
         let trained = ablation::Trained {
             base: &base,
             lfb: &lfb,
-            lfb_config: &lfb_config,
+            lfb_config: &configs.lfb,
             with_bank: &with_bank,
             test_boxes: &test_boxes,
             whole_system: &whole_system,
@@ -226,13 +240,8 @@ pub fn run(options: &DemoOptions, backend: BackendChoice) -> Result<()> {
         ablation::run(&demo, &trained, rows, &heading)?;
     }
     if options.full {
-        let parts = full::Trained {
-            base: &base,
-            lfb: &lfb,
-            arm: &arm,
-            fusion: &fusion,
-        };
-        full::run(&demo, &parts, frames, ffmpeg, (s, whole))?;
+        configs.write_full_configs(options)?;
+        full::run(&demo, &configs, frames, ffmpeg, (s, whole))?;
     }
     println!("{:.0} s in all", start.elapsed().as_secs_f64());
     Ok(())

@@ -22,6 +22,11 @@ use crate::localize::videos::{Part, Source};
 use crate::localize::{ACTION_SCORES, ARM_SCORES, Localize, time_table};
 use crate::train::{ActionRun, ArmKeypoints, RunInputs, RunOptions};
 
+/// The final weights of the training in OUT/`dir`.
+pub fn trained_weights(out: &Path, dir: &str) -> PathBuf {
+    out.join(dir).join("model_final.safetensors")
+}
+
 /// Everything the demo's steps share.
 pub struct Demo<'a> {
     pub options: &'a DemoOptions,
@@ -85,11 +90,11 @@ impl Demo<'_> {
         dir: &str,
         job: impl FnOnce(PathBuf, bool) -> Result<J>,
     ) -> Result<Model> {
-        let dir = self.out(dir);
         let model = Model {
             config: config.to_path_buf(),
-            weights: dir.join("model_final.safetensors"),
+            weights: trained_weights(&self.options.out, dir),
         };
+        let dir = self.out(dir);
         if model.weights.exists() {
             tracing::info!("{name}: using the finished training in {}", dir.display());
         } else {

@@ -78,8 +78,25 @@ pub struct Shared<'a> {
     pub pictures: usize,
 }
 
+/// The comment of a system whose every network was trained here.
+pub const NOTE_TRAINED: &str =
+    "Written by `avaloc demo`: the detector and CPN trained on the synthetic set.";
+/// The comment of a system with given boxes and keypoints.
+const NOTE_GIVEN: &str = "Written by `avaloc demo`: the synthetic set's detector-like boxes and \
+     ground-truth keypoints stand in for a trained detector and CPN.";
+
 /// Writes `path`, a system file naming `parts`.
 pub fn write_system(path: &Path, parts: Parts, shared: &Shared) -> Result<PathBuf> {
+    let note = match (parts.boxes, parts.keypoints) {
+        (Input::Network(_), Some(Input::Network(_)) | None) => NOTE_TRAINED,
+        _ => NOTE_GIVEN,
+    };
+    system_tables_of(parts, shared).write(path, note)?;
+    Ok(path.to_path_buf())
+}
+
+/// The tables of a system naming `parts`.
+pub fn system_tables_of(parts: Parts, shared: &Shared) -> SystemTables {
     let persons = PersonsTable {
         source: parts.boxes.source(),
         ..PersonsTable::given(PathBuf::new(), BOX_THRESHOLD)
@@ -107,7 +124,7 @@ pub fn write_system(path: &Path, parts: Parts, shared: &Shared) -> Result<PathBu
         labelmap: shared.arm_labelmap.to_path_buf(),
         fusion: parts.fusion.map(Path::to_path_buf),
     });
-    let tables = SystemTables {
+    SystemTables {
         persons,
         poses,
         bank,
@@ -117,16 +134,5 @@ pub fn write_system(path: &Path, parts: Parts, shared: &Shared) -> Result<PathBu
             keyframes: shared.pictures,
             ..RenderTable::default()
         },
-    };
-    let note = match (parts.boxes, parts.keypoints) {
-        (Input::Network(_), Some(Input::Network(_)) | None) => {
-            "the detector and CPN trained on the synthetic set"
-        }
-        _ => {
-            "the synthetic set's detector-like boxes and ground-truth keypoints stand in for a \
-             trained detector and CPN"
-        }
-    };
-    tables.write(path, &format!("Written by `avaloc demo`: {note}."))?;
-    Ok(path.to_path_buf())
+    }
 }

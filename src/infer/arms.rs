@@ -8,13 +8,12 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-
 use super::PersonScores;
+use crate::config::ArmBoxConfig;
 use crate::data::{
     AVA_FPS, AVA_VIDEO_START_S, AvaRow, DataError, FrameLayout, KeyframeKey, LabelMap,
     PersonAnnotation, PersonKeypoints, annotated_people, keyframe_frame_index, read_keypoints,
 };
-use crate::config::ArmBoxConfig;
 use crate::ops::iou;
 
 /// COCO-17 indices of (shoulder, elbow, wrist) for the left and the right arm.

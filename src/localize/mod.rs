@@ -1,11 +1,12 @@
 //! `avaloc localize`: the whole system from frames to actions, as stages into one output
 //! folder — frames (a video decoded at 30 fps) → persons → poses → the long-term feature
-//! bank under each test view → action scores summed over the views → the arm branch →
+//! bank under each test view → action scores averaged over the views → the arm branch →
 //! fusion (`detections.csv`, AVA's format) → rendering (annotated keyframes and video, the
 //! evaluation where the videos have ground truth, `index.html`). Each stage writes its
 //! outputs atomically, then its manifest ([`stage`]); a rerun reuses what still fits.
 
 pub mod render;
+pub mod request;
 pub mod shards;
 pub mod stage;
 pub mod system;
@@ -226,12 +227,12 @@ impl Localize {
                     })
                     .collect::<Vec<_>>();
                 let note = format!("given boxes ({}), not a detector", file.display());
-                println!("persons: {note}");
+                tracing::info!("persons: {note}");
                 (people, note)
             }
         };
         write_person_boxes(&self.path(PERSONS), &people)?;
-        println!(
+        tracing::info!(
             "{}: {} person boxes at {keyframes} keyframes",
             self.path(PERSONS).display(),
             people.len()
@@ -283,7 +284,7 @@ impl Localize {
                 let mut poses = read_keypoints(file)?;
                 poses.retain(|p| videos.iter().any(|v| v.id == p.key.video_id));
                 let note = format!("given keypoints ({}), not CPN", file.display());
-                println!("poses: {note}");
+                tracing::info!("poses: {note}");
                 (poses, note)
             }
         };
@@ -495,7 +496,7 @@ impl Localize {
             None => (body, "no arm branch: the action scores".into()),
         };
         write_rows(&self.path(DETECTIONS), &rows)?;
-        println!(
+        tracing::info!(
             "{}: {} rows; {note}",
             self.path(DETECTIONS).display(),
             rows.len()
@@ -620,7 +621,7 @@ impl Localize {
         };
         crate::fs::write_atomic(&self.path(PAGE), render::page_html(&page).as_bytes())
             .with_context(|| format!("writing {}", self.path(PAGE).display()))?;
-        println!("{}: the summary page", self.path(PAGE).display());
+        tracing::info!("{}: the summary page", self.path(PAGE).display());
         outputs.push(PAGE.into());
         Ok(StageDone {
             outputs,
@@ -720,7 +721,7 @@ fn decode(video: &Path, frames_dir: &Path) -> Result<StageDone> {
     crate::data::decode_video(video, &partial)?;
     std::fs::rename(&partial, &done).with_context(|| format!("writing {}", done.display()))?;
     let frames = crate::data::list_frame_files(&done)?.len();
-    println!("{}: {frames} frames at 30 fps", done.display());
+    tracing::info!("{}: {frames} frames at 30 fps", done.display());
     Ok(StageDone {
         outputs: vec![Path::new("frames").join(&id)],
         counts: [("frames".into(), frames)].into(),

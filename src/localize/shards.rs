@@ -79,7 +79,7 @@ pub fn write_union(
         })
         .collect();
     if !waiting.is_empty() {
-        println!(
+        tracing::info!(
             "{}: {} of {count} shares done; the last to finish writes the union (waiting for {})",
             out.display(),
             count - waiting.len(),
@@ -88,7 +88,7 @@ pub fn write_union(
         let union = [DETECTIONS, PAGE, EVAL, PLOT].map(|f| out.join(f));
         for path in union.iter().chain(above) {
             match std::fs::remove_file(path) {
-                Ok(()) => println!("{}: removed, from an earlier union", path.display()),
+                Ok(()) => tracing::info!("{}: removed, from an earlier union", path.display()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e).with_context(|| format!("removing {}", path.display())),
             }
@@ -128,7 +128,7 @@ pub fn write_union(
     let path = out.join(PAGE);
     crate::fs::write_atomic(&path, page_html(&page).as_bytes())
         .with_context(|| format!("writing {}", path.display()))?;
-    println!(
+    tracing::info!(
         "{}: the {count} shares' {} detections; {}: the summary page",
         out.join(DETECTIONS).display(),
         rows.len(),

@@ -196,7 +196,7 @@ impl StageRunner {
         let manifest = match StageManifest::read(&path) {
             Ok(m) => m,
             Err(e) => {
-                println!("{e:#}; the stage is redone");
+                tracing::warn!("{e:#}; the stage is redone");
                 return None;
             }
         };
@@ -218,7 +218,7 @@ impl StageRunner {
         if !self.forced(stage)
             && let Some(manifest) = self.reusable(stage, &inputs)
         {
-            println!(
+            tracing::info!(
                 "{}: done already ({}), reused",
                 stage.name(),
                 self.manifest_path(stage).display()

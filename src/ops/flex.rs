@@ -1,4 +1,4 @@
-//! What the flex routes share (`flex_conv`, `flex_norm`, `flex_cat`, `flex_resample`, RoIAlign's
+//! What the flex fast paths share (`conv/flex`, `norm/flex`, `cat/flex`, `resize/flex`, RoIAlign's
 //! `flex_pool`): the backend is recognised at run time by `TypeId` and tensors are moved across
 //! by `Any` downcasts (Rust has no specialisation), read as f32 slices and written back.
 

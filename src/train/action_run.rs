@@ -153,7 +153,7 @@ impl TrainJob for ActionRun {
             Some(keypoints) => {
                 let read = |csv: &Path, kp: &Path| -> Result<ArmAnnotations> {
                     let set = ArmAnnotations::read(csv, kp, &labels, root, &config.arm)?;
-                    println!(
+                    tracing::info!(
                         "{}: {} arm boxes; people without matching keypoints {}, without an \
                          arm box {}",
                         csv.display(),
@@ -216,7 +216,7 @@ impl TrainJob for ActionRun {
             views: config.test.clone(),
             bank: val_bank,
         };
-        println!(
+        tracing::info!(
             "training on {} keyframes ({} boxes) of {}, validating on {} keyframes of {} with \
              {} boxes; {} classes",
             train_set.len(),
@@ -238,7 +238,7 @@ impl TrainJob for ActionRun {
                 let (model, report) = spec.load::<B>(checkpoint, LoadMode::Lenient, &device)?;
                 // A partial load is logged, with its report, by the loader.
                 if report.is_exact() {
-                    println!("initial weights: {report}");
+                    tracing::info!("initial weights: {report}");
                 }
                 model
             }

@@ -62,7 +62,7 @@ impl TrainJob for DetectorRun {
             .with_context(|| format!("samples of {}", train_csv.display()))?;
         let val_set = detector_samples(root, &val_csv)
             .with_context(|| format!("samples of {}", val_csv.display()))?;
-        println!(
+        tracing::info!(
             "training on {} keyframes of {}, validating on {} of {}",
             train_set.len(),
             train_csv.display(),

@@ -199,7 +199,7 @@ where
             history = History::read(&out.join("metrics.csv")).map_err(anyhow::Error::msg)?;
             history.records.retain(|r| r.epoch <= epoch);
             first_epoch = epoch + 1;
-            println!("resuming {} after epoch {epoch}", out.display());
+            tracing::info!("resuming {} after epoch {epoch}", out.display());
         }
         (Some(epoch), false) => bail!(
             "{} already holds a training run (last checkpoint: epoch {epoch}); pass --resume to \
@@ -287,7 +287,7 @@ where
             train: train_means,
             valid,
         };
-        println!("{}", summary_line(&record, settings.epochs));
+        tracing::info!("{}", summary_line(&record, settings.epochs));
         history.records.push(record);
         save_checkpoint(&model, &optim, out, epoch, &run)?;
         history
@@ -590,7 +590,7 @@ where
     };
     let (_, history) = fit(trainee, settings, &loader, devices, validate, checkpointing)?;
     if let Some(last) = history.records.last() {
-        println!(
+        tracing::info!(
             "{}: {} {:.4} after {} epochs; weights in {}",
             run.out.display(),
             run.metric,

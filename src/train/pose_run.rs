@@ -74,7 +74,7 @@ impl TrainJob for PoseRun {
         let settings = self.run.settings(self.config.train_settings()?);
         let spec = self.config.network.clone();
         let train_set = pose_samples(&self.train, &self.root);
-        println!(
+        tracing::info!(
             "training on {} persons, validating on {} persons of {} images",
             train_set.len(),
             self.val.annotations.len(),
