@@ -19,8 +19,8 @@ use crate::data::{
     read_person_boxes, unlabelled_people, write_ava_csv,
 };
 use crate::infer::{
-    ActionScoring, ArmPerson, SharedArmScoring, arm_box_people, arm_people, detection_rows,
-    draw_keyframes, frame_size, keyframe_images, person_arm_scores,
+    ActionScoring, ArmPerson, SharedArmScoring, arm_box_people, arm_people_in_frames,
+    detection_rows, draw_keyframes, keyframe_images, person_arm_scores,
 };
 use crate::weights::Checkpoint;
 
@@ -168,32 +168,20 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         .as_deref()
         .map(ActionFile::load)
         .transpose()?;
-    let arm_boxes = |arm_config: &ArmBoxConfig,
-                     samples: &[KeyframeSample]|
-     -> Result<Vec<ArmPerson>> {
-        let path = args
-            .keypoints
-            .as_deref()
-            .expect("clap requires --keypoints");
-        let poses = read_keypoints(path)?;
-        let mut sizes: HashMap<String, [f64; 2]> = HashMap::new();
-        for s in samples {
-            if !sizes.contains_key(&s.key.video_id) {
-                sizes.insert(s.key.video_id.clone(), frame_size(&s.frames[0])?);
-            }
-        }
-        let (arm, stats) = arm_people(&people, &poses, &labels, |k| sizes[&k.video_id], arm_config);
-        println!(
-            "{} of {} people have arm boxes ({} arm boxes); without matching keypoints {}, \
-             without an arm box {}",
-            arm.len(),
-            people.len(),
-            arm.iter().map(|p| p.arm_boxes.len()).sum::<usize>(),
-            stats.without_keypoints,
-            stats.without_arm_box
-        );
-        Ok(arm)
-    };
+    let arm_boxes =
+        |arm_config: &ArmBoxConfig, samples: &[KeyframeSample]| -> Result<Vec<ArmPerson>> {
+            let path = args
+                .keypoints
+                .as_deref()
+                .expect("clap requires --keypoints");
+            let poses = read_keypoints(path)?;
+            let first: HashMap<&str, &PathBuf> = samples
+                .iter()
+                .map(|s| (s.key.video_id.as_str(), &s.frames[0]))
+                .collect();
+            let frame_of = |p: &PersonAnnotation| first[p.key.video_id.as_str()].clone();
+            Ok(arm_people_in_frames(&people, &poses, &labels, frame_of, arm_config)?.0)
+        };
     let checkpoint = Checkpoint::open(&args.weights)?;
     let banks = args
         .bank

@@ -4,6 +4,7 @@
 
 mod actions;
 mod arms;
+pub mod backend_check;
 pub mod bank;
 pub mod fusion;
 mod keyframes;
@@ -16,7 +17,7 @@ pub use actions::{
 };
 pub use arms::{
     ARMS, ArmAnnotations, ArmDatasetStats, ArmPerson, arm_box_people, arm_boxes, arm_people,
-    frame_size, person_arm_scores,
+    arm_people_in_frames, frame_size, person_arm_scores,
 };
 pub use keyframes::{draw_keyframes, draw_people, draw_poses};
 pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};

@@ -25,13 +25,13 @@ use crate::data::{
     AvaKeyframes, DetectedPerson, FrameTime, PersonBox, read_keypoints, read_person_boxes,
     unlabelled_people, write_ava_csv, write_keypoints, write_person_boxes,
 };
-use crate::data::{read_ava_csv, read_detections};
+use crate::data::{PersonAnnotation, read_ava_csv, read_detections};
 use crate::eval::{EvalOptions, evaluate, per_class_table, read_classes, write_plot};
 use crate::fs::file_digest;
 use crate::infer::bank::BankBuild;
 use crate::infer::{
     ActionScoring, PersonDetection, PersonFilter, PersonFrame, PoseEstimation, PoseOptions,
-    arm_box_people, arm_people, detection_rows, draw_keyframes, frame_size, person_arm_scores,
+    arm_box_people, arm_people_in_frames, detection_rows, draw_keyframes, person_arm_scores,
 };
 use crate::localize::system::{ArmPart, BankPart, Loaded, PosesPart, SystemFile};
 use crate::weights::Checkpoint;
@@ -433,11 +433,12 @@ impl Localize {
         let (table, model, labels) = (&arm.table, &arm.model, &arm.labels);
         let people = unlabelled_people(&self.boxes(0.0)?);
         let poses = read_keypoints(&self.path(KEYPOINTS))?;
-        let mut sizes = BTreeMap::new();
-        for v in videos {
-            sizes.insert(v.id.clone(), frame_size(&v.frames[0])?);
-        }
-        let (arm, stats) = arm_people(&people, &poses, labels, |k| sizes[&k.video_id], &model.arm);
+        let first: BTreeMap<&str, &PathBuf> = videos
+            .iter()
+            .map(|v| (v.id.as_str(), &v.frames[0]))
+            .collect();
+        let frame_of = |p: &PersonAnnotation| first[p.key.video_id.as_str()].clone();
+        let (arm, stats) = arm_people_in_frames(&people, &poses, labels, frame_of, &model.arm)?;
         let arm_boxes: usize = arm.iter().map(|p| p.arm_boxes.len()).sum();
         let mut samples =
             videos::samples(videos, &arm_box_people(&arm), model.network.clip_spec())?;
