@@ -6,7 +6,7 @@
 //! ```text
 //! stage          what it does                                       where
 //! ────────────── ────────────────────────────────────────────────── ─────────────────────────────
-//! frames         frame folders; videos decoded by ffmpeg at 30 fps  data::{VideoFrames, decode_video}
+//! frames         frame folders; videos decoded by ffmpeg at 30 fps  data::{Video, decode_video}
 //! persons        person boxes per keyframe (Faster R-CNN)           infer::PersonDetection
 //!                                                                   models::detector
 //! poses          17 COCO keypoints per person (CPN)                 infer::PoseEstimation

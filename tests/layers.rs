@@ -53,6 +53,13 @@ fn code(text: &str) -> String {
             i += rest.find("*/").map_or(rest.len(), |e| e + 2);
         } else if rest.starts_with("r#\"") {
             i += 3 + rest[3..].find("\"#").map_or(rest.len() - 3, |e| e + 2);
+            out.push_str("\"\"");
+        } else if rest.starts_with("r\"")
+            && !out.ends_with(|c: char| c.is_alphanumeric() || c == '_')
+        {
+            // A raw string: backslashes are not escapes.
+            i += 2 + rest[2..].find('"').map_or(rest.len() - 2, |e| e + 1);
+            out.push_str("\"\"");
         } else if bytes[i] == b'"' {
             let mut j = i + 1;
             while j < bytes.len() && bytes[j] != b'"' {
@@ -60,16 +67,21 @@ fn code(text: &str) -> String {
             }
             i = j + 1;
             out.push_str("\"\"");
-        } else if rest.starts_with("'\\") || (rest.len() > 2 && rest.as_bytes()[2] == b'\'') {
-            // A char literal ('x', '\n'); a lifetime has no closing quote two bytes on.
-            let end = rest[1..].find('\'').map_or(1, |e| e + 2);
-            if end <= 4 || rest.starts_with("'\\") {
-                i += end;
-                out.push_str("' '");
-            } else {
-                out.push('\'');
-                i += 1;
-            }
+        } else if rest.starts_with("'\\") {
+            // An escaped char literal: '\n', '\'', '\u{..}'.
+            i += rest
+                .get(3..)
+                .and_then(|r| r.find('\''))
+                .map_or(rest.len(), |e| e + 4);
+            out.push_str("' '");
+        } else if bytes[i] == b'\'' && rest.len() > 2 && rest.as_bytes()[2] == b'\'' {
+            // A one-byte char literal ('x', '"'); a lifetime has no closing quote two bytes on.
+            i += 3;
+            out.push_str("' '");
+        } else if bytes[i] == b'\'' && rest.chars().nth(2) == Some('\'') {
+            // A multi-byte char literal ('é').
+            i += rest.char_indices().nth(3).map_or(rest.len(), |(k, _)| k);
+            out.push_str("' '");
         } else {
             let c = rest.chars().next().unwrap();
             out.push(c);

@@ -254,8 +254,8 @@ fn a_real_25_fps_video_is_read_at_30_fps() {
         .status()
         .unwrap();
     assert!(encoded.success());
-    let video = avaloc::data::VideoFrames::decode(&clip).unwrap();
-    assert_eq!(video.video_id, "clip");
+    let video = avaloc::data::Video::decode(&clip, 900).unwrap();
+    assert_eq!(video.id, "clip");
     assert_eq!(video.frames.len(), 150);
     let pixels = |path: &Path| image::open(path).unwrap().to_rgb8().into_raw();
     let difference = |a: &[u8], b: &[u8]| {

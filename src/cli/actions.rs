@@ -15,13 +15,14 @@ use crate::config::ArmBoxConfig;
 use crate::data::bank::Bank;
 use crate::data::{
     AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, LabelMap, PersonAnnotation,
-    VideoFrames, annotated_people, default_labelmap, keyframe_samples, read_keypoints,
-    read_person_boxes, unlabelled_people, write_ava_csv,
+    Video, annotated_people, default_labelmap, keyframe_samples, read_keypoints, read_person_boxes,
+    unlabelled_people, write_ava_csv,
 };
 use crate::infer::{
     ActionScoring, ArmPerson, SharedArmScoring, arm_box_people, arm_people_in_frames,
-    detection_rows, draw_keyframes, keyframe_images, person_arm_scores,
+    detection_rows, keyframe_images, person_arm_scores,
 };
+use crate::render::keyframes::{Shown, draw_keyframes};
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -124,14 +125,14 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         (None, None) => bail!("give the person boxes: --boxes or --annotated"),
     };
     let clip = config.network.clip_spec();
-    let video = VideoFrames::open(args.frames.as_deref(), args.video.as_deref())?;
+    let video = Video::open(args.frames.as_deref(), args.video.as_deref(), args.start)?;
     let samples_of = |people: &[PersonAnnotation]| -> Result<Vec<KeyframeSample>> {
         let samples = match &video {
             Some(video) => AvaKeyframes::from_frame_files(
                 people,
-                &video.video_id,
+                &video.id,
                 &video.frames,
-                args.start,
+                video.start_s,
                 clip,
             )?,
             None => keyframe_samples(people, &args.data, clip)
@@ -141,7 +142,7 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
     };
     let people = match &video {
         Some(video) => {
-            let video_id = &video.video_id;
+            let video_id = &video.id;
             let total = people.len();
             let people: Vec<_> = people
                 .into_iter()
@@ -275,7 +276,11 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
             .len()
     );
     if let Some(dir) = &args.pictures {
-        let written = draw_keyframes(&people, &keyframe_images(&samples), &labels, 3, 0.3, dir)?;
+        let shown = Shown {
+            top: 3,
+            min_score: 0.3,
+        };
+        let written = draw_keyframes(&people, &keyframe_images(&samples), &labels, shown, dir)?;
         println!("{}: {} annotated keyframes", dir.display(), written.len());
     }
     Ok(())

@@ -15,10 +15,10 @@ use clap::Args;
 use crate::backend::{self, BackendChoice};
 use crate::config::DetectorFile;
 use crate::data::shard::{Shard, VideoFiles};
-use crate::data::{AVA_FPS, AVA_VIDEO_START_S, FrameTime, VideoFrames, write_person_boxes};
+use crate::data::{AVA_FPS, AVA_VIDEO_START_S, FrameTime, Video, write_person_boxes};
 use crate::fs::file_digest;
 use crate::infer::{PersonDetection, PersonFilter, PersonFrame};
-use crate::localize::videos::{Video, dataset_videos};
+use crate::localize::videos::dataset_videos;
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -72,7 +72,7 @@ pub struct PersonsArgs {
 }
 
 /// The frames to detect on, and the decoded video they come from (kept until detection ends).
-fn frames(args: &PersonsArgs) -> Result<(Vec<PersonFrame>, Option<VideoFrames>)> {
+fn frames(args: &PersonsArgs) -> Result<(Vec<PersonFrame>, Option<Video>)> {
     if let Some(image) = &args.image {
         let id = image.file_stem().unwrap_or_default().to_string_lossy();
         let frame = PersonFrame {
@@ -82,10 +82,11 @@ fn frames(args: &PersonsArgs) -> Result<(Vec<PersonFrame>, Option<VideoFrames>)>
         };
         return Ok((vec![frame], None));
     }
-    let Some(video) = VideoFrames::open(args.frames.as_deref(), args.video.as_deref())? else {
+    let Some(video) = Video::open(args.frames.as_deref(), args.video.as_deref(), args.start)?
+    else {
         bail!("give one of --frames DIR, --video FILE, --image FILE or --data ROOT");
     };
-    let frames = video_frames(&video.video_id, &video.frames, args.start, args.every_frame);
+    let frames = video_frames(&video.id, &video.frames, video.start_s, args.every_frame);
     Ok((frames, Some(video)))
 }
 

@@ -17,12 +17,13 @@ use crate::config::PoseFile;
 use crate::data::shard::{Shard, VideoFiles};
 use crate::data::{
     AVA_VIDEO_START_S, AvaKeyframes, CocoKeypointResult, CocoKeypoints, KeyframeKey, PersonBox,
-    PersonKeypoints, VideoFrames, keyframe_samples, read_person_boxes, unlabelled_people,
+    PersonKeypoints, Video, keyframe_samples, read_person_boxes, unlabelled_people,
     write_coco_results, write_keypoints,
 };
 use crate::fs::file_digest;
-use crate::infer::{PoseEstimation, PoseOptions, draw_poses, keyframe_images};
+use crate::infer::{PoseEstimation, PoseOptions, arm_boxes, keyframe_images};
 use crate::models::action::ClipSpec;
+use crate::render::keyframes::draw_poses;
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -195,16 +196,22 @@ pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
         num_frames: 1,
         stride: 1,
     };
-    let video = VideoFrames::open(args.frames.as_deref(), args.video.as_deref())?;
+    let video = Video::open(args.frames.as_deref(), args.video.as_deref(), args.start)?;
     let samples = match &video {
         Some(video) => {
-            let video_id = &video.video_id;
+            let video_id = &video.id;
             people.retain(|p| &p.key.video_id == video_id);
             if people.is_empty() {
                 bail!("{}: no boxes of video {video_id:?}", args.boxes.display());
             }
             let annotated = unlabelled_people(&people);
-            AvaKeyframes::from_frame_files(&annotated, video_id, &video.frames, args.start, clip)?
+            AvaKeyframes::from_frame_files(
+                &annotated,
+                video_id,
+                &video.frames,
+                video.start_s,
+                clip,
+            )?
         }
         None => keyframe_samples(&unlabelled_people(&people), &args.data, clip)
             .with_context(|| format!("keyframes under {}", args.data.display()))?,
@@ -244,7 +251,18 @@ pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
     }
     if let Some(dir) = &args.pictures {
         let arms = args.arm_boxes.then(ArmBoxConfig::default);
-        let written = draw_poses(&poses, &images, args.picture_threshold, arms.as_ref(), dir)?;
+        let arm_boxes_of = |p: &PersonKeypoints, wh: [f64; 2]| -> Vec<[f64; 4]> {
+            arms.as_ref().map_or(Vec::new(), |c| {
+                arm_boxes(p, wh, c).into_iter().flatten().collect()
+            })
+        };
+        let written = draw_poses(
+            &poses,
+            &images,
+            args.picture_threshold,
+            Some(&arm_boxes_of),
+            dir,
+        )?;
         println!(
             "{}: {} keyframes with skeletons",
             dir.display(),

@@ -17,6 +17,7 @@ mod labelmap;
 mod loader;
 mod person_boxes;
 mod samples;
+mod scores;
 pub mod shard;
 pub mod synth;
 mod video;
@@ -49,4 +50,5 @@ pub use person_boxes::{
 pub use samples::{
     action_people, annotated_people, detector_samples, keyframe_samples, unlabelled_people,
 };
-pub use video::{ScratchDir, VideoFrames, decode_video};
+pub use scores::{PersonScores, people_from_rows};
+pub use video::{ScratchDir, Video, decode_video};

@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use super::{DataError, list_frame_files};
+use std::sync::Arc;
+
+use super::{AVA_FPS, DataError, list_frame_files};
 
 /// A temporary folder, removed with its contents when dropped.
 #[derive(Debug)]
@@ -37,44 +39,82 @@ impl Drop for ScratchDir {
     }
 }
 
-/// One video's frames at 30 fps, sorted, with its id; a decoded video keeps its scratch
-/// folder alive as long as the frames are needed.
-#[derive(Debug)]
-pub struct VideoFrames {
-    pub video_id: String,
+/// One video's frames at 30 fps, sorted, with its id: frame `30·k` is second `start_s + k`.
+/// A decoded video keeps its scratch folder alive as long as a copy of it is held. The one
+/// video type of avaloc: a frame folder, a decoded file or a dataset's video.
+#[derive(Debug, Clone)]
+pub struct Video {
+    pub id: String,
     pub frames: Vec<PathBuf>,
-    _scratch: Option<ScratchDir>,
+    pub start_s: i64,
+    _scratch: Option<Arc<ScratchDir>>,
 }
 
-impl VideoFrames {
-    /// The frames of a folder (named by the video id).
-    pub fn from_folder(dir: &Path) -> Result<Self, DataError> {
-        Ok(Self {
-            video_id: file_name(dir.file_name()),
-            frames: list_frame_files(dir)?,
+impl PartialEq for Video {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.id, &self.frames, self.start_s) == (&other.id, &other.frames, other.start_s)
+    }
+}
+
+impl Video {
+    /// A video of frames already on disk.
+    pub fn new(id: String, frames: Vec<PathBuf>, start_s: i64) -> Self {
+        Self {
+            id,
+            frames,
+            start_s,
             _scratch: None,
-        })
+        }
+    }
+
+    /// The frames of a folder (named by the video id).
+    pub fn from_folder(dir: &Path, start_s: i64) -> Result<Self, DataError> {
+        Ok(Self::new(
+            file_name(dir.file_name()),
+            list_frame_files(dir)?,
+            start_s,
+        ))
     }
 
     /// The frames of a video file (its id: the file name without extension), decoded at
     /// 30 fps by `ffmpeg`; a missing `ffmpeg` is a clear error.
-    pub fn decode(video: &Path) -> Result<Self, DataError> {
+    pub fn decode(video: &Path, start_s: i64) -> Result<Self, DataError> {
         let scratch = ScratchDir::new("video")?;
         decode_video(video, scratch.path())?;
         Ok(Self {
-            video_id: file_name(video.file_stem()),
+            id: file_name(video.file_stem()),
             frames: list_frame_files(scratch.path())?,
-            _scratch: Some(scratch),
+            start_s,
+            _scratch: Some(Arc::new(scratch)),
         })
     }
 
     /// A frame folder or a video file, whichever is given; `None` when neither is.
-    pub fn open(folder: Option<&Path>, video: Option<&Path>) -> Result<Option<Self>, DataError> {
+    pub fn open(
+        folder: Option<&Path>,
+        video: Option<&Path>,
+        start_s: i64,
+    ) -> Result<Option<Self>, DataError> {
         match (folder, video) {
-            (Some(dir), _) => Self::from_folder(dir).map(Some),
-            (None, Some(video)) => Self::decode(video).map(Some),
+            (Some(dir), _) => Self::from_folder(dir, start_s).map(Some),
+            (None, Some(video)) => Self::decode(video, start_s).map(Some),
             (None, None) => Ok(None),
         }
+    }
+
+    /// Its keyframes: one a second, `(timestamp, frame)`.
+    pub fn keyframes(&self) -> impl Iterator<Item = (i64, &PathBuf)> {
+        self.frames
+            .iter()
+            .step_by(AVA_FPS as usize)
+            .enumerate()
+            .map(|(k, frame)| (self.start_s + k as i64, frame))
+    }
+
+    /// The frame of keyframe `timestamp_s`, if the video has it.
+    pub fn keyframe(&self, timestamp_s: i64) -> Option<&PathBuf> {
+        let index = (timestamp_s - self.start_s).checked_mul(AVA_FPS)?;
+        usize::try_from(index).ok().and_then(|i| self.frames.get(i))
     }
 }
 
@@ -124,7 +164,7 @@ mod tests {
     #[test]
     fn an_undecodable_video_names_the_file_and_leaves_no_scratch_folder() {
         let before = scratch_folders();
-        let err = VideoFrames::decode(Path::new("/nonexistent/clip.mp4")).unwrap_err();
+        let err = Video::decode(Path::new("/nonexistent/clip.mp4"), 0).unwrap_err();
         assert!(err.to_string().contains("/nonexistent/clip.mp4"), "{err}");
         assert_eq!(scratch_folders(), before);
     }

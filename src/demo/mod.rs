@@ -31,9 +31,7 @@ use crate::infer::bank::{BankRequest, Split};
 use crate::localize::videos::Source;
 use crate::localize::{ACTION_SCORES, DETECTIONS, PAGE};
 use crate::train::RunInputs;
-use configs::{
-    ARM_CONFIG, ARM_EPOCHS, ARM_LABELS, BASE_CONFIG, LFB_CONFIG, config_file, epochs_keys, variant,
-};
+use configs::ConfigPaths;
 use recipe::Demo;
 use systems::{BOX_THRESHOLD, Input, Model, Parts};
 

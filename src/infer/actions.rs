@@ -15,19 +15,11 @@ use crate::config::{ActionFile, TestViews};
 use crate::data::bank::{Bank, BankView};
 use crate::data::{
     AvaRow, BankWindows, ClipBatch, ClipBatcher, ClipTransform, KeyframeKey, KeyframeSample,
-    LabelMap, Normalization, SeededBatcher,
+    LabelMap, Normalization, PersonScores, SeededBatcher,
 };
 use crate::models::action::{ActionModel, ActionSpec};
 use crate::progress::Progress;
 use crate::weights::{Checkpoint, LoadMode};
-
-/// One person box at one keyframe with its probability for each class of the model.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PersonScores {
-    pub key: KeyframeKey,
-    pub box_xyxy_norm: [f64; 4],
-    pub scores: Vec<f32>,
-}
 
 /// Scores every box of every sample, `views.batch_size` clips at a time, calling `progress`
 /// with the number of samples done. A model with a feature bank reads, under each view, the

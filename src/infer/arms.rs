@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use super::PersonScores;
 use crate::config::ArmBoxConfig;
+use crate::data::PersonScores;
 use crate::data::{
     AVA_FPS, AVA_VIDEO_START_S, AvaRow, DataError, FrameLayout, KeyframeKey, LabelMap,
     PersonAnnotation, PersonKeypoints, annotated_people, keyframe_frame_index, read_keypoints,

@@ -4,7 +4,7 @@
 //! `scripts/gpu_check.sh`).
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};

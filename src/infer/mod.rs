@@ -7,18 +7,16 @@ mod arms;
 pub mod backend_check;
 pub mod bank;
 pub mod fusion;
-mod keyframes;
 mod persons;
 mod poses;
 
 pub use actions::{
-    ActionScoring, PersonScores, SharedArmScoring, bank_windows, detection_rows, keyframe_images,
+    ActionScoring, SharedArmScoring, bank_windows, detection_rows, keyframe_images,
     score_keyframes, score_with_heads,
 };
 pub use arms::{
     ARMS, ArmAnnotations, ArmDatasetStats, ArmPerson, arm_box_people, arm_boxes, arm_people,
     arm_people_in_frames, frame_size, person_arm_scores,
 };
-pub use keyframes::{draw_keyframes, draw_people, draw_poses};
 pub use persons::{PersonDetection, PersonFilter, PersonFrame, detect_persons};
 pub use poses::{PoseEstimation, PoseOptions, estimate_poses, poses_in_image};

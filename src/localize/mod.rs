@@ -5,7 +5,6 @@
 //! evaluation where the videos have ground truth, `index.html`). Each stage writes its
 //! outputs atomically, then its manifest ([`stage`]); a rerun reuses what still fits.
 
-pub mod render;
 pub mod request;
 pub mod shards;
 pub mod stage;
@@ -20,23 +19,27 @@ use anyhow::{Context, Result};
 
 use crate::backend::{self, BackendChoice};
 use crate::config::TestViews;
+use crate::data::Video;
 use crate::data::bank::{Bank, BankManifest, BankView, BoxSource};
 use crate::data::{
     AvaKeyframes, DetectedPerson, FrameTime, PersonBox, read_keypoints, read_person_boxes,
     unlabelled_people, write_ava_csv, write_keypoints, write_person_boxes,
 };
-use crate::data::{PersonAnnotation, read_ava_csv, read_detections};
+use crate::data::{PersonAnnotation, people_from_rows, read_ava_csv, read_detections};
 use crate::eval::{EvalOptions, evaluate, per_class_table, read_classes, write_plot};
 use crate::fs::file_digest;
 use crate::infer::bank::BankBuild;
 use crate::infer::{
     ActionScoring, PersonDetection, PersonFilter, PersonFrame, PoseEstimation, PoseOptions,
-    arm_box_people, arm_people_in_frames, detection_rows, draw_keyframes, person_arm_scores,
+    arm_box_people, arm_people_in_frames, detection_rows, person_arm_scores,
 };
 use crate::localize::system::{ArmPart, BankPart, Loaded, PosesPart, SystemFile};
+use crate::render::keyframes::{Shown, draw_keyframes};
+use crate::render::page::{Page, page_html, spread};
+use crate::render::video::write_video;
 use crate::weights::Checkpoint;
 use stage::{Inputs, Stage, StageDone, StageManifest, StageRecord, StageRunner, fingerprint};
-use videos::{Source, Video};
+use videos::Source;
 
 pub use stage::time_table;
 
@@ -513,7 +516,7 @@ impl Localize {
         let start = std::time::Instant::now();
         let s = &self.system;
         let rows = read_detections(&self.path(DETECTIONS))?;
-        let people = render::people_from_rows(&rows, &s.labels);
+        let people = people_from_rows(&rows, &s.labels);
         let mut outputs: Vec<PathBuf> = Vec::new();
 
         // A few keyframes with people, spread over the videos.
@@ -521,9 +524,8 @@ impl Localize {
         let mut keys: Vec<_> = people.iter().map(|p| p.key.clone()).collect();
         keys.sort();
         keys.dedup();
-        let chosen: std::collections::HashSet<_> = render::spread(&keys, s.render.keyframes)
-            .into_iter()
-            .collect();
+        let chosen: std::collections::HashSet<_> =
+            spread(&keys, s.render.keyframes).into_iter().collect();
         let picked: Vec<_> = people
             .iter()
             .filter(|p| chosen.contains(&p.key))
@@ -534,14 +536,11 @@ impl Localize {
             std::fs::remove_dir_all(&keyframe_dir)
                 .with_context(|| format!("removing {}", keyframe_dir.display()))?;
         }
-        let drawn = draw_keyframes(
-            &picked,
-            &images,
-            &s.labels,
-            s.render.top,
-            s.render.min_score,
-            &keyframe_dir,
-        )?;
+        let shown = Shown {
+            top: s.render.top,
+            min_score: s.render.min_score,
+        };
+        let drawn = draw_keyframes(&picked, &images, &s.labels, shown, &keyframe_dir)?;
         let keyframes: Vec<PathBuf> = drawn
             .iter()
             .map(|p| Path::new("keyframes").join(p.file_name().unwrap_or_default()))
@@ -563,8 +562,7 @@ impl Localize {
                     std::fs::create_dir_all(dir)
                         .with_context(|| format!("creating {}", dir.display()))?;
                 }
-                frames +=
-                    render::write_video(v, &people, &s.labels, &s.render, &self.out.join(&name))?;
+                frames += write_video(v, &people, &s.labels, shown, &self.out.join(&name))?;
                 movies.push(name);
             }
             outputs.extend(movies.iter().cloned());
@@ -607,7 +605,7 @@ impl Localize {
             .chain(outputs.iter().cloned())
             .filter(|p| self.out.join(p).is_file())
             .collect();
-        let page = render::Page {
+        let page = Page {
             title: format!(
                 "avaloc localize: {} ({} video{})",
                 s.path.display(),
@@ -620,7 +618,7 @@ impl Localize {
             videos: &movies,
             outputs: &listed,
         };
-        crate::fs::write_atomic(&self.path(PAGE), render::page_html(&page).as_bytes())
+        crate::fs::write_atomic(&self.path(PAGE), page_html(&page).as_bytes())
             .with_context(|| format!("writing {}", self.path(PAGE).display()))?;
         tracing::info!("{}: the summary page", self.path(PAGE).display());
         outputs.push(PAGE.into());

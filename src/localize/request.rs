@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 
-use super::render::{Page, page_html};
 use super::shards::{share_dir, write_union};
 use super::stage::Stage;
 use super::system::SystemFile;
@@ -17,6 +16,7 @@ use crate::backend::BackendChoice;
 use crate::data::shard::Shard;
 use crate::data::{read_detections, write_ava_csv};
 use crate::eval::{EvalOptions, evaluate_parts, parts_table};
+use crate::render::page::{Page, page_html};
 
 /// What to localize.
 #[derive(Debug, Clone)]

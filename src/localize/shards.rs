@@ -11,12 +11,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 
-use super::render::{Page, page_html};
 use super::stage::Finished;
 use super::videos::Source;
 use super::{DETECTIONS, EVAL, Evaluation, PAGE, PLOT, write_rows};
 use crate::data::read_detections;
 use crate::data::shard::Shard;
+use crate::render::page::{Page, page_html};
 
 /// The folder of share `shard` of a run into `out`.
 pub fn share_dir(out: &Path, shard: Shard) -> PathBuf {

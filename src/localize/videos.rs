@@ -10,7 +10,7 @@ use anyhow::{Context, Result, bail};
 use crate::data::shard::Shard;
 
 use crate::data::{
-    AVA_FPS, AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, PersonAnnotation,
+    AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, PersonAnnotation, Video,
     kinetics_clip_start_s, list_frame_files, read_ava_csv,
 };
 use crate::models::action::ClipSpec;
@@ -87,51 +87,15 @@ impl Source {
     }
 }
 
-/// One video's frames at 30 fps; frame `30·k` is second `start_s + k`.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Video {
-    pub id: String,
-    pub frames: Vec<PathBuf>,
-    pub start_s: i64,
-}
-
-impl Video {
-    /// Its keyframes: one a second, `(timestamp, frame)`.
-    pub fn keyframes(&self) -> impl Iterator<Item = (i64, &PathBuf)> {
-        self.frames
-            .iter()
-            .step_by(AVA_FPS as usize)
-            .enumerate()
-            .map(|(k, frame)| (self.start_s + k as i64, frame))
-    }
-
-    /// The frame of keyframe `timestamp_s`, if the video has it.
-    pub fn keyframe(&self, timestamp_s: i64) -> Option<&PathBuf> {
-        let index = (timestamp_s - self.start_s).checked_mul(AVA_FPS)?;
-        usize::try_from(index).ok().and_then(|i| self.frames.get(i))
-    }
-}
-
 /// The videos of `source`; a video file's frames must have been decoded into `frames_dir`.
 pub fn videos(source: &Source, frames_dir: &Path, start_s: i64) -> Result<Vec<Video>> {
     match source {
         Source::Video(file) => {
             let id = video_id(file);
-            Ok(vec![Video {
-                frames: list_frame_files(&frames_dir.join(&id))?,
-                id,
-                start_s,
-            }])
+            let frames = list_frame_files(&frames_dir.join(&id))?;
+            Ok(vec![Video::new(id, frames, start_s)])
         }
-        Source::Frames(dir) => Ok(vec![Video {
-            id: dir
-                .file_name()
-                .unwrap_or_default()
-                .to_string_lossy()
-                .into_owned(),
-            frames: list_frame_files(dir)?,
-            start_s,
-        }]),
+        Source::Frames(dir) => Ok(vec![Video::from_folder(dir, start_s)?]),
         Source::Data {
             root,
             split,
@@ -163,12 +127,10 @@ pub fn part_video_ids(csv: &Path) -> Result<BTreeSet<String>> {
 /// Video `id` of a dataset in AVA's layout: its frames under `<root>/frames/<id>/`.
 fn dataset_video(root: &Path, id: String) -> Result<Video> {
     let dir = root.join("frames").join(&id);
-    Ok(Video {
-        frames: list_frame_files(&dir).with_context(|| format!("video {id}"))?,
-        // An AVA-Kinetics clip starts at its own second; AVA's films at 900.
-        start_s: kinetics_clip_start_s(&id).unwrap_or(AVA_VIDEO_START_S),
-        id,
-    })
+    let frames = list_frame_files(&dir).with_context(|| format!("video {id}"))?;
+    // An AVA-Kinetics clip starts at its own second; AVA's films at 900.
+    let start_s = kinetics_clip_start_s(&id).unwrap_or(AVA_VIDEO_START_S);
+    Ok(Video::new(id, frames, start_s))
 }
 
 /// The videos of a dataset in AVA's layout, sorted by id: those of `split`'s annotations
@@ -288,11 +250,8 @@ mod tests {
 
     #[test]
     fn a_keyframe_every_thirty_frames_from_the_start_second() {
-        let v = Video {
-            id: "v".into(),
-            frames: (0..61).map(|i| PathBuf::from(format!("{i}"))).collect(),
-            start_s: 900,
-        };
+        let frames = (0..61).map(|i| PathBuf::from(format!("{i}"))).collect();
+        let v = Video::new("v".into(), frames, 900);
         let keys: Vec<(i64, String)> = v
             .keyframes()
             .map(|(t, f)| (t, f.display().to_string()))

@@ -165,6 +165,16 @@ pub fn line(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), color: [u8; 3]) {
     }
 }
 
+/// A 1-pixel-wide dashed line: 4 pixels drawn, 3 left out.
+pub fn dashed_line(img: &mut RgbImage, a: (f64, f64), b: (f64, f64), color: [u8; 3]) {
+    let steps = ((b.0 - a.0).abs().max((b.1 - a.1).abs()).ceil() as usize).max(1);
+    for s in (0..=steps).filter(|s| s % 7 < 4) {
+        let t = s as f64 / steps as f64;
+        let (x, y) = (a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1));
+        fill(img, x.max(0.0) as u32, y.max(0.0) as u32, 1, 1, color);
+    }
+}
+
 /// Width in pixels of `s` drawn at `size`.
 pub fn text_width(font: &FontRef, size: f32, s: &str) -> f32 {
     let scaled = font.as_scaled(PxScale::from(size));

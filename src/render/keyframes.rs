@@ -1,26 +1,39 @@
-//! Annotated keyframes: each person's box with its top actions and scores, or with its
-//! skeleton, drawn on the keyframe, one PNG per keyframe.
+//! Annotated keyframes: each person's box with its top actions and scores (the labels placed
+//! by [`super::labels`]: inside the frame, over no other label), or with its skeleton and
+//! arm boxes (thin and dashed, unlike person boxes), drawn on the keyframe, one PNG per
+//! keyframe.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use image::RgbImage;
 
-use crate::data::{DataError, KeyframeKey, LabelMap, PersonKeypoints, decode_frame};
-use crate::render::raster::{self, PALETTE};
+use super::labels::place_labels;
+use super::raster::{self, PALETTE};
+use crate::data::{DataError, KeyframeKey, LabelMap, PersonKeypoints, PersonScores, decode_frame};
 
-use super::{PersonScores, arm_boxes};
-use crate::config::ArmBoxConfig;
+/// How many actions are written beside each box, and the lowest score written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Shown {
+    pub top: usize,
+    pub min_score: f32,
+}
+
+/// The arm boxes of a person in a frame of `[w, h]` pixels (normalised `[x1, y1, x2, y2]`).
+pub type ArmBoxes<'a> = &'a dyn Fn(&PersonKeypoints, [f64; 2]) -> Vec<[f64; 4]>;
+
+/// Label text size and line height, in pixels.
+const TEXT: f32 = 11.0;
+const LINE: f32 = TEXT + 2.0;
 
 /// Draws the people of each keyframe in `frames` (keyframe → its image file) with their
-/// `top` highest-scoring actions above `min_score`, writing `<out>/<video>_<ts>.png`; returns
-/// the files written.
+/// highest-scoring actions (`show`), writing `<out>/<video>_<ts>.png`; returns the files
+/// written.
 pub fn draw_keyframes(
     people: &[PersonScores],
     frames: &BTreeMap<KeyframeKey, PathBuf>,
     labels: &LabelMap,
-    top: usize,
-    min_score: f32,
+    show: Shown,
     out: &Path,
 ) -> Result<Vec<PathBuf>, DataError> {
     create_dir(out)?;
@@ -35,49 +48,58 @@ pub fn draw_keyframes(
             continue;
         };
         let mut img = decode_frame(frame)?;
-        draw_people(&mut img, &people, labels, top, min_score, &font);
+        draw_people(&mut img, &people, labels, show, &font);
         written.push(write_keyframe(&img, key, out)?);
     }
     Ok(written)
 }
 
-/// Draws each person's box with its `top` highest-scoring actions above `min_score`.
+/// Draws each person's box, then the label blocks of their highest-scoring actions (`show`),
+/// each on a white ground in the box's colour, placed so that no two overlap and none leaves
+/// the frame.
 pub fn draw_people(
     img: &mut RgbImage,
     people: &[&PersonScores],
     labels: &LabelMap,
-    top: usize,
-    min_score: f32,
+    show: Shown,
     font: &ab_glyph::FontRef,
 ) {
+    let mut boxes = Vec::new();
+    let mut blocks = Vec::new();
+    let mut texts = Vec::new();
     for (i, p) in people.iter().enumerate() {
         let color = PALETTE[i % PALETTE.len()];
-        let [x1, y1, ..] = draw_box(img, p.box_xyxy_norm, color);
+        let corners = draw_box(img, p.box_xyxy_norm, color);
         let mut ranked: Vec<(usize, f32)> = p.scores.iter().copied().enumerate().collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
         let lines: Vec<String> = ranked
             .into_iter()
-            .take(top)
-            .filter(|(_, s)| *s >= min_score)
+            .take(show.top)
+            .filter(|(_, s)| *s >= show.min_score)
             .map(|(c, s)| {
                 let name = labels.labels.get(c).map_or("?", |l| l.name.as_str());
                 format!("{name} {s:.2}")
             })
             .collect();
-        let size = 11.0;
-        let y0 = (y1 as f32 + 2.0).max(0.0);
+        if lines.is_empty() {
+            continue;
+        }
+        let width = lines
+            .iter()
+            .map(|l| raster::text_width(font, TEXT, l).ceil())
+            .fold(0.0f32, f32::max)
+            + 4.0;
+        boxes.push(corners);
+        blocks.push([width as f64, (lines.len() as f32 * LINE + 3.0) as f64]);
+        texts.push((lines, color));
+    }
+    let frame = [img.width() as f64, img.height() as f64];
+    for (rect, (lines, color)) in place_labels(&boxes, &blocks, frame).iter().zip(texts) {
+        let [x, y, w, h] = rect.map(|v| v.max(0.0));
+        raster::fill(img, x as u32, y as u32, w as u32, h as u32, [255, 255, 255]);
         for (j, text) in lines.iter().enumerate() {
-            let y = y0 + (j as f32 + 1.0) * (size + 2.0);
-            let width = raster::text_width(font, size, text).ceil() as u32 + 2;
-            raster::fill(
-                img,
-                x1.max(0.0) as u32 + 2,
-                (y - size) as u32,
-                width,
-                size as u32 + 3,
-                [255, 255, 255],
-            );
-            raster::text(img, font, x1 as f32 + 3.0, y, size, text, color);
+            let baseline = y as f32 + (j as f32 + 1.0) * LINE;
+            raster::text(img, font, x as f32 + 2.0, baseline, TEXT, text, color);
         }
     }
 }
@@ -103,13 +125,13 @@ const LIMBS: [(usize, usize); 16] = [
 ];
 
 /// Draws each person's box and skeleton (limbs whose two keypoints score at least
-/// `min_score`), and with `arms` its arm boxes in white, on its keyframe in `frames`, writing
-/// `<out>/<video>_<ts>.png`; returns the files written.
+/// `min_score`), and with `arms` its arm boxes (white, thin and dashed), on its keyframe in
+/// `frames`, writing `<out>/<video>_<ts>.png`; returns the files written.
 pub fn draw_poses(
     people: &[PersonKeypoints],
     frames: &BTreeMap<KeyframeKey, PathBuf>,
     min_score: f64,
-    arms: Option<&ArmBoxConfig>,
+    arms: Option<ArmBoxes>,
     out: &Path,
 ) -> Result<Vec<PathBuf>, DataError> {
     create_dir(out)?;
@@ -145,12 +167,8 @@ pub fn draw_poses(
                     raster::fill(&mut img, x, y, 3, 3, [255, 255, 255]);
                 }
             }
-            for b in arms
-                .map_or([None, None], |c| arm_boxes(p, [w, h], c))
-                .into_iter()
-                .flatten()
-            {
-                draw_box(&mut img, b, [255, 255, 255]);
+            for b in arms.map_or(Vec::new(), |arms| arms(p, [w, h])) {
+                draw_dashed_box(&mut img, b, [255, 255, 255]);
             }
         }
         written.push(write_keyframe(&img, key, out)?);
@@ -158,8 +176,22 @@ pub fn draw_poses(
     Ok(written)
 }
 
-/// A normalised box's outline in pixels; returns its pixel corners.
+/// A normalised box's outline in pixels (2 wide); returns its pixel corners.
 fn draw_box(img: &mut RgbImage, box_xyxy_norm: [f64; 4], color: [u8; 3]) -> [f64; 4] {
+    outline(img, box_xyxy_norm, color, raster::line)
+}
+
+/// A normalised box's outline, 1 pixel wide and dashed.
+fn draw_dashed_box(img: &mut RgbImage, box_xyxy_norm: [f64; 4], color: [u8; 3]) {
+    outline(img, box_xyxy_norm, color, raster::dashed_line);
+}
+
+fn outline(
+    img: &mut RgbImage,
+    box_xyxy_norm: [f64; 4],
+    color: [u8; 3],
+    line: fn(&mut RgbImage, (f64, f64), (f64, f64), [u8; 3]),
+) -> [f64; 4] {
     let (w, h) = (img.width() as f64, img.height() as f64);
     let [x1, y1, x2, y2] = box_xyxy_norm;
     let (x1, y1, x2, y2) = (x1 * w, y1 * h, x2 * w, y2 * h);
@@ -169,7 +201,7 @@ fn draw_box(img: &mut RgbImage, box_xyxy_norm: [f64; 4], color: [u8; 3]) -> [f64
         ((x2, y2), (x1, y2)),
         ((x1, y2), (x1, y1)),
     ] {
-        raster::line(img, a, b, color);
+        line(img, a, b, color);
     }
     [x1, y1, x2, y2]
 }
