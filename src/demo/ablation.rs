@@ -116,7 +116,7 @@ pub fn run(
         (Some(a), Some(b), Some(c)) => (a, b, c),
         _ => anyhow::bail!("the ablation needs the default demo's three rows"),
     };
-    let table = vec![
+    let table = [
         s_row,
         (
             "S + G",

@@ -186,12 +186,10 @@ fn draw_dashed_box(img: &mut RgbImage, box_xyxy_norm: [f64; 4], color: [u8; 3]) 
     outline(img, box_xyxy_norm, color, raster::dashed_line);
 }
 
-fn outline(
-    img: &mut RgbImage,
-    box_xyxy_norm: [f64; 4],
-    color: [u8; 3],
-    line: fn(&mut RgbImage, (f64, f64), (f64, f64), [u8; 3]),
-) -> [f64; 4] {
+/// A line drawer of `raster`.
+type Line = fn(&mut RgbImage, (f64, f64), (f64, f64), [u8; 3]);
+
+fn outline(img: &mut RgbImage, box_xyxy_norm: [f64; 4], color: [u8; 3], line: Line) -> [f64; 4] {
     let (w, h) = (img.width() as f64, img.height() as f64);
     let [x1, y1, x2, y2] = box_xyxy_norm;
     let (x1, y1, x2, y2) = (x1 * w, y1 * h, x2 * w, y2 * h);
