@@ -1,9 +1,9 @@
-//! The epoch loop shared by every network: burn-train's [`TrainStep`] for the forward and
-//! backward pass, burn-optim's SGD (momentum with dampening 0, weight decay) or AdamW under
-//! [`WarmupMultiStep`], gradient accumulation, data parallelism over several devices, a
-//! finite-loss check, validation after each epoch, atomic checkpoints (model, optimizer state,
-//! schedule position) with resume, and the metrics CSV and curves. A progress bar shows in a
-//! terminal; otherwise plain lines.
+//! The epoch loop shared by every network, kept small: burn-optim's SGD (momentum with
+//! dampening 0, weight decay) or AdamW under [`WarmupMultiStep`]; each epoch's steps
+//! ([`super::step`]: burn-train's [`TrainStep`], gradient accumulation, data parallelism over
+//! several devices, a finite-loss check), then the hooks ([`super::hooks`]) in order:
+//! validation, an atomic checkpoint (model, optimizer state, schedule position; resume from
+//! the last), the metrics CSV and curves.
 //!
 //! Batch and rate semantics: an update takes `accumulation` batches of `train.batch_size`
 //! (configs/ms_ava.toml: 8 × 8, the paper's batch 64). On `N` devices each batch is split into
@@ -14,32 +14,28 @@
 //! whole update's mean loss (exactly so where the micro-batches weigh alike, as with
 //! PyTorch's DDP) and `train.lr` means what it means for one device and one batch.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::thread::JoinHandle;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
-use burn::module::AutodiffModule;
-use burn::module::{ModuleVisitor, Param, ParamId};
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::lr_scheduler::LrScheduler;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{AdamWConfig, GradientsAccumulator, GradientsParams, Optimizer, SgdConfig};
-use burn::prelude::DeviceOps;
-use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
-use burn::tensor::Tensor;
-use burn::tensor::backend::{AutodiffBackend, Backend, DeviceId};
-use burn::train::{ItemLazy, TrainOutput, TrainStep};
-
+use anyhow::{Result, bail};
 use burn::data::dataset::Dataset;
+use burn::module::AutodiffModule;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{AdamWConfig, Optimizer, SgdConfig};
+use burn::prelude::DeviceOps;
+use burn::record::Recorder;
+use burn::tensor::backend::{AutodiffBackend, Backend, DeviceId};
+use burn::train::{ItemLazy, TrainStep};
 
-use crate::data::{EpochBatches, OrderedLoader, SeededBatcher, mix_seed};
-use crate::progress::Progress;
-
+use super::checkpoint::{Checkpointing, Mpk, Resumed};
+use super::history::HistoryFiles;
+use super::hooks::{EpochEnd, Hook};
+use super::step::Steps;
+use super::validation::Validation;
 use super::{EpochRecord, History, WarmupMultiStep};
 use crate::config::{OptimizerKind, TrainSettings};
+use crate::data::{EpochBatches, OrderedLoader, SeededBatcher, mix_seed};
 
 /// Host values of one batch's losses, `total` being what was differentiated, and a short
 /// description of the batch for error messages.
@@ -57,21 +53,9 @@ impl ItemLazy for StepLosses {
     }
 }
 
-/// Where a run lives and how its network is exported for users (`weights.safetensors` of
-/// each checkpoint, `model_final.safetensors`), next to Burn's own records used for resume.
-pub struct Checkpointing<'a, M> {
-    pub out: &'a Path,
-    pub resume: bool,
-    pub export: &'a dyn Fn(&M, &Path) -> Result<()>,
-}
-
-const KEEP_CHECKPOINTS: usize = 2;
-
 /// Networks beyond this many parameters (8 GB of float32 weights, 32 GB with their gradients
 /// and Adam's state) are refused: ten times the largest network of the seed system.
 const MAX_TRAINED_PARAMS: u64 = 2_000_000_000;
-
-type Mpk = NamedMpkFileRecorder<FullPrecisionSettings>;
 
 /// Trains `model` (on `devices[0]`) for `settings.epochs` epochs over `train`, whose batches
 /// go round the `devices`, validating with `validate` after each; returns the trained model
@@ -110,15 +94,16 @@ where
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The loop: checks, resume, then each epoch's steps and the hooks after it (validation,
+/// checkpoint, history), and the final weights.
 fn run_epochs<B, M, V, O>(
-    mut model: M,
-    mut optim: O,
+    model: M,
+    optim: O,
     settings: &TrainSettings,
     train: &dyn EpochBatches<M::Input>,
     devices: &[B::Device],
-    mut validate: V,
-    run: Checkpointing<'_, M>,
+    validate: V,
+    mut checkpoints: Checkpointing<'_, M>,
 ) -> Result<(M, History)>
 where
     B: AutodiffBackend,
@@ -126,9 +111,6 @@ where
     V: FnMut(&M::InnerModule, usize) -> Result<Vec<(String, f64)>>,
     O: Optimizer<M, B>,
 {
-    let out = run.out;
-    std::fs::create_dir_all(out.join("checkpoints"))
-        .with_context(|| format!("creating {}", out.display()))?;
     // Sizes come from a config: a mistyped one must not allocate terabytes.
     let params = crate::nn::lazy_num_params(&model);
     if params > MAX_TRAINED_PARAMS {
@@ -139,15 +121,7 @@ where
             MAX_TRAINED_PARAMS
         );
     }
-    // Each checkpoint holds the weights twice (Burn's record, safetensors) and the
-    // optimizer's state (up to two values a weight); KEEP_CHECKPOINTS are kept while the
-    // next one is written.
-    let checkpoint_bytes = params * 4 * 4;
-    crate::fs::check_free_space(
-        out,
-        checkpoint_bytes * (KEEP_CHECKPOINTS as u64 + 1),
-        "the training's checkpoints",
-    )?;
+    checkpoints.prepare(params)?;
     // Micro-batches: a batch is split across the devices.
     if devices.is_empty() || !settings.batch_size.is_multiple_of(devices.len()) {
         bail!(
@@ -156,8 +130,9 @@ where
             devices.len()
         );
     }
-    let micro = settings.batch_size / devices.len();
-    let batches = train.num_items().div_ceil(micro);
+    let batches = train
+        .num_items()
+        .div_ceil(settings.batch_size / devices.len());
     if batches == 0 {
         bail!("no training samples");
     }
@@ -169,323 +144,46 @@ where
     // it (not at the first step, after the epoch's dropout seeding), and before any replica
     // is forked (each would draw its own). `devices()` reads every parameter.
     model.devices();
-    let mut history = History::default();
-    let mut first_epoch = 1;
-    let last = last_checkpoint(out)?;
-    match (last, run.resume) {
-        (Some(epoch), true) => {
-            let dir = epoch_dir(out, epoch);
-            let recorder = Mpk::new();
-            let context = |what: &str| {
-                format!(
-                    "resuming from {}: cannot read {what}, which is damaged or was written by \
-                     an avaloc from before its module reshape (such runs cannot be resumed: \
-                     start a new one, with --weights RUN/model_final.safetensors to keep the \
-                     weights)",
-                    dir.display()
-                )
-            };
-            model = model.load_record(
-                recorder
-                    .load(dir.join("model.mpk"), &device)
-                    .with_context(|| context("model.mpk"))?,
-            );
-            optim = optim.load_record(
-                recorder
-                    .load(dir.join("optim.mpk"), &device)
-                    .with_context(|| context("optim.mpk"))?,
-            );
-            schedule = schedule.load_record::<B>(epoch * updates_per_epoch);
-            history = History::read(&out.join("metrics.csv")).map_err(anyhow::Error::msg)?;
-            history.records.retain(|r| r.epoch <= epoch);
-            first_epoch = epoch + 1;
-            tracing::info!("resuming {} after epoch {epoch}", out.display());
-        }
-        (Some(epoch), false) => bail!(
-            "{} already holds a training run (last checkpoint: epoch {epoch}); pass --resume to \
-             continue it or choose another output folder",
-            out.display()
-        ),
-        (None, _) => {}
-    }
-
-    let mut workers = (devices.len() > 1).then(|| DeviceWorkers::<M>::start::<B>(devices));
-    for epoch in first_epoch..=settings.epochs {
-        let start = Instant::now();
+    let Resumed {
+        mut model,
+        mut optim,
+        epoch: resumed,
+    } = checkpoints.resume::<B, O>(model, optim, &mut schedule, updates_per_epoch, &device)?;
+    let mut validation = Validation(validate);
+    let mut history = HistoryFiles::new(checkpoints.out, settings.epochs, resumed)?;
+    let mut steps = Steps::<B, M>::new(train, devices, batches, per_update, settings.epochs);
+    for epoch in resumed + 1..=settings.epochs {
+        let started = Instant::now();
         // Dropout draws from the backend's generator: seeded per epoch, a resumed run draws
         // what an uninterrupted one does. The generator is the backend's one (CubeCL and flex
         // ignore the device): on several devices the threads draw from it in no fixed order.
         B::seed(&device, mix_seed(&[settings.seed, epoch as u64]));
-        let progress = Progress::new(
-            format!("epoch {epoch}/{}", settings.epochs),
-            batches,
-            "batches",
-        );
-        let mut sums: Vec<(&'static str, f64)> = Vec::new();
-        let mut total_sum = 0.0;
-        let mut seen = 0usize;
-        let mut accumulator = GradientsAccumulator::<M>::new();
-        let mut pending = 0usize;
-        let mut lr = schedule.lr_at(schedule.iteration);
-        let mut micro_batches = train.epoch(epoch);
-        let mut i = 0;
-        loop {
-            let round: Vec<M::Input> = micro_batches.by_ref().take(devices.len()).collect();
-            if round.is_empty() {
-                break;
-            }
-            let outputs = match &mut workers {
-                Some(workers) => workers.step(&model, round),
-                None => round.into_iter().map(|batch| model.step(batch)).collect(),
-            };
-            for output in outputs {
-                let losses = output.item;
-                if !losses.total.is_finite() {
-                    bail!(
-                        "the loss is {} at epoch {epoch}, batch {} ({}); lower train.lr or \
-                         check the data",
-                        losses.total,
-                        i + 1,
-                        losses.batch
-                    );
-                }
-                accumulator.accumulate(&model, output.grads.to_device(&device, &model));
-                pending += 1;
-                i += 1;
-                if sums.is_empty() {
-                    sums = losses.parts.iter().map(|(n, _)| (*n, 0.0)).collect();
-                }
-                for ((_, sum), (_, v)) in sums.iter_mut().zip(&losses.parts) {
-                    *sum += v;
-                }
-                total_sum += losses.total;
-                seen += 1;
-            }
-            if pending == per_update || i == batches {
-                lr = schedule.step();
-                let grads = mean_of(accumulator.grads(), pending, &model);
-                model = model.optimize(&mut optim, lr, grads);
-                pending = 0;
-            }
-            progress.set(i, || {
-                format!("lr {lr:.2e} loss {:.4}", total_sum / seen as f64)
-            });
-        }
-        progress.finish();
-        let mut train_means: Vec<(String, f64)> =
-            vec![("loss".to_string(), total_sum / seen.max(1) as f64)];
-        train_means.extend(
-            sums.iter()
-                .map(|(n, s)| (n.to_string(), s / seen.max(1) as f64)),
-        );
-        let valid = validate(&model.valid(), epoch)?;
-        let record = EpochRecord {
+        let trained;
+        (model, trained) = steps.epoch(model, &mut optim, &mut schedule, epoch)?;
+        let mut record = EpochRecord {
             epoch,
             updates: schedule.iteration,
-            lr,
-            seconds: start.elapsed().as_secs_f64(),
-            train: train_means,
-            valid,
+            lr: trained.lr,
+            seconds: 0.0,
+            train: trained.means,
+            valid: Vec::new(),
         };
-        tracing::info!("{}", summary_line(&record, settings.epochs));
-        history.records.push(record);
-        save_checkpoint(&model, &optim, out, epoch, &run)?;
-        history
-            .write_csv(&out.join("metrics.csv"))
-            .with_context(|| format!("writing {}", out.join("metrics.csv").display()))?;
-        history
-            .write_curves(&out.join("curves.png"))
-            .with_context(|| format!("writing {}", out.join("curves.png").display()))?;
-    }
-    let final_path = out.join("model_final.safetensors");
-    (run.export)(&model, &final_path)?;
-    Ok((model, history))
-}
-
-/// One thread per device for the whole training, as burn-train's multi-device step keeps
-/// them: each forks the model it is sent onto its device and steps its micro-batch (the loader
-/// built batch `k` of a round on device `k`). The threads last because Burn's running
-/// statistics (batch norm) keep one value per thread and average them when read from the
-/// same thread again: threads made anew each round would pile values up and read stale ones.
-struct DeviceWorkers<M: TrainStep> {
-    jobs: Vec<Sender<(M, M::Input)>>,
-    outputs: Vec<Receiver<TrainOutput<StepLosses>>>,
-    threads: Vec<Option<JoinHandle<()>>>,
-}
-
-impl<M> DeviceWorkers<M>
-where
-    M: TrainStep<Output = StepLosses> + Send + 'static,
-{
-    fn start<B>(devices: &[B::Device]) -> Self
-    where
-        B: AutodiffBackend,
-        M: AutodiffModule<B>,
-    {
-        let mut workers = Self {
-            jobs: Vec::new(),
-            outputs: Vec::new(),
-            threads: Vec::new(),
+        let save_optim = |path: &Path| -> Result<()> {
+            Ok(Mpk::new().record(optim.to_record(), path.to_path_buf())?)
         };
-        for device in devices {
-            let (job_in, job_out) = channel::<(M, M::Input)>();
-            let (output_in, output_out) = channel();
-            let device = device.clone();
-            workers.threads.push(Some(std::thread::spawn(move || {
-                for (model, batch) in job_out {
-                    let output = model.fork(&device).step(batch);
-                    if output_in.send(output).is_err() {
-                        break;
-                    }
-                }
-            })));
-            workers.jobs.push(job_in);
-            workers.outputs.push(output_out);
-        }
-        workers
-    }
-
-    /// The outputs of `round`'s micro-batches, in its order, stepped in parallel.
-    fn step(&mut self, model: &M, round: Vec<M::Input>) -> Vec<TrainOutput<StepLosses>>
-    where
-        M: Clone,
-    {
-        let count = round.len();
-        for (k, batch) in round.into_iter().enumerate() {
-            // A thread that is gone has panicked: its panic is raised below.
-            let _ = self.jobs[k].send((model.clone(), batch));
-        }
-        (0..count)
-            .map(|k| match self.outputs[k].recv() {
-                Ok(output) => output,
-                Err(_) => self.raise(k),
-            })
-            .collect()
-    }
-
-    /// Raises the panic that stopped device `k`'s thread.
-    fn raise(&mut self, k: usize) -> ! {
-        if let Some(Err(panic)) = self.threads[k].take().map(JoinHandle::join) {
-            std::panic::resume_unwind(panic);
-        }
-        panic!("the training thread of device {k} stopped")
-    }
-}
-
-impl<M: TrainStep> Drop for DeviceWorkers<M> {
-    fn drop(&mut self) {
-        self.jobs.clear();
-        for thread in self.threads.iter_mut().filter_map(Option::take) {
-            let _ = thread.join();
+        let mut end = EpochEnd {
+            model: &model,
+            record: &mut record,
+            started,
+            optimizer: &save_optim,
+        };
+        let hooks: [&mut dyn Hook<B, M>; 3] = [&mut validation, &mut checkpoints, &mut history];
+        for hook in hooks {
+            hook.after_epoch(&mut end)?;
         }
     }
-}
-
-/// The mean of `count` gradients whose sum is `sum`: each of `model`'s parameters' divided
-/// by `count` (nothing to do for one).
-fn mean_of<B, M>(mut sum: GradientsParams, count: usize, model: &M) -> GradientsParams
-where
-    B: AutodiffBackend,
-    M: AutodiffModule<B>,
-{
-    struct Divide<'a> {
-        grads: &'a mut GradientsParams,
-        count: f64,
-        done: HashSet<ParamId>,
-    }
-    impl<B: AutodiffBackend> ModuleVisitor<B> for Divide<'_> {
-        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-            // A parameter shared by two modules is visited twice but divided once.
-            if !self.done.insert(param.id) {
-                return;
-            }
-            if let Some(grad) = self.grads.remove::<B::InnerBackend, D>(param.id) {
-                self.grads.register(param.id, grad.div_scalar(self.count));
-            }
-        }
-    }
-    if count > 1 {
-        model.visit(&mut Divide {
-            grads: &mut sum,
-            count: count as f64,
-            done: HashSet::new(),
-        });
-    }
-    sum
-}
-
-fn summary_line(r: &EpochRecord, epochs: usize) -> String {
-    let mut line = format!(
-        "epoch {}/{epochs} ({:.0} s, lr {:.2e}):",
-        r.epoch, r.seconds, r.lr
-    );
-    for (name, v) in &r.train {
-        line += &format!(" {name} {v:.4}");
-    }
-    for (name, v) in &r.valid {
-        line += &format!(" | val {name} {v:.4}");
-    }
-    line
-}
-
-fn epoch_dir(out: &Path, epoch: usize) -> PathBuf {
-    out.join("checkpoints").join(format!("epoch_{epoch:03}"))
-}
-
-/// The epoch of the newest complete checkpoint (named in `checkpoints/last`).
-fn last_checkpoint(out: &Path) -> Result<Option<usize>> {
-    let path = out.join("checkpoints").join("last");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let epoch = text
-                .trim()
-                .parse()
-                .with_context(|| format!("{}: not an epoch number", path.display()))?;
-            Ok(Some(epoch))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
-    }
-}
-
-/// Writes the epoch's records into a temporary folder renamed into place, then points
-/// `checkpoints/last` at it and drops all but the newest [`KEEP_CHECKPOINTS`].
-fn save_checkpoint<B, M, O>(
-    model: &M,
-    optim: &O,
-    out: &Path,
-    epoch: usize,
-    run: &Checkpointing<'_, M>,
-) -> Result<()>
-where
-    B: AutodiffBackend,
-    M: AutodiffModule<B>,
-    O: Optimizer<M, B>,
-{
-    let dir = epoch_dir(out, epoch);
-    let tmp = dir.with_extension("partial");
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let recorder = Mpk::new();
-    let context = || format!("writing a checkpoint under {}", tmp.display());
-    recorder
-        .record(model.clone().into_record(), tmp.join("model.mpk"))
-        .with_context(context)?;
-    recorder
-        .record(optim.to_record(), tmp.join("optim.mpk"))
-        .with_context(context)?;
-    (run.export)(model, &tmp.join("weights.safetensors"))?;
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::rename(&tmp, &dir).with_context(|| format!("renaming {}", tmp.display()))?;
-    crate::fs::write_atomic(
-        &out.join("checkpoints").join("last"),
-        epoch.to_string().as_bytes(),
-    )
-    .with_context(|| format!("writing {}", out.join("checkpoints/last").display()))?;
-    if epoch > KEEP_CHECKPOINTS {
-        let _ = std::fs::remove_dir_all(epoch_dir(out, epoch - KEEP_CHECKPOINTS));
-    }
-    Ok(())
+    Hook::<B, M>::after_train(&mut checkpoints, &model)?;
+    Ok((model, history.history))
 }
 
 /// How a training runs, beside its config: the run folder, whether to resume it, an epochs
@@ -603,12 +301,13 @@ where
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use burn::backend::{Autodiff, Flex};
     use burn::data::dataset::InMemDataset;
     use burn::nn::{Linear, LinearConfig};
-    use burn::tensor::{ElementConversion, TensorData};
+    use burn::tensor::{ElementConversion, Tensor, TensorData};
+    use burn::train::TrainOutput;
 
     use crate::data::OrderedLoader;
     use crate::nn::{Norm, NormKind};
@@ -618,9 +317,9 @@ mod tests {
 
     /// A linear regression, after a training-mode batch norm where `norm` is set.
     #[derive(Module, Debug)]
-    struct Line<B: Backend> {
-        norm: Option<Norm<B>>,
-        linear: Linear<B>,
+    pub(in crate::train) struct Line<B: Backend> {
+        pub norm: Option<Norm<B>>,
+        pub linear: Linear<B>,
     }
 
     impl<B: AutodiffBackend> TrainStep for Line<B> {
@@ -645,7 +344,7 @@ mod tests {
     }
 
     /// Rows `x0 x1 x2 y0 y1`.
-    struct Rows;
+    pub(in crate::train) struct Rows;
 
     impl<B: Backend> SeededBatcher<B, [f32; 5], (Tensor<B, 2>, Tensor<B, 2>)> for Rows {
         fn batch(

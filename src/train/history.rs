@@ -1,9 +1,15 @@
 //! What training reports per epoch: `metrics.csv` (one row per epoch, rewritten atomically,
-//! read back on resume) and `curves.png` (training losses and validation metrics by epoch).
+//! read back on resume) and `curves.png` (training losses and validation metrics by epoch),
+//! written by the loop's history hook ([`HistoryFiles`]).
 
 use std::fmt::Write as _;
 use std::path::Path;
 
+use anyhow::Context;
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+
+use super::hooks::{EpochEnd, Hook};
 use crate::render::raster::{Series, write_line_charts};
 
 /// One epoch: mean training losses over its batches and the validation metrics after it.
@@ -120,6 +126,63 @@ impl History {
     }
 }
 
+/// The history as training writes it: after each epoch the epoch's line logged, then
+/// `out/metrics.csv` and `out/curves.png` rewritten.
+pub struct HistoryFiles<'a> {
+    pub out: &'a Path,
+    pub epochs: usize,
+    pub history: History,
+}
+
+impl<'a> HistoryFiles<'a> {
+    /// A new run's history, or that of a run resumed after epoch `resumed` (> 0):
+    /// `metrics.csv`'s records up to it.
+    pub fn new(out: &'a Path, epochs: usize, resumed: usize) -> anyhow::Result<Self> {
+        let mut history = History::default();
+        if resumed > 0 {
+            history = History::read(&out.join("metrics.csv")).map_err(anyhow::Error::msg)?;
+            history.records.retain(|r| r.epoch <= resumed);
+        }
+        Ok(Self {
+            out,
+            epochs,
+            history,
+        })
+    }
+}
+
+impl<B, M> Hook<B, M> for HistoryFiles<'_>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+{
+    fn after_epoch(&mut self, end: &mut EpochEnd<'_, M>) -> anyhow::Result<()> {
+        tracing::info!("{}", summary_line(end.record, self.epochs));
+        self.history.records.push(end.record.clone());
+        let (csv, curves) = (self.out.join("metrics.csv"), self.out.join("curves.png"));
+        self.history
+            .write_csv(&csv)
+            .with_context(|| format!("writing {}", csv.display()))?;
+        self.history
+            .write_curves(&curves)
+            .with_context(|| format!("writing {}", curves.display()))
+    }
+}
+
+fn summary_line(r: &EpochRecord, epochs: usize) -> String {
+    let mut line = format!(
+        "epoch {}/{epochs} ({:.0} s, lr {:.2e}):",
+        r.epoch, r.seconds, r.lr
+    );
+    for (name, v) in &r.train {
+        line += &format!(" {name} {v:.4}");
+    }
+    for (name, v) in &r.valid {
+        line += &format!(" | val {name} {v:.4}");
+    }
+    line
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +215,44 @@ mod tests {
             "no curve drawn"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn the_history_hook_writes_each_epoch_and_a_resumed_run_keeps_the_epochs_before_it() {
+        use burn::backend::{Autodiff, Flex};
+        use burn::nn::{Linear, LinearConfig};
+        type B = Autodiff<Flex>;
+        let out = std::env::temp_dir().join(format!("avaloc-history-{}", std::process::id()));
+        std::fs::create_dir_all(&out).unwrap();
+        let model: Linear<B> = LinearConfig::new(2, 1).init(&burn::backend::flex::FlexDevice);
+        let mut files = HistoryFiles::new(&out, 3, 0).unwrap();
+        for epoch in 1..=2 {
+            let mut record = EpochRecord {
+                epoch,
+                updates: 4 * epoch,
+                lr: 0.1,
+                seconds: 1.5,
+                train: vec![("loss".into(), 1.0 / epoch as f64)],
+                valid: vec![("frame_map".into(), 0.25 * epoch as f64)],
+            };
+            let mut end = EpochEnd {
+                model: &model,
+                record: &mut record,
+                started: std::time::Instant::now(),
+                optimizer: &|_| Ok(()),
+            };
+            Hook::<B, _>::after_epoch(&mut files, &mut end).unwrap();
+        }
+        let written = History::read(&out.join("metrics.csv")).unwrap();
+        assert_eq!(written, files.history);
+        assert_eq!(written.records.len(), 2);
+        assert_eq!(
+            written.records[1].valid,
+            vec![("frame_map".to_string(), 0.5)]
+        );
+        assert!(out.join("curves.png").is_file());
+        let resumed = HistoryFiles::new(&out, 3, 1).unwrap();
+        assert_eq!(resumed.history.records, written.records[..1].to_vec());
+        std::fs::remove_dir_all(&out).unwrap();
     }
 }
