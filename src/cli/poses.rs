@@ -5,7 +5,6 @@
 //! videos goes into a folder of one CSV per video (which every avaloc command reads as one
 //! file), skipping videos already there, so that N machines fill one folder.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
@@ -16,9 +15,9 @@ use crate::config::ArmBoxConfig;
 use crate::config::PoseFile;
 use crate::data::shard::{Shard, VideoFiles};
 use crate::data::{
-    AVA_VIDEO_START_S, AvaKeyframes, CocoKeypointResult, CocoKeypoints, KeyframeKey, PersonBox,
-    PersonKeypoints, Video, keyframe_samples, read_person_boxes, unlabelled_people,
-    write_coco_results, write_keypoints,
+    AVA_VIDEO_START_S, AvaKeyframes, CocoKeypoints, PersonKeypoints, Video, boxes_by_video,
+    coco_results, keyframe_samples, read_person_boxes, unlabelled_people, write_coco_results,
+    write_keypoints,
 };
 use crate::fs::file_digest;
 use crate::infer::{PoseEstimation, PoseOptions, arm_boxes, keyframe_images};
@@ -87,82 +86,6 @@ pub struct PosesArgs {
     pub out: PathBuf,
 }
 
-/// The poses as COCO results: image ids from `--coco-images` by file name, or numbered.
-fn coco_results(
-    args: &PosesArgs,
-    poses: &[PersonKeypoints],
-    images: &BTreeMap<KeyframeKey, PathBuf>,
-) -> Result<Vec<CocoKeypointResult>> {
-    let ids: BTreeMap<&KeyframeKey, i64> = match &args.coco_images {
-        None => images.keys().zip(1..).collect(),
-        Some(file) => {
-            let coco = CocoKeypoints::read(file)?;
-            let by_name: BTreeMap<PathBuf, i64> = coco
-                .images
-                .iter()
-                .map(|i| (args.data.join(&i.file_name), i.id))
-                .collect();
-            let ids: BTreeMap<&KeyframeKey, i64> = images
-                .iter()
-                .filter_map(|(key, path)| by_name.get(path).map(|&id| (key, id)))
-                .collect();
-            if ids.len() < images.len() {
-                println!(
-                    "{}: {} of {} keyframes are not among its images; their poses are left \
-                     out of the COCO results",
-                    file.display(),
-                    images.len() - ids.len(),
-                    images.len()
-                );
-            }
-            ids
-        }
-    };
-    let mut results = Vec::new();
-    // Each keyframe's size, read from its image header once.
-    let mut sizes: BTreeMap<&KeyframeKey, (u32, u32)> = BTreeMap::new();
-    for pose in poses {
-        let (Some(&image_id), Some(path)) = (ids.get(&pose.key), images.get(&pose.key)) else {
-            continue;
-        };
-        let (w, h) = match sizes.get(&pose.key) {
-            Some(&size) => size,
-            None => {
-                let size = image::image_dimensions(path)
-                    .with_context(|| format!("reading the size of {}", path.display()))?;
-                *sizes.entry(&pose.key).or_insert(size)
-            }
-        };
-        results.push(CocoKeypointResult {
-            image_id,
-            category_id: 1,
-            keypoints: pose
-                .keypoints
-                .iter()
-                .flat_map(|&[x, y, _]| [x * w as f64, y * h as f64, 1.0])
-                .collect(),
-            score: pose.score,
-        });
-    }
-    Ok(results)
-}
-
-/// The boxes of `shard`'s videos whose keypoint files are not in `files` yet.
-fn share_of(people: Vec<PersonBox>, shard: Shard, files: &VideoFiles) -> Vec<PersonBox> {
-    let mut by_video: BTreeMap<String, Vec<PersonBox>> = BTreeMap::new();
-    for p in people {
-        by_video.entry(p.key.video_id.clone()).or_default().push(p);
-    }
-    let (done, todo): (Vec<_>, Vec<_>) = shard.select(by_video).partition(|(v, _)| files.done(v));
-    println!(
-        "share {shard}: {} videos to estimate, {} already in {}",
-        todo.len(),
-        done.len(),
-        files.dir.display()
-    );
-    todo.into_iter().flat_map(|(_, people)| people).collect()
-}
-
 pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
     let config = PoseFile::load(&args.config)?;
     let per_video = match args.shard {
@@ -185,7 +108,13 @@ pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
     }
     let mut people = read_person_boxes(&args.boxes, args.box_threshold)?;
     if let (Some(shard), Some(files)) = (args.shard, &per_video) {
-        people = share_of(people, shard, files);
+        let (todo, done) = files.todo(shard, boxes_by_video(people));
+        println!(
+            "share {shard}: {} videos to estimate, {done} already in {}",
+            todo.len(),
+            files.dir.display()
+        );
+        people = todo.into_iter().flatten().collect();
         if people.is_empty() {
             println!("{}: share {shard} is complete", files.dir.display());
             return Ok(());
@@ -240,7 +169,13 @@ pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
         images.len()
     );
     if let Some(path) = &args.coco_json {
-        let results = coco_results(&args, &poses, &images)?;
+        let coco = args
+            .coco_images
+            .as_deref()
+            .map(CocoKeypoints::read)
+            .transpose()?;
+        let root = coco.as_ref().map(|c| (c, args.data.as_path()));
+        let results = coco_results(&poses, &images, root)?;
         write_coco_results(path, &results)
             .with_context(|| format!("writing {}", path.display()))?;
         println!(

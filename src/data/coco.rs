@@ -2,11 +2,12 @@
 //! `num_keypoints`, `area`, `bbox`, `iscrowd`, `categories`) and results (a list of
 //! `{image_id, category_id, keypoints, score}`), as pycocotools reads them.
 
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::DataError;
+use super::{DataError, KeyframeKey, PersonKeypoints};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CocoImage {
@@ -230,4 +231,66 @@ pub fn coco_from_keypoints(
         annotations,
         categories: vec![coco_person_category()],
     }
+}
+
+/// `poses` as COCO results (keypoints in pixels of their keyframe's image, whose header is
+/// read once), image ids taken from `coco`'s images by file name under its root folder, or
+/// numbered in key order without one. Keyframes not among `coco`'s images are left out, and
+/// logged.
+pub fn coco_results(
+    poses: &[PersonKeypoints],
+    images: &BTreeMap<KeyframeKey, PathBuf>,
+    coco: Option<(&CocoKeypoints, &Path)>,
+) -> Result<Vec<CocoKeypointResult>, DataError> {
+    let ids: BTreeMap<&KeyframeKey, i64> = match coco {
+        None => images.keys().zip(1..).collect(),
+        Some((coco, root)) => {
+            let by_name: BTreeMap<PathBuf, i64> = coco
+                .images
+                .iter()
+                .map(|i| (root.join(&i.file_name), i.id))
+                .collect();
+            let ids: BTreeMap<&KeyframeKey, i64> = images
+                .iter()
+                .filter_map(|(key, path)| by_name.get(path).map(|&id| (key, id)))
+                .collect();
+            if ids.len() < images.len() {
+                tracing::warn!(
+                    "{} of {} keyframes are not among the COCO file's images; their poses are \
+                     left out of the COCO results",
+                    images.len() - ids.len(),
+                    images.len()
+                );
+            }
+            ids
+        }
+    };
+    let mut results = Vec::new();
+    let mut sizes: BTreeMap<&KeyframeKey, (u32, u32)> = BTreeMap::new();
+    for pose in poses {
+        let (Some(&image_id), Some(path)) = (ids.get(&pose.key), images.get(&pose.key)) else {
+            continue;
+        };
+        let (w, h) = match sizes.get(&pose.key) {
+            Some(&size) => size,
+            None => {
+                let size = image::image_dimensions(path).map_err(|e| DataError::File {
+                    path: path.clone(),
+                    message: format!("cannot read the image's size: {e}"),
+                })?;
+                *sizes.entry(&pose.key).or_insert(size)
+            }
+        };
+        results.push(CocoKeypointResult {
+            image_id,
+            category_id: 1,
+            keypoints: pose
+                .keypoints
+                .iter()
+                .flat_map(|&[x, y, _]| [x * w as f64, y * h as f64, 1.0])
+                .collect(),
+            score: pose.score,
+        });
+    }
+    Ok(results)
 }

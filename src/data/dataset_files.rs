@@ -71,3 +71,29 @@ pub fn default_labelmap(data: &Path) -> PathBuf {
         annotations.join("ava_action_list_v2.2.pbtxt")
     }
 }
+
+/// The two parts of AVA-Kinetics: AVA's films (15 minutes from second 900, a keyframe every
+/// second) and Kinetics' 10-second clips (one annotated keyframe).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatasetPart {
+    Ava,
+    Kinetics,
+}
+
+impl DatasetPart {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Ava => "ava",
+            Self::Kinetics => "kinetics",
+        }
+    }
+
+    /// The part's annotations of `split` under `root`.
+    pub fn groundtruth(self, root: &Path, split: &str) -> PathBuf {
+        let name = match self {
+            Self::Ava => format!("ava_{split}_v2.2.csv"),
+            Self::Kinetics => format!("kinetics_{split}_v1.0.csv"),
+        };
+        root.join("annotations").join(name)
+    }
+}

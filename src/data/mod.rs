@@ -29,10 +29,10 @@ pub use clip::{
 };
 pub use coco::{
     CocoCategory, CocoImage, CocoKeypointResult, CocoKeypoints, CocoPerson, coco_from_keypoints,
-    coco_person_category, read_coco_results, write_coco_results,
+    coco_person_category, coco_results, read_coco_results, write_coco_results,
 };
 pub use dataset::{AvaKeyframes, BankWindows, ClipBatch, ClipBatcher, KeyframeSample};
-pub use dataset_files::{DatasetFiles, default_labelmap};
+pub use dataset_files::{DatasetFiles, DatasetPart, default_labelmap};
 pub use error::DataError;
 pub use exclusions::read_exclusions;
 pub use frames::{
@@ -45,7 +45,7 @@ pub use keypoints::{
 pub use labelmap::{Label, LabelMap};
 pub use loader::{EpochBatches, OrderedLoader, SeededBatcher, mix_seed};
 pub use person_boxes::{
-    DetectedPerson, FrameTime, PersonBox, read_person_boxes, write_person_boxes,
+    DetectedPerson, FrameTime, PersonBox, boxes_by_video, read_person_boxes, write_person_boxes,
 };
 pub use samples::{
     action_people, annotated_people, detector_samples, keyframe_samples, unlabelled_people,

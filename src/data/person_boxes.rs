@@ -114,6 +114,15 @@ pub fn write_person_boxes(path: &Path, people: &[DetectedPerson]) -> Result<(), 
     })
 }
 
+/// `boxes` grouped by video id, each video's in their order.
+pub fn boxes_by_video(boxes: Vec<PersonBox>) -> std::collections::BTreeMap<String, Vec<PersonBox>> {
+    let mut by_video: std::collections::BTreeMap<String, Vec<PersonBox>> = Default::default();
+    for b in boxes {
+        by_video.entry(b.key.video_id.clone()).or_default().push(b);
+    }
+    by_video
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,6 +5,7 @@
 //! step, once every share has run. A video whose file is there is skipped, so a killed share
 //! resumes.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -122,6 +123,14 @@ impl VideoFiles {
 
     pub fn path(&self, video_id: &str) -> PathBuf {
         self.dir.join(format!("{video_id}.csv"))
+    }
+
+    /// Of `shard`'s share of `by_video` (video id → its items), the items of the videos whose
+    /// files are not here yet, and how many are.
+    pub fn todo<T>(&self, shard: Shard, by_video: BTreeMap<String, T>) -> (Vec<T>, usize) {
+        let (done, todo): (Vec<_>, Vec<_>) =
+            shard.select(by_video).partition(|(v, _)| self.done(v));
+        (todo.into_iter().map(|(_, t)| t).collect(), done.len())
     }
 
     /// Whether `video_id`'s file is there: files are written atomically, so one that exists is

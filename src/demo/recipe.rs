@@ -11,6 +11,7 @@ use super::DemoOptions;
 use super::systems::{Input, Model, Parts, Shared, write_system};
 use crate::backend::{self, BackendChoice, TrainJob};
 use crate::config::ActionFile;
+use crate::data::DatasetPart;
 use crate::data::{
     DatasetFiles, DetectedPerson, FrameTime, KeyframeKey, LabelMap, annotated_people, read_ava_csv,
     read_detections, read_exclusions, write_person_boxes,
@@ -18,7 +19,7 @@ use crate::data::{
 use crate::eval::{EvalOptions, FrameMapResult, evaluate};
 use crate::infer::fusion::{Choice, FusionMode, Groundtruth, gain_table, select};
 use crate::localize::system::SystemFile;
-use crate::localize::videos::{Part, Source};
+use crate::localize::videos::Source;
 use crate::localize::{ACTION_SCORES, ARM_SCORES, Localize, time_table};
 use crate::train::{ActionRun, ArmKeypoints, RunInputs, RunOptions};
 
@@ -148,7 +149,7 @@ impl Demo<'_> {
         Source::Data {
             root: self.options.data.clone(),
             split: split.into(),
-            part: Part::Ava,
+            part: DatasetPart::Ava,
             shard: None,
         }
     }

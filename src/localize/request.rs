@@ -10,9 +10,10 @@ use anyhow::{Context, Result, bail};
 use super::shards::{share_dir, write_union};
 use super::stage::Stage;
 use super::system::SystemFile;
-use super::videos::{Part, Source, part_video_ids};
+use super::videos::{Source, part_video_ids};
 use super::{DETECTIONS, Localize, PAGE, time_table};
 use crate::backend::BackendChoice;
+use crate::data::DatasetPart;
 use crate::data::shard::Shard;
 use crate::data::{read_detections, write_ava_csv};
 use crate::eval::{EvalOptions, evaluate_parts, parts_table};
@@ -97,12 +98,12 @@ pub fn run(args: &Request) -> Result<()> {
     };
     // The split's parts: AVA's films to --system, Kinetics clips to --kinetics-system.
     let mut parts = Vec::new();
-    if Part::Ava.groundtruth(&root, &split).exists() {
-        parts.push((Part::Ava, args.system.clone()));
+    if DatasetPart::Ava.groundtruth(&root, &split).exists() {
+        parts.push((DatasetPart::Ava, args.system.clone()));
     }
-    let kinetics = Part::Kinetics.groundtruth(&root, &split);
+    let kinetics = DatasetPart::Kinetics.groundtruth(&root, &split);
     match (kinetics_system, kinetics.exists()) {
-        (Some(system), true) => parts.push((Part::Kinetics, system.clone())),
+        (Some(system), true) => parts.push((DatasetPart::Kinetics, system.clone())),
         (Some(_), false) => bail!(
             "{}: no such file, yet --kinetics-system was given",
             kinetics.display()
@@ -185,13 +186,13 @@ fn parts_summary(
     split: &str,
 ) -> Result<()> {
     let mut rows = Vec::new();
-    for part in [Part::Ava, Part::Kinetics] {
+    for part in [DatasetPart::Ava, DatasetPart::Kinetics] {
         rows.extend(read_detections(&out.join(part.name()).join(DETECTIONS))?);
     }
     let detections = out.join(DETECTIONS);
     write_ava_csv(&detections, &rows)
         .with_context(|| format!("writing {}", detections.display()))?;
-    let truths = [Part::Ava, Part::Kinetics].map(|p| p.groundtruth(root, split));
+    let truths = [DatasetPart::Ava, DatasetPart::Kinetics].map(|p| p.groundtruth(root, split));
     let exclusions = root
         .join("annotations")
         .join(format!("ava_{split}_excluded_timestamps_v2.2.csv"));

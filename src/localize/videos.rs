@@ -10,8 +10,8 @@ use anyhow::{Context, Result, bail};
 use crate::data::shard::Shard;
 
 use crate::data::{
-    AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, PersonAnnotation, Video,
-    kinetics_clip_start_s, list_frame_files, read_ava_csv,
+    AVA_VIDEO_START_S, AvaKeyframes, DatasetPart, KeyframeKey, KeyframeSample, PersonAnnotation,
+    Video, kinetics_clip_start_s, list_frame_files, read_ava_csv,
 };
 use crate::models::action::ClipSpec;
 
@@ -28,34 +28,9 @@ pub enum Source {
     Data {
         root: PathBuf,
         split: String,
-        part: Part,
+        part: DatasetPart,
         shard: Option<Shard>,
     },
-}
-
-/// The two parts of AVA-Kinetics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Part {
-    Ava,
-    Kinetics,
-}
-
-impl Part {
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Ava => "ava",
-            Self::Kinetics => "kinetics",
-        }
-    }
-
-    /// The part's annotations of `split` under `root`.
-    pub fn groundtruth(self, root: &Path, split: &str) -> PathBuf {
-        let name = match self {
-            Self::Ava => format!("ava_{split}_v2.2.csv"),
-            Self::Kinetics => format!("kinetics_{split}_v1.0.csv"),
-        };
-        root.join("annotations").join(name)
-    }
 }
 
 impl Source {
@@ -75,7 +50,7 @@ impl Source {
             Self::Data {
                 root,
                 split,
-                part: Part::Ava,
+                part: DatasetPart::Ava,
                 ..
             } => Some(
                 root.join("annotations")
@@ -140,7 +115,7 @@ fn dataset_video(root: &Path, id: String) -> Result<Video> {
 pub fn dataset_videos(root: &Path, split: Option<&str>, shard: Shard) -> Result<Vec<Video>> {
     let ids: BTreeSet<String> = match split {
         Some(split) => {
-            let files: Vec<PathBuf> = [Part::Ava, Part::Kinetics]
+            let files: Vec<PathBuf> = [DatasetPart::Ava, DatasetPart::Kinetics]
                 .map(|part| part.groundtruth(root, split))
                 .into_iter()
                 .filter(|f| f.exists())

@@ -34,7 +34,7 @@ use rand::{Rng, SeedableRng};
 
 use self::actions::{Body, LABELS, Scene, Segment, pose, schedule};
 use self::figure::{Placement, Skeleton};
-use super::{AVA_FPS, AVA_VIDEO_START_S, KeyframeKey, PersonKeypoints, keypoint_row};
+use super::{AVA_FPS, AVA_VIDEO_START_S, DatasetPart, KeyframeKey, PersonKeypoints, keypoint_row};
 use crate::progress::Progress;
 
 /// Classes in the synthetic label map.
@@ -80,17 +80,6 @@ pub struct SynthSummary {
     pub label_counts: Vec<(i64, usize)>,
 }
 
-/// Which part of AVA-Kinetics a video imitates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Part {
-    /// A film's 15 minutes from second 900, a keyframe every second (8-column CSVs).
-    Ava,
-    /// A 10-second Kinetics clip `<youtube_id>_<start:06>_<end:06>` (timestamps in the source
-    /// video's seconds) with one annotated keyframe, its middle; people larger and closer than
-    /// in the films, as the seed notes; 7-column CSVs (no person id).
-    Kinetics,
-}
-
 /// Length of a Kinetics clip, and the second of its annotated keyframe.
 const KINETICS_SECONDS: usize = 10;
 const KINETICS_KEYFRAME: usize = 5;
@@ -134,7 +123,7 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
             continue;
         }
         let ids: Vec<String> = (0..count).map(|i| format!("syn_{split}_{i:03}")).collect();
-        let outputs = render_videos(root, config, Part::Ava, &ids, offset, &progress)?;
+        let outputs = render_videos(root, config, DatasetPart::Ava, &ids, offset, &progress)?;
         let mut files = [
             String::new(),
             String::new(),
@@ -210,7 +199,7 @@ pub fn generate(root: &Path, config: &SynthConfig) -> std::io::Result<SynthSumma
 fn render_videos(
     root: &Path,
     config: &SynthConfig,
-    part: Part,
+    part: DatasetPart,
     ids: &[String],
     offset: u64,
     progress: &Progress,
@@ -264,17 +253,23 @@ struct Actor {
 }
 
 impl Actor {
-    fn new(id: usize, config: &SynthConfig, part: Part, frames: usize, rng: &mut StdRng) -> Self {
+    fn new(
+        id: usize,
+        config: &SynthConfig,
+        part: DatasetPart,
+        frames: usize,
+        rng: &mut StdRng,
+    ) -> Self {
         let (w, h) = (config.width as f64, config.height as f64);
         let depth: f64 = rng.random_range(0.0..1.0);
         let (height, ground) = match part {
-            Part::Ava => (h * (0.38 + 0.4 * depth), h * (0.72 + 0.24 * depth)),
+            DatasetPart::Ava => (h * (0.38 + 0.4 * depth), h * (0.72 + 0.24 * depth)),
             // Kinetics' people fill more of the frame.
-            Part::Kinetics => (h * (0.62 + 0.28 * depth), h * (0.9 + 0.08 * depth)),
+            DatasetPart::Kinetics => (h * (0.62 + 0.28 * depth), h * (0.9 + 0.08 * depth)),
         };
         let mut segments = schedule(frames as f64 / AVA_FPS as f64, rng);
         // Kinetics' people stay in view; the films' come and go.
-        let entering = rng.random_bool(0.3) && part == Part::Ava;
+        let entering = rng.random_bool(0.3) && part == DatasetPart::Ava;
         let mut x = if entering {
             segments[0].body = Body::Walk;
             segments[0].arm = None;
@@ -283,7 +278,7 @@ impl Actor {
             } else {
                 1.12 * w
             }
-        } else if part == Part::Kinetics {
+        } else if part == DatasetPart::Kinetics {
             rng.random_range(0.25 * w..0.75 * w)
         } else {
             rng.random_range(0.1 * w..0.9 * w)
@@ -320,7 +315,7 @@ impl Actor {
                     -1.0
                 };
             }
-            if part == Part::Kinetics
+            if part == DatasetPart::Kinetics
                 && ((x < 0.15 * w && facing < 0.0) || (x > 0.85 * w && facing > 0.0))
             {
                 facing = -facing;
@@ -496,7 +491,7 @@ const CUES_PER_VIDEO: usize = 2;
 fn render_video(
     root: &Path,
     config: &SynthConfig,
-    part: Part,
+    part: DatasetPart,
     video: &str,
     scene: Scene,
     seed: u64,
@@ -507,8 +502,8 @@ fn render_video(
     let (w, h) = (config.width as f64, config.height as f64);
     let background = Background::new(&mut rng);
     let people = match part {
-        Part::Ava => 2..=4,
-        Part::Kinetics => 1..=3,
+        DatasetPart::Ava => 2..=4,
+        DatasetPart::Kinetics => 1..=3,
     };
     let mut actors: Vec<Actor> = (0..rng.random_range(people))
         .map(|i| Actor::new(i, config, part, frames, &mut rng))
@@ -537,8 +532,8 @@ fn render_video(
     // AVA: keyframes at whole seconds, one second clear of both ends (902 .. end - 2);
     // Kinetics: the clip's middle, in the source video's seconds.
     let (seconds, start_s) = match part {
-        Part::Ava => (2..config.seconds - 1, AVA_VIDEO_START_S),
-        Part::Kinetics => (
+        DatasetPart::Ava => (2..config.seconds - 1, AVA_VIDEO_START_S),
+        DatasetPart::Kinetics => (
             KINETICS_KEYFRAME..KINETICS_KEYFRAME + 1,
             super::kinetics_clip_start_s(video).expect("a Kinetics clip id"),
         ),
@@ -578,12 +573,12 @@ fn render_video(
             ids.extend(scene.id());
             for id in ids {
                 match part {
-                    Part::Ava => writeln!(
+                    DatasetPart::Ava => writeln!(
                         out.annotations,
                         "{video},{timestamp:04},{coords},{id},{}",
                         actor.id
                     ),
-                    Part::Kinetics => {
+                    DatasetPart::Kinetics => {
                         writeln!(out.annotations, "{video},{timestamp:04},{coords},{id}")
                     }
                 }
@@ -646,7 +641,7 @@ fn render_video(
             .unwrap();
             out.person_boxes += 1;
         }
-        if part == Part::Ava && annotated > 0 && rng.random_bool(0.04) {
+        if part == DatasetPart::Ava && annotated > 0 && rng.random_bool(0.04) {
             writeln!(out.exclusions, "{video},{timestamp:04}").unwrap();
         }
         out.keyframes += 1;
@@ -692,7 +687,14 @@ pub fn generate_kinetics(
                 )
             })
             .collect();
-        let outputs = render_videos(root, &config, Part::Kinetics, &ids, offset, &progress)?;
+        let outputs = render_videos(
+            root,
+            &config,
+            DatasetPart::Kinetics,
+            &ids,
+            offset,
+            &progress,
+        )?;
         let (mut ann, mut det, mut kp) = (String::new(), String::new(), String::new());
         for out in outputs {
             ann.push_str(&out.annotations);
