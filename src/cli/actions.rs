@@ -2,28 +2,21 @@
 //! with precomputed boxes) — every keyframe's clip, the action model's scores for every box,
 //! written as an AVA detections CSV that `avaloc eval` scores; optionally annotated keyframes.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
-use crate::backend::{self, BackendChoice};
+use crate::backend::BackendChoice;
 use crate::config::ActionFile;
-use crate::config::ArmBoxConfig;
-use crate::data::bank::Bank;
 use crate::data::{
-    AVA_VIDEO_START_S, AvaKeyframes, KeyframeKey, KeyframeSample, LabelMap, PersonAnnotation,
-    Video, annotated_people, default_labelmap, keyframe_samples, read_keypoints, read_person_boxes,
+    AVA_VIDEO_START_S, LabelMap, Video, annotated_people, default_labelmap, read_person_boxes,
     unlabelled_people, write_ava_csv,
 };
-use crate::infer::{
-    ActionScoring, ArmPerson, SharedArmScoring, arm_box_people, arm_people_in_frames,
-    detection_rows, keyframe_images, person_arm_scores,
-};
+use crate::infer::box_scores::{ArmBranch, BoxScoring, Frames};
+use crate::infer::{detection_rows, keyframe_images};
 use crate::render::keyframes::{Shown, draw_keyframes};
-use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
 pub struct ActionsArgs {
@@ -116,7 +109,7 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         .clone()
         .unwrap_or_else(|| default_labelmap(&args.data));
     let labels = LabelMap::read(&labelmap)?;
-    let (people, boxes_file) = match (&args.boxes, &args.annotated) {
+    let (mut people, boxes_file) = match (&args.boxes, &args.annotated) {
         (Some(boxes), _) => (
             unlabelled_people(&read_person_boxes(boxes, args.threshold)?),
             boxes,
@@ -124,163 +117,88 @@ pub fn run(args: ActionsArgs, backend_choice: BackendChoice) -> Result<()> {
         (None, Some(annotated)) => (annotated_people(annotated)?, annotated),
         (None, None) => bail!("give the person boxes: --boxes or --annotated"),
     };
-    let clip = config.network.clip_spec();
     let video = Video::open(args.frames.as_deref(), args.video.as_deref(), args.start)?;
-    let samples_of = |people: &[PersonAnnotation]| -> Result<Vec<KeyframeSample>> {
-        let samples = match &video {
-            Some(video) => AvaKeyframes::from_frame_files(
-                people,
-                &video.id,
-                &video.frames,
-                video.start_s,
-                clip,
-            )?,
-            None => keyframe_samples(people, &args.data, clip)
-                .with_context(|| format!("keyframes under {}", args.data.display()))?,
-        };
-        Ok(samples.into_samples())
-    };
-    let people = match &video {
-        Some(video) => {
-            let video_id = &video.id;
-            let total = people.len();
-            let people: Vec<_> = people
-                .into_iter()
-                .filter(|p| &p.key.video_id == video_id)
-                .collect();
-            if people.is_empty() {
-                bail!("{}: no boxes of video {video_id:?}", boxes_file.display());
-            }
-            if people.len() < total {
-                println!(
-                    "scoring the {} boxes of video {video_id:?}; {} boxes of other videos left out",
-                    people.len(),
-                    total - people.len()
-                );
-            }
-            people
+    if let Some(video) = &video {
+        let total = people.len();
+        people.retain(|p| p.key.video_id == video.id);
+        if people.is_empty() {
+            bail!("{}: no boxes of video {:?}", boxes_file.display(), video.id);
         }
-        None => people,
-    };
-    let mut samples = samples_of(&people)?;
-    // The arm branch's config: this model's own (a separate branch) or --arm-config's.
+        if people.len() < total {
+            println!(
+                "scoring the {} boxes of video {:?}; {} boxes of other videos left out",
+                people.len(),
+                video.id,
+                total - people.len()
+            );
+        }
+    }
+    // The arm branch: this model (a separate branch) or --arm-config's, sharing its backbone.
     let arm_file = args
         .arm_config
         .as_deref()
         .map(ActionFile::load)
         .transpose()?;
-    let arm_boxes =
-        |arm_config: &ArmBoxConfig, samples: &[KeyframeSample]| -> Result<Vec<ArmPerson>> {
-            let path = args
-                .keypoints
-                .as_deref()
-                .expect("clap requires --keypoints");
-            let poses = read_keypoints(path)?;
-            let first: HashMap<&str, &PathBuf> = samples
-                .iter()
-                .map(|s| (s.key.video_id.as_str(), &s.frames[0]))
-                .collect();
-            let frame_of = |p: &PersonAnnotation| first[p.key.video_id.as_str()].clone();
-            Ok(arm_people_in_frames(&people, &poses, &labels, frame_of, arm_config)?.0)
-        };
-    let checkpoint = Checkpoint::open(&args.weights)?;
-    let banks = args
-        .bank
-        .iter()
-        .map(|dir| Bank::open(dir).map(Arc::new))
-        .collect::<Result<Vec<_>, _>>()?;
-    // Exactly one branch below scores.
-    let (config_ref, labels_ref) = (&config, &labels);
-    let scoring = move |samples: &[KeyframeSample]| {
-        ActionScoring::with_banks(
-            config_ref,
-            checkpoint,
-            labels_ref,
-            samples.to_vec(),
-            views,
-            banks,
-        )
+    let arm_labels = match (&arm_file, &args.arm_labelmap) {
+        (Some(file), Some(path)) => {
+            let labels = LabelMap::read(path)?;
+            file.check_labels(&labels, Some(path))?;
+            Some(labels)
+        }
+        _ => None,
     };
-    let people = match (&arm_file, &args.keypoints) {
-        (Some(arm_file), _) => {
-            // One backbone pass: the people's boxes and their arm boxes in the same clips.
-            if arm_file.arm.zoom.is_some() {
-                bail!(
-                    "{}: an arm branch on arm-centred clips ([arm] zoom) has its own backbone \
-                     pass: score it alone (--config it --keypoints K)",
-                    arm_file.path.display()
-                );
-            }
-            let arm_labelmap = args.arm_labelmap.as_deref().expect("clap requires it");
-            let arm_labels = LabelMap::read(arm_labelmap)?;
-            arm_file.check_labels(&arm_labels, Some(arm_labelmap))?;
-            let arm = arm_boxes(&arm_file.arm, &samples)?;
-            let mut both = people.clone();
-            both.extend(arm_box_people(&arm));
-            samples = samples_of(&both)?;
-            let scoring = scoring(&samples)?;
-            let job = SharedArmScoring {
-                scoring,
-                arm_spec: arm_file.network.clone(),
-                arm_checkpoint: Checkpoint::open(
-                    args.arm_weights.as_deref().expect("clap requires it"),
-                )?,
-            };
-            let (body, arm_scores) = backend::run(backend_choice, job)?;
-            let arm_out = args.arm_out.as_deref().expect("clap requires it");
-            let arm_people = person_arm_scores(&arm, &arm_scores);
-            write_ava_csv(arm_out, &detection_rows(&arm_people, &arm_labels))
-                .with_context(|| format!("writing {}", arm_out.display()))?;
-            println!(
-                "{}: the arm branch's {} classes for {} people (the same backbone pass)",
-                arm_out.display(),
-                arm_labels.labels.len(),
-                arm_people.len()
-            );
-            let persons: std::collections::HashSet<(KeyframeKey, [u64; 4])> = people
-                .iter()
-                .map(|p| (p.key.clone(), p.box_xyxy_norm.map(f64::to_bits)))
-                .collect();
-            body.into_iter()
-                .filter(|p| persons.contains(&(p.key.clone(), p.box_xyxy_norm.map(f64::to_bits))))
-                .collect()
-        }
-        (None, Some(_)) => {
-            // This model is a separate arm branch.
-            let arm = arm_boxes(&config.arm, &samples)?;
-            samples = samples_of(&arm_box_people(&arm))?;
-            if let Some(zoom) = config.arm.zoom {
-                samples = AvaKeyframes::from_samples(samples)
-                    .zoomed(zoom)
-                    .into_samples();
-            }
-            let job = scoring(&samples)?;
-            person_arm_scores(&arm, &backend::run(backend_choice, job)?)
-        }
-        (None, None) => {
-            let job = scoring(&samples)?;
-            backend::run(backend_choice, job)?
-        }
+    let arm = match (&arm_file, &args.keypoints, &args.arm_weights) {
+        (Some(file), Some(keypoints), Some(weights)) => Some(ArmBranch::Shared {
+            keypoints,
+            file,
+            weights,
+        }),
+        (None, Some(keypoints), _) => Some(ArmBranch::Itself { keypoints }),
+        _ => None,
     };
-    write_ava_csv(&args.out, &detection_rows(&people, &labels))
+    let scores = BoxScoring {
+        config: &config,
+        weights: &args.weights,
+        labels: &labels,
+        views,
+        banks: args.bank.clone(),
+        people,
+        frames: match &video {
+            Some(video) => Frames::Video(video),
+            None => Frames::Dataset(&args.data),
+        },
+        arm,
+    }
+    .run(backend_choice)?;
+    if let (Some(arm_scores), Some(arm_labels), Some(arm_out)) =
+        (&scores.shared_arm, &arm_labels, &args.arm_out)
+    {
+        write_ava_csv(arm_out, &detection_rows(arm_scores, arm_labels))
+            .with_context(|| format!("writing {}", arm_out.display()))?;
+        println!(
+            "{}: the arm branch's {} classes for {} people (the same backbone pass)",
+            arm_out.display(),
+            arm_labels.labels.len(),
+            arm_scores.len()
+        );
+    }
+    write_ava_csv(&args.out, &detection_rows(&scores.people, &labels))
         .with_context(|| format!("writing {}", args.out.display()))?;
+    let keyframes: HashSet<_> = scores.samples.iter().map(|s| &s.key).collect();
     println!(
         "{}: {} classes for {} boxes at {} keyframes",
         args.out.display(),
         labels.labels.len(),
-        people.len(),
-        samples
-            .iter()
-            .map(|s| &s.key)
-            .collect::<std::collections::HashSet<_>>()
-            .len()
+        scores.people.len(),
+        keyframes.len()
     );
     if let Some(dir) = &args.pictures {
         let shown = Shown {
             top: 3,
             min_score: 0.3,
         };
-        let written = draw_keyframes(&people, &keyframe_images(&samples), &labels, shown, dir)?;
+        let images = keyframe_images(&scores.samples);
+        let written = draw_keyframes(&scores.people, &images, &labels, shown, dir)?;
         println!("{}: {} annotated keyframes", dir.display(), written.len());
     }
     Ok(())

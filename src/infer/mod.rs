@@ -6,6 +6,7 @@ mod actions;
 mod arms;
 pub mod backend_check;
 pub mod bank;
+pub mod box_scores;
 pub mod fusion;
 mod persons;
 mod poses;
