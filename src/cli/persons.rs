@@ -169,8 +169,11 @@ fn run_dataset(
     ];
     let files = VideoFiles::create(&args.out, &settings)?;
     let shard = args.shard.unwrap_or(Shard::ALL);
-    let share = dataset_videos(root, args.split.as_deref(), shard)?;
-    let (done, todo): (Vec<Video>, Vec<Video>) = share.into_iter().partition(|v| files.done(&v.id));
+    let videos = dataset_videos(root, args.split.as_deref(), Shard::ALL)?;
+    let (todo, done) = files.todo(
+        shard,
+        videos.into_iter().map(|v| (v.id.clone(), v)).collect(),
+    );
     let frames: Vec<PersonFrame> = todo
         .iter()
         .flat_map(|v| video_frames(&v.id, &v.frames, v.start_s, args.every_frame))
@@ -180,7 +183,7 @@ fn run_dataset(
         root.display(),
         todo.len(),
         frames.len(),
-        done.len(),
+        done,
         files.dir.display()
     );
     let people = if frames.is_empty() {
