@@ -6,7 +6,7 @@
 //! ```text
 //! stage          what it does                                       where
 //! ────────────── ────────────────────────────────────────────────── ─────────────────────────────
-//! frames         frame folders; videos decoded by ffmpeg at 30 fps  data::{Video, decode_video}
+//! frames         frame folders; videos decoded by ffmpeg at 30 fps  data::Video
 //! persons        person boxes per keyframe (Faster R-CNN)           infer::PersonDetection
 //!                                                                   models::detector
 //! poses          17 COCO keypoints per person (CPN)                 infer::PoseEstimation
@@ -16,7 +16,9 @@
 //! bank           S of every person, every second (±50 s windows)   infer::bank, data::bank
 //! scores         SlowFast: S, G, L (FBO) → classifier, test views   models::action, infer::ActionScoring
 //! fusion         arm scores into the classes they improve           infer::fusion
-//! outputs        AVA detections CSV, frame-mAP, pictures, page      data::write_ava_csv, eval, render
+//! boxes given    an action model at given boxes (`avaloc actions`)  infer::box_scores
+//! outputs        AVA detections CSV, frame-mAP                      data::write_ava_csv, eval
+//! pictures       annotated keyframes and video, the summary page    render::{keyframes, video, page}
 //! whole system   stage by stage, resumable, AVA-Kinetics parts      localize::Localize
 //! ```
 //!
@@ -29,10 +31,10 @@
 //! cli                    parses the command line; one library call per command
 //! demo                   the seed recipe on synthetic data: trainings, bank, fusion, ablation
 //! localize               the whole system: system files, stages, manifests, AVA-Kinetics parts
-//! train                  the fit loop and its hooks; one run per network
+//! train                  the fit loop, its steps and hooks; one run per network
 //! infer                  one stage = one job: persons, poses, arms, bank build, actions, fusion
 //! eval                   AVA frame-mAP, COCO keypoint AP, reports and plots
-//! render                 pictures: raster primitives, annotated keyframes
+//! render                 pictures: raster primitives, labels, keyframes, video, the page
 //! config                 file schemas: network files, [train], [test], [arm]
 //! data                   files on disk: AVA CSVs, frames, videos, clips, loader, bank storage, shards
 //! models                 the detector, pose and action networks (`XSpec` → `XConfig` → `X`)

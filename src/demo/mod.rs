@@ -223,7 +223,7 @@ pub fn run(options: &DemoOptions, backend: BackendChoice) -> Result<()> {
         demo.out("video").join(PAGE).display()
     );
     if !ffmpeg {
-        println!("(no ffmpeg program: the annotated video was skipped)");
+        tracing::warn!("no ffmpeg program: the annotated video was skipped");
     }
 
     if options.ablation {
@@ -241,7 +241,7 @@ pub fn run(options: &DemoOptions, backend: BackendChoice) -> Result<()> {
         configs.write_full_configs(options)?;
         full::run(&demo, &configs, frames, ffmpeg, (s, whole))?;
     }
-    println!("{:.0} s in all", start.elapsed().as_secs_f64());
+    tracing::info!("{:.0} s in all", start.elapsed().as_secs_f64());
     Ok(())
 }
 

@@ -123,9 +123,12 @@ impl Job for BackendCheck {
                 backend_ms,
                 within_tolerance: within,
             };
-            eprintln!(
+            tracing::info!(
                 "{}: max |Δ| {:.2e}, flex {:.1} ms, this backend {:.1} ms",
-                row.network, row.max_diff, row.flex_ms, row.backend_ms
+                row.network,
+                row.max_diff,
+                row.flex_ms,
+                row.backend_ms
             );
             rows.push(row);
         }

@@ -26,7 +26,7 @@ pub enum Stage {
     Poses,
     /// The long-term feature bank under each test view.
     Bank,
-    /// The action model's scores, summed over the test views.
+    /// The action model's scores, averaged over the test views.
     Actions,
     /// The arm branch's scores at the arm boxes.
     Arms,

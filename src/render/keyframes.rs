@@ -219,3 +219,27 @@ fn write_keyframe(img: &RgbImage, key: &KeyframeKey, out: &Path) -> Result<PathB
     })?;
     Ok(path)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arm_boxes_are_thin_and_dashed_person_boxes_solid_and_wide() {
+        let white = image::Rgb([255u8, 255, 255]);
+        let mut img = RgbImage::new(200, 100);
+        // A person box from x 10 to 90, an arm box from x 110 to 190, both from y 20.
+        draw_box(&mut img, [0.05, 0.2, 0.45, 0.8], [255, 255, 255]);
+        draw_dashed_box(&mut img, [0.55, 0.2, 0.95, 0.8], [255, 255, 255]);
+        let row = |y: u32, xs: std::ops::Range<u32>| {
+            xs.filter(|&x| *img.get_pixel(x, y) == white).count()
+        };
+        // The person box's top edge: every pixel, two rows deep.
+        assert_eq!(row(20, 12..88), 76);
+        assert_eq!(row(21, 12..88), 76);
+        // The arm box's: about 4 in 7 pixels, one row deep.
+        let drawn = row(20, 112..188);
+        assert!((38..=48).contains(&drawn), "{drawn} of 76");
+        assert_eq!(row(21, 112..188), 0);
+    }
+}

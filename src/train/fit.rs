@@ -301,67 +301,18 @@ where
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+mod tests {
     use super::*;
     use burn::backend::{Autodiff, Flex};
     use burn::data::dataset::InMemDataset;
-    use burn::nn::{Linear, LinearConfig};
-    use burn::tensor::{ElementConversion, Tensor, TensorData};
-    use burn::train::TrainOutput;
+    use burn::nn::LinearConfig;
+    use burn::tensor::TensorData;
 
+    use super::super::toy::{Line, Rows};
     use crate::data::OrderedLoader;
     use crate::nn::{Norm, NormKind};
-    use burn::module::Module;
 
     type Trained = Autodiff<Flex>;
-
-    /// A linear regression, after a training-mode batch norm where `norm` is set.
-    #[derive(Module, Debug)]
-    pub(in crate::train) struct Line<B: Backend> {
-        pub norm: Option<Norm<B>>,
-        pub linear: Linear<B>,
-    }
-
-    impl<B: AutodiffBackend> TrainStep for Line<B> {
-        type Input = (Tensor<B, 2>, Tensor<B, 2>);
-        type Output = StepLosses;
-
-        fn step(&self, (x, y): Self::Input) -> TrainOutput<StepLosses> {
-            let x = match &self.norm {
-                Some(norm) => norm.forward(x),
-                None => x,
-            };
-            let loss = (self.linear.forward(x) - y).powf_scalar(2.0).mean();
-            let total = loss.clone().into_scalar().elem::<f64>();
-            let grads = loss.backward();
-            let losses = StepLosses {
-                total,
-                parts: vec![("mse", total)],
-                batch: String::new(),
-            };
-            TrainOutput::new(self, grads, losses)
-        }
-    }
-
-    /// Rows `x0 x1 x2 y0 y1`.
-    pub(in crate::train) struct Rows;
-
-    impl<B: Backend> SeededBatcher<B, [f32; 5], (Tensor<B, 2>, Tensor<B, 2>)> for Rows {
-        fn batch(
-            &self,
-            items: Vec<[f32; 5]>,
-            _seed: u64,
-            device: &B::Device,
-        ) -> (Tensor<B, 2>, Tensor<B, 2>) {
-            let n = items.len();
-            let x: Vec<f32> = items.iter().flat_map(|r| r[..3].to_vec()).collect();
-            let y: Vec<f32> = items.iter().flat_map(|r| r[3..].to_vec()).collect();
-            (
-                Tensor::from_data(TensorData::new(x, [n, 3]), device),
-                Tensor::from_data(TensorData::new(y, [n, 2]), device),
-            )
-        }
-    }
 
     /// The weights and bias (then the batch norm's running mean, with `norm`) after 2 epochs
     /// over 16 rows with batches of `batch_size`, split over `devices` copies of the CPU device

@@ -201,7 +201,7 @@ mod tests {
                 })
                 .collect(),
         };
-        let dir = std::env::temp_dir().join(format!("avaloc-history-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("avaloc-history-csv-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("metrics.csv");
         history.write_csv(&path).unwrap();
@@ -222,7 +222,7 @@ mod tests {
         use burn::backend::{Autodiff, Flex};
         use burn::nn::{Linear, LinearConfig};
         type B = Autodiff<Flex>;
-        let out = std::env::temp_dir().join(format!("avaloc-history-{}", std::process::id()));
+        let out = std::env::temp_dir().join(format!("avaloc-history-hook-{}", std::process::id()));
         std::fs::create_dir_all(&out).unwrap();
         let model: Linear<B> = LinearConfig::new(2, 1).init(&burn::backend::flex::FlexDevice);
         let mut files = HistoryFiles::new(&out, 3, 0).unwrap();

@@ -15,6 +15,8 @@ mod pose;
 mod pose_run;
 mod schedule;
 mod step;
+#[cfg(test)]
+mod toy;
 mod validation;
 
 pub use action::{ActionTraining, ActionValidation};

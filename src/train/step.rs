@@ -249,9 +249,9 @@ where
 
 #[cfg(test)]
 mod tests {
+    use super::super::toy::{Line, Rows};
     use super::*;
     use crate::data::OrderedLoader;
-    use crate::train::fit::tests::{Line, Rows};
     use burn::backend::{Autodiff, Flex};
     use burn::data::dataset::InMemDataset;
     use burn::nn::LinearConfig;
