@@ -51,14 +51,14 @@ fn code(text: &str) -> String {
             i += rest.find('\n').unwrap_or(rest.len());
         } else if rest.starts_with("/*") {
             i += rest.find("*/").map_or(rest.len(), |e| e + 2);
-        } else if let Some(raw) = rest.strip_prefix("r#\"") {
-            i += 3 + raw.find("\"#").map_or(raw.len(), |e| e + 2);
-            out.push_str("\"\"");
-        } else if rest.starts_with("r\"")
-            && !out.ends_with(|c: char| c.is_alphanumeric() || c == '_')
-        {
-            // A raw string: backslashes are not escapes.
-            i += 2 + rest[2..].find('"').map_or(rest.len() - 2, |e| e + 1);
+        } else if let Some(hashes) = raw_string_start(rest, &out) {
+            // A raw string (`r"…"`, `r#"…"#`, `br"…"`): backslashes are not escapes.
+            let close = format!("\"{}", "#".repeat(hashes));
+            let open = 2 + hashes;
+            i += open
+                + rest[open..]
+                    .find(&close)
+                    .map_or(rest.len() - open, |e| e + close.len());
             out.push_str("\"\"");
         } else if bytes[i] == b'"' {
             let mut j = i + 1;
@@ -91,10 +91,37 @@ fn code(text: &str) -> String {
     out
 }
 
-/// Every path a file names from the crate, as module paths (`crate::a::b::c` → `[a, b, c]`).
+/// The number of `#`s of a raw string starting at `rest` (after `r`; a `b` before it is in
+/// `before`), where one starts: `r` not ending an identifier, then `#`s and a quote.
+fn raw_string_start(rest: &str, before: &str) -> Option<usize> {
+    let after_r = rest.strip_prefix('r')?;
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let prefix = before.strip_suffix('b').unwrap_or(before);
+    if prefix.ends_with(ident) || (prefix.len() == before.len() && before.ends_with(ident)) {
+        return None;
+    }
+    let hashes = after_r.len() - after_r.trim_start_matches('#').len();
+    after_r[hashes..].starts_with('"').then_some(hashes)
+}
+
+/// Every path a file names from the crate, as module paths (`crate::a::b::c` → `[a, b, c]`;
+/// `use crate::a::{b::c, d}` → `[a, b, c]`, `[a, d]`). Below a top-level `mod tests {`, an
+/// inline module, `super` is the file's own module.
 fn named_paths(file: &ModPath, code: &str) -> Vec<ModPath> {
+    let (main, tests) = match code.find("\nmod tests {") {
+        Some(at) => code.split_at(at),
+        None => (code, ""),
+    };
+    let mut test_module = file.clone();
+    test_module.push("tests".to_string());
+    let mut out = paths_in(file, main);
+    out.extend(paths_in(&test_module, tests));
+    out
+}
+
+fn paths_in(module: &ModPath, code: &str) -> Vec<ModPath> {
     let pattern =
-        regex::Regex::new(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)+)").unwrap();
+        regex::Regex::new(r"\b(crate|super|self)((?:::[A-Za-z_][A-Za-z0-9_]*)*)(::\{)?").unwrap();
     let mut out = Vec::new();
     for m in pattern.captures_iter(code) {
         let rest: Vec<String> = m[2]
@@ -102,11 +129,11 @@ fn named_paths(file: &ModPath, code: &str) -> Vec<ModPath> {
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect();
-        let path = match &m[1] {
+        let base = match &m[1] {
             "crate" => rest,
-            "self" => file.iter().cloned().chain(rest).collect(),
+            "self" => module.iter().cloned().chain(rest).collect(),
             _ => {
-                let mut base = file.clone();
+                let mut base = module.clone();
                 base.pop();
                 let mut rest = rest.into_iter().peekable();
                 while rest.peek().is_some_and(|s| s == "super") {
@@ -116,7 +143,73 @@ fn named_paths(file: &ModPath, code: &str) -> Vec<ModPath> {
                 base.into_iter().chain(rest).collect()
             }
         };
-        out.push(path);
+        match m.get(3) {
+            None => out.push(base),
+            Some(brace) => {
+                let group = braced(&code[brace.end()..]);
+                for item in expand(group) {
+                    out.push(base.iter().cloned().chain(item).collect());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The text up to the `}` that closes a group whose `{` was just read.
+fn braced(text: &str) -> &str {
+    let mut depth = 1;
+    for (k, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return &text[..k];
+                }
+            }
+            _ => {}
+        }
+    }
+    text
+}
+
+/// The paths of a use group's items: `a::b, c::{d, e as f}, *` → `[a, b]`, `[c, d]`, `[c, e]`.
+fn expand(group: &str) -> Vec<Vec<String>> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (k, c) in group.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&group[start..k]);
+                start = k + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&group[start..]);
+    let mut out = Vec::new();
+    for item in items.iter().map(|i| i.trim()).filter(|i| !i.is_empty()) {
+        let (head, inner) = match item.find('{') {
+            Some(at) => (&item[..at], Some(braced(&item[at + 1..]))),
+            None => (item.split(" as ").next().unwrap_or(item), None),
+        };
+        let head: Vec<String> = head
+            .split("::")
+            .map(str::trim)
+            .filter(|s| !s.is_empty() && *s != "*" && *s != "self")
+            .map(String::from)
+            .collect();
+        match inner {
+            None => out.push(head),
+            Some(inner) => {
+                for tail in expand(inner) {
+                    out.push(head.iter().cloned().chain(tail).collect());
+                }
+            }
+        }
     }
     out
 }
@@ -233,8 +326,23 @@ fn every_file_imports_only_layers_below_it_and_no_two_files_import_each_other() 
 #[test]
 fn the_checker_sees_upward_paths_and_ignores_comments_and_strings() {
     let file: ModPath = vec!["models".into(), "action".into(), "spec".into()];
-    let text = "// crate::cli::x\nuse super::super::super::nn::Conv;\nlet s = \"crate::demo::y\";\nlet c = '\"';\ncrate::data::ClipSpec::new();\n";
+    let text = "// crate::cli::x\nuse super::super::super::nn::Conv;\nlet s = \"crate::demo::y\";\n\
+        let c = '\"';\nlet r = r#\"crate::cli\"#;\nlet b = br\"\\\";\ncrate::data::ClipSpec::new();\n\
+        use crate::{ops::{iou, nms as n}, weights::*};\nuse super::{Bank, store::Entry};\n\
+        mod tests {\n    use super::Spec;\n}\n";
     let paths = named_paths(&file, &code(text));
     let heads: Vec<String> = paths.iter().map(|p| p.join("::")).collect();
-    assert_eq!(heads, vec!["nn::Conv", "data::ClipSpec::new"]);
+    assert_eq!(
+        heads,
+        vec![
+            "nn::Conv",
+            "data::ClipSpec::new",
+            "ops::iou",
+            "ops::nms",
+            "weights",
+            "models::action::Bank",
+            "models::action::store::Entry",
+            "models::action::spec::Spec",
+        ]
+    );
 }

@@ -14,6 +14,7 @@ use clap::Args;
 
 use crate::backend::{self, BackendChoice};
 use crate::config::DetectorFile;
+use crate::config::config_digest;
 use crate::data::shard::{Shard, VideoFiles};
 use crate::data::{AVA_FPS, AVA_VIDEO_START_S, FrameTime, Video, write_person_boxes};
 use crate::fs::file_digest;
@@ -161,7 +162,7 @@ fn run_dataset(
     backend_choice: BackendChoice,
 ) -> Result<()> {
     let settings = [
-        ("config", file_digest(&args.config)?),
+        ("config", config_digest(&args.config)?),
         ("weights", file_digest(&args.weights)?),
         ("threshold", args.threshold.to_string()),
         ("person_label", args.person_label.to_string()),
@@ -169,11 +170,10 @@ fn run_dataset(
     ];
     let files = VideoFiles::create(&args.out, &settings)?;
     let shard = args.shard.unwrap_or(Shard::ALL);
-    let videos = dataset_videos(root, args.split.as_deref(), Shard::ALL)?;
-    let (todo, done) = files.todo(
-        shard,
-        videos.into_iter().map(|v| (v.id.clone(), v)).collect(),
-    );
+    // Only this share's frame folders are listed (other machines may lack the rest).
+    let share = dataset_videos(root, args.split.as_deref(), shard)?;
+    let (done, todo): (Vec<_>, Vec<_>) = share.into_iter().partition(|v| files.done(&v.id));
+    let done = done.len();
     let frames: Vec<PersonFrame> = todo
         .iter()
         .flat_map(|v| video_frames(&v.id, &v.frames, v.start_s, args.every_frame))

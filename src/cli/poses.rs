@@ -13,6 +13,7 @@ use clap::Args;
 use crate::backend::{self, BackendChoice};
 use crate::config::ArmBoxConfig;
 use crate::config::PoseFile;
+use crate::config::config_digest;
 use crate::data::shard::{Shard, VideoFiles};
 use crate::data::{
     AVA_VIDEO_START_S, AvaKeyframes, CocoKeypoints, PersonKeypoints, Video, boxes_by_video,
@@ -91,7 +92,7 @@ pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
     let per_video = match args.shard {
         Some(_) => {
             let settings = [
-                ("config", file_digest(&args.config)?),
+                ("config", config_digest(&args.config)?),
                 ("weights", file_digest(&args.weights)?),
                 ("box_threshold", args.box_threshold.to_string()),
                 ("flip", (!args.no_flip).to_string()),

@@ -35,11 +35,43 @@ pub fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Confi
         source,
     })?;
     let table: toml::Table = toml::from_str(&text).map_err(toml_error)?;
-    if table.contains_key(BASE) {
+    if table.contains_key(BASE) || has_deletes(&table) {
         read_toml(path)?.try_into().map_err(toml_error)
     } else {
         toml::from_str(&text).map_err(toml_error)
     }
+}
+
+/// A digest of what `path` configures: the file's own digest (`fs::file_digest`) where it
+/// has no base, so that records made before inheritance still match; with a base, the digest
+/// of the merged table, so that editing a base changes the digest of every file over it.
+pub fn config_digest(path: &Path) -> Result<String, ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Toml {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    if !table.contains_key(BASE) {
+        return crate::fs::file_digest(path).map_err(io);
+    }
+    use sha2::Digest;
+    let merged = read_toml(path)?.to_string();
+    Ok(format!(
+        "merged:{}",
+        crate::fs::hex(&sha2::Sha256::digest(merged.as_bytes()))
+    ))
+}
+
+/// Whether any table of `table` has a `_delete_` key.
+fn has_deletes(table: &toml::Table) -> bool {
+    table.contains_key(DELETE)
+        || table
+            .values()
+            .any(|v| v.as_table().is_some_and(has_deletes))
 }
 
 fn read_chain(path: &Path, chain: &mut Vec<PathBuf>) -> Result<toml::Table, ConfigError> {
@@ -74,7 +106,7 @@ fn read_chain(path: &Path, chain: &mut Vec<PathBuf>) -> Result<toml::Table, Conf
     })?;
     let merged = match table.remove(BASE) {
         None => {
-            strip_deletes(&mut table);
+            strip_deletes(&mut table, "").map_err(invalid)?;
             table
         }
         Some(toml::Value::String(base)) => {
@@ -123,7 +155,7 @@ fn merge(into: &mut toml::Table, mut over: toml::Table, at: &str) -> Result<(), 
             }
             (_, mut value) => {
                 if let toml::Value::Table(t) = &mut value {
-                    strip_deletes(t);
+                    strip_deletes(t, &format!("{at}{key}."))?;
                 }
                 into.insert(key, value);
             }
@@ -132,14 +164,30 @@ fn merge(into: &mut toml::Table, mut over: toml::Table, at: &str) -> Result<(), 
     Ok(())
 }
 
-/// A `_delete_` with nothing inherited to delete has no effect.
-fn strip_deletes(table: &mut toml::Table) {
-    table.remove(DELETE);
-    for (_, value) in table.iter_mut() {
-        if let toml::Value::Table(t) = value {
-            strip_deletes(t);
+/// `_delete_` where nothing is inherited: `true` has nothing to drop; a key named is an
+/// error, as where the inherited table lacks it.
+fn strip_deletes(table: &mut toml::Table, at: &str) -> Result<(), String> {
+    match table.remove(DELETE) {
+        None | Some(toml::Value::Boolean(true)) => {}
+        Some(toml::Value::Array(keys)) if keys.is_empty() => {}
+        Some(toml::Value::Array(keys)) => {
+            return Err(format!(
+                "{at}{DELETE} removes {}, which the base does not have",
+                keys[0]
+            ));
+        }
+        Some(other) => {
+            return Err(format!(
+                "{at}{DELETE} = {other}: expected true or a list of key names"
+            ));
         }
     }
+    for (key, value) in table.iter_mut() {
+        if let toml::Value::Table(t) = value {
+            strip_deletes(t, &format!("{at}{key}."))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -197,6 +245,7 @@ mod tests {
                     "c.toml",
                     "base = \"a.toml\"\n[n]\n_delete_ = [\"nothing\"]\n",
                 ),
+                ("d.toml", "base = \"a.toml\"\n[new]\n_delete_ = [\"x\"]\n"),
             ],
         );
         let got = read_toml(&dir.join("b.toml")).unwrap();
@@ -205,6 +254,12 @@ mod tests {
         let err = read_toml(&dir.join("c.toml")).unwrap_err().to_string();
         assert!(
             err.contains("c.toml") && err.contains("\"nothing\""),
+            "{err}"
+        );
+        // A table the base lacks has nothing to remove either.
+        let err = read_toml(&dir.join("d.toml")).unwrap_err().to_string();
+        assert!(
+            err.contains("new._delete_") && err.contains("\"x\""),
             "{err}"
         );
         std::fs::remove_dir_all(dir).unwrap();
@@ -231,6 +286,27 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("missing.toml"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn a_config_digest_follows_its_base() {
+        let dir = folder(
+            "digest",
+            &[
+                ("a.toml", "[n]\nx = 1\n"),
+                ("b.toml", "base = \"a.toml\"\n[n]\ny = 2\n"),
+            ],
+        );
+        let (a, b) = (dir.join("a.toml"), dir.join("b.toml"));
+        // Without a base: the file's own digest, as records made before inheritance hold.
+        assert_eq!(
+            config_digest(&a).unwrap(),
+            crate::fs::file_digest(&a).unwrap()
+        );
+        let before = config_digest(&b).unwrap();
+        std::fs::write(&a, "[n]\nx = 3\n").unwrap();
+        assert_ne!(config_digest(&b).unwrap(), before);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -157,7 +157,7 @@ impl ArmAnnotations {
         let poses = read_keypoints(keypoints)?;
         let frame_of = |p: &PersonAnnotation| {
             let index = keyframe_frame_index(p.key.timestamp_s, AVA_VIDEO_START_S, AVA_FPS);
-            FrameLayout::PySlowFast.frame_path(root, &p.key.video_id, index.max(0) as usize)
+            Ok(FrameLayout::PySlowFast.frame_path(root, &p.key.video_id, index.max(0) as usize))
         };
         let (arm, stats) = arm_people_in_frames(&people, &poses, arm_labels, frame_of, config)?;
         let groundtruth = arm
@@ -196,20 +196,19 @@ pub fn arm_box_people(arm: &[ArmPerson]) -> Vec<PersonAnnotation> {
         .collect()
 }
 
-/// A frame's `[width, height]`, naming the file when it cannot be read.
 /// [`arm_people`] in the frames on disk: each video's frame size read once, from the frame
-/// `frame_of` gives for the first of its people; what was left out is logged.
+/// `frame_of` gives for the first of its people (or the error it gives).
 pub fn arm_people_in_frames(
     people: &[PersonAnnotation],
     keypoints: &[PersonKeypoints],
     arm_labels: &LabelMap,
-    frame_of: impl Fn(&PersonAnnotation) -> PathBuf,
+    frame_of: impl Fn(&PersonAnnotation) -> Result<PathBuf, DataError>,
     config: &ArmBoxConfig,
 ) -> Result<(Vec<ArmPerson>, ArmDatasetStats), DataError> {
     let mut sizes: HashMap<String, [f64; 2]> = HashMap::new();
     for p in people {
         if !sizes.contains_key(&p.key.video_id) {
-            sizes.insert(p.key.video_id.clone(), frame_size(&frame_of(p))?);
+            sizes.insert(p.key.video_id.clone(), frame_size(&frame_of(p)?)?);
         }
     }
     let (arm, stats) = arm_people(
@@ -219,19 +218,10 @@ pub fn arm_people_in_frames(
         |k| sizes[&k.video_id],
         config,
     );
-    tracing::info!(
-        "{} of {} people have arm boxes ({} arm boxes); without matching keypoints {}, \
-         without an arm box {}",
-        arm.len(),
-        people.len(),
-        arm.iter().map(|p| p.arm_boxes.len()).sum::<usize>(),
-        stats.without_keypoints,
-        stats.without_arm_box
-    );
     Ok((arm, stats))
 }
 
-/// The size `[w, h]` of a frame file.
+/// A frame's `[width, height]`, naming the file when it cannot be read.
 pub fn frame_size(frame: &Path) -> Result<[f64; 2], DataError> {
     let (w, h) = image::image_dimensions(frame).map_err(|e| DataError::File {
         path: frame.to_path_buf(),

@@ -17,8 +17,8 @@ use crate::backend::{self, BackendChoice};
 use crate::config::{ActionFile, ArmBoxConfig, TestViews};
 use crate::data::bank::Bank;
 use crate::data::{
-    AvaKeyframes, KeyframeKey, KeyframeSample, LabelMap, PersonAnnotation, PersonScores, Video,
-    keyframe_samples, read_keypoints,
+    AvaKeyframes, DataError, KeyframeKey, KeyframeSample, LabelMap, PersonAnnotation, PersonScores,
+    Video, keyframe_samples, read_keypoints,
 };
 use crate::weights::Checkpoint;
 
@@ -92,8 +92,27 @@ impl BoxScoring<'_> {
             .iter()
             .map(|s| (s.key.video_id.as_str(), &s.frames[0]))
             .collect();
-        let frame_of = |p: &PersonAnnotation| first[p.key.video_id.as_str()].clone();
-        Ok(arm_people_in_frames(&self.people, &poses, self.labels, frame_of, config)?.0)
+        let frame_of = |p: &PersonAnnotation| {
+            first
+                .get(p.key.video_id.as_str())
+                .map(|f| f.to_path_buf())
+                .ok_or_else(|| DataError::File {
+                    path: keypoints.to_path_buf(),
+                    message: format!("video {:?} has no keyframe to score", p.key.video_id),
+                })
+        };
+        let (arm, stats) =
+            arm_people_in_frames(&self.people, &poses, self.labels, frame_of, config)?;
+        tracing::info!(
+            "{} of {} people have arm boxes ({} arm boxes); without matching keypoints {}, \
+             without an arm box {}",
+            arm.len(),
+            self.people.len(),
+            arm.iter().map(|p| p.arm_boxes.len()).sum::<usize>(),
+            stats.without_keypoints,
+            stats.without_arm_box
+        );
+        Ok(arm)
     }
 
     /// Scores the boxes on the chosen backend.

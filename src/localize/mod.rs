@@ -19,6 +19,7 @@ use anyhow::{Context, Result};
 
 use crate::backend::{self, BackendChoice};
 use crate::config::TestViews;
+use crate::config::config_digest;
 use crate::data::Video;
 use crate::data::bank::{Bank, BankManifest, BankView, BoxSource};
 use crate::data::{
@@ -122,7 +123,7 @@ impl Localize {
                 let inputs = Inputs::default()
                     .text("table", &s.table_text("bank"))
                     .text("views", &format!("{views:?}"))
-                    .file("config", &table.config)?
+                    .config(&table.config)?
                     .file("weights", &table.weights)?
                     .outputs_of(&persons);
                 let force = runner.forced(Stage::Bank);
@@ -134,7 +135,7 @@ impl Localize {
 
         let mut inputs = Inputs::default()
             .text("table", &s.table_text("actions"))
-            .file("config", &s.actions.config)?
+            .config(&s.actions.config)?
             .file("weights", &s.actions.weights)?
             .file("labelmap", &s.actions.labelmap)?
             .outputs_of(&persons);
@@ -149,7 +150,7 @@ impl Localize {
             (Some(arm), Some(poses)) => {
                 let table = &arm.table;
                 let inputs = Inputs::default()
-                    .file("config", &table.config)?
+                    .config(&table.config)?
                     .file("weights", &table.weights)?
                     .file("labelmap", &table.labelmap)?
                     .outputs_of(&persons)
@@ -334,7 +335,7 @@ impl Localize {
             fingerprint(&self.path(PERSONS))?
         );
         let (config_digest, weights_digest) =
-            (file_digest(&table.config)?, file_digest(&table.weights)?);
+            (config_digest(&table.config)?, file_digest(&table.weights)?);
         let mut outputs = Vec::new();
         let mut features = 0;
         for view in views.views() {
@@ -440,7 +441,15 @@ impl Localize {
             .iter()
             .map(|v| (v.id.as_str(), &v.frames[0]))
             .collect();
-        let frame_of = |p: &PersonAnnotation| first[p.key.video_id.as_str()].clone();
+        let frame_of = |p: &PersonAnnotation| {
+            first
+                .get(p.key.video_id.as_str())
+                .map(|f| f.to_path_buf())
+                .ok_or_else(|| crate::data::DataError::File {
+                    path: self.path(PERSONS),
+                    message: format!("boxes of video {:?}, which has no frames", p.key.video_id),
+                })
+        };
         let (arm, stats) = arm_people_in_frames(&people, &poses, labels, frame_of, &model.arm)?;
         let arm_boxes: usize = arm.iter().map(|p| p.arm_boxes.len()).sum();
         let mut samples =
@@ -538,7 +547,7 @@ impl Localize {
         }
         let shown = Shown {
             top: s.render.top,
-            min_score: s.render.min_score,
+            min_score: s.render.min_score as f32,
         };
         let drawn = draw_keyframes(&picked, &images, &s.labels, shown, &keyframe_dir)?;
         let keyframes: Vec<PathBuf> = drawn

@@ -333,11 +333,24 @@ impl Inputs {
         Ok(self)
     }
 
+    /// A network config, `config`: its file's fingerprint, or where it inherits (`base =`)
+    /// the digest of the merged configuration, which a changed base changes too.
+    pub fn config(mut self, path: &Path) -> Result<Self> {
+        let digest = crate::config::config_digest(path)?;
+        let print = if digest.starts_with("merged:") {
+            digest
+        } else {
+            fingerprint(path)?
+        };
+        self.0.insert("config".to_string(), print);
+        Ok(self)
+    }
+
     /// A part's network (`config`, `weights`) or its given outputs (`given_key`).
     pub fn source(self, given_key: &str, source: &PartSource) -> Result<Self> {
         match source {
             PartSource::Network { config, weights } => {
-                self.file("config", config)?.file("weights", weights)
+                self.config(config)?.file("weights", weights)
             }
             PartSource::Given(file) => self.file(given_key, file),
         }

@@ -244,7 +244,7 @@ pub struct RenderTable {
     #[serde(default = "three")]
     pub top: usize,
     #[serde(default = "min_score")]
-    pub min_score: f32,
+    pub min_score: f64,
     /// Annotated keyframes in the summary page and `keyframes/`.
     #[serde(default = "twelve")]
     pub keyframes: usize,
@@ -281,7 +281,7 @@ fn f16() -> BankDtype {
 fn three() -> usize {
     3
 }
-fn min_score() -> f32 {
+fn min_score() -> f64 {
     0.3
 }
 fn twelve() -> usize {

@@ -104,7 +104,7 @@ impl BankRequest {
         let manifest = BankManifest {
             format_version: 1,
             model_config: self.config.display().to_string(),
-            config_digest: file_digest(&self.config)?,
+            config_digest: crate::config::config_digest(&self.config)?,
             weights_digest: file_digest(&self.weights)?,
             dim: config.network.bank_feature_dim(),
             dtype: self.dtype,
