@@ -38,9 +38,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// The seed system on the synthetic dataset, from scratch: train S, build its bank, train
-    /// S + G + L and the arm branch, choose the fusion classes, print the test table, localize
-    /// one held-out video (--ablation: every variant; --full: the detector and CPN too).
+    /// The seed system trained from scratch on the synthetic set: its test table and one
+    /// annotated video.
+    ///
+    /// Trains S, builds its bank, trains S + G + L and the arm branch, chooses the fusion
+    /// classes on validation, prints the test table and localizes one held-out video;
+    /// --ablation trains every variant, --full the detector and CPN too.
     Demo(demo::DemoArgs),
     /// Inspect checkpoints and check them against networks.
     #[command(subcommand)]
