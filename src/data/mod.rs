@@ -15,6 +15,7 @@ mod frames;
 mod keypoints;
 mod labelmap;
 mod loader;
+pub mod manifest;
 mod person_boxes;
 mod samples;
 mod scores;

@@ -12,6 +12,8 @@ use std::str::FromStr;
 
 use anyhow::{Context, bail};
 
+use super::manifest::{Inputs, first_difference, read_record};
+
 /// Share `index` of `count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Shard {
@@ -85,36 +87,39 @@ impl VideoFiles {
         // Shares start together: each probes with its own name.
         let probe = format!(".probe-{}.csv", std::process::id());
         crate::fs::check_writable(&dir.join(probe))?;
-        let text: String = settings
+        let ours: Inputs = settings
             .iter()
-            .map(|(k, v)| format!("{k} = {v}\n"))
+            .map(|(k, v)| (k.to_string(), v.clone()))
             .collect();
         let path = dir.join(SETTINGS);
-        match std::fs::read_to_string(&path) {
-            Ok(theirs) => {
-                for (key, ours) in settings {
-                    let theirs = theirs
-                        .lines()
-                        .find_map(|l| l.strip_prefix(key)?.strip_prefix(" = "))
-                        .unwrap_or("(none)");
-                    if theirs != ours {
-                        bail!(
-                            "{}: the files there were written with {key} = {theirs}; this run \
-                             has {ours}: use another folder",
-                            path.display()
-                        );
-                    }
+        let record = read_record(&path).with_context(|| format!("reading {}", path.display()))?;
+        match &record {
+            Some(text) => {
+                let theirs: Inputs = text
+                    .lines()
+                    .filter_map(|l| l.split_once(" = "))
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect();
+                if let Some((key, theirs, ours)) = first_difference(&theirs, &ours) {
+                    bail!(
+                        "{}: the files there were written with {key} = {theirs}; this run has \
+                         {ours}: use another folder",
+                        path.display()
+                    );
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            None => {
+                let text: String = settings
+                    .iter()
+                    .map(|(k, v)| format!("{k} = {v}\n"))
+                    .collect();
                 // Written whole under a name of this process's, as other shares may write
-                // the same at the same moment.
+                // the same at the same moment (no lock: the folder holds only its CSVs).
                 let tmp = dir.join(format!(".{SETTINGS}-{}.tmp", std::process::id()));
                 std::fs::write(&tmp, text)
                     .and_then(|()| std::fs::rename(&tmp, &path))
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
         }
         Ok(Self {
             dir: dir.to_path_buf(),

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::system::PartSource;
+use crate::data::manifest::first_difference;
 use crate::fs::hex;
 
 /// The stages, in order.
@@ -200,11 +201,22 @@ impl StageRunner {
                 return None;
             }
         };
-        let same = manifest.format_version == FORMAT_VERSION
-            && manifest.stage == stage.name()
-            && &manifest.inputs == inputs
-            && manifest.changed_output(&self.out).is_none();
-        same.then_some(manifest)
+        let why = if manifest.format_version != FORMAT_VERSION || manifest.stage != stage.name() {
+            Some("its manifest is of another format".to_string())
+        } else if let Some((input, _, _)) = first_difference(&manifest.inputs, inputs) {
+            Some(format!("{input} changed"))
+        } else {
+            manifest
+                .changed_output(&self.out)
+                .map(|file| format!("{file} changed since"))
+        };
+        match why {
+            None => Some(manifest),
+            Some(why) => {
+                tracing::info!("{}: redone ({why})", stage.name());
+                None
+            }
+        }
     }
 
     /// Runs `work` for `stage` unless a matching manifest says it is done; returns the

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{BankDtype, BankError};
+use crate::data::manifest::LockedRecord;
 
 /// The clip view the features were computed under (FAIR re-extracts the bank per test view).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -70,24 +71,18 @@ impl BankManifest {
     /// refuses, naming the field, a folder built another way. Builds of other splits or
     /// shards may join at the same moment: the read-modify-write holds the folder's lock.
     pub fn join_folder(&self, dir: &Path) -> Result<(), BankError> {
-        let lock_path = dir.join(".manifest.lock");
-        let io = |source| BankError::Io {
-            path: lock_path.clone(),
+        let record = LockedRecord::open(dir, MANIFEST).map_err(|source| BankError::Io {
+            path: dir.join(MANIFEST),
             source,
-        };
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(io)?;
-        lock.lock().map_err(io)?; // released when `lock` is dropped
-        let Some(existing) = Self::read(dir)? else {
+        })?;
+        let Some(text) = &record.text else {
             return self.write(dir);
         };
+        let existing: Self = serde_json::from_str(text)
+            .map_err(|e| BankError::file(&record.path, format!("not a bank manifest: {e}")))?;
         if let Some((field, theirs, ours)) = existing.difference(self) {
             return Err(BankError::file(
-                &dir.join(MANIFEST),
+                &record.path,
                 format!(
                     "this bank was built with {field} = {theirs}, this build has {ours}: \
                      use another folder"
