@@ -19,7 +19,7 @@ use crate::data::shard::{Shard, VideoFiles};
 use crate::data::{AVA_FPS, AVA_VIDEO_START_S, FrameTime, Video, write_person_boxes};
 use crate::fs::file_digest;
 use crate::infer::{PersonDetection, PersonFilter, PersonFrame};
-use crate::localize::videos::dataset_videos;
+use crate::localize::videos::{dataset_video, dataset_video_ids};
 use crate::weights::Checkpoint;
 
 #[derive(Debug, Args)]
@@ -170,10 +170,13 @@ fn run_dataset(
     ];
     let files = VideoFiles::create(&args.out, &settings)?;
     let shard = args.shard.unwrap_or(Shard::ALL);
-    // Only this share's frame folders are listed (other machines may lack the rest).
-    let share = dataset_videos(root, args.split.as_deref(), shard)?;
-    let (done, todo): (Vec<_>, Vec<_>) = share.into_iter().partition(|v| files.done(&v.id));
-    let done = done.len();
+    let ids = dataset_video_ids(root, args.split.as_deref())?;
+    let share = shard.work(
+        ids.into_iter().map(|id| (id, ())),
+        |v| files.done(v),
+        |id, ()| dataset_video(root, id.to_string()),
+    )?;
+    let (todo, done): (Vec<Video>, usize) = (share.todo.into_values().collect(), share.done);
     let frames: Vec<PersonFrame> = todo
         .iter()
         .flat_map(|v| video_frames(&v.id, &v.frames, v.start_s, args.every_frame))

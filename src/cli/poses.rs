@@ -109,13 +109,19 @@ pub fn run(args: PosesArgs, backend_choice: BackendChoice) -> Result<()> {
     }
     let mut people = read_person_boxes(&args.boxes, args.box_threshold)?;
     if let (Some(shard), Some(files)) = (args.shard, &per_video) {
-        let (todo, done) = files.todo(shard, boxes_by_video(people));
+        let share = shard.work(
+            boxes_by_video(people),
+            |v| files.done(v),
+            |_, boxes| Ok::<_, std::convert::Infallible>(boxes),
+        );
+        let Ok(share) = share;
+        let (todo, done) = (share.todo, share.done);
         println!(
             "share {shard}: {} videos to estimate, {done} already in {}",
             todo.len(),
             files.dir.display()
         );
-        people = todo.into_iter().flatten().collect();
+        people = todo.into_values().flatten().collect();
         if people.is_empty() {
             println!("{}: share {shard} is complete", files.dir.display());
             return Ok(());

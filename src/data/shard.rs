@@ -39,6 +39,32 @@ impl Shard {
             .map(|(_, v)| v)
     }
 
+    /// The one skeleton of the jobs that fill a folder video by video (`persons --data`,
+    /// `poses --shard`, `bank build`): of this share of `videos` (id → what its work is made
+    /// from, in id order), those `done` does not count done, each with the work `work` makes
+    /// of it, and how many were done. `work` is called for those videos alone: another
+    /// machine may lack the other shares' frames.
+    pub fn work<I, T, E>(
+        self,
+        videos: impl IntoIterator<Item = (String, I)>,
+        done: impl Fn(&str) -> bool,
+        mut work: impl FnMut(&str, I) -> Result<T, E>,
+    ) -> Result<ShareWork<T>, E> {
+        let mut share = ShareWork {
+            todo: BTreeMap::new(),
+            done: 0,
+        };
+        for (id, input) in self.select(videos) {
+            if done(&id) {
+                share.done += 1;
+            } else {
+                let made = work(&id, input)?;
+                share.todo.insert(id, made);
+            }
+        }
+        Ok(share)
+    }
+
     /// A name for this share's own folder: `shard-I-of-N`.
     pub fn dir_name(&self) -> String {
         format!("shard-{}-of-{}", self.index, self.count)
@@ -65,6 +91,14 @@ impl FromStr for Shard {
             )),
         }
     }
+}
+
+/// One share's work ([`Shard::work`]): its videos not done yet, each with its work, and how
+/// many were done already.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShareWork<T> {
+    pub todo: BTreeMap<String, T>,
+    pub done: usize,
 }
 
 /// An output folder of one CSV per video (`<video_id>.csv`), which every CSV reader of
@@ -130,14 +164,6 @@ impl VideoFiles {
         self.dir.join(format!("{video_id}.csv"))
     }
 
-    /// Of `shard`'s share of `by_video` (video id → its items), the items of the videos whose
-    /// files are not here yet, and how many are.
-    pub fn todo<T>(&self, shard: Shard, by_video: BTreeMap<String, T>) -> (Vec<T>, usize) {
-        let (done, todo): (Vec<_>, Vec<_>) =
-            shard.select(by_video).partition(|(v, _)| self.done(v));
-        (todo.into_iter().map(|(_, t)| t).collect(), done.len())
-    }
-
     /// Whether `video_id`'s file is there: files are written atomically, so one that exists is
     /// complete.
     pub fn done(&self, video_id: &str) -> bool {
@@ -167,6 +193,35 @@ mod tests {
                 .collect::<BTreeMap<_, _>>(),
             videos
         );
+    }
+
+    #[test]
+    fn a_share_works_on_its_videos_not_done_and_counts_the_rest() {
+        let videos: Vec<(String, usize)> = (0..7).map(|i| (format!("v{i}"), i)).collect();
+        let mut made = Vec::new();
+        let share = Shard { index: 0, count: 2 }
+            .work(
+                videos,
+                |v| v == "v2",
+                |id, i| {
+                    made.push(id.to_string());
+                    Ok::<_, String>(i * 10)
+                },
+            )
+            .unwrap();
+        // The share is v0, v2, v4, v6; v2 is done and its work never made.
+        assert_eq!(made, ["v0", "v4", "v6"]);
+        assert_eq!(share.done, 1);
+        assert_eq!(
+            share.todo,
+            [("v0".to_string(), 0), ("v4".into(), 40), ("v6".into(), 60)].into()
+        );
+        let failed = Shard::ALL.work(
+            [("v".to_string(), 1)],
+            |_| false,
+            |_, _| Err::<(), _>("bad"),
+        );
+        assert_eq!(failed, Err("bad"));
     }
 
     #[test]

@@ -100,7 +100,7 @@ pub fn part_video_ids(csv: &Path) -> Result<BTreeSet<String>> {
 }
 
 /// Video `id` of a dataset in AVA's layout: its frames under `<root>/frames/<id>/`.
-fn dataset_video(root: &Path, id: String) -> Result<Video> {
+pub fn dataset_video(root: &Path, id: String) -> Result<Video> {
     let dir = root.join("frames").join(&id);
     let frames = list_frame_files(&dir).with_context(|| format!("video {id}"))?;
     // An AVA-Kinetics clip starts at its own second; AVA's films at 900.
@@ -113,6 +113,18 @@ fn dataset_video(root: &Path, id: String) -> Result<Video> {
 /// under `<root>/frames/` (a split without annotations, such as AVA's test); of them,
 /// `shard`'s.
 pub fn dataset_videos(root: &Path, split: Option<&str>, shard: Shard) -> Result<Vec<Video>> {
+    let ids = dataset_video_ids(root, split)?;
+    // The share first: other shares' frame folders are neither listed nor required.
+    let share = shard.work(
+        ids.into_iter().map(|id| (id, ())),
+        |_| false,
+        |id, ()| dataset_video(root, id.to_string()),
+    )?;
+    Ok(share.todo.into_values().collect())
+}
+
+/// The ids of a dataset's videos: those of `split`'s annotations, or every frame folder.
+pub fn dataset_video_ids(root: &Path, split: Option<&str>) -> Result<BTreeSet<String>> {
     let ids: BTreeSet<String> = match split {
         Some(split) => {
             let files: Vec<PathBuf> = [DatasetPart::Ava, DatasetPart::Kinetics]
@@ -148,11 +160,7 @@ pub fn dataset_videos(root: &Path, split: Option<&str>, shard: Shard) -> Result<
     if ids.is_empty() {
         bail!("{}: no videos", root.display());
     }
-    // The share first: other shares' frame folders are neither listed nor required.
-    shard
-        .select(ids)
-        .map(|id| dataset_video(root, id))
-        .collect()
+    Ok(ids)
 }
 
 /// The id of a video file: its name without extension.

@@ -10,9 +10,10 @@ use anyhow::{Context, Result};
 use super::BankBuild;
 use crate::config::ActionFile;
 use crate::data::bank::{BankDtype, BankManifest, BankView, BoxSource};
+use crate::data::shard::Shard;
 use crate::data::{
-    DatasetFiles, KeyframeSample, PersonAnnotation, annotated_people, keyframe_samples,
-    read_person_boxes, unlabelled_people,
+    DatasetFiles, PersonAnnotation, annotated_people, keyframe_samples, read_person_boxes,
+    unlabelled_people,
 };
 use crate::fs::file_digest;
 use crate::weights::Checkpoint;
@@ -51,7 +52,7 @@ pub struct BankRequest {
     pub flip: bool,
     pub dtype: BankDtype,
     /// One share of the videos.
-    pub shard: Option<crate::data::shard::Shard>,
+    pub shard: Option<Shard>,
     pub out: PathBuf,
 }
 
@@ -90,16 +91,22 @@ impl BankRequest {
         for p in people {
             by_video.entry(p.key.video_id.clone()).or_default().push(p);
         }
-        if let Some(share) = self.shard {
-            by_video = share.select(by_video).collect();
-        }
         let clip = config.network.clip_spec();
-        let mut videos: BTreeMap<String, Vec<KeyframeSample>> = BTreeMap::new();
-        for (video, people) in &by_video {
-            let samples = keyframe_samples(people, &files.root, clip)
-                .with_context(|| format!("keyframes under {}", files.root.display()))?;
-            videos.insert(video.clone(), samples.samples().to_vec());
-        }
+        // Videos already in the folder are skipped by the build itself, which opens each file
+        // to check it (localize's bank stage builds with the same job).
+        let videos = self
+            .shard
+            .unwrap_or(Shard::ALL)
+            .work(
+                by_video,
+                |_| false,
+                |_, people| {
+                    keyframe_samples(&people, &files.root, clip)
+                        .map(|s| s.samples().to_vec())
+                        .with_context(|| format!("keyframes under {}", files.root.display()))
+                },
+            )?
+            .todo;
         let ground_truth = self.boxes.is_none() && self.split == Split::Train;
         let manifest = BankManifest {
             format_version: 1,
