@@ -16,7 +16,7 @@ use crate::backend::{self, BackendChoice};
 use crate::config::DetectorFile;
 use crate::config::config_digest;
 use crate::data::shard::{Shard, VideoFiles};
-use crate::data::{AVA_FPS, AVA_VIDEO_START_S, FrameTime, Video, write_person_boxes};
+use crate::data::{AVA_VIDEO_START_S, FrameTime, Video, write_person_boxes};
 use crate::fs::file_digest;
 use crate::infer::{PersonDetection, PersonFilter, PersonFrame};
 use crate::localize::videos::{dataset_video, dataset_video_ids};
@@ -87,33 +87,8 @@ fn frames(args: &PersonsArgs) -> Result<(Vec<PersonFrame>, Option<Video>)> {
     else {
         bail!("give one of --frames DIR, --video FILE, --image FILE or --data ROOT");
     };
-    let frames = video_frames(&video.id, &video.frames, video.start_s, args.every_frame);
+    let frames = PersonFrame::of_videos(std::slice::from_ref(&video), args.every_frame);
     Ok((frames, Some(video)))
-}
-
-/// One keyframe per second of a video's frames (frame 30·k is second `start + k`), or every
-/// frame, timed in seconds.
-fn video_frames(
-    video_id: &str,
-    frames: &[PathBuf],
-    start: i64,
-    every_frame: bool,
-) -> Vec<PersonFrame> {
-    let fps = AVA_FPS as usize;
-    frames
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| every_frame || i % fps == 0)
-        .map(|(i, path)| PersonFrame {
-            video_id: video_id.to_string(),
-            time: if every_frame {
-                FrameTime::Frame(start as f64 + i as f64 / AVA_FPS as f64)
-            } else {
-                FrameTime::Keyframe(start + (i / fps) as i64)
-            },
-            path: path.clone(),
-        })
-        .collect()
 }
 
 pub fn run(args: PersonsArgs, backend_choice: BackendChoice) -> Result<()> {
@@ -177,10 +152,7 @@ fn run_dataset(
         |id, ()| dataset_video(root, id.to_string()),
     )?;
     let (todo, done): (Vec<Video>, usize) = (share.todo.into_values().collect(), share.done);
-    let frames: Vec<PersonFrame> = todo
-        .iter()
-        .flat_map(|v| video_frames(&v.id, &v.frames, v.start_s, args.every_frame))
-        .collect();
+    let frames = PersonFrame::of_videos(&todo, args.every_frame);
     println!(
         "share {shard} of the videos under {}: {} to detect ({} frames), {} already in {}",
         root.display(),

@@ -7,7 +7,9 @@ use burn::tensor::backend::Backend;
 
 use crate::backend::Job;
 use crate::data::shard::VideoFiles;
-use crate::data::{DataError, DetectedPerson, FrameTime, decode_frame, write_person_boxes};
+use crate::data::{
+    AVA_FPS, DataError, DetectedPerson, FrameTime, Video, decode_frame, write_person_boxes,
+};
 use crate::models::detector::{DetectorSpec, FasterRcnn, rgb_to_tensor};
 use crate::progress::Progress;
 use crate::weights::{Checkpoint, LoadMode};
@@ -18,6 +20,32 @@ pub struct PersonFrame {
     pub video_id: String,
     pub time: FrameTime,
     pub path: PathBuf,
+}
+
+impl PersonFrame {
+    /// The frames of `videos` to look at: one keyframe a second (frame 30·k is second
+    /// `start_s + k`), or every frame, timed in seconds.
+    pub fn of_videos(videos: &[Video], every_frame: bool) -> Vec<Self> {
+        let fps = AVA_FPS as usize;
+        videos
+            .iter()
+            .flat_map(|v| {
+                v.frames
+                    .iter()
+                    .enumerate()
+                    .filter(move |(i, _)| every_frame || i % fps == 0)
+                    .map(move |(i, path)| PersonFrame {
+                        video_id: v.id.clone(),
+                        time: if every_frame {
+                            FrameTime::Frame(v.start_s as f64 + i as f64 / AVA_FPS as f64)
+                        } else {
+                            FrameTime::Keyframe(v.start_s + (i / fps) as i64)
+                        },
+                        path: path.clone(),
+                    })
+            })
+            .collect()
+    }
 }
 
 /// Which detections count as people.

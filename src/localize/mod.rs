@@ -191,16 +191,7 @@ impl Localize {
                 file: detector,
                 weights,
             } => {
-                let frames = videos
-                    .iter()
-                    .flat_map(|v| {
-                        v.keyframes().map(|(t, frame)| PersonFrame {
-                            video_id: v.id.clone(),
-                            time: FrameTime::Keyframe(t),
-                            path: frame.clone(),
-                        })
-                    })
-                    .collect();
+                let frames = PersonFrame::of_videos(videos, false);
                 let job = PersonDetection {
                     detector: detector.network.clone(),
                     checkpoint: Checkpoint::open(weights)?,
