@@ -46,24 +46,34 @@ pub fn load_toml<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Confi
 /// has no base, so that records made before inheritance still match; with a base, the digest
 /// of the merged table, so that editing a base changes the digest of every file over it.
 pub fn config_digest(path: &Path) -> Result<String, ConfigError> {
-    let io = |source| ConfigError::Io {
+    match merged_digest(path)? {
+        Some(digest) => Ok(digest),
+        None => crate::fs::file_digest(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The digest of the merged table of a file with a base; `None` for a file without one.
+pub fn merged_digest(path: &Path) -> Result<Option<String>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    })?;
     let table: toml::Table = toml::from_str(&text).map_err(|source| ConfigError::Toml {
         path: path.to_path_buf(),
         source,
     })?;
     if !table.contains_key(BASE) {
-        return crate::fs::file_digest(path).map_err(io);
+        return Ok(None);
     }
     use sha2::Digest;
     let merged = read_toml(path)?.to_string();
-    Ok(format!(
+    Ok(Some(format!(
         "merged:{}",
         crate::fs::hex(&sha2::Sha256::digest(merged.as_bytes()))
-    ))
+    )))
 }
 
 /// Whether any table of `table` has a `_delete_` key.

@@ -10,7 +10,7 @@ mod test_views;
 mod train;
 
 pub use arm_boxes::ArmBoxConfig;
-pub use inherit::{config_digest, load_toml, read_toml};
+pub use inherit::{config_digest, load_toml, merged_digest, read_toml};
 pub use test_views::TestViews;
 pub use train::{ActionSampling, DetectorSampling, OptimizerKind, PoseSampling, TrainSettings};
 

@@ -97,14 +97,8 @@ pub fn write_system(path: &Path, parts: Parts, shared: &Shared) -> Result<PathBu
 
 /// The tables of a system naming `parts`.
 pub fn system_tables_of(parts: Parts, shared: &Shared) -> SystemTables {
-    let persons = PersonsTable {
-        source: parts.boxes.source(),
-        ..PersonsTable::given(PathBuf::new(), BOX_THRESHOLD)
-    };
-    let poses = parts.keypoints.map(|k| PosesTable {
-        source: k.source(),
-        ..PosesTable::given(PathBuf::new())
-    });
+    let persons = PersonsTable::new(parts.boxes.source(), BOX_THRESHOLD);
+    let poses = parts.keypoints.map(|k| PosesTable::new(k.source()));
     let bank = parts.bank.map(|bank| BankTable {
         config: bank.config.clone(),
         weights: bank.weights.clone(),

@@ -348,11 +348,9 @@ impl Inputs {
     /// A network config, `config`: its file's fingerprint, or where it inherits (`base =`)
     /// the digest of the merged configuration, which a changed base changes too.
     pub fn config(mut self, path: &Path) -> Result<Self> {
-        let digest = crate::config::config_digest(path)?;
-        let print = if digest.starts_with("merged:") {
-            digest
-        } else {
-            fingerprint(path)?
+        let print = match crate::config::merged_digest(path)? {
+            Some(digest) => digest,
+            None => fingerprint(path)?,
         };
         self.0.insert("config".to_string(), print);
         Ok(self)

@@ -68,10 +68,10 @@ pub struct PersonsTable {
 }
 
 impl PersonsTable {
-    /// Given boxes at `threshold`, the other keys at their defaults.
-    pub fn given(boxes: PathBuf, threshold: f64) -> Self {
+    /// Boxes from `source` at `threshold`, the other keys at their defaults.
+    pub fn new(source: PartSource, threshold: f64) -> Self {
         Self {
-            source: PartSource::Given(boxes),
+            source,
             threshold,
             person_label: one(),
             batch: one_usize(),
@@ -139,10 +139,10 @@ pub struct PosesTable {
 }
 
 impl PosesTable {
-    /// Given keypoints, the other keys at their defaults.
-    pub fn given(keypoints: PathBuf) -> Self {
+    /// Keypoints from `source`, the other keys at their defaults.
+    pub fn new(source: PartSource) -> Self {
         Self {
-            source: PartSource::Given(keypoints),
+            source,
             flip: yes(),
             batch: sixteen(),
         }

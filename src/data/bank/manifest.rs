@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{BankDtype, BankError};
-use crate::data::manifest::LockedRecord;
+use crate::data::manifest::{LockedRecord, read_record};
 
 /// The clip view the features were computed under (FAIR re-extracts the bank per test view).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -49,13 +49,17 @@ impl BankManifest {
     /// The manifest of the bank in `dir`, if it has one.
     pub fn read(dir: &Path) -> Result<Option<Self>, BankError> {
         let path = dir.join(MANIFEST);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| BankError::file(&path, format!("not a bank manifest: {e}"))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        match read_record(&path) {
+            Ok(Some(text)) => Self::parse(&path, &text).map(Some),
+            Ok(None) => Ok(None),
             Err(source) => Err(BankError::Io { path, source }),
         }
+    }
+
+    /// The manifest in `text`, read from `path`.
+    fn parse(path: &Path, text: &str) -> Result<Self, BankError> {
+        serde_json::from_str(text)
+            .map_err(|e| BankError::file(path, format!("not a bank manifest: {e}")))
     }
 
     /// Writes the manifest into `dir` atomically.
@@ -78,8 +82,7 @@ impl BankManifest {
         let Some(text) = &record.text else {
             return self.write(dir);
         };
-        let existing: Self = serde_json::from_str(text)
-            .map_err(|e| BankError::file(&record.path, format!("not a bank manifest: {e}")))?;
+        let existing = Self::parse(&record.path, text)?;
         if let Some((field, theirs, ours)) = existing.difference(self) {
             return Err(BankError::file(
                 &record.path,
